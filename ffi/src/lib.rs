@@ -1,0 +1,1 @@
+//! The C ABI of acrypto; arrives with the C ABI issue.

@@ -1,0 +1,1 @@
+//! Packaging of libacrypto for C users; arrives with the C ABI issue.
