@@ -1,0 +1,248 @@
+//! How a finished request reaches its owner: a callback (direct, or
+//! deferred to a completion worker), a polled completion queue, a blocking
+//! wait, or a Rust `Future` (no runtime needed).
+
+use crate::request::Done;
+use crate::sync::{lock, wait, Arc, AtomicUsize, Condvar, Mutex, Ordering};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// A callback run once with the finished request.
+pub type Callback = Box<dyn FnOnce(Done) + Send + 'static>;
+
+/// Where a request's completion goes.
+pub enum Completion {
+    /// Call this once. Runs on a completion worker unless the session is
+    /// DIRECT, in which case it runs in the completing context.
+    Callback(Callback),
+    /// Push onto this queue for the application to poll.
+    Queue(CompletionQueue),
+    /// Fill this slot (blocking wait and `Future`).
+    Slot(Pending),
+}
+
+impl Completion {
+    /// A callback completion.
+    pub fn callback(f: impl FnOnce(Done) + Send + 'static) -> Self {
+        Completion::Callback(Box::new(f))
+    }
+}
+
+impl fmt::Debug for Completion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Completion::Callback(_) => f.write_str("Completion::Callback"),
+            Completion::Queue(_) => f.write_str("Completion::Queue"),
+            Completion::Slot(_) => f.write_str("Completion::Slot"),
+        }
+    }
+}
+
+/// A finished request on its way to delivery.
+pub(crate) struct Finished {
+    pub(crate) done: Done,
+    pub(crate) completion: Completion,
+}
+
+/// Wakes sleepers on a condition only when someone sleeps: a notify with no
+/// waiter costs one atomic load instead of a futex call.
+#[derive(Default)]
+pub(crate) struct Waiters {
+    count: AtomicUsize,
+    lock: Mutex<()>,
+    cv: Condvar,
+}
+
+impl Waiters {
+    /// Sleeps until `ready()` holds. `ready` is checked under the lock after
+    /// registering as a waiter, and notifiers change state before calling
+    /// [`notify`](Self::notify), so no wakeup is lost.
+    pub(crate) fn wait_until(&self, mut ready: impl FnMut() -> bool) {
+        if ready() {
+            return;
+        }
+        self.count.fetch_add(1, Ordering::SeqCst);
+        let mut g = lock(&self.lock);
+        while !ready() {
+            g = wait(&self.cv, g);
+        }
+        drop(g);
+        self.count.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn notify(&self) {
+        if self.count.load(Ordering::SeqCst) > 0 {
+            let _g = lock(&self.lock);
+            self.cv.notify_all();
+        }
+    }
+}
+
+/// A queue of finished requests that the application drains (for event
+/// loops). Cheap to clone. An optional notifier runs whenever the queue
+/// goes from empty to non-empty (the C API uses it to make a file
+/// descriptor readable).
+#[derive(Clone, Default)]
+pub struct CompletionQueue(Arc<CqInner>);
+
+#[derive(Default)]
+struct CqInner {
+    items: Mutex<VecDeque<Done>>,
+    ready: Waiters,
+    notifier: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
+}
+
+impl fmt::Debug for CompletionQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CompletionQueue({} waiting)", self.len())
+    }
+}
+
+impl CompletionQueue {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the function run when the queue becomes non-empty.
+    pub fn set_notifier(&self, f: impl Fn() + Send + Sync + 'static) {
+        *lock(&self.0.notifier) = Some(Arc::new(f));
+    }
+
+    /// Finished requests waiting.
+    pub fn len(&self) -> usize {
+        lock(&self.0.items).len()
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes up to `max` finished requests without blocking.
+    pub fn poll(&self, max: usize) -> Vec<Done> {
+        let mut q = lock(&self.0.items);
+        let n = max.min(q.len());
+        q.drain(..n).collect()
+    }
+
+    /// Blocks until at least one finished request waits, then takes up to `max`.
+    pub fn wait(&self, max: usize) -> Vec<Done> {
+        self.0.ready.wait_until(|| !lock(&self.0.items).is_empty());
+        self.poll(max)
+    }
+
+    pub(crate) fn push(&self, d: Done) {
+        let was_empty = {
+            let mut q = lock(&self.0.items);
+            q.push_back(d);
+            q.len() == 1
+        };
+        if was_empty {
+            let notifier = lock(&self.0.notifier).clone();
+            if let Some(n) = notifier {
+                n();
+            }
+        }
+        self.0.ready.notify();
+    }
+}
+
+/// A request's completion to wait for, by blocking or as a `Future`.
+#[derive(Clone, Default)]
+pub struct Pending(Arc<Slot>);
+
+#[derive(Default)]
+struct Slot {
+    state: Mutex<SlotState>,
+    ready: Waiters,
+}
+
+#[derive(Default)]
+struct SlotState {
+    done: Option<Done>,
+    waker: Option<Waker>,
+    filled: bool,
+}
+
+impl fmt::Debug for Pending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pending(finished: {})", self.is_finished())
+    }
+}
+
+impl Pending {
+    /// An empty slot.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether the request has finished.
+    pub fn is_finished(&self) -> bool {
+        lock(&self.0.state).filled
+    }
+
+    /// Blocks until the request finishes.
+    pub fn wait(self) -> Done {
+        self.0.ready.wait_until(|| lock(&self.0.state).filled);
+        self.try_take().unwrap_or_else(taken_twice)
+    }
+
+    /// Takes the result if the request has finished.
+    pub fn try_take(&self) -> Option<Done> {
+        lock(&self.0.state).done.take()
+    }
+
+    pub(crate) fn fill(&self, d: Done) {
+        let waker = {
+            let mut s = lock(&self.0.state);
+            s.done = Some(d);
+            s.filled = true;
+            s.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        self.0.ready.notify();
+    }
+}
+
+/// A `Pending` is consumed by `wait`; a clone may have taken the result.
+fn taken_twice() -> Done {
+    Done {
+        request: Default::default(),
+        status: Err(crate::Error::InvalidArgument(
+            "completion already taken by another handle".into(),
+        )),
+    }
+}
+
+impl Future for Pending {
+    type Output = Done;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Done> {
+        let mut s = lock(&self.0.state);
+        if s.filled {
+            return Poll::Ready(s.done.take().unwrap_or_else(taken_twice));
+        }
+        match &s.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => s.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+pub(crate) fn deliver_now(f: Finished) {
+    match f.completion {
+        Completion::Callback(cb) => {
+            // A panicking callback must not take a driver or worker thread down.
+            let done = f.done;
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || cb(done)));
+        }
+        Completion::Queue(q) => q.push(f.done),
+        Completion::Slot(p) => p.fill(f.done),
+    }
+}

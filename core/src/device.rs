@@ -1,0 +1,386 @@
+//! Devices: a registered driver, its capability table, its priority queue,
+//! its state and counters; and the `Driver` trait drivers implement.
+
+use crate::alg::{Algorithm, Capability};
+use crate::engine::{EngineInner, Job};
+use crate::error::{Error, Result};
+use crate::queue::PriorityQueue;
+use crate::request::Request;
+use crate::session::Step;
+use crate::stats::{Counters, Stats};
+use crate::sync::{lock, Arc, AtomicU64, AtomicUsize, Mutex, Ordering, Weak};
+use std::fmt;
+
+/// A device's engine-unique id.
+pub type DeviceId = u64;
+
+/// What a device is, for balancers that care (size threshold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceClass {
+    /// CPU worker threads.
+    Cpu,
+    /// A kernel crypto driver reached through the kernel.
+    Kernel,
+    /// A hardware accelerator.
+    Accelerator,
+    /// Anything else (test drivers, foreign drivers).
+    Other,
+}
+
+/// Device state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceState {
+    /// Takes new work.
+    Active,
+    /// Failed: takes no new work; its queue was moved elsewhere.
+    Broken,
+    /// Being removed or removed: takes no new work.
+    Removed,
+}
+
+impl DeviceState {
+    fn from_usize(v: usize) -> DeviceState {
+        match v {
+            0 => DeviceState::Active,
+            1 => DeviceState::Broken,
+            _ => DeviceState::Removed,
+        }
+    }
+    fn as_usize(self) -> usize {
+        match self {
+            DeviceState::Active => 0,
+            DeviceState::Broken => 1,
+            DeviceState::Removed => 2,
+        }
+    }
+}
+
+/// A crypto driver. The engine owns it once registered.
+///
+/// Contract: after [`attach`](Driver::attach) the driver takes work from
+/// the handle with [`DeviceHandle::dequeue_batch`] whenever it is told
+/// [`data_ready`](Driver::data_ready) (called when the queue goes from empty
+/// to non-empty, so a driver keeps dequeuing until it gets an empty batch
+/// before it sleeps), and completes every [`Work`] exactly once with
+/// [`Work::complete`] (a `Work` dropped without completing is completed as a
+/// device failure, so nothing is lost). On [`detach`](Driver::detach) it
+/// stops its threads and drops the handle.
+pub trait Driver: Send + Sync + 'static {
+    /// The device name (unique within an engine), e.g. `soft0`.
+    fn name(&self) -> &str;
+    /// The driver kind, e.g. `soft`.
+    fn driver(&self) -> &str;
+    /// The capability table.
+    fn capabilities(&self) -> Vec<Capability>;
+    /// What kind of device this is.
+    fn class(&self) -> DeviceClass {
+        DeviceClass::Other
+    }
+    /// Receives the handle to take work from. Called once, at registration.
+    fn attach(&self, device: DeviceHandle);
+    /// The queue went from empty to non-empty.
+    fn data_ready(&self);
+    /// Runs `steps` on `request` on the caller's thread, if this driver can
+    /// (the inline path for a blocking caller on an idle device).
+    fn run_inline(&self, steps: &[Step], request: &mut Request) -> Option<Result<()>> {
+        let _ = (steps, request);
+        None
+    }
+    /// Stops the driver: no more work will come. Must drop the handle.
+    fn detach(&self) {}
+}
+
+pub(crate) struct DeviceInner {
+    pub(crate) id: DeviceId,
+    pub(crate) index: usize,
+    pub(crate) name: String,
+    pub(crate) driver_kind: String,
+    pub(crate) driver: Arc<dyn Driver>,
+    pub(crate) caps: Vec<Capability>,
+    pub(crate) alg_mask: u32,
+    pub(crate) rate: Option<u64>,
+    pub(crate) class: DeviceClass,
+    pub(crate) queue: Mutex<PriorityQueue<Box<Job>>>,
+    /// Mirrors of the queue's length and bytes for lock-free balancing reads.
+    pub(crate) queued: AtomicUsize,
+    pub(crate) queued_bytes: AtomicU64,
+    /// Work taken by the driver (or run inline) and not yet completed.
+    pub(crate) outstanding: AtomicUsize,
+    state: AtomicUsize,
+    pub(crate) counters: Counters,
+    /// Nanoseconds since the engine epoch of the last completion (busy time).
+    last_done_ns: AtomicU64,
+    pub(crate) engine: Weak<EngineInner>,
+    pub(crate) broken_reason: Mutex<Option<String>>,
+}
+
+pub(crate) fn alg_bit(alg: Algorithm) -> u32 {
+    Algorithm::ALL.iter().position(|a| *a == alg).map_or(0, |i| 1 << i)
+}
+
+impl DeviceInner {
+    pub(crate) fn new(
+        id: DeviceId,
+        index: usize,
+        driver: Arc<dyn Driver>,
+        engine: Weak<EngineInner>,
+    ) -> Result<Self> {
+        let caps = driver.capabilities();
+        if caps.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "device {} has an empty capability table",
+                driver.name()
+            )));
+        }
+        if let Some(c) = caps.iter().find(|c| c.max_queue == 0) {
+            return Err(Error::InvalidArgument(format!(
+                "device {}: capability {} has a zero queue length",
+                driver.name(),
+                c.alg
+            )));
+        }
+        let capacity = caps.iter().map(|c| c.max_queue).max().unwrap_or(1);
+        let rate = caps.iter().filter_map(|c| c.rate).max();
+        Ok(DeviceInner {
+            id,
+            index,
+            name: driver.name().to_string(),
+            driver_kind: driver.driver().to_string(),
+            alg_mask: caps.iter().fold(0, |m, c| m | alg_bit(c.alg)),
+            class: driver.class(),
+            driver,
+            caps,
+            rate,
+            queue: Mutex::new(PriorityQueue::new(capacity)),
+            queued: AtomicUsize::new(0),
+            queued_bytes: AtomicU64::new(0),
+            outstanding: AtomicUsize::new(0),
+            state: AtomicUsize::new(DeviceState::Active.as_usize()),
+            counters: Counters::default(),
+            last_done_ns: AtomicU64::new(0),
+            engine,
+            broken_reason: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn state(&self) -> DeviceState {
+        DeviceState::from_usize(self.state.load(Ordering::Acquire))
+    }
+
+    /// Changes the state; callers hold the queue lock so that a push sees
+    /// either the old state (and its item is drained with the queue) or the
+    /// new one (and it goes elsewhere).
+    pub(crate) fn set_state(&self, s: DeviceState) {
+        self.state.store(s.as_usize(), Ordering::Release);
+    }
+
+    pub(crate) fn supports(&self, alg: Algorithm) -> bool {
+        self.alg_mask & alg_bit(alg) != 0
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        lock(&self.queue).capacity()
+    }
+
+    /// Rate for balancing: the hint, else what was measured.
+    pub(crate) fn effective_rate(&self) -> Option<u64> {
+        self.rate.or_else(|| {
+            let busy = self.counters.busy_ns.get();
+            let bytes = self.counters.bytes.get();
+            (busy > 1_000_000 && bytes > 0).then(|| (bytes as u128 * 1_000_000_000 / busy as u128) as u64)
+        })
+    }
+
+    /// Accounts the time a completed item kept the device busy: from when it
+    /// was taken, or from the previous completion if that came later (items
+    /// of one batch run one after the other).
+    pub(crate) fn account_busy(&self, taken_ns: u64, now_ns: u64) {
+        let prev = self.last_done_ns.fetch_max(now_ns, Ordering::Relaxed);
+        let start = taken_ns.max(prev.min(now_ns));
+        self.counters.busy_ns.add(now_ns.saturating_sub(start));
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let out = self.outstanding.load(Ordering::Relaxed) as u64;
+        let queued = self.queued.load(Ordering::Relaxed);
+        self.counters.snapshot(queued, out + queued as u64)
+    }
+
+    pub(crate) fn info(&self) -> DeviceInfo {
+        DeviceInfo {
+            id: self.id,
+            name: self.name.clone(),
+            driver: self.driver_kind.clone(),
+            class: self.class,
+            state: self.state(),
+            capabilities: self.caps.clone(),
+            queue_capacity: self.capacity(),
+            broken_reason: lock(&self.broken_reason).clone(),
+            stats: self.stats(),
+        }
+    }
+}
+
+/// What the engine tells about a device.
+#[derive(Debug, Clone)]
+pub struct DeviceInfo {
+    /// Engine-unique id.
+    pub id: DeviceId,
+    /// Device name.
+    pub name: String,
+    /// Driver kind.
+    pub driver: String,
+    /// Device class.
+    pub class: DeviceClass,
+    /// State.
+    pub state: DeviceState,
+    /// Capability table.
+    pub capabilities: Vec<Capability>,
+    /// Queue bound.
+    pub queue_capacity: usize,
+    /// Why the device was marked broken.
+    pub broken_reason: Option<String>,
+    /// Counters.
+    pub stats: Stats,
+}
+
+/// A driver's handle on its device: take work, mark the device broken.
+#[derive(Clone)]
+pub struct DeviceHandle(pub(crate) Arc<DeviceInner>);
+
+impl fmt::Debug for DeviceHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DeviceHandle({})", self.0.name)
+    }
+}
+
+impl DeviceHandle {
+    /// The device name.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The device id.
+    pub fn id(&self) -> DeviceId {
+        self.0.id
+    }
+    /// The state.
+    pub fn state(&self) -> DeviceState {
+        self.0.state()
+    }
+    /// Items waiting in the queue.
+    pub fn queued(&self) -> usize {
+        self.0.queued.load(Ordering::Relaxed)
+    }
+
+    /// Takes up to `max` items, highest priority first.
+    pub fn dequeue_batch(&self, max: usize) -> Vec<Work> {
+        let Some(engine) = self.0.engine.upgrade() else {
+            return Vec::new();
+        };
+        let mut jobs = Vec::new();
+        {
+            let mut q = lock(&self.0.queue);
+            while jobs.len() < max {
+                match q.pop() {
+                    Some(j) => jobs.push(j),
+                    None => break,
+                }
+            }
+            // Counted as outstanding before the queue lock is released, so a
+            // waiter never sees the work in neither place.
+            self.0.outstanding.fetch_add(jobs.len(), Ordering::AcqRel);
+            self.0.queued.store(q.len(), Ordering::Release);
+        }
+        let now = engine.now_ns();
+        let bytes: u64 = jobs.iter().map(|j| j.bytes()).sum();
+        self.0.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        jobs.into_iter()
+            .map(|mut job| {
+                job.taken_ns = now;
+                Work { job: Some(job), device: self.0.clone(), engine: engine.clone() }
+            })
+            .collect()
+    }
+
+    /// Marks the device broken: it takes no more work; the balancer's
+    /// `rehash` moves its queued work to other devices (work bound to this
+    /// device fails with `DeviceBroken`); work it still completes with an
+    /// error is retried elsewhere unless bound.
+    pub fn mark_broken(&self, reason: &str) {
+        if let Some(engine) = self.0.engine.upgrade() {
+            engine.mark_broken(&self.0, reason);
+        }
+    }
+}
+
+/// One piece of work handed to a driver: the route steps this device is to
+/// run, and the request they run on. Complete it exactly once.
+pub struct Work {
+    pub(crate) job: Option<Box<Job>>,
+    pub(crate) device: Arc<DeviceInner>,
+    pub(crate) engine: Arc<EngineInner>,
+}
+
+impl fmt::Debug for Work {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Work").field("device", &self.device.name).field("steps", &self.steps()).finish()
+    }
+}
+
+impl Work {
+    fn job(&self) -> &Job {
+        // `job` is Some until `complete` consumes self.
+        self.job.as_deref().unwrap_or_else(|| unreachable_job())
+    }
+
+    /// The steps this device is to run, in order.
+    pub fn steps(&self) -> &[Step] {
+        self.job().assigned_steps()
+    }
+
+    /// The request.
+    pub fn request(&self) -> &Request {
+        &self.job().request
+    }
+
+    /// The steps and the request, the latter mutable.
+    pub fn parts(&mut self) -> (&[Step], &mut Request) {
+        match self.job.as_deref_mut() {
+            Some(j) => j.parts(),
+            None => unreachable_job(),
+        }
+    }
+
+    /// The session's priority.
+    pub fn priority(&self) -> u8 {
+        self.job().session.priority
+    }
+
+    /// The session id.
+    pub fn session_id(&self) -> u64 {
+        self.job().session.id
+    }
+
+    /// Completes the work with a status. A device fault
+    /// ([`Error::DeviceFailure`], [`Error::DeviceBroken`]) makes the engine
+    /// retry elsewhere unless the step is bound.
+    pub fn complete(mut self, status: Result<()>) {
+        if let Some(job) = self.job.take() {
+            self.engine.step_done(&self.device, job, status);
+        }
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        if let Some(job) = self.job.take() {
+            let e = Error::DeviceFailure(format!("device {} dropped work without completing it", self.device.name));
+            self.engine.step_done(&self.device, job, Err(e));
+        }
+    }
+}
+
+fn unreachable_job() -> ! {
+    // Work's job is only taken by `complete`/`drop`, which consume it.
+    panic!("acrypto: work used after completion")
+}

@@ -1,0 +1,1005 @@
+//! The engine: device table, balancer, routing, completion workers,
+//! statistics.
+
+use crate::alg::{Algorithm, Op, OpKind, MIN_VERIFY_TAG};
+use crate::balancer::{Balancer, Candidate, LeastLoaded, WorkInfo};
+use crate::completion::{deliver_now, Completion, Finished, Pending, Waiters};
+use crate::device::{DeviceHandle, DeviceId, DeviceInfo, DeviceInner, DeviceState, Driver};
+use crate::error::{Error, Result};
+use crate::request::{Done, Request};
+use crate::session::{order_arrive, Session, SessionBuilder, SessionInner, Step};
+use crate::stats::{Counters, Stats};
+use crate::sync::{lock, read, thread, write, Arc, AtomicU64, AtomicUsize, Mutex, Ordering, RwLock};
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Instant;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Most requests accepted and not yet completed; beyond it, `Busy`.
+    /// Bounds memory under any load (with the device queue bounds).
+    pub max_in_flight: usize,
+    /// Threads that run deferred (non-DIRECT) callbacks. 0 runs every
+    /// callback in the completing context.
+    pub completion_workers: usize,
+    /// How many times work failed by a device fault is retried elsewhere.
+    pub max_retries: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { max_in_flight: 1 << 16, completion_workers: 1, max_retries: 8 }
+    }
+}
+
+/// How pending work ends when an engine shuts down or a device is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownMode {
+    /// Let queued work run to completion.
+    Drain,
+    /// Complete queued work with [`Error::Canceled`]; work a driver already
+    /// took still completes normally.
+    Cancel,
+}
+
+/// How queued work leaves a device that is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoveMode {
+    /// The device finishes its queue first.
+    Drain,
+    /// Queued work moves to other devices (bound work fails with
+    /// `DeviceBroken`).
+    Migrate,
+    /// Queued work completes with [`Error::Canceled`].
+    Cancel,
+}
+
+/// A request refused at submission, handed back with its buffers.
+#[derive(Debug)]
+pub struct Rejected {
+    /// Why.
+    pub error: Error,
+    /// The request, untouched.
+    pub request: Request,
+}
+
+impl From<Rejected> for Error {
+    fn from(r: Rejected) -> Error {
+        r.error
+    }
+}
+
+const RUNNING: usize = 0;
+const DRAINING: usize = 1;
+const CANCELING: usize = 2;
+const DOWN: usize = 3;
+
+/// One request on its way through its route.
+pub(crate) struct Job {
+    pub(crate) session: Arc<SessionInner>,
+    pub(crate) request: Request,
+    completion: Completion,
+    /// The steps assigned to the current device: `step..step_end`.
+    step: usize,
+    step_end: usize,
+    seq: Option<u64>,
+    submitted_ns: u64,
+    enqueued_ns: u64,
+    pub(crate) taken_ns: u64,
+    /// Devices that failed the current step (not tried again).
+    tried: Vec<DeviceId>,
+    retries: u32,
+}
+
+impl Job {
+    pub(crate) fn bytes(&self) -> u64 {
+        self.request.len() as u64
+    }
+    pub(crate) fn assigned_steps(&self) -> &[Step] {
+        &self.session.steps[self.step..self.step_end]
+    }
+    pub(crate) fn parts(&mut self) -> (&[Step], &mut Request) {
+        (&self.session.steps[self.step..self.step_end], &mut self.request)
+    }
+    fn current_step(&self) -> &Step {
+        &self.session.steps[self.step]
+    }
+    fn info(&self) -> WorkInfo {
+        WorkInfo {
+            session: self.session.id,
+            priority: self.session.priority,
+            alg: self.current_step().alg,
+            bytes: self.request.len(),
+            caller: caller_id(),
+        }
+    }
+}
+
+fn caller_id() -> u64 {
+    use std::sync::atomic::{AtomicU64 as StdAtomic, Ordering as StdOrdering};
+    static NEXT: StdAtomic = StdAtomic::new(1);
+    thread_local!(static ID: u64 = NEXT.fetch_add(1, StdOrdering::Relaxed));
+    ID.with(|id| *id)
+}
+
+/// Callbacks waiting for a completion worker.
+#[derive(Default)]
+struct Deferred {
+    queue: Mutex<VecDeque<Finished>>,
+    ready: Waiters,
+    stop: AtomicUsize,
+    threads: Mutex<Vec<thread::JoinHandle<()>>>,
+}
+
+impl Deferred {
+    fn push(&self, f: Finished) {
+        lock(&self.queue).push_back(f);
+        self.ready.notify();
+    }
+
+    fn run(&self) {
+        loop {
+            self.ready.wait_until(|| !lock(&self.queue).is_empty() || self.stop.load(Ordering::SeqCst) != 0);
+            let batch: Vec<Finished> = lock(&self.queue).drain(..).collect();
+            if batch.is_empty() {
+                // Stopping, and nothing is left.
+                return;
+            }
+            for f in batch {
+                deliver_now(f);
+            }
+        }
+    }
+}
+
+pub(crate) struct EngineInner {
+    devices: RwLock<Vec<Arc<DeviceInner>>>,
+    balancer: Box<dyn Balancer>,
+    config: EngineConfig,
+    state: AtomicUsize,
+    in_flight: AtomicU64,
+    counters: Counters,
+    /// Notified whenever work completes or leaves a queue.
+    changed: Waiters,
+    deferred: Option<Arc<Deferred>>,
+    next_id: AtomicU64,
+    epoch: Instant,
+    /// Serialises shutdown so a second caller waits for the first.
+    shutdown_lock: Mutex<()>,
+}
+
+/// Builds an [`Engine`].
+pub struct EngineBuilder {
+    config: EngineConfig,
+    balancer: Box<dyn Balancer>,
+    drivers: Vec<Arc<dyn Driver>>,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder { config: EngineConfig::default(), balancer: Box::new(LeastLoaded), drivers: Vec::new() }
+    }
+}
+
+impl fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineBuilder")
+            .field("config", &self.config)
+            .field("balancer", &self.balancer.name())
+            .field("devices", &self.drivers.len())
+            .finish()
+    }
+}
+
+impl EngineBuilder {
+    /// Defaults: least-loaded balancing, one completion worker.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The balancer.
+    pub fn balancer(mut self, b: impl Balancer + 'static) -> Self {
+        self.balancer = Box::new(b);
+        self
+    }
+    /// A boxed balancer.
+    pub fn balancer_boxed(mut self, b: Box<dyn Balancer>) -> Self {
+        self.balancer = b;
+        self
+    }
+    /// The whole configuration.
+    pub fn config(mut self, c: EngineConfig) -> Self {
+        self.config = c;
+        self
+    }
+    /// The in-flight limit.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.config.max_in_flight = n;
+        self
+    }
+    /// Completion worker threads.
+    pub fn completion_workers(mut self, n: usize) -> Self {
+        self.config.completion_workers = n;
+        self
+    }
+    /// A device to register at build time.
+    pub fn device(mut self, d: impl Driver) -> Self {
+        self.drivers.push(Arc::new(d));
+        self
+    }
+    /// A shared device to register at build time.
+    pub fn device_arc(mut self, d: Arc<dyn Driver>) -> Self {
+        self.drivers.push(d);
+        self
+    }
+
+    /// Builds the engine and registers the devices.
+    pub fn build(self) -> Result<Engine> {
+        if self.config.max_in_flight == 0 {
+            return Err(Error::InvalidArgument("max_in_flight must be at least 1".into()));
+        }
+        let deferred = (self.config.completion_workers > 0).then(|| Arc::new(Deferred::default()));
+        let inner = Arc::new(EngineInner {
+            devices: RwLock::new(Vec::new()),
+            balancer: self.balancer,
+            config: self.config,
+            state: AtomicUsize::new(RUNNING),
+            in_flight: AtomicU64::new(0),
+            counters: Counters::default(),
+            changed: Waiters::default(),
+            deferred,
+            next_id: AtomicU64::new(1),
+            epoch: Instant::now(),
+            shutdown_lock: Mutex::new(()),
+        });
+        if let Some(d) = &inner.deferred {
+            let mut threads = lock(&d.threads);
+            for _ in 0..inner.config.completion_workers {
+                let d2 = d.clone();
+                threads.push(thread::spawn(move || d2.run()));
+            }
+        }
+        let engine = Engine { inner: inner.clone(), _guard: Arc::new(ShutdownOnDrop(inner)) };
+        for d in self.drivers {
+            engine.register_arc(d)?;
+        }
+        Ok(engine)
+    }
+}
+
+struct ShutdownOnDrop(Arc<EngineInner>);
+
+impl Drop for ShutdownOnDrop {
+    fn drop(&mut self) {
+        self.0.shutdown(ShutdownMode::Cancel);
+    }
+}
+
+/// An acrypto engine. Cheap to clone; when the last clone is dropped the
+/// engine shuts down, completing queued work with `Canceled`. Do not drop
+/// the last clone inside a DIRECT callback or a driver thread.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+    _guard: Arc<ShutdownOnDrop>,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("balancer", &self.inner.balancer.name())
+            .field("devices", &read(&self.inner.devices).len())
+            .field("in_flight", &self.inner.in_flight.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl Engine {
+    /// An engine builder.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::new()
+    }
+
+    /// Registers a device.
+    pub fn register(&self, d: impl Driver) -> Result<DeviceId> {
+        self.register_arc(Arc::new(d))
+    }
+
+    /// Registers a shared device.
+    pub fn register_arc(&self, d: Arc<dyn Driver>) -> Result<DeviceId> {
+        let e = &self.inner;
+        if e.state.load(Ordering::SeqCst) != RUNNING {
+            return Err(Error::ShutDown);
+        }
+        let id = e.next_id.fetch_add(1, Ordering::Relaxed);
+        let dev = {
+            let mut devs = write(&e.devices);
+            if devs.iter().any(|x| x.name == d.name()) {
+                return Err(Error::Exists(format!("device {}", d.name())));
+            }
+            if d.name().is_empty() {
+                return Err(Error::InvalidArgument("a device needs a name".into()));
+            }
+            let dev = Arc::new(DeviceInner::new(id, devs.len(), d, Arc::downgrade(&self.inner))?);
+            devs.push(dev.clone());
+            dev
+        };
+        let driver = dev.driver.clone();
+        driver.attach(DeviceHandle(dev));
+        Ok(id)
+    }
+
+    /// Creates a session, checking that every step can run somewhere.
+    pub fn session(&self, b: SessionBuilder) -> Result<Session> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let s = b.finish(id)?;
+        let devs = read(&self.inner.devices);
+        for step in s.steps() {
+            match &step.device {
+                Some(name) => match devs.iter().find(|d| &d.name == name) {
+                    None => return Err(Error::NoSuchDevice(name.clone())),
+                    Some(d) if !d.supports(step.alg) => {
+                        return Err(Error::Unsupported(format!("device {name} cannot do {}", step.alg)))
+                    }
+                    Some(_) => {}
+                },
+                None => {
+                    if !devs.iter().any(|d| d.supports(step.alg)) {
+                        return Err(Error::NoDevice(step.alg.to_string()));
+                    }
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    /// Submits a request; its completion goes to `completion`. On refusal
+    /// (`Busy`, bad input, no device, shut down) the request comes back.
+    pub fn submit(&self, s: &Session, r: Request, c: Completion) -> Result<(), Rejected> {
+        self.inner.submit(&s.0, r, c, false)
+    }
+
+    /// Like [`submit`](Self::submit), but waits for room instead of
+    /// returning `Busy`.
+    pub fn submit_blocking(&self, s: &Session, r: Request, c: Completion) -> Result<(), Rejected> {
+        self.inner.submit(&s.0, r, c, true)
+    }
+
+    /// Submits a request with a callback.
+    pub fn submit_with(&self, s: &Session, r: Request, f: impl FnOnce(Done) + Send + 'static) -> Result<(), Rejected> {
+        self.submit(s, r, Completion::callback(f))
+    }
+
+    /// Submits a request and returns a handle to wait on or `.await`.
+    pub fn submit_pending(&self, s: &Session, r: Request) -> Result<Pending, Rejected> {
+        let p = Pending::new();
+        self.submit(s, r, Completion::Slot(p.clone()))?;
+        Ok(p)
+    }
+
+    /// Submits requests in order until one is refused; returns how many
+    /// were accepted, and the refused one with the rest untouched.
+    pub fn submit_batch(
+        &self,
+        s: &Session,
+        items: impl IntoIterator<Item = (Request, Completion)>,
+    ) -> (usize, Option<(Rejected, Vec<(Request, Completion)>)>) {
+        let mut it = items.into_iter();
+        let mut n = 0;
+        while let Some((r, c)) = it.next() {
+            if let Err(rej) = self.submit(s, r, c) {
+                return (n, Some((rej, it.collect())));
+            }
+            n += 1;
+        }
+        (n, None)
+    }
+
+    /// Runs a request and waits for it. A software device that is idle runs
+    /// it on the calling thread (no thread hop); otherwise it is queued and
+    /// this blocks until done (waiting for room rather than failing `Busy`).
+    pub fn run(&self, s: &Session, r: Request) -> Result<Request> {
+        self.inner.run(&s.0, r)
+    }
+
+    /// Devices and their counters.
+    pub fn devices(&self) -> Vec<DeviceInfo> {
+        read(&self.inner.devices).iter().map(|d| d.info()).collect()
+    }
+
+    /// One device by name.
+    pub fn device(&self, name: &str) -> Option<DeviceInfo> {
+        read(&self.inner.devices).iter().find(|d| d.name == name).map(|d| d.info())
+    }
+
+    /// Engine-wide counters.
+    pub fn stats(&self) -> Stats {
+        let e = &self.inner;
+        let depth = read(&e.devices).iter().map(|d| d.queued.load(Ordering::Relaxed)).sum();
+        e.counters.snapshot(depth, e.in_flight.load(Ordering::SeqCst))
+    }
+
+    /// The balancer's name.
+    pub fn balancer_name(&self) -> &str {
+        self.inner.balancer.name()
+    }
+
+    /// Blocks until nothing is in flight.
+    pub fn wait_idle(&self) {
+        let e = &self.inner;
+        e.changed.wait_until(|| e.in_flight.load(Ordering::SeqCst) == 0);
+    }
+
+    /// Marks a device broken by name (as its driver would).
+    pub fn mark_broken(&self, name: &str, reason: &str) -> Result<()> {
+        let dev = self.inner.find(name)?;
+        self.inner.mark_broken(&dev, reason);
+        Ok(())
+    }
+
+    /// Removes a device; its queued work drains, migrates or is canceled.
+    /// Returns once the driver has completed everything it took and was
+    /// detached. Do not call from the device's own driver thread.
+    pub fn remove_device(&self, name: &str, mode: RemoveMode) -> Result<()> {
+        self.inner.remove_device(name, mode)
+    }
+
+    /// Shuts down: no new work; pending work drains or is canceled; then
+    /// every driver is detached and completion workers finish. Idempotent.
+    pub fn shutdown(&self, mode: ShutdownMode) {
+        self.inner.shutdown(mode)
+    }
+}
+
+impl EngineInner {
+    pub(crate) fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    fn find(&self, name: &str) -> Result<Arc<DeviceInner>> {
+        read(&self.devices)
+            .iter()
+            .find(|d| d.name == name)
+            .cloned()
+            .ok_or_else(|| Error::NoSuchDevice(name.to_string()))
+    }
+
+    fn validate(s: &SessionInner, r: &Request) -> Result<()> {
+        for step in &s.steps {
+            let alg = step.alg;
+            if alg.kind() == OpKind::Cipher {
+                if r.iv.len() != alg.iv_len() {
+                    return Err(Error::InvalidLength(format!(
+                        "{alg} takes a {}-byte IV, got {} bytes",
+                        alg.iv_len(),
+                        r.iv.len()
+                    )));
+                }
+                alg.check_data_len(r.data.len())?;
+            }
+            if step.op == Op::Verify && !(MIN_VERIFY_TAG..=alg.digest_len()).contains(&r.tag.len()) {
+                return Err(Error::InvalidLength(format!(
+                    "{alg} verify takes a tag of {MIN_VERIFY_TAG} to {} bytes, got {}",
+                    alg.digest_len(),
+                    r.tag.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn submit(&self, s: &Arc<SessionInner>, request: Request, c: Completion, block: bool) -> Result<(), Rejected> {
+        let reject = |error, request| Err(Rejected { error, request });
+        if self.state.load(Ordering::SeqCst) != RUNNING {
+            return reject(Error::ShutDown, request);
+        }
+        if let Err(e) = Self::validate(s, &request) {
+            return reject(e, request);
+        }
+        // Admission against the in-flight bound.
+        loop {
+            let cur = self.in_flight.fetch_add(1, Ordering::SeqCst);
+            if (cur as usize) < self.config.max_in_flight {
+                break;
+            }
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            if !block {
+                self.counters.rejected_busy.inc();
+                return reject(Error::Busy, request);
+            }
+            self.changed.wait_until(|| {
+                (self.in_flight.load(Ordering::SeqCst) as usize) < self.config.max_in_flight
+                    || self.state.load(Ordering::SeqCst) != RUNNING
+            });
+            if self.state.load(Ordering::SeqCst) != RUNNING {
+                return reject(Error::ShutDown, request);
+            }
+        }
+        let now = self.now_ns();
+        let seq = s.flags.ordered.then(|| lock(&s.order).take_seq());
+        let mut job = Box::new(Job {
+            session: s.clone(),
+            request,
+            completion: c,
+            step: 0,
+            step_end: 0,
+            seq,
+            submitted_ns: now,
+            enqueued_ns: now,
+            taken_ns: now,
+            tried: Vec::new(),
+            retries: 0,
+        });
+        loop {
+            match self.place_and_push(job, false, None) {
+                Ok(()) => {
+                    self.counters.submitted.inc();
+                    s.submitted.inc();
+                    return Ok(());
+                }
+                Err((Error::Busy, j)) if block && self.state.load(Ordering::SeqCst) == RUNNING => {
+                    job = j;
+                    let seen = self.counters.completed_ok.get() + self.counters.completed_err.get();
+                    // Wait for any completion, then try again.
+                    self.changed.wait_until(|| {
+                        self.counters.completed_ok.get() + self.counters.completed_err.get() != seen
+                            || self.state.load(Ordering::SeqCst) != RUNNING
+                            || self.has_room_for(&job)
+                    });
+                }
+                Err((e, j)) => {
+                    if e == Error::Busy {
+                        self.counters.rejected_busy.inc();
+                    }
+                    let job = *j;
+                    if let Some(seq) = job.seq {
+                        // Nothing is delivered for a refused request; release
+                        // what waited behind its sequence number.
+                        let ready = order_arrive(&job.session, seq, None);
+                        for f in ready {
+                            self.dispatch(f, job.session.flags.direct);
+                        }
+                    }
+                    self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                    self.changed.notify();
+                    return reject(e, job.request);
+                }
+            }
+        }
+    }
+
+    fn has_room_for(&self, job: &Job) -> bool {
+        let step = job.current_step();
+        read(&self.devices).iter().any(|d| {
+            d.state() == DeviceState::Active
+                && d.supports(step.alg)
+                && step.device.as_ref().is_none_or(|b| *b == d.name)
+                && d.queued.load(Ordering::Relaxed) < d.capacity()
+        })
+    }
+
+    /// Picks a device for the job's current step (`find_device`, or
+    /// `rehash` when moving work off `from_broken`), assigns it the longest
+    /// run of steps it can do, and queues the job there. `admitted` work
+    /// (next steps of a route, retries, rehash) may exceed a queue bound:
+    /// the in-flight limit bounds it.
+    fn place_and_push(
+        &self,
+        mut job: Box<Job>,
+        admitted: bool,
+        from_broken: Option<DeviceId>,
+    ) -> Result<(), (Error, Box<Job>)> {
+        // A device may change state between the pick and the push; then pick again.
+        for _ in 0..64 {
+            let dev = match self.pick(&job, admitted, from_broken) {
+                Ok(d) => d,
+                Err(e) => return Err((e, job)),
+            };
+            let steps = &job.session.steps;
+            let mut end = job.step + 1;
+            while end < steps.len()
+                && dev.supports(steps[end].alg)
+                && steps[end].device.as_ref().is_none_or(|b| *b == dev.name)
+            {
+                end += 1;
+            }
+            job.step_end = end;
+            job.enqueued_ns = self.now_ns();
+            let bytes = job.bytes();
+            let prio = job.session.priority;
+            let was_empty = {
+                let mut q = lock(&dev.queue);
+                if dev.state() != DeviceState::Active {
+                    continue;
+                }
+                if admitted {
+                    q.push_unbounded(prio, job);
+                } else if let Err(j) = q.push(prio, job) {
+                    job = j;
+                    continue;
+                }
+                dev.queued.store(q.len(), Ordering::Release);
+                dev.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+                q.len() == 1
+            };
+            dev.counters.submitted.inc();
+            if was_empty {
+                dev.driver.data_ready();
+            }
+            return Ok(());
+        }
+        Err((Error::Busy, job))
+    }
+
+    fn pick(&self, job: &Job, admitted: bool, from_broken: Option<DeviceId>) -> Result<Arc<DeviceInner>> {
+        let step = job.current_step();
+        let devs = read(&self.devices);
+        let capable = |d: &DeviceInner| {
+            d.state() == DeviceState::Active
+                && d.supports(step.alg)
+                && step.device.as_ref().is_none_or(|b| *b == d.name)
+                && !job.tried.contains(&d.id)
+                && Some(d.id) != from_broken
+        };
+        let mut cands = Vec::with_capacity(devs.len());
+        let mut map = Vec::with_capacity(devs.len());
+        for (i, d) in devs.iter().enumerate() {
+            if capable(d) {
+                cands.push(Candidate {
+                    id: d.id,
+                    name: &d.name,
+                    index: d.index,
+                    queued: d.queued.load(Ordering::Relaxed),
+                    capacity: d.capacity(),
+                    outstanding: d.outstanding.load(Ordering::Relaxed),
+                    queued_bytes: d.queued_bytes.load(Ordering::Relaxed),
+                    rate: d.effective_rate(),
+                    class: d.class,
+                });
+                map.push(i);
+            }
+        }
+        if cands.is_empty() {
+            return Err(self.no_device_error(&devs, step));
+        }
+        let info = job.info();
+        let pick = match from_broken {
+            Some(b) => self.balancer.rehash(b, &cands, &info),
+            None => self.balancer.find_device(&cands, &info),
+        };
+        let chosen = match pick.filter(|&i| i < cands.len()) {
+            Some(i) if admitted || cands[i].has_room() => i,
+            _ => {
+                // The pick is full (or the balancer declined): least loaded with room.
+                match cands.iter().enumerate().filter(|(_, c)| admitted || c.has_room()).min_by_key(|(_, c)| c.load()) {
+                    Some((i, _)) => i,
+                    None => return Err(Error::Busy),
+                }
+            }
+        };
+        Ok(devs[map[chosen]].clone())
+    }
+
+    fn no_device_error(&self, devs: &[Arc<DeviceInner>], step: &Step) -> Error {
+        match &step.device {
+            Some(name) => match devs.iter().find(|d| &d.name == name) {
+                Some(d) if d.state() == DeviceState::Broken => Error::DeviceBroken(format!(
+                    "{name}: {}",
+                    lock(&d.broken_reason).clone().unwrap_or_else(|| "marked broken".into())
+                )),
+                Some(d) if d.state() == DeviceState::Removed => Error::DeviceBroken(format!("{name} was removed")),
+                Some(_) => Error::Unsupported(format!("device {name} cannot do {}", step.alg)),
+                None => Error::NoSuchDevice(name.clone()),
+            },
+            None => Error::NoDevice(step.alg.to_string()),
+        }
+    }
+
+    /// A driver completed the steps it was given.
+    pub(crate) fn step_done(&self, dev: &Arc<DeviceInner>, mut job: Box<Job>, status: Result<()>) {
+        let now = self.now_ns();
+        dev.account_busy(job.taken_ns, now);
+        dev.counters.latency.record(std::time::Duration::from_nanos(now.saturating_sub(job.enqueued_ns)));
+        match &status {
+            Ok(()) => {
+                dev.counters.completed_ok.inc();
+                dev.counters.bytes.add(job.bytes());
+            }
+            Err(_) => dev.counters.completed_err.inc(),
+        }
+        let steps = job.session.steps.len();
+        match status {
+            Ok(()) if job.step_end < steps => {
+                job.step = job.step_end;
+                job.tried.clear();
+                job.retries = 0;
+                self.forward(job, None);
+            }
+            Ok(()) => self.finish(job, Ok(())),
+            Err(e) if e.is_device_fault() => {
+                let bound = job.current_step().device.is_some();
+                if bound || job.retries >= self.config.max_retries {
+                    let e = if bound && dev.state() == DeviceState::Broken {
+                        self.no_device_error(&read(&self.devices), job.current_step())
+                    } else {
+                        e
+                    };
+                    self.finish(job, Err(e));
+                } else {
+                    job.retries += 1;
+                    job.tried.push(dev.id);
+                    self.forward_or_fail(job, e);
+                }
+            }
+            Err(e) => self.finish(job, Err(e)),
+        }
+        // Counted down last, so a waiter for this device sees the work
+        // either here or already moved on.
+        dev.outstanding.fetch_sub(1, Ordering::AcqRel);
+        self.changed.notify();
+    }
+
+    /// Queues admitted work on its next device, or finishes it with the error.
+    fn forward(&self, job: Box<Job>, from_broken: Option<DeviceId>) {
+        if self.state.load(Ordering::SeqCst) == CANCELING {
+            return self.finish(job, Err(Error::Canceled));
+        }
+        if let Err((e, job)) = self.place_and_push(job, true, from_broken) {
+            self.finish(job, Err(e));
+        }
+    }
+
+    /// Retries work a device failed; if no other device can take it, the
+    /// device's own error is the final status.
+    fn forward_or_fail(&self, job: Box<Job>, original: Error) {
+        if self.state.load(Ordering::SeqCst) == CANCELING {
+            return self.finish(job, Err(Error::Canceled));
+        }
+        if let Err((_, job)) = self.place_and_push(job, true, None) {
+            self.finish(job, Err(original));
+        }
+    }
+
+    fn finish(&self, job: Box<Job>, status: Result<()>) {
+        let job = *job;
+        let now = self.now_ns();
+        match &status {
+            Ok(()) => {
+                self.counters.completed_ok.inc();
+                self.counters.bytes.add(job.request.len() as u64);
+            }
+            Err(_) => self.counters.completed_err.inc(),
+        }
+        self.counters.latency.record(std::time::Duration::from_nanos(now.saturating_sub(job.submitted_ns)));
+        job.session.completed.inc();
+        let direct = job.session.flags.direct;
+        let f = Finished { done: Done { request: job.request, status }, completion: job.completion };
+        let ready = match job.seq {
+            Some(seq) => order_arrive(&job.session, seq, Some(f)),
+            None => vec![f],
+        };
+        // Deferred callbacks are queued before the in-flight count drops, so
+        // a shutdown that saw zero in flight finds them queued; direct ones
+        // run after, so a callback may itself wait for the engine.
+        let mut now_list = Vec::new();
+        for f in ready {
+            match (&f.completion, &self.deferred) {
+                (Completion::Callback(_), Some(d)) if !direct => d.push(f),
+                _ => now_list.push(f),
+            }
+        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.changed.notify();
+        for f in now_list {
+            deliver_now(f);
+        }
+    }
+
+    fn dispatch(&self, f: Finished, direct: bool) {
+        match (&f.completion, &self.deferred) {
+            (Completion::Callback(_), Some(d)) if !direct => d.push(f),
+            _ => deliver_now(f),
+        }
+    }
+
+    pub(crate) fn mark_broken(&self, dev: &Arc<DeviceInner>, reason: &str) {
+        let jobs = {
+            let mut q = lock(&dev.queue);
+            if dev.state() != DeviceState::Active {
+                return;
+            }
+            dev.set_state(DeviceState::Broken);
+            *lock(&dev.broken_reason) = Some(reason.to_string());
+            let jobs = q.drain_all();
+            dev.queued.store(0, Ordering::Release);
+            dev.queued_bytes.store(0, Ordering::Relaxed);
+            jobs
+        };
+        for (_, job) in jobs {
+            dev.counters.moved.inc();
+            if job.current_step().device.is_some() {
+                let e = self.no_device_error(&read(&self.devices), job.current_step());
+                self.finish(job, Err(e));
+            } else {
+                self.forward_from_broken(job, dev);
+            }
+        }
+        self.changed.notify();
+    }
+
+    fn forward_from_broken(&self, job: Box<Job>, dev: &DeviceInner) {
+        if self.state.load(Ordering::SeqCst) == CANCELING {
+            return self.finish(job, Err(Error::Canceled));
+        }
+        if let Err((_, job)) = self.place_and_push(job, true, Some(dev.id)) {
+            let alg = job.current_step().alg;
+            let e = Error::DeviceBroken(format!("{} broke and no other device can do {alg}", dev.name));
+            self.finish(job, Err(e));
+        }
+    }
+
+    fn remove_device(&self, name: &str, mode: RemoveMode) -> Result<()> {
+        let dev = self.find(name)?;
+        let jobs = {
+            let mut q = lock(&dev.queue);
+            if dev.state() == DeviceState::Removed {
+                return Err(Error::NoSuchDevice(format!("{name} is already being removed")));
+            }
+            dev.set_state(DeviceState::Removed);
+            if mode == RemoveMode::Drain {
+                Vec::new()
+            } else {
+                let j = q.drain_all();
+                dev.queued.store(0, Ordering::Release);
+                dev.queued_bytes.store(0, Ordering::Relaxed);
+                j
+            }
+        };
+        for (_, job) in jobs {
+            dev.counters.moved.inc();
+            match mode {
+                RemoveMode::Cancel => self.finish(job, Err(Error::Canceled)),
+                _ if job.current_step().device.is_some() => {
+                    self.finish(job, Err(Error::DeviceBroken(format!("{name} was removed"))))
+                }
+                _ => self.forward_from_broken(job, &dev),
+            }
+        }
+        self.changed.notify();
+        // The driver finishes what it took (and, draining, its queue).
+        self.changed.wait_until(|| {
+            dev.outstanding.load(Ordering::SeqCst) == 0 && dev.queued.load(Ordering::SeqCst) == 0
+        });
+        dev.driver.detach();
+        write(&self.devices).retain(|d| d.id != dev.id);
+        Ok(())
+    }
+
+    fn run(&self, s: &Arc<SessionInner>, mut request: Request) -> Result<Request> {
+        if self.state.load(Ordering::SeqCst) != RUNNING {
+            return Err(Error::ShutDown);
+        }
+        Self::validate(s, &request)?;
+        if let Some(dev) = self.claim_idle_device(s) {
+            if (self.in_flight.fetch_add(1, Ordering::SeqCst) as usize) < self.config.max_in_flight {
+                let start = self.now_ns();
+                let out = dev.driver.run_inline(&s.steps, &mut request);
+                if let Some(status) = out {
+                    let now = self.now_ns();
+                    let d = std::time::Duration::from_nanos(now.saturating_sub(start));
+                    dev.account_busy(start, now);
+                    dev.counters.submitted.inc();
+                    dev.counters.latency.record(d);
+                    self.counters.latency.record(d);
+                    self.counters.submitted.inc();
+                    s.submitted.inc();
+                    s.completed.inc();
+                    let bytes = request.len() as u64;
+                    match &status {
+                        Ok(()) => {
+                            dev.counters.completed_ok.inc();
+                            dev.counters.bytes.add(bytes);
+                            self.counters.completed_ok.inc();
+                            self.counters.bytes.add(bytes);
+                        }
+                        Err(_) => {
+                            dev.counters.completed_err.inc();
+                            self.counters.completed_err.inc();
+                        }
+                    }
+                    self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                    dev.outstanding.fetch_sub(1, Ordering::AcqRel);
+                    self.changed.notify();
+                    if let Err(e) = &status {
+                        if !e.is_device_fault() {
+                            return Err(e.clone());
+                        }
+                        // A device fault: fall through to the queued path,
+                        // which retries elsewhere.
+                    } else {
+                        return Ok(request);
+                    }
+                } else {
+                    self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                    dev.outstanding.fetch_sub(1, Ordering::AcqRel);
+                }
+            } else {
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                dev.outstanding.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let p = Pending::new();
+        self.submit(s, request, Completion::Slot(p.clone()), true)?;
+        p.wait().into_result()
+    }
+
+    /// An active device that can run the whole route and has nothing queued
+    /// or running, claimed by counting the inline run as outstanding.
+    fn claim_idle_device(&self, s: &SessionInner) -> Option<Arc<DeviceInner>> {
+        let devs = read(&self.devices);
+        devs.iter()
+            .filter(|d| {
+                d.state() == DeviceState::Active
+                    && s.steps
+                        .iter()
+                        .all(|st| d.supports(st.alg) && st.device.as_ref().is_none_or(|b| *b == d.name))
+                    && d.queued.load(Ordering::Relaxed) == 0
+            })
+            .find(|d| d.outstanding.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed).is_ok())
+            .cloned()
+    }
+
+    fn shutdown(&self, mode: ShutdownMode) {
+        let _serial = lock(&self.shutdown_lock);
+        let target = match mode {
+            ShutdownMode::Drain => DRAINING,
+            ShutdownMode::Cancel => CANCELING,
+        };
+        if self.state.compare_exchange(RUNNING, target, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+            return;
+        }
+        self.changed.notify(); // blocked submitters give up
+        let devs: Vec<Arc<DeviceInner>> = read(&self.devices).clone();
+        if mode == ShutdownMode::Cancel {
+            for dev in &devs {
+                let jobs = {
+                    let mut q = lock(&dev.queue);
+                    let j = q.drain_all();
+                    dev.queued.store(0, Ordering::Release);
+                    dev.queued_bytes.store(0, Ordering::Relaxed);
+                    j
+                };
+                for (_, job) in jobs {
+                    self.finish(job, Err(Error::Canceled));
+                }
+            }
+        }
+        self.changed.wait_until(|| self.in_flight.load(Ordering::SeqCst) == 0);
+        for dev in &devs {
+            {
+                let _q = lock(&dev.queue);
+                dev.set_state(DeviceState::Removed);
+            }
+            dev.driver.detach();
+        }
+        write(&self.devices).clear();
+        if let Some(d) = &self.deferred {
+            d.stop.store(1, Ordering::SeqCst);
+            d.ready.notify();
+            let threads: Vec<_> = lock(&d.threads).drain(..).collect();
+            let me = thread::current().id();
+            for t in threads {
+                if t.thread().id() != me {
+                    let _ = t.join();
+                }
+            }
+        }
+        self.state.store(DOWN, Ordering::SeqCst);
+    }
+}
+
+/// Names every algorithm a set of devices supports (for error messages and
+/// listings).
+pub fn supported(devs: &[DeviceInfo]) -> Vec<Algorithm> {
+    Algorithm::all().filter(|a| devs.iter().any(|d| d.capabilities.iter().any(|c| c.alg == *a))).collect()
+}

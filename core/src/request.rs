@@ -1,0 +1,119 @@
+//! Requests: one unit of work on a session, owning its buffers.
+
+use crate::error::Error;
+
+/// One unit of work. The request owns its buffers and gets them back on
+/// completion (the io_uring ownership rule), so no borrow crosses threads.
+///
+/// - `data`: the input. Ciphers transform it in place unless `out` is set.
+/// - `out`: optional separate output buffer; when set, `data` is left as it
+///   was and the result of the first transforming step lands in `out`
+///   (resized to fit); later steps work on `out`.
+/// - `iv`: the IV (16 bytes for cbc and ctr; the tweak for xts; empty for ecb).
+/// - `tag`: output of a digest/MAC step (resized to the digest length), or
+///   the expected MAC for a verify step.
+/// - `user`: the caller's cookie, untouched.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Input (and output when `out` is `None`).
+    pub data: Vec<u8>,
+    /// Separate output buffer.
+    pub out: Option<Vec<u8>>,
+    /// IV or tweak.
+    pub iv: Vec<u8>,
+    /// Digest/MAC output, or the expected tag for verification.
+    pub tag: Vec<u8>,
+    /// The caller's cookie.
+    pub user: u64,
+    out_written: bool,
+}
+
+impl Request {
+    /// A request on `data`, processed in place.
+    pub fn new(data: Vec<u8>) -> Self {
+        Request { data, ..Default::default() }
+    }
+
+    /// Sets the IV (builder style).
+    pub fn with_iv(mut self, iv: &[u8]) -> Self {
+        self.iv = iv.to_vec();
+        self
+    }
+
+    /// Sets the expected tag for verification (builder style).
+    pub fn with_tag(mut self, tag: &[u8]) -> Self {
+        self.tag = tag.to_vec();
+        self
+    }
+
+    /// Asks for the output in a separate buffer (reused if it has capacity).
+    pub fn with_output(mut self, out: Vec<u8>) -> Self {
+        self.out = Some(out);
+        self
+    }
+
+    /// Sets the caller's cookie.
+    pub fn with_user(mut self, user: u64) -> Self {
+        self.user = user;
+        self
+    }
+
+    /// The current contents steps read: `out` once a step has written it,
+    /// else `data`.
+    pub fn current(&self) -> &[u8] {
+        match &self.out {
+            Some(o) if self.out_written => o,
+            _ => &self.data,
+        }
+    }
+
+    /// The buffer a transforming step writes in place. With a separate
+    /// output, the first call copies `data` into `out`.
+    pub fn current_mut(&mut self) -> &mut Vec<u8> {
+        match &mut self.out {
+            Some(o) => {
+                if !self.out_written {
+                    o.clear();
+                    o.extend_from_slice(&self.data);
+                    self.out_written = true;
+                }
+                o
+            }
+            None => &mut self.data,
+        }
+    }
+
+    /// The result: `out` if the request had one, else `data`.
+    pub fn output(&self) -> &[u8] {
+        match &self.out {
+            Some(o) => o,
+            None => &self.data,
+        }
+    }
+
+    /// Bytes the request carries (for statistics and balancing).
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Whether the data buffer is empty.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+}
+
+/// A request that finished: its buffers and its final status.
+#[derive(Debug)]
+pub struct Done {
+    /// The request with its buffers.
+    pub request: Request,
+    /// `Ok` or the error of the step that failed.
+    pub status: Result<(), Error>,
+}
+
+impl Done {
+    /// The status as a `Result` carrying the request.
+    pub fn into_result(self) -> Result<Request, Error> {
+        self.status.map(|()| self.request)
+    }
+}

@@ -1,0 +1,276 @@
+//! Sessions: a reusable route of steps with keys, a priority and flags.
+
+use crate::alg::{Algorithm, Op, OpKind};
+use crate::error::{Error, Result};
+use crate::queue::PRIORITY_LEVELS;
+use crate::stats::Counter;
+use crate::sync::{lock, Arc, Mutex};
+use std::collections::BTreeMap;
+use std::fmt;
+use zeroize::Zeroizing;
+
+/// Key material, zeroized when dropped. Never printed.
+#[derive(Clone)]
+pub struct Key(Zeroizing<Vec<u8>>);
+
+impl Key {
+    /// Copies key bytes in.
+    pub fn new(bytes: &[u8]) -> Self {
+        Key(Zeroizing::new(bytes.to_vec()))
+    }
+    /// The key bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({} bytes)", self.0.len())
+    }
+}
+
+/// One step of a route: an algorithm, an operation and a key, optionally
+/// bound to a named device.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The algorithm.
+    pub alg: Algorithm,
+    /// The operation.
+    pub op: Op,
+    /// The key (empty for hashes and rng).
+    pub key: Key,
+    /// A device this step must run on (overrides the session's binding).
+    pub device: Option<String>,
+}
+
+impl Step {
+    /// A step, checked: the operation fits the algorithm and the key fits.
+    pub fn new(alg: Algorithm, op: Op, key: &[u8]) -> Result<Step> {
+        if !op.fits(alg) {
+            return Err(Error::InvalidArgument(format!("{op:?} does not apply to {alg}")));
+        }
+        alg.check_key(key)?;
+        Ok(Step { alg, op, key: Key::new(key), device: None })
+    }
+
+    /// Binds this step to a named device.
+    pub fn on_device(mut self, name: &str) -> Step {
+        self.device = Some(name.to_string());
+        self
+    }
+}
+
+/// Session flags.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionFlags {
+    /// Run completions in the completing context (the driver's thread)
+    /// instead of on a completion worker.
+    pub direct: bool,
+    /// Deliver completions in submission order.
+    pub ordered: bool,
+}
+
+/// Builds a [`Session`].
+#[derive(Debug, Clone, Default)]
+pub struct SessionBuilder {
+    steps: Vec<Step>,
+    priority: u8,
+    flags: SessionFlags,
+    bound: Option<String>,
+    error: Option<Error>,
+}
+
+impl SessionBuilder {
+    /// An empty route at priority 0 (lowest), deferred, unordered, unbound.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a step; a bad key or op is reported by [`build`](Self::build).
+    pub fn step(mut self, alg: Algorithm, op: Op, key: &[u8]) -> Self {
+        match Step::new(alg, op, key) {
+            Ok(s) => self.steps.push(s),
+            Err(e) => {
+                self.error.get_or_insert(e);
+            }
+        }
+        self
+    }
+
+    /// Appends a prepared step.
+    pub fn push(mut self, step: Step) -> Self {
+        self.steps.push(step);
+        self
+    }
+
+    /// Priority, 0 (lowest) to `PRIORITY_LEVELS - 1` (highest).
+    pub fn priority(mut self, p: u8) -> Self {
+        self.priority = p;
+        self
+    }
+
+    /// Binds every step without its own binding to the named device
+    /// (the BOUND flag): such work never moves to another device.
+    pub fn bind(mut self, device: &str) -> Self {
+        self.bound = Some(device.to_string());
+        self
+    }
+
+    /// DIRECT completion.
+    pub fn direct(mut self, on: bool) -> Self {
+        self.flags.direct = on;
+        self
+    }
+
+    /// ORDERED completion.
+    pub fn ordered(mut self, on: bool) -> Self {
+        self.flags.ordered = on;
+        self
+    }
+
+    pub(crate) fn finish(self, id: u64) -> Result<Session> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.steps.is_empty() {
+            return Err(Error::InvalidArgument("a session needs at least one step".into()));
+        }
+        if self.steps.len() > MAX_ROUTE_STEPS {
+            return Err(Error::InvalidArgument(format!(
+                "a route has at most {MAX_ROUTE_STEPS} steps"
+            )));
+        }
+        if usize::from(self.priority) >= PRIORITY_LEVELS {
+            return Err(Error::InvalidArgument(format!(
+                "priority {} out of range 0..{}",
+                self.priority, PRIORITY_LEVELS
+            )));
+        }
+        let rng = self.steps.iter().any(|s| s.alg.kind() == OpKind::Rng);
+        if rng && self.steps.len() > 1 {
+            return Err(Error::InvalidArgument("rng cannot be chained with other steps".into()));
+        }
+        let mut steps = self.steps;
+        if let Some(b) = &self.bound {
+            for s in steps.iter_mut().filter(|s| s.device.is_none()) {
+                s.device = Some(b.clone());
+            }
+        }
+        Ok(Session(Arc::new(SessionInner {
+            id,
+            steps,
+            priority: self.priority,
+            flags: self.flags,
+            bound: self.bound,
+            submitted: Counter::default(),
+            completed: Counter::default(),
+            order: Mutex::new(OrderState::default()),
+        })))
+    }
+}
+
+/// Longest route a session may have.
+pub const MAX_ROUTE_STEPS: usize = 8;
+
+/// A reusable crypto context. Cheap to clone; keys are zeroized when the
+/// last clone and the last request using it are gone.
+#[derive(Clone)]
+pub struct Session(pub(crate) Arc<SessionInner>);
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.0.id)
+            .field("steps", &self.0.steps)
+            .field("priority", &self.0.priority)
+            .field("flags", &self.0.flags)
+            .field("bound", &self.0.bound)
+            .finish()
+    }
+}
+
+impl Session {
+    /// The engine-unique id.
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+    /// The route.
+    pub fn steps(&self) -> &[Step] {
+        &self.0.steps
+    }
+    /// The priority.
+    pub fn priority(&self) -> u8 {
+        self.0.priority
+    }
+    /// The flags.
+    pub fn flags(&self) -> SessionFlags {
+        self.0.flags
+    }
+    /// The device the session is bound to.
+    pub fn bound(&self) -> Option<&str> {
+        self.0.bound.as_deref()
+    }
+    /// Requests submitted on this session.
+    pub fn submitted(&self) -> u64 {
+        self.0.submitted.get()
+    }
+    /// Requests of this session that completed (with any status).
+    pub fn completed(&self) -> u64 {
+        self.0.completed.get()
+    }
+}
+
+pub(crate) struct SessionInner {
+    pub(crate) id: u64,
+    pub(crate) steps: Vec<Step>,
+    pub(crate) priority: u8,
+    pub(crate) flags: SessionFlags,
+    pub(crate) bound: Option<String>,
+    pub(crate) submitted: Counter,
+    pub(crate) completed: Counter,
+    pub(crate) order: Mutex<OrderState<crate::completion::Finished>>,
+}
+
+/// Submission-order bookkeeping for ORDERED sessions: each accepted request
+/// takes a sequence number; a completion is held back until every earlier
+/// one was delivered. A number whose submission failed is marked skipped.
+pub(crate) struct OrderState<T> {
+    next_seq: u64,
+    next_deliver: u64,
+    held: BTreeMap<u64, Option<T>>,
+}
+
+impl<T> Default for OrderState<T> {
+    fn default() -> Self {
+        OrderState { next_seq: 0, next_deliver: 0, held: BTreeMap::new() }
+    }
+}
+
+impl<T> OrderState<T> {
+    pub(crate) fn take_seq(&mut self) -> u64 {
+        let s = self.next_seq;
+        self.next_seq += 1;
+        s
+    }
+
+    /// Records `item` (or a skip) for `seq` and returns everything now
+    /// deliverable, in order.
+    pub(crate) fn arrive(&mut self, seq: u64, item: Option<T>) -> Vec<T> {
+        self.held.insert(seq, item);
+        let mut out = Vec::new();
+        while let Some(entry) = self.held.remove(&self.next_deliver) {
+            self.next_deliver += 1;
+            out.extend(entry);
+        }
+        out
+    }
+}
+
+pub(crate) fn order_arrive(
+    s: &SessionInner,
+    seq: u64,
+    item: Option<crate::completion::Finished>,
+) -> Vec<crate::completion::Finished> {
+    lock(&s.order).arrive(seq, item)
+}
