@@ -1,1 +1,31 @@
-//! acrypto
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub use acrypto_core::*;
+pub use acrypto_drivers as drivers;
+pub use acrypto_drivers::{soft_devices, SoftDevice};
+
+/// An engine with `n` software devices (`soft0`…), least-loaded balancing.
+pub fn soft_engine(n: usize) -> Result<Engine> {
+    let mut b = Engine::builder();
+    for d in soft_devices(n) {
+        b = b.device(d);
+    }
+    b.build()
+}
+
+/// An engine whose devices come from a specification such as `soft:4`
+/// (see [`drivers::spec`]).
+pub fn engine_from_spec(spec: &str) -> Result<Engine> {
+    let mut b = Engine::builder();
+    for d in drivers::spec::parse(spec)? {
+        b = b.device_arc(d);
+    }
+    b.build()
+}
+
+/// The default engine: devices from `ACRYPTO_DEVICES`, else one software
+/// device per CPU core.
+pub fn default_engine() -> Result<Engine> {
+    engine_from_spec(&drivers::spec::from_env())
+}

@@ -1,0 +1,151 @@
+//! The software device: one CPU worker thread per device, taking batches
+//! from the device queue and running them with RustCrypto primitives.
+
+use crate::crypto::apply_steps;
+use acrypto_core::{Algorithm, Capability, DeviceClass, DeviceHandle, Driver, Request, Result, Step, Work};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// Queue length a software device asks for by default.
+pub const DEFAULT_QUEUE_LEN: usize = 4096;
+/// Most items a worker takes from its queue at once.
+pub const DEFAULT_BATCH: usize = 32;
+
+/// A software crypto device backed by one worker thread.
+pub struct SoftDevice {
+    name: String,
+    queue_len: usize,
+    batch: usize,
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    wake: Mutex<Wake>,
+    cv: Condvar,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct Wake {
+    ready: bool,
+    stop: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl SoftDevice {
+    /// A software device with the default queue length and batch size.
+    pub fn new(name: impl Into<String>) -> Self {
+        SoftDevice { name: name.into(), queue_len: DEFAULT_QUEUE_LEN, batch: DEFAULT_BATCH, shared: Arc::default() }
+    }
+
+    /// Sets the queue length it asks for.
+    pub fn queue_len(mut self, n: usize) -> Self {
+        self.queue_len = n.max(1);
+        self
+    }
+
+    /// Sets how many items the worker takes at once.
+    pub fn batch(mut self, n: usize) -> Self {
+        self.batch = n.max(1);
+        self
+    }
+
+    /// The algorithms the software device implements.
+    pub fn algorithms() -> impl Iterator<Item = Algorithm> {
+        Algorithm::all()
+    }
+}
+
+/// `n` software devices named `soft0`, `soft1`, …
+pub fn soft_devices(n: usize) -> Vec<SoftDevice> {
+    (0..n).map(|i| SoftDevice::new(format!("soft{i}"))).collect()
+}
+
+/// Runs a batch: every item is independent, so a failure of one does not
+/// touch the others.
+fn run_batch(batch: Vec<Work>) {
+    for mut w in batch {
+        let (steps, req) = w.parts();
+        let status = apply_steps(steps, req);
+        w.complete(status);
+    }
+}
+
+fn worker(shared: Arc<Shared>, dev: DeviceHandle, batch: usize) {
+    loop {
+        {
+            let mut w = lock(&shared.wake);
+            while !w.ready && !w.stop {
+                w = shared.cv.wait(w).unwrap_or_else(|p| p.into_inner());
+            }
+            if w.stop && !w.ready {
+                return;
+            }
+            w.ready = false;
+        }
+        // data_ready fires only when the queue goes from empty to non-empty,
+        // so take work until the queue is empty before sleeping again.
+        loop {
+            let work = dev.dequeue_batch(batch);
+            if work.is_empty() {
+                break;
+            }
+            run_batch(work);
+        }
+    }
+}
+
+impl Driver for SoftDevice {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn driver(&self) -> &str {
+        "soft"
+    }
+
+    fn capabilities(&self) -> Vec<Capability> {
+        Self::algorithms().map(|a| Capability::new(a, self.queue_len)).collect()
+    }
+
+    fn class(&self) -> DeviceClass {
+        DeviceClass::Cpu
+    }
+
+    fn attach(&self, dev: DeviceHandle) {
+        let shared = self.shared.clone();
+        let batch = self.batch;
+        let handle = dev.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("acrypto-{}", self.name))
+            .spawn(move || worker(shared, handle, batch));
+        match spawned {
+            Ok(t) => *lock(&self.shared.thread) = Some(t),
+            // Without its worker the device cannot run queued work.
+            Err(e) => dev.mark_broken(&format!("cannot start worker thread: {e}")),
+        }
+    }
+
+    fn data_ready(&self) {
+        lock(&self.shared.wake).ready = true;
+        self.shared.cv.notify_one();
+    }
+
+    fn run_inline(&self, steps: &[Step], request: &mut Request) -> Option<Result<()>> {
+        Some(apply_steps(steps, request))
+    }
+
+    fn detach(&self) {
+        lock(&self.shared.wake).stop = true;
+        self.shared.cv.notify_one();
+        if let Some(t) = lock(&self.shared.thread).take() {
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+    }
+}

@@ -1,0 +1,425 @@
+//! The engine's behaviour: routing, priority, ordering, completion modes,
+//! binding, rehash, removal, shutdown, backpressure.
+
+mod support;
+
+use acrypto::{
+    Algorithm, Completion, CompletionQueue, Done, Engine, Error, Op, RemoveMode, Request, RoundRobin, SessionBuilder,
+    ShutdownMode,
+};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use support::*;
+
+const KEY16: [u8; 16] = *b"0123456789abcdef";
+const IV: [u8; 16] = [7u8; 16];
+
+fn cbc_encrypt_by_hand(key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
+    use cbc::cipher::{block_padding::NoPadding, BlockEncryptMut, KeyIvInit};
+    let mut buf = data.to_vec();
+    cbc::Encryptor::<aes::Aes128>::new_from_slices(key, iv)
+        .unwrap()
+        .encrypt_padded_mut::<NoPadding>(&mut buf, data.len())
+        .unwrap();
+    buf
+}
+
+fn hmac_sha1_by_hand(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use hmac::Mac;
+    let mut m = hmac::Hmac::<sha1::Sha1>::new_from_slice(key).unwrap();
+    m.update(data);
+    m.finalize().into_bytes().to_vec()
+}
+
+fn only(algs: &[Algorithm]) -> Script {
+    Script { algs: algs.to_vec(), ..Script::default() }
+}
+
+#[test]
+fn two_step_route_on_two_devices_equals_steps_by_hand() {
+    let cipher = Scripted::new("cipher", only(&[AES128]));
+    let mac = Scripted::new("mac", only(&[HMAC_SHA1]));
+    let (cs, ms) = (cipher.shared.clone(), mac.shared.clone());
+    let e = Engine::builder().device(cipher).device(mac).build().unwrap();
+    let mac_key = b"an hmac key of some length".to_vec();
+    let s = e
+        .session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).step(HMAC_SHA1, Op::Digest, &mac_key))
+        .unwrap();
+    let data: Vec<u8> = (0..4096u32).map(|i| (i * 7) as u8).collect();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let got = Arc::new(Mutex::new(None));
+    let (c2, g2) = (calls.clone(), got.clone());
+    e.submit_with(&s, Request::new(data.clone()).with_iv(&IV), move |d: Done| {
+        c2.fetch_add(1, Ordering::SeqCst);
+        *g2.lock().unwrap() = Some(d);
+    })
+    .unwrap();
+    e.wait_idle();
+    e.shutdown(ShutdownMode::Drain); // flushes the completion worker
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "callback runs exactly once");
+    let d = got.lock().unwrap().take().unwrap();
+    let r = d.into_result().unwrap();
+    let ct = cbc_encrypt_by_hand(&KEY16, &IV, &data);
+    assert_eq!(r.data, ct);
+    assert_eq!(r.tag, hmac_sha1_by_hand(&mac_key, &ct));
+    // Each device ran exactly its step.
+    assert_eq!(cs.processed.load(Ordering::SeqCst), 1);
+    assert_eq!(ms.processed.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn verify_then_decrypt_stops_at_a_bad_tag() {
+    let cipher = Scripted::new("cipher", only(&[AES128]));
+    let mac = Scripted::new("mac", only(&[HMAC_SHA1]));
+    let cs = cipher.shared.clone();
+    let e = Engine::builder().device(cipher).device(mac).build().unwrap();
+    let mk = [9u8; 20];
+    let pt: Vec<u8> = (0..64).collect();
+    let ct = cbc_encrypt_by_hand(&KEY16, &IV, &pt);
+    let tag = hmac_sha1_by_hand(&mk, &ct);
+    let s = e.session(SessionBuilder::new().step(HMAC_SHA1, Op::Verify, &mk).step(AES128, Op::Decrypt, &KEY16)).unwrap();
+    // Truncated tag (HMAC-SHA1-96, as IPsec uses it).
+    let ok = e.run(&s, Request::new(ct.clone()).with_iv(&IV).with_tag(&tag[..12])).unwrap();
+    assert_eq!(ok.data, pt);
+    assert_eq!(cs.processed.load(Ordering::SeqCst), 1);
+    let mut bad = tag.clone();
+    bad[3] ^= 1;
+    let err = e.run(&s, Request::new(ct.clone()).with_iv(&IV).with_tag(&bad)).unwrap_err();
+    assert_eq!(err, Error::VerifyFailed);
+    assert_eq!(cs.processed.load(Ordering::SeqCst), 1, "decrypt must not run after a failed verify");
+    // A too-short tag is refused at submission.
+    let rej = e.submit_pending(&s, Request::new(ct).with_iv(&IV).with_tag(&tag[..4])).unwrap_err();
+    assert!(matches!(rej.error, Error::InvalidLength(_)));
+}
+
+#[test]
+fn a_device_that_can_do_the_whole_route_takes_it_in_one_go() {
+    let both = Scripted::new("both", only(&[AES128, HMAC_SHA1]));
+    let bs = both.shared.clone();
+    let e = Engine::builder().device(both).build().unwrap();
+    let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).step(HMAC_SHA1, Op::Digest, &[1; 8])).unwrap();
+    let r = e.submit_pending(&s, Request::new(vec![0; 32]).with_iv(&IV)).unwrap().wait().into_result().unwrap();
+    assert_eq!(r.tag.len(), 20);
+    assert_eq!(bs.processed.load(Ordering::SeqCst), 1);
+    assert_eq!(e.device("both").unwrap().stats.submitted, 1);
+}
+
+#[test]
+fn high_priority_comes_out_first_under_a_saturating_low_priority_load() {
+    let dev = Scripted::gated("dev", Script { queue_len: 4096, batch: 1, ..only(&[AES128]) });
+    let ds = dev.shared.clone();
+    ds.record_order.store(true, Ordering::SeqCst);
+    let e = Engine::builder().device(dev).build().unwrap();
+    let low = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).priority(0)).unwrap();
+    let high = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).priority(7)).unwrap();
+    for i in 0..2000 {
+        e.submit_with(&low, Request::new(vec![0; 16]).with_iv(&IV).with_user(i), |_| {}).unwrap();
+    }
+    for i in 0..40 {
+        e.submit_with(&high, Request::new(vec![0; 16]).with_iv(&IV).with_user(10_000 + i), |_| {}).unwrap();
+    }
+    ds.open();
+    e.wait_idle();
+    let order = ds.order();
+    // The worker may have taken one low item before the highs arrived.
+    let pos: Vec<usize> = order.iter().enumerate().filter(|(_, u)| **u >= 10_000).map(|(i, _)| i).collect();
+    assert_eq!(pos.len(), 40);
+    let last_high = *pos.last().unwrap();
+    // Aging lets one low item through every 16: 40 highs end before position 40 + 40/16 + 2.
+    assert!(last_high < 40 + 40 / 16 + 2, "high priority finished at position {last_high}");
+    // Highs keep their FIFO order.
+    let highs: Vec<u64> = order.iter().copied().filter(|u| *u >= 10_000).collect();
+    assert!(highs.windows(2).all(|w| w[0] < w[1]));
+    // And low priority was not starved while highs waited.
+    assert!(order[..last_high].iter().any(|u| *u < 10_000));
+}
+
+#[test]
+fn ordered_sessions_complete_in_submission_order() {
+    let mut b = Engine::builder().balancer(RoundRobin::default());
+    for i in 0..4 {
+        b = b.device(Scripted::new(&format!("d{i}"), Script { batch: 1 + i, ..only(&[AES128CTR]) }));
+    }
+    let e = b.build().unwrap();
+    let s = e.session(SessionBuilder::new().step(AES128CTR, Op::Encrypt, &KEY16).ordered(true)).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    for i in 0..2000u64 {
+        let len = if i % 3 == 0 { 16384 } else { 16 };
+        let s2 = seen.clone();
+        e.submit_blocking(&s, Request::new(vec![0; len]).with_iv(&IV).with_user(i), Completion::callback(move |d| {
+            s2.lock().unwrap().push(d.request.user)
+        }))
+        .unwrap();
+    }
+    e.wait_idle();
+    e.shutdown(ShutdownMode::Drain);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen, (0..2000).collect::<Vec<_>>());
+}
+
+#[test]
+fn direct_completion_runs_on_the_device_thread_and_deferred_does_not() {
+    let dev = Scripted::new("dev", only(&[AES128]));
+    let ds = dev.shared.clone();
+    let e = Engine::builder().device(dev).build().unwrap();
+    for direct in [true, false] {
+        let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).direct(direct)).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        e.submit_with(&s, Request::new(vec![0; 16]).with_iv(&IV), move |_| {
+            tx.send(std::thread::current().id()).unwrap();
+        })
+        .unwrap();
+        let tid = rx.recv().unwrap();
+        let worker = ds.worker_threads.lock().unwrap()[0];
+        assert_eq!(tid == worker, direct, "direct={direct}");
+    }
+}
+
+#[test]
+fn polled_queue_blocking_wait_and_future_all_deliver() {
+    let e = acrypto::soft_engine(2).unwrap();
+    let s = e.session(SessionBuilder::new().step(Algorithm::Rng, Op::Generate, &[])).unwrap();
+    let cq = CompletionQueue::new();
+    for i in 0..100 {
+        e.submit(&s, Request::new(vec![0; 32]).with_user(i), Completion::Queue(cq.clone())).unwrap();
+    }
+    let mut got = Vec::new();
+    while got.len() < 100 {
+        got.extend(cq.wait(64).into_iter().map(|d| d.request.user));
+    }
+    got.sort();
+    assert_eq!(got, (0..100).collect::<Vec<_>>());
+    assert!(cq.poll(10).is_empty());
+    let d = e.submit_pending(&s, Request::new(vec![0; 8])).unwrap().wait();
+    assert!(d.status.is_ok());
+    let fut = e.submit_pending(&s, Request::new(vec![0; 8])).unwrap();
+    let d = block_on(fut);
+    assert_eq!(d.request.data.len(), 8);
+    assert!(d.status.is_ok());
+}
+
+#[test]
+fn inline_path_runs_on_the_callers_thread_when_the_device_is_idle() {
+    let dev = Scripted::new("dev", Script { inline: true, ..only(&[AES128]) });
+    let ds = dev.shared.clone();
+    let e = Engine::builder().device(dev).build().unwrap();
+    let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
+    let r = e.run(&s, Request::new(vec![1; 48]).with_iv(&IV)).unwrap();
+    assert_eq!(r.data, cbc_encrypt_by_hand(&KEY16, &IV, &[1; 48]));
+    assert_eq!(*ds.inline_threads.lock().unwrap(), vec![std::thread::current().id()]);
+    assert_eq!(ds.processed.load(Ordering::SeqCst), 0, "no thread hop");
+    let st = e.stats();
+    assert_eq!((st.submitted, st.completed_ok, st.in_flight), (1, 1, 0));
+    // A busy device sends the caller through the queue instead.
+    ds.close();
+    let gated = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
+    e.submit_with(&gated, Request::new(vec![0; 16]).with_iv(&IV), |_| {}).unwrap();
+    let e2 = e.clone();
+    let t = std::thread::spawn(move || e2.run(&gated, Request::new(vec![2; 16]).with_iv(&IV)).unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    ds.open();
+    t.join().unwrap();
+    assert_eq!(ds.inline_threads.lock().unwrap().len(), 1);
+    assert_eq!(ds.processed.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn bound_sessions_stay_on_their_device_and_fail_clearly_when_it_breaks() {
+    let a = Scripted::gated("a", only(&[AES128]));
+    let b = Scripted::new("b", only(&[AES128]));
+    let (as_, bs) = (a.shared.clone(), b.shared.clone());
+    let e = Engine::builder().device(a).device(b).build().unwrap();
+    let bound = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).bind("a")).unwrap();
+    let free = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).bind("b")).unwrap();
+    assert_eq!(
+        e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).bind("nope")).unwrap_err(),
+        Error::NoSuchDevice("nope".into())
+    );
+    let p1 = e.submit_pending(&bound, Request::new(vec![0; 16]).with_iv(&IV)).unwrap();
+    let p2 = e.submit_pending(&bound, Request::new(vec![0; 16]).with_iv(&IV)).unwrap();
+    e.mark_broken("a", "unplugged").unwrap();
+    for p in [p1, p2] {
+        match p.wait().status {
+            Err(Error::DeviceBroken(m)) => assert!(m.contains("unplugged"), "{m}"),
+            other => panic!("expected DeviceBroken, got {other:?}"),
+        }
+    }
+    let rej = e.submit_pending(&bound, Request::new(vec![0; 16]).with_iv(&IV)).unwrap_err();
+    assert!(matches!(rej.error, Error::DeviceBroken(_)));
+    assert_eq!(rej.request.data, vec![0; 16], "refused requests come back untouched");
+    e.run(&free, Request::new(vec![0; 16]).with_iv(&IV)).unwrap();
+    as_.open();
+    assert_eq!(as_.processed.load(Ordering::SeqCst), 0);
+    assert_eq!(bs.processed.load(Ordering::SeqCst), 1);
+    assert_eq!(e.device("a").unwrap().state, acrypto::DeviceState::Broken);
+}
+
+#[test]
+fn rehash_moves_queued_work_off_a_broken_device() {
+    // Batch 1: the gated worker holds at most one item when the device breaks.
+    let a = Scripted::gated("a", Script { batch: 1, ..only(&[AES128]) });
+    let b = Scripted::gated("b", only(&[AES128]));
+    let (as_, bs) = (a.shared.clone(), b.shared.clone());
+    let e = Engine::builder().device(a).device(b).build().unwrap();
+    let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
+    let pend: Vec<_> = (0..200)
+        .map(|i| e.submit_pending(&s, Request::new(vec![i as u8; 32]).with_iv(&IV)).unwrap())
+        .collect();
+    assert!(e.device("a").unwrap().stats.queue_depth > 50);
+    e.mark_broken("a", "test").unwrap();
+    assert_eq!(e.device("a").unwrap().stats.queue_depth, 0);
+    bs.open();
+    as_.open();
+    for (i, p) in pend.into_iter().enumerate() {
+        let r = p.wait().into_result().unwrap();
+        assert_eq!(r.data, cbc_encrypt_by_hand(&KEY16, &IV, &[i as u8; 32]));
+    }
+    let a_info = e.device("a").unwrap();
+    assert!(a_info.stats.moved > 50);
+    assert!(a_info.stats.completed_ok <= 1, "a broken device gets no new work");
+}
+
+#[test]
+fn random_device_faults_are_retried_elsewhere() {
+    let flaky = Scripted::new("flaky", Script { fail_one_in: 2, ..only(&[AES128]) });
+    let good = Scripted::new("good", only(&[AES128]));
+    let e = Engine::builder().balancer(RoundRobin::default()).device(flaky).device(good).build().unwrap();
+    let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
+    for i in 0..500u32 {
+        let d = vec![i as u8; 16];
+        let r = e.run(&s, Request::new(d.clone()).with_iv(&IV)).unwrap();
+        assert_eq!(r.data, cbc_encrypt_by_hand(&KEY16, &IV, &d));
+    }
+    assert!(e.device("flaky").unwrap().stats.completed_err > 10);
+    let st = e.stats();
+    assert_eq!((st.completed_ok, st.completed_err), (500, 0));
+}
+
+#[test]
+fn removal_drains_migrates_or_cancels_as_asked() {
+    for mode in [RemoveMode::Drain, RemoveMode::Migrate, RemoveMode::Cancel] {
+        // Batch 1: the gated worker holds at most one item when removal starts.
+        let a = Scripted::gated("a", Script { batch: 1, ..only(&[AES128]) });
+        let b = Scripted::new("b", only(&[AES128]));
+        let (as_, bs) = (a.shared.clone(), b.shared.clone());
+        let e = Engine::builder().device(a).device(b).build().unwrap();
+        let sa = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).bind("a")).unwrap();
+        let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
+        // Fill a: bound work plus whatever the balancer puts there.
+        let mut pend: Vec<_> = (0..20).map(|_| e.submit_pending(&sa, Request::new(vec![0; 16]).with_iv(&IV)).unwrap()).collect();
+        pend.extend((0..20).map(|_| e.submit_pending(&s, Request::new(vec![0; 16]).with_iv(&IV)).unwrap()));
+        let opener = {
+            let as_ = as_.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(30));
+                as_.open();
+            })
+        };
+        e.remove_device("a", mode).unwrap();
+        opener.join().unwrap();
+        assert!(e.device("a").is_none());
+        let statuses: Vec<_> = pend.into_iter().map(|p| p.wait().status).collect();
+        let ok = statuses.iter().filter(|s| s.is_ok()).count();
+        match mode {
+            RemoveMode::Drain => assert_eq!(ok, 40),
+            RemoveMode::Migrate => {
+                assert!(statuses[..20].iter().all(|s| s.is_ok() || matches!(s, Err(Error::DeviceBroken(_)))));
+                assert!(statuses[..20].iter().filter(|s| s.is_ok()).count() <= 1);
+                assert!(statuses[20..].iter().all(|s| s.is_ok()));
+                assert!(bs.processed.load(Ordering::SeqCst) >= 20);
+            }
+            RemoveMode::Cancel => {
+                assert!(statuses.iter().all(|s| s.is_ok() || *s == Err(Error::Canceled)));
+                assert!(statuses[..20].iter().filter(|s| **s == Err(Error::Canceled)).count() >= 19);
+            }
+        }
+        let st = e.stats();
+        assert_eq!(st.submitted, st.completed_ok + st.completed_err);
+        assert_eq!(st.in_flight, 0);
+    }
+}
+
+#[test]
+fn shutdown_cancels_or_drains_and_everything_completes_once() {
+    for mode in [ShutdownMode::Cancel, ShutdownMode::Drain] {
+        let a = Scripted::gated("a", only(&[AES128]));
+        let as_ = a.shared.clone();
+        let e = Engine::builder().device(a).build().unwrap();
+        let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
+        let counts: Arc<Vec<AtomicU64>> = Arc::new((0..300).map(|_| AtomicU64::new(0)).collect());
+        let canceled = Arc::new(AtomicU64::new(0));
+        for i in 0..300 {
+            let (c, k) = (counts.clone(), canceled.clone());
+            e.submit_with(&s, Request::new(vec![0; 16]).with_iv(&IV).with_user(i), move |d| {
+                c[d.request.user as usize].fetch_add(1, Ordering::SeqCst);
+                if d.status == Err(Error::Canceled) {
+                    k.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+            .unwrap();
+        }
+        let opener = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            as_.open();
+        });
+        e.shutdown(mode);
+        opener.join().unwrap();
+        assert!(counts.iter().all(|c| c.load(Ordering::SeqCst) == 1), "every request completes exactly once");
+        match mode {
+            ShutdownMode::Cancel => assert!(canceled.load(Ordering::SeqCst) >= 250),
+            ShutdownMode::Drain => assert_eq!(canceled.load(Ordering::SeqCst), 0),
+        }
+        let rej = e.submit_pending(&s, Request::new(vec![0; 16]).with_iv(&IV)).unwrap_err();
+        assert_eq!(rej.error, Error::ShutDown);
+    }
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_error_and_changes_nothing() {
+    let e = acrypto::soft_engine(1).unwrap();
+    assert!(matches!(
+        e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &[0; 15])).unwrap_err(),
+        Error::InvalidKey(_)
+    ));
+    assert!(matches!(e.session(SessionBuilder::new().step(AES128, Op::Digest, &KEY16)).unwrap_err(), Error::InvalidArgument(_)));
+    assert!(matches!(e.session(SessionBuilder::new()).unwrap_err(), Error::InvalidArgument(_)));
+    assert!(matches!(
+        e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).priority(8)).unwrap_err(),
+        Error::InvalidArgument(_)
+    ));
+    let xts = Algorithm::Aes { key_bits: 128, mode: acrypto::CipherMode::Xts };
+    assert!(matches!(e.session(SessionBuilder::new().step(xts, Op::Encrypt, &[5; 32])).unwrap_err(), Error::InvalidKey(_)));
+    let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
+    let rej = e.submit_pending(&s, Request::new(vec![1; 17]).with_iv(&IV)).unwrap_err();
+    assert!(matches!(rej.error, Error::InvalidLength(_)));
+    assert_eq!(rej.request.data, vec![1; 17]);
+    let rej = e.submit_pending(&s, Request::new(vec![1; 16]).with_iv(&[0; 8])).unwrap_err();
+    assert!(matches!(rej.error, Error::InvalidLength(_)));
+    let st = e.stats();
+    assert_eq!((st.submitted, st.in_flight), (0, 0));
+    assert_eq!("aes-999-cbc".parse::<Algorithm>().unwrap_err(), Error::Unsupported("unknown algorithm 'aes-999-cbc'".into()));
+}
+
+#[test]
+fn a_panicking_callback_does_not_take_the_device_down() {
+    let e = acrypto::soft_engine(1).unwrap();
+    let s = e.session(SessionBuilder::new().step(Algorithm::Rng, Op::Generate, &[]).direct(true)).unwrap();
+    e.submit_with(&s, Request::new(vec![0; 4]), |_| panic!("callback panic (expected by the test)")).unwrap();
+    e.wait_idle();
+    let r = e.submit_pending(&s, Request::new(vec![0; 4])).unwrap().wait();
+    assert!(r.status.is_ok());
+}
+
+#[test]
+fn several_engines_live_side_by_side() {
+    let e1 = acrypto::soft_engine(1).unwrap();
+    let e2 = acrypto::soft_engine(2).unwrap();
+    let s1 = e1.session(SessionBuilder::new().step(Algorithm::Rng, Op::Generate, &[])).unwrap();
+    let s2 = e2.session(SessionBuilder::new().step(Algorithm::Rng, Op::Generate, &[])).unwrap();
+    e1.run(&s1, Request::new(vec![0; 4])).unwrap();
+    e2.run(&s2, Request::new(vec![0; 4])).unwrap();
+    assert_eq!(e1.devices().len(), 1);
+    assert_eq!(e2.devices().len(), 2);
+    assert_eq!(e1.stats().submitted, 1);
+    assert_eq!(e2.stats().submitted, 1);
+}
