@@ -1,0 +1,83 @@
+//! Overload: submit far beyond capacity. `Busy` appears, refused requests
+//! come back intact, memory stays bounded, nothing accepted is lost.
+
+mod support;
+
+use acrypto::{Engine, Error, Op, Request, SessionBuilder};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use support::*;
+
+fn rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn far_beyond_capacity_busy_appears_memory_stays_bounded_nothing_is_lost() {
+    const ATTEMPTS: u64 = 300_000;
+    const SIZE: usize = 4096;
+    const MAX_IN_FLIGHT: usize = 600;
+    let script = Script { algs: vec![AES128CTR], queue_len: 256, batch: 8, ..Script::default() };
+    let devs: Vec<_> = (0..3).map(|i| Scripted::gated(&format!("d{i}"), script.clone())).collect();
+    let shared: Vec<_> = devs.iter().map(|d| d.shared.clone()).collect();
+    let mut b = Engine::builder().max_in_flight(MAX_IN_FLIGHT);
+    for d in devs {
+        b = b.device(d);
+    }
+    let e = b.build().unwrap();
+    let s = e.session(SessionBuilder::new().step(AES128CTR, Op::Encrypt, &[1; 16])).unwrap();
+    let seen: Arc<Vec<AtomicU8>> = Arc::new((0..ATTEMPTS).map(|_| AtomicU8::new(0)).collect());
+    let rss_before = rss_kib();
+    let (mut accepted, mut busy, mut peak_in_flight, mut peak_queued) = (0u64, 0u64, 0u64, 0usize);
+    for i in 0..ATTEMPTS {
+        if i == ATTEMPTS / 4 {
+            // The devices start working only after the queues filled up.
+            shared.iter().for_each(|s| s.open());
+        }
+        let seen2 = seen.clone();
+        let data = vec![(i % 256) as u8; SIZE];
+        match e.submit_with(&s, Request::new(data).with_iv(&[0; 16]).with_user(i), move |d| {
+            seen2[d.request.user as usize].fetch_add(1, Ordering::SeqCst);
+        }) {
+            Ok(()) => accepted += 1,
+            Err(rej) => {
+                assert_eq!(rej.error, Error::Busy);
+                assert_eq!(rej.request.data, vec![(i % 256) as u8; SIZE], "refused requests come back intact");
+                assert_eq!(rej.request.user, i);
+                busy += 1;
+            }
+        }
+        if i % 97 == 0 {
+            let st = e.stats();
+            peak_in_flight = peak_in_flight.max(st.in_flight);
+            peak_queued = peak_queued.max(st.queue_depth);
+        }
+    }
+    e.wait_idle();
+    let rss_after = rss_kib();
+    e.shutdown(acrypto::ShutdownMode::Drain);
+    let st = e.stats();
+    assert!(busy > 0, "Busy must appear");
+    assert_eq!(accepted + busy, ATTEMPTS);
+    assert_eq!(st.submitted, accepted);
+    assert_eq!(st.rejected_busy, busy);
+    assert_eq!(st.completed_ok, accepted);
+    assert!(peak_in_flight <= MAX_IN_FLIGHT as u64, "in flight peaked at {peak_in_flight}");
+    assert!(peak_queued <= 3 * 256, "queues peaked at {peak_queued}");
+    for (i, c) in seen.iter().enumerate() {
+        let n = c.load(Ordering::SeqCst);
+        assert!(n <= 1, "request {i} completed {n} times");
+    }
+    let completed = seen.iter().filter(|c| c.load(Ordering::SeqCst) == 1).count() as u64;
+    assert_eq!(completed, accepted, "every accepted request completed");
+    // 300k attempts of 4 KiB would be 1.2 GB if anything piled up; the
+    // bound allows ~2.4 MB of payload in flight.
+    let grown = rss_after.saturating_sub(rss_before);
+    assert!(grown < 64 * 1024, "RSS grew by {grown} KiB");
+    println!("overload: {accepted} accepted, {busy} busy, peak in flight {peak_in_flight}, RSS +{grown} KiB");
+}
