@@ -1,0 +1,231 @@
+//! OpenSSL as the independent implementation.
+//!
+//! Ciphers, digests and HMACs go through the `openssl` command line
+//! (`openssl enc`, `openssl dgst`, `openssl mac`). The command line refuses
+//! XTS ("enc: XTS ciphers not supported", OpenSSL 3.0), so XTS goes through
+//! `xts_ref`, a small C program (`tests/common/xts_ref.c`) built once per test
+//! binary against the system's libcrypto (`EVP_aes_128_xts`/`EVP_aes_256_xts`).
+//! `tests/setup.sh` installs what both need (`openssl`, `gcc`, `libssl-dev`).
+
+use acrypto::{Algorithm, CipherMode, DigestKind, Op};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// Runs a program with `input` on stdin and returns its stdout; panics with
+/// its stderr when it fails.
+fn pipe(prog: &str, args: &[String], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {prog} (run tests/setup.sh): {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    // Feed stdin from another thread so a large output cannot deadlock.
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{prog} {} failed: {}",
+        redact(args).join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The arguments with key material shortened, for messages.
+fn redact(args: &[String]) -> Vec<String> {
+    args.iter()
+        .map(|a| {
+            if a.len() > 24 {
+                format!("{}…", &a[..24])
+            } else {
+                a.clone()
+            }
+        })
+        .collect()
+}
+
+fn openssl(args: &[String], input: &[u8]) -> Vec<u8> {
+    pipe("openssl", args, input)
+}
+
+/// The `openssl version` line.
+pub fn version() -> String {
+    String::from_utf8_lossy(&openssl(&["version".to_string()], b""))
+        .trim()
+        .to_string()
+}
+
+/// `alg` encrypting or decrypting `data` with `openssl enc` (no padding).
+/// XTS goes to [`xts`].
+pub fn cipher(alg: Algorithm, op: Op, key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
+    let Algorithm::Aes { mode, .. } = alg else {
+        panic!("{alg} is not a cipher")
+    };
+    if mode == CipherMode::Xts {
+        return xts(op, key, iv, data);
+    }
+    let mut args = vec![
+        "enc".to_string(),
+        format!("-{alg}"),
+        "-K".into(),
+        hex::encode(key),
+        "-nopad".into(),
+    ];
+    if mode != CipherMode::Ecb {
+        args.extend(["-iv".to_string(), hex::encode(iv)]);
+    }
+    match op {
+        Op::Encrypt => {}
+        Op::Decrypt => args.push("-d".into()),
+        _ => panic!("{op:?} is not a cipher operation"),
+    }
+    openssl(&args, data)
+}
+
+fn digest_name(d: DigestKind) -> &'static str {
+    match d {
+        DigestKind::Sha1 => "sha1",
+        DigestKind::Sha256 => "sha256",
+    }
+}
+
+/// The digest of `data` with `openssl dgst`.
+pub fn digest(d: DigestKind, data: &[u8]) -> Vec<u8> {
+    openssl(
+        &[
+            "dgst".into(),
+            format!("-{}", digest_name(d)),
+            "-binary".into(),
+        ],
+        data,
+    )
+}
+
+/// The HMAC of `data` with `openssl mac`. The key goes as hex, so any
+/// length (including none) works.
+pub fn hmac(d: DigestKind, key: &[u8], data: &[u8]) -> Vec<u8> {
+    let args = [
+        "mac".to_string(),
+        "-digest".into(),
+        digest_name(d).to_ascii_uppercase(),
+        "-macopt".into(),
+        format!("hexkey:{}", hex::encode(key)),
+        "-binary".into(),
+        "HMAC".into(),
+    ];
+    openssl(&args, data)
+}
+
+/// Builds `xts_ref` once per test binary (into a unique name, then renamed,
+/// so test binaries running at the same time do not collide).
+fn xts_ref_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/xts_ref.c");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        std::fs::create_dir_all(dir).unwrap();
+        let bin = dir.join("xts_ref");
+        let tmp = dir.join(format!("xts_ref.{}.tmp", std::process::id()));
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+        let out = Command::new(&cc)
+            .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .arg("-lcrypto")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {cc} (run tests/setup.sh): {e}"));
+        assert!(
+            out.status.success(),
+            "building xts_ref failed (run tests/setup.sh for gcc and libssl-dev):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::rename(&tmp, &bin).unwrap();
+        bin
+    })
+}
+
+/// One XTS job for [`xts_batch`].
+pub struct XtsJob<'a> {
+    /// Encrypt or decrypt.
+    pub op: Op,
+    /// Both XTS keys (32 or 64 bytes).
+    pub key: &'a [u8],
+    /// The 16-byte tweak.
+    pub tweak: &'a [u8],
+    /// The data unit.
+    pub data: &'a [u8],
+}
+
+/// Runs many XTS jobs through one `xts_ref` process. `None` where OpenSSL
+/// refused the job.
+pub fn xts_batch(jobs: &[XtsJob<'_>]) -> Vec<Option<Vec<u8>>> {
+    let mut input = String::new();
+    for j in jobs {
+        let dir = match j.op {
+            Op::Encrypt => 'e',
+            Op::Decrypt => 'd',
+            op => panic!("{op:?} is not a cipher operation"),
+        };
+        input.push_str(&format!(
+            "{dir} {} {} {}\n",
+            hex::encode(j.key),
+            hex::encode(j.tweak),
+            hex::encode(j.data)
+        ));
+    }
+    let bin = xts_ref_binary().to_str().unwrap().to_string();
+    let out = pipe(&bin, &[], input.as_bytes());
+    let lines: Vec<String> = BufReader::new(&out[..])
+        .lines()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        lines.len(),
+        jobs.len(),
+        "xts_ref answered {} of {} jobs",
+        lines.len(),
+        jobs.len()
+    );
+    lines
+        .iter()
+        .map(|l| {
+            if l == "ERR" {
+                None
+            } else {
+                Some(hex::decode(l).expect("xts_ref output is hex"))
+            }
+        })
+        .collect()
+}
+
+/// One XTS operation through OpenSSL's libcrypto; panics if OpenSSL refuses.
+pub fn xts(op: Op, key: &[u8], tweak: &[u8], data: &[u8]) -> Vec<u8> {
+    xts_batch(&[XtsJob {
+        op,
+        key,
+        tweak,
+        data,
+    }])
+    .remove(0)
+    .expect("OpenSSL refused the XTS job")
+}
+
+/// What OpenSSL computes for `alg`/`op` over `data`: the output data for
+/// ciphers, the tag for digests and MACs.
+pub fn reference(alg: Algorithm, op: Op, key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
+    match alg {
+        Algorithm::Aes { .. } => cipher(alg, op, key, iv, data),
+        Algorithm::Digest(d) => digest(d, data),
+        Algorithm::Hmac(d) => hmac(d, key, data),
+        Algorithm::Rng => panic!("rng has no reference"),
+    }
+}
