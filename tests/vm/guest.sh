@@ -1,0 +1,38 @@
+#!/bin/sh
+# Runs inside the VM, chrooted into the host root, with acrypto.ko loaded.
+# Prints RESULT PASS/FAIL lines that run.sh counts.
+mode=$1
+build=$2
+cd /tmp || exit 1
+
+run() {
+	name=$1
+	shift
+	echo "t_start $name"
+	if [ ! -x "$1" ]; then
+		echo "RESULT FAIL $name: $1 not built"
+		return
+	fi
+	start=$(date +%s)
+	"$@"
+	rc=$?
+	echo "t_end $name rc=$rc $(($(date +%s) - start))s"
+	if [ $rc -ne 0 ] && [ $rc -ne 1 ]; then
+		# crashed or could not start: its own RESULT lines do not cover it
+		echo "RESULT FAIL $name exited with status $rc"
+	fi
+}
+
+if [ "$mode" = bench ]; then
+	echo "BENCH BEGIN"
+	"$build/bench_acrypto"
+	echo "BENCH END"
+	exit 0
+fi
+
+ls -l /dev/acrypto | sed 's/^/  note: /'
+run t_kat "$build/t_kat" "$build/vectors.txt"
+run t_isolation "$build/t_isolation"
+run t_limits "$build/t_limits"
+run t_close "$build/t_close"
+run t_fuzz "$build/t_fuzz"

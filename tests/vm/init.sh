@@ -1,0 +1,47 @@
+#!/bin/busybox sh
+# /init of the test VM (copied into the initramfs by run.sh).
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+. /cfg
+
+say() { echo "GUEST $*"; }
+finish() {
+	say "kernel log follows"
+	echo "DMESG BEGIN"
+	dmesg
+	echo "DMESG END"
+	say "DONE"
+	sync
+	poweroff -f
+}
+
+for m in $(cat /modules.list); do
+	insmod /lib/modules/$m 2>/dev/null || say "insmod $m failed"
+done
+
+mount -t 9p -o trans=virtio,version=9p2000.L,ro host /host || { say "9p mount failed"; finish; }
+# The host root is read-only: give the chroot its own /dev, /proc, /sys, /tmp.
+mount --bind /dev /host/dev
+mount --bind /proc /host/proc
+mount --bind /sys /host/sys
+mount -t tmpfs tmp /host/tmp
+
+# Load a copy of the built module, not the file on the 9p mount.
+cp /host$BUILD/kmod/acrypto.ko /acrypto.ko
+if insmod /acrypto.ko; then
+	say "acrypto loaded"
+	chroot /host /bin/sh $HERE/guest.sh $MODE $BUILD
+	if rmmod acrypto; then
+		echo "RESULT PASS rmmod acrypto after all tests"
+	else
+		echo "RESULT FAIL rmmod acrypto after all tests"
+		lsmod
+	fi
+else
+	echo "RESULT FAIL insmod acrypto"
+fi
+umount /host/tmp /host/sys /host/proc /host/dev 2>/dev/null
+finish

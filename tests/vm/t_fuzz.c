@@ -1,0 +1,546 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Malformed-ioctl fuzzer for /dev/acrypto: THREADS threads issue at least
+ * 100,000 random calls in total (bad sizes, bad pointers, unknown commands,
+ * huge lengths, out-of-range indices and session ids, calls in the wrong
+ * order, unknown driver names, nonzero padding), half on one shared fd and
+ * half on a per-thread fd that is closed and reopened with work in flight.
+ * Every call must fail with an errno from the documented set or succeed;
+ * every successful batch completion carries 0 or a negative errno; a
+ * known-answer probe every 500 calls proves the module still computes
+ * correctly. run.sh checks the kernel log and unloads the module afterwards.
+ *
+ * Usage: t_fuzz [TOTAL_CALLS] [SEED]
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <sys/mman.h>
+
+#include "common.h"
+
+#define THREADS		4
+#define SCRATCH		(256 * 1024)
+#define MAX_IDS		96
+
+static long total_calls = 100000;
+static unsigned long seed0 = 0xac5e7;
+static int shared_fd;
+static unsigned char *noaccess;	/* a PROT_NONE page */
+
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+static long bad_total;
+
+struct fuzzer {
+	int idx;
+	unsigned long rng;
+	int own_fd;
+	unsigned char *scratch;		/* followed by a PROT_NONE guard page */
+	int ids[2][MAX_IDS];		/* [0] own fd, [1] shared fd */
+	int nids[2];
+	long calls, ok, bad, reopen, probes, probe_fail, completions;
+	long err[140];
+};
+
+static uint64_t rnd(struct fuzzer *f)
+{
+	/* xorshift64* */
+	f->rng ^= f->rng >> 12;
+	f->rng ^= f->rng << 25;
+	f->rng ^= f->rng >> 27;
+	return f->rng * 0x2545F4914F6CDD1DULL;
+}
+
+static uint32_t below(struct fuzzer *f, uint32_t n)
+{
+	return (uint32_t)(rnd(f) % n);
+}
+
+static int chance(struct fuzzer *f, int pct)
+{
+	return (int)below(f, 100) < pct;
+}
+
+/* A length: mostly small and plausible, sometimes edge or huge. */
+static uint32_t rlen(struct fuzzer *f)
+{
+	switch (below(f, 10)) {
+	case 0:
+		return 0;
+	case 1:
+		return (uint32_t)rnd(f);
+	case 2:
+		return 0xffffffffu - below(f, 4);
+	case 3:
+		return 65536 + below(f, 3) - 1;
+	case 4:
+		return 1u << below(f, 20);
+	default:
+		return 16 * (1 + below(f, 64)) + (chance(f, 20) ? below(f, 16) : 0);
+	}
+}
+
+/* A pointer: into the scratch area (with room for len), or bad. */
+static uint64_t rptr(struct fuzzer *f, uint32_t len)
+{
+	switch (below(f, 12)) {
+	case 0:
+		return 0;
+	case 1:
+		return 1 + below(f, 4096);
+	case 2:
+		return 0xffff888000000000ull + (rnd(f) & 0xffffff);	/* kernel */
+	case 3:
+		return (uint64_t)(uintptr_t)noaccess + below(f, 4096);
+	case 4:	/* runs into the guard page */
+		return (uint64_t)(uintptr_t)(f->scratch + SCRATCH - below(f, 64));
+	case 5:
+		return rnd(f) | 0x8000000000000000ull;
+	default:
+		if (len >= SCRATCH)
+			return (uint64_t)(uintptr_t)f->scratch;
+		return (uint64_t)(uintptr_t)(f->scratch + below(f, SCRATCH - len + 1));
+	}
+}
+
+/* Session id: one we own on this fd, one of the other fd, or junk. */
+static uint32_t rid(struct fuzzer *f, int which)
+{
+	int n = f->nids[which];
+
+	switch (below(f, 8)) {
+	case 0:
+		return 0;
+	case 1:
+		return (uint32_t)rnd(f);
+	case 2:
+		return f->nids[!which] ? (uint32_t)f->ids[!which][below(f, (uint32_t)f->nids[!which])] : 1;
+	default:
+		return n ? (uint32_t)f->ids[which][below(f, (uint32_t)n)] : 1 + below(f, 4);
+	}
+}
+
+static const char *const good_drivers[] = {
+	"", "", "", "cbc-aes-aesni", "cbc(aes-generic)", "cryptd(cbc(aes-generic))",
+	"ecb(aes-generic)", "ctr-aes-aesni", "xts-aes-aesni", "sha1-generic",
+	"cryptd(sha256-generic)", "hmac(sha1-generic)", "drbg_nopr_hmac_sha256",
+	"get_random_bytes", "ansi_cprng",
+};
+
+static void rdriver(struct fuzzer *f, char *name)
+{
+	memset(name, 0, ACRYPTO_NAME_LEN);
+	switch (below(f, 40)) {
+	case 0:	/* unterminated */
+		memset(name, 'a', ACRYPTO_NAME_LEN);
+		break;
+	case 1:	/* bad characters */
+		snprintf(name, ACRYPTO_NAME_LEN, "cbc(aes)/../%c", (char)(below(f, 31) + 1));
+		break;
+	case 2:	/* well-formed but unknown: makes the kernel try modprobe, keep it rare */
+		if (chance(f, 10))
+			snprintf(name, ACRYPTO_NAME_LEN, "nosuch-%u", below(f, 1000));
+		break;
+	case 3:	/* a real driver of another algorithm is refused by the name check */
+		strcpy(name, "sha256-generic");
+		break;
+	default:
+		strcpy(name, good_drivers[below(f, sizeof(good_drivers) / sizeof(good_drivers[0]))]);
+	}
+}
+
+static void remember(struct fuzzer *f, int which, int fd, int id)
+{
+	if (f->nids[which] == MAX_IDS) {
+		int k = (int)below(f, MAX_IDS);
+
+		sess_free(fd, (uint32_t)f->ids[which][k]);
+		f->ids[which][k] = id;
+		return;
+	}
+	f->ids[which][f->nids[which]++] = id;
+}
+
+static void forget(struct fuzzer *f, int which, uint32_t id)
+{
+	for (int i = 0; i < f->nids[which]; i++) {
+		if ((uint32_t)f->ids[which][i] == id) {
+			f->ids[which][i] = f->ids[which][--f->nids[which]];
+			return;
+		}
+	}
+}
+
+/* The errnos the ABI documents; anything else is a failure. */
+static int allowed(int e)
+{
+	switch (e) {
+	case EINVAL: case EFAULT: case ENOTTY: case ENOENT: case ENOKEY: case EBUSY:
+	case EAGAIN: case EMSGSIZE: case ENOSPC: case EMFILE: case ENODATA: case ENOMEM:
+	case EINTR: case EBADMSG: case ELIBBAD:
+		return 1;
+	}
+	return 0;
+}
+
+static void account(struct fuzzer *f, const char *what, int ret)
+{
+	f->calls++;
+	if (ret >= 0) {
+		f->ok++;
+		return;
+	}
+	if (-ret < 140)
+		f->err[-ret]++;
+	if (!allowed(-ret)) {
+		f->bad++;
+		pthread_mutex_lock(&report_lock);
+		if (bad_total++ < 20)
+			printf("  note: thread %d: %s returned unexpected errno %d (%s)\n", f->idx,
+			       what, -ret, strerror(-ret));
+		pthread_mutex_unlock(&report_lock);
+	}
+}
+
+static void drain(struct fuzzer *f, int fd)
+{
+	struct acrypto_completion c[64];
+	int n = read_completions(fd, c, 64);
+
+	for (int i = 0; i < n; i++) {
+		f->completions++;
+		if (c[i].status > 0 || c[i].status < -133 || c[i].__pad) {
+			f->bad++;
+			printf("  note: completion with status %d\n", c[i].status);
+		}
+	}
+}
+
+/* FIPS-197 C.1 through the synchronous flow on a fresh fd. */
+static void probe(struct fuzzer *f)
+{
+	static const unsigned char key[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+	static const unsigned char pt[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+					      0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
+	static const unsigned char ct[16] = { 0x69, 0xc4, 0xe0, 0xd8, 0x6a, 0x7b, 0x04, 0x30,
+					      0xd8, 0xcd, 0xb7, 0x80, 0x70, 0xb4, 0xc5, 0x5a };
+	unsigned char out[16];
+	int fd = dev_open();
+	int id = sess_alloc(fd, CRYPTO_OP_ENCRYPT, CRYPTO_TYPE_AES_128, CRYPTO_MODE_ECB,
+			    f->probes % 2 ? "cryptd(ecb(aes-generic))" : "", 16, NULL);
+
+	f->probes++;
+	if (id < 0 || sess_setkey(fd, (uint32_t)id, key, 16) ||
+	    sess_fill(fd, (uint32_t)id, CRYPTO_FILL_SRC, NULL, 0, NULL, 0, pt, 16) ||
+	    sess_add(fd, (uint32_t)id, out, 16) != 16 || memcmp(out, ct, 16))
+		f->probe_fail++;
+	close(fd);
+}
+
+static unsigned int rcmd(struct fuzzer *f)
+{
+	static const unsigned int ours[] = { CRYPTO_SESSION_ALLOC, CRYPTO_FILL_DATA,
+					     CRYPTO_SESSION_ADD, CRYPTO_SESSION_FREE,
+					     ACRYPTO_IOC_SUBMIT, ACRYPTO_IOC_ENUM,
+					     ACRYPTO_IOC_VERSION };
+	unsigned int c;
+
+	for (;;) {
+		if (chance(f, 50)) {	/* one of ours with a wrong size or direction */
+			c = ours[below(f, 7)];
+			c = _IOC(below(f, 4), ACRYPTO_IOC_MAGIC, _IOC_NR(c),
+				 chance(f, 50) ? _IOC_SIZE(c) + 1 + below(f, 64) : below(f, _IOC_SIZE(c)));
+		} else {		/* another number in our magic */
+			c = _IOC(below(f, 4), ACRYPTO_IOC_MAGIC, below(f, 256), below(f, 1024));
+		}
+		for (int i = 0; i < 7; i++)
+			if (c == ours[i])
+				c = 0;
+		if (c)
+			return c;
+	}
+}
+
+static void one_call(struct fuzzer *f)
+{
+	int which = chance(f, 50);
+	int fd = which ? shared_fd : f->own_fd;
+	unsigned char *s = f->scratch;
+	int ret;
+
+	switch (below(f, 20)) {
+	case 0: {	/* unknown commands */
+		unsigned int cmd = rcmd(f);
+
+		ret = xioctl(fd, cmd, (void *)(uintptr_t)rptr(f, 1024));
+		account(f, "unknown cmd", ret);
+		if (ret != -ENOTTY) {
+			f->bad++;
+			printf("  note: unknown cmd %#x returned %d\n", cmd, ret);
+		}
+		break;
+	}
+	case 1: case 2: case 3: {	/* SESSION_ALLOC */
+		struct acrypto_session_alloc a;
+
+		memset(&a, 0, sizeof(a));
+		a.operation = below(f, 7);
+		a.type = below(f, 8);
+		a.mode = below(f, 6);
+		a.priority = (uint32_t)rnd(f);
+		a.src_size = chance(f, 80) ? 16 * (1 + below(f, 256)) : rlen(f);
+		a.dst_size = chance(f, 80) ? 0 : rlen(f);
+		if (chance(f, 5))
+			a.flags = 1u << below(f, 32);
+		if (chance(f, 5))
+			a.__pad = 1;
+		if (chance(f, 5))
+			a.__reserved[below(f, 2)] = rnd(f) | 1;
+		rdriver(f, a.driver);
+		if (chance(f, 10))
+			ret = xioctl(fd, CRYPTO_SESSION_ALLOC, (void *)(uintptr_t)rptr(f, sizeof(a)));
+		else
+			ret = xioctl(fd, CRYPTO_SESSION_ALLOC, &a);
+		account(f, "SESSION_ALLOC", ret);
+		if (!ret && a.session_id)
+			remember(f, which, fd, (int)a.session_id);
+		break;
+	}
+	case 4: case 5: case 6: {	/* FILL_DATA */
+		struct acrypto_fill_data d;
+
+		memset(&d, 0, sizeof(d));
+		d.session_id = rid(f, which);
+		d.flags = chance(f, 90) ? 1 + below(f, 7) : (uint32_t)rnd(f);
+		d.key_len = chance(f, 70) ? 16u << below(f, 3) : rlen(f);
+		d.iv_len = chance(f, 80) ? 16 : rlen(f);
+		d.src_len = rlen(f);
+		d.key = rptr(f, d.key_len);
+		d.iv = rptr(f, d.iv_len);
+		d.src = rptr(f, d.src_len);
+		if (chance(f, 3))
+			d.__pad = 1;
+		if (chance(f, 3))
+			d.__reserved[1] = 1;
+		ret = xioctl(fd, CRYPTO_FILL_DATA, chance(f, 5) ? (void *)(uintptr_t)rptr(f, 64) : &d);
+		account(f, "FILL_DATA", ret);
+		break;
+	}
+	case 7: case 8: {	/* SESSION_ADD */
+		struct acrypto_session_add a;
+
+		memset(&a, 0, sizeof(a));
+		a.session_id = rid(f, which);
+		a.dst_len = chance(f, 70) ? 65536 : rlen(f);
+		a.dst = rptr(f, a.dst_len);
+		if (chance(f, 3))
+			a.flags = 1;
+		ret = xioctl(fd, CRYPTO_SESSION_ADD, chance(f, 5) ? (void *)(uintptr_t)rptr(f, 40) : &a);
+		account(f, "SESSION_ADD", ret);
+		break;
+	}
+	case 9: {	/* SESSION_FREE */
+		struct acrypto_session_free fr;
+
+		memset(&fr, 0, sizeof(fr));
+		fr.session_id = rid(f, which);
+		if (chance(f, 3))
+			fr.__pad = 1;
+		ret = xioctl(fd, CRYPTO_SESSION_FREE, &fr);
+		account(f, "SESSION_FREE", ret);
+		if (!ret)
+			forget(f, which, fr.session_id);
+		break;
+	}
+	case 10: case 11: case 12: case 13: {	/* SUBMIT */
+		struct acrypto_request rq[32];
+		struct acrypto_submit sb;
+		uint32_t n = 1 + below(f, 32);
+
+		memset(rq, 0, sizeof(rq));
+		for (uint32_t i = 0; i < n; i++) {
+			rq[i].tag = rnd(f);
+			rq[i].session_id = rid(f, which);
+			rq[i].op = chance(f, 80) ? below(f, 3) : (uint32_t)rnd(f);
+			rq[i].src_len = chance(f, 70) ? 16 * (1 + below(f, 64)) : rlen(f);
+			rq[i].dst_len = chance(f, 70) ? rq[i].src_len : rlen(f);
+			rq[i].iv_len = chance(f, 80) ? 16 : rlen(f);
+			rq[i].digest_len = chance(f, 80) ? 64 : rlen(f);
+			rq[i].src = rptr(f, rq[i].src_len);
+			rq[i].dst = rptr(f, rq[i].dst_len);
+			rq[i].iv = rptr(f, rq[i].iv_len);
+			rq[i].digest = rptr(f, rq[i].digest_len);
+		}
+		memset(&sb, 0, sizeof(sb));
+		sb.reqs = chance(f, 90) ? uptr(rq) : rptr(f, sizeof(rq));
+		sb.count = chance(f, 90) ? n : rlen(f);
+		if (chance(f, 3))
+			sb.flags = 1;
+		if (chance(f, 3))
+			sb.__reserved = 1;
+		ret = xioctl(fd, ACRYPTO_IOC_SUBMIT, chance(f, 5) ? (void *)(uintptr_t)rptr(f, 32) : &sb);
+		account(f, "SUBMIT", ret);
+		if (chance(f, 50))
+			drain(f, fd);
+		break;
+	}
+	case 14: case 15: {	/* read() and poll() */
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint32_t len = chance(f, 70) ? 24 * (1 + below(f, 64)) : rlen(f) % (1 << 20);
+		ssize_t n;
+
+		if (chance(f, 30)) {
+			n = read(fd, (void *)(uintptr_t)rptr(f, len), len);
+			account(f, "read", n < 0 ? -errno : 0);
+		} else {
+			drain(f, fd);
+			f->calls++;
+		}
+		ret = poll(&p, 1, 0);
+		account(f, "poll", ret < 0 ? -errno : 0);
+		break;
+	}
+	case 16: {	/* ENUM */
+		struct acrypto_alg_info info;
+
+		memset(&info, 0, sizeof(info));
+		info.index = chance(f, 5) ? 0 : (chance(f, 80) ? below(f, 80) : (uint32_t)rnd(f));
+		if (chance(f, 5))
+			info.__reserved[0] = 1;
+		ret = xioctl(fd, ACRYPTO_IOC_ENUM,
+			     chance(f, 10) ? (void *)(uintptr_t)rptr(f, sizeof(info)) : &info);
+		account(f, "ENUM", ret);
+		if (!ret && (info.driver_name[ACRYPTO_NAME_LEN - 1] || info.alg_name[ACRYPTO_NAME_LEN - 1])) {
+			f->bad++;
+			printf("  note: ENUM returned an unterminated name\n");
+		}
+		break;
+	}
+	case 17: {	/* VERSION */
+		struct acrypto_version v;
+
+		ret = xioctl(fd, ACRYPTO_IOC_VERSION, chance(f, 50) ? (void *)(uintptr_t)rptr(f, 40) : &v);
+		account(f, "VERSION", ret);
+		break;
+	}
+	case 18: {	/* garbage structs for every command */
+		static const unsigned int ours[] = { CRYPTO_SESSION_ALLOC, CRYPTO_FILL_DATA,
+						     CRYPTO_SESSION_ADD, CRYPTO_SESSION_FREE,
+						     ACRYPTO_IOC_SUBMIT, ACRYPTO_IOC_ENUM };
+		unsigned int cmd = ours[below(f, 6)];
+
+		for (uint32_t i = 0; i < 512; i += 8) {
+			uint64_t r = rnd(f);
+
+			memcpy(s + i, &r, 8);
+		}
+		/* Mostly small ids and counts, so that the garbage gets past the first checks. */
+		if (chance(f, 50))
+			memset(s, 0, 4);
+		if (cmd == CRYPTO_SESSION_ALLOC && chance(f, 50))
+			memset(s + 32, 0, ACRYPTO_NAME_LEN);
+		ret = xioctl(fd, cmd, s);
+		account(f, "garbage", ret);
+		if (cmd == CRYPTO_SESSION_ALLOC && !ret)
+			remember(f, which, fd, (int)((struct acrypto_session_alloc *)s)->session_id);
+		break;
+	}
+	default: {	/* a plausible sequence: alloc, key, data, run */
+		unsigned char *key = s + 1024, *data = s + 2048;
+		struct acrypto_session_alloc a;
+		uint32_t len = 16 * (1 + below(f, 16));
+
+		memset(&a, 0, sizeof(a));
+		ret = sess_alloc(fd, 1 + below(f, 2), 1 + below(f, 3), 1 + below(f, 3), NULL, 4096, &a);
+		account(f, "seq alloc", ret);
+		if (ret < 0)
+			break;
+		if (chance(f, 80))
+			account(f, "seq key", sess_setkey(fd, a.session_id, key, a.key_size));
+		account(f, "seq fill", sess_fill(fd, a.session_id, CRYPTO_FILL_IV | CRYPTO_FILL_SRC,
+						 NULL, 0, data, a.iv_size, data, len));
+		account(f, "seq add", sess_add(fd, a.session_id, data, 4096));
+		if (chance(f, 50))
+			account(f, "seq free", sess_free(fd, a.session_id));
+		else
+			remember(f, which, fd, (int)a.session_id);
+		break;
+	}
+	}
+}
+
+static void *fuzz_thread(void *p)
+{
+	struct fuzzer *f = p;
+	long quota = total_calls / THREADS;
+
+	f->own_fd = dev_open();
+	while (f->calls < quota) {
+		one_call(f);
+		if (f->calls % 500 == 0)
+			probe(f);
+		if (chance(f, 1) && chance(f, 10)) {	/* close with whatever is in flight */
+			close(f->own_fd);
+			f->own_fd = dev_open();
+			f->nids[0] = 0;
+			f->reopen++;
+		}
+	}
+	close(f->own_fd);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static struct fuzzer fz[THREADS];
+	pthread_t th[THREADS];
+	long calls = 0, ok = 0, bad = 0, reopen = 0, probes = 0, probe_fail = 0, comps = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1)
+		total_calls = atol(argv[1]);
+	if (argc > 2)
+		seed0 = strtoul(argv[2], NULL, 0);
+	noaccess = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	shared_fd = dev_open();
+	for (int i = 0; i < THREADS; i++) {
+		unsigned char *m = mmap(NULL, SCRATCH + 4096, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (m == MAP_FAILED || noaccess == MAP_FAILED)
+			return 2;
+		mprotect(m + SCRATCH, 4096, PROT_NONE);
+		fz[i].idx = i;
+		fz[i].scratch = m;
+		fz[i].rng = seed0 * 0x9E3779B97F4A7C15ull + (unsigned long)i + 1;
+		pthread_create(&th[i], NULL, fuzz_thread, &fz[i]);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(th[i], NULL);
+		calls += fz[i].calls;
+		ok += fz[i].ok;
+		bad += fz[i].bad;
+		reopen += fz[i].reopen;
+		probes += fz[i].probes;
+		probe_fail += fz[i].probe_fail;
+		comps += fz[i].completions;
+	}
+	close(shared_fd);
+
+	printf("  note: errno histogram:");
+	for (int e = 1; e < 140; e++) {
+		long n = 0;
+
+		for (int i = 0; i < THREADS; i++)
+			n += fz[i].err[e];
+		if (n)
+			printf(" %s=%ld", strerror(e), n);
+	}
+	printf("\n");
+	t_result(calls >= total_calls && bad == 0,
+		 "fuzz: %ld calls from %d threads (seed %#lx), %ld succeeded, %ld completions read, "
+		 "%ld fd reopens, %ld unexpected results", calls, THREADS, seed0, ok, comps, reopen, bad);
+	t_result(probes > 0 && probe_fail == 0, "fuzz: %ld known-answer probes during the run, %ld wrong",
+		 probes, probe_fail);
+	printf("t_fuzz: %d passed, %d failed\n", t_passed, t_failed);
+	return t_exit();
+}

@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Cross-check of /dev/acrypto against vectors made by the openssl CLI on the
+ * host (gen_vectors.sh), for every algorithm, through the original
+ * three-ioctl flow and through the batch path, with the kernel's default
+ * driver, the generic drivers, AES-NI and cryptd(...)-wrapped drivers (which
+ * force the asynchronous callback path), plus every other driver the module
+ * enumerates. XTS is also checked against AF_ALG's xts(aes). RNG sessions
+ * are checked for length and non-repetition.
+ *
+ * Usage: t_kat VECTORS_FILE
+ */
+#include <sys/epoll.h>
+
+#include "common.h"
+#include "afalg.h"
+
+#define MAXV 128
+#define MAXD 2048
+
+struct vec {
+	char name[32];
+	uint32_t op, type, mode;
+	unsigned char key[ACRYPTO_MAX_KEY_LEN];
+	int klen;
+	unsigned char iv[16];
+	int ivlen;
+	unsigned char data[MAXD];
+	int dlen;
+	unsigned char exp[MAXD];
+	int elen;
+};
+
+static struct vec vecs[MAXV];
+static int nvecs;
+
+static struct acrypto_alg_info algs[256];
+static int nalgs;
+
+static const char *kernel_name(const struct vec *v)
+{
+	static const char *cipher[] = { "", "ecb(aes)", "cbc(aes)", "ctr(aes)", "xts(aes)" };
+
+	if (v->op == CRYPTO_OP_ENCRYPT)
+		return cipher[v->mode];
+	if (v->op == CRYPTO_OP_HASH)
+		return v->type == CRYPTO_TYPE_SHA1 ? "sha1" : "sha256";
+	return v->type == CRYPTO_TYPE_SHA1 ? "hmac(sha1)" : "hmac(sha256)";
+}
+
+/* Drivers every run must have: default, generic, AES-NI, cryptd. */
+static const char *const fixed_drivers[][6] = {
+	{ "ecb(aes)", "", "ecb(aes-generic)", "ecb-aes-aesni", "cryptd(ecb(aes-generic))", NULL },
+	{ "cbc(aes)", "", "cbc(aes-generic)", "cbc-aes-aesni", "cryptd(cbc(aes-generic))",
+	  "cryptd(cbc(aes-aesni))" },
+	{ "ctr(aes)", "", "ctr(aes-generic)", "ctr-aes-aesni", "cryptd(ctr(aes-generic))", NULL },
+	{ "xts(aes)", "", "xts(ecb(aes-generic))", "xts-aes-aesni",
+	  "cryptd(xts(ecb(aes-generic)))", NULL },
+	{ "sha1", "", "sha1-generic", "cryptd(sha1-generic)", NULL, NULL },
+	{ "sha256", "", "sha256-generic", "cryptd(sha256-generic)", NULL, NULL },
+	{ "hmac(sha1)", "", "hmac(sha1-generic)", "cryptd(hmac(sha1-generic))", NULL, NULL },
+	{ "hmac(sha256)", "", "hmac(sha256-generic)", "cryptd(hmac(sha256-generic))", NULL, NULL },
+};
+
+static int load_vectors(const char *path)
+{
+	char name[32], key[512], iv[64], *data, *exp;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		perror(path);
+		return -1;
+	}
+	data = malloc(2 * MAXD + 8);
+	exp = malloc(2 * MAXD + 8);
+	while (nvecs < MAXV) {
+		struct vec *v = &vecs[nvecs];
+
+		if (fscanf(f, "%31s %u %u %u %511s %63s %4103s %4103s", name, &v->op, &v->type,
+			   &v->mode, key, iv, data, exp) != 8)
+			break;
+		snprintf(v->name, sizeof(v->name), "%s", name);
+		v->klen = hex2bin(key, v->key, sizeof(v->key));
+		v->ivlen = hex2bin(iv, v->iv, sizeof(v->iv));
+		v->dlen = hex2bin(data, v->data, sizeof(v->data));
+		v->elen = hex2bin(exp, v->exp, sizeof(v->exp));
+		if (v->klen < 0 || v->ivlen < 0 || v->dlen < 0 || v->elen < 0)
+			break;
+		nvecs++;
+	}
+	free(data);
+	free(exp);
+	fclose(f);
+	return nvecs;
+}
+
+static int check_session(const struct acrypto_session_alloc *a, const char *drv, char *why)
+{
+	if (drv[0] && strcmp(a->bound_driver, drv)) {
+		sprintf(why, "bound to %s, not %s", a->bound_driver, drv);
+		return 0;
+	}
+	if (!strncmp(drv, "cryptd(", 7) && !(a->driver_flags & ACRYPTO_ALG_F_ASYNC)) {
+		sprintf(why, "%s not reported async", drv);
+		return 0;
+	}
+	return 1;
+}
+
+/* The original flow for one vector and one direction. */
+static int run_sync(int fd, const char *drv, const struct vec *v, int decrypt, char *why)
+{
+	const unsigned char *in = decrypt ? v->exp : v->data;
+	const unsigned char *want = decrypt ? v->data : v->exp;
+	int inlen = decrypt ? v->elen : v->dlen, wantlen = decrypt ? v->dlen : v->elen;
+	struct acrypto_session_alloc a;
+	unsigned char out[MAXD];
+	uint32_t flags = CRYPTO_FILL_SRC;
+	int id, ret, ok = 0;
+
+	id = sess_alloc(fd, decrypt ? CRYPTO_OP_DECRYPT : v->op, v->type, v->mode, drv, MAXD, &a);
+	if (id < 0) {
+		sprintf(why, "SESSION_ALLOC(%s): %s", drv, strerror(-id));
+		return 0;
+	}
+	if (!check_session(&a, drv, why))
+		goto out;
+	if (v->op != CRYPTO_OP_HASH) {
+		ret = sess_setkey(fd, (uint32_t)id, v->key, (uint32_t)v->klen);
+		if (ret) {
+			sprintf(why, "FILL_DATA key: %s", strerror(-ret));
+			goto out;
+		}
+	}
+	if (v->ivlen)
+		flags |= CRYPTO_FILL_IV;
+	ret = sess_fill(fd, (uint32_t)id, flags, NULL, 0, v->iv, (uint32_t)v->ivlen, in,
+			(uint32_t)inlen);
+	if (ret) {
+		sprintf(why, "FILL_DATA: %s", strerror(-ret));
+		goto out;
+	}
+	ret = sess_add(fd, (uint32_t)id, out, sizeof(out));
+	if (ret < 0) {
+		sprintf(why, "SESSION_ADD: %s", strerror(-ret));
+		goto out;
+	}
+	if (ret != wantlen || memcmp(out, want, (size_t)wantlen)) {
+		sprintf(why, "%s %s len %d: wrong bytes (got %d bytes)", v->name,
+			decrypt ? "decrypt" : "encrypt", inlen, ret);
+		goto out;
+	}
+	ok = 1;
+out:
+	sess_free(fd, (uint32_t)id);
+	return ok;
+}
+
+/* The batch path for every vector of one name: all in one submit. */
+static int run_batch(int fd, int ep, const char *drv, const char *vname, char *why)
+{
+	static unsigned char out[2 * MAXV][MAXD];
+	struct acrypto_request reqs[2 * MAXV];
+	struct acrypto_completion comp[2 * MAXV];
+	int ids[MAXV], nids = 0, n = 0, i, ret, ok = 0;
+	const struct vec *owner[2 * MAXV];
+	int isdec[2 * MAXV];
+
+	memset(reqs, 0, sizeof(reqs));
+	for (i = 0; i < nvecs; i++) {
+		const struct vec *v = &vecs[i];
+		struct acrypto_session_alloc a;
+		int id;
+
+		if (strcmp(v->name, vname))
+			continue;
+		id = sess_alloc(fd, v->op, v->type, v->mode, drv, 16, &a);
+		if (id < 0) {
+			sprintf(why, "SESSION_ALLOC(%s): %s", drv, strerror(-id));
+			goto out;
+		}
+		ids[nids++] = id;
+		if (!check_session(&a, drv, why))
+			goto out;
+		if (v->op != CRYPTO_OP_HASH) {
+			ret = sess_setkey(fd, (uint32_t)id, v->key, (uint32_t)v->klen);
+			if (ret) {
+				sprintf(why, "FILL_DATA key: %s", strerror(-ret));
+				goto out;
+			}
+		}
+		for (int dec = 0; dec <= (v->op == CRYPTO_OP_ENCRYPT); dec++) {
+			struct acrypto_request *r = &reqs[n];
+
+			r->tag = 0x1000u + (uint64_t)n;
+			r->session_id = (uint32_t)id;
+			r->src = uptr(dec ? v->exp : v->data);
+			r->src_len = (uint32_t)(dec ? v->elen : v->dlen);
+			if (v->op == CRYPTO_OP_ENCRYPT) {
+				r->op = dec ? CRYPTO_OP_DECRYPT : CRYPTO_OP_ENCRYPT;
+				r->dst = uptr(out[n]);
+				r->dst_len = MAXD;
+				r->iv = v->ivlen ? uptr(v->iv) : 0;
+				r->iv_len = (uint32_t)v->ivlen;
+			} else {
+				r->digest = uptr(out[n]);
+				r->digest_len = 64;
+			}
+			owner[n] = v;
+			isdec[n] = dec;
+			n++;
+		}
+	}
+	ret = submit(fd, reqs, (uint32_t)n);
+	if (ret != n) {
+		sprintf(why, "SUBMIT of %d: %s", n, ret < 0 ? strerror(-ret) : "partial");
+		goto out;
+	}
+	/* Wait through epoll, then drain with non-blocking reads. */
+	for (int got = 0; got < n;) {
+		struct epoll_event ev;
+		int k;
+
+		if (epoll_wait(ep, &ev, 1, 20000) != 1) {
+			sprintf(why, "epoll_wait: no completion after 20 s (%d/%d)", got, n);
+			goto out;
+		}
+		k = read_completions(fd, comp + got, n - got);
+		if (k < 0 && k != -EAGAIN) {
+			sprintf(why, "read: %s", strerror(-k));
+			goto out;
+		}
+		if (k > 0)
+			got += k;
+	}
+	for (i = 0; i < n; i++) {
+		int j = (int)(comp[i].tag - 0x1000u);
+		const struct vec *v;
+		const unsigned char *want;
+		int wantlen;
+
+		if (j < 0 || j >= n || comp[i].__pad) {
+			sprintf(why, "bad completion tag %llx", (unsigned long long)comp[i].tag);
+			goto out;
+		}
+		v = owner[j];
+		want = isdec[j] ? v->data : v->exp;
+		wantlen = isdec[j] ? v->dlen : v->elen;
+		if (comp[i].status) {
+			sprintf(why, "request %d status %s", j, strerror(-comp[i].status));
+			goto out;
+		}
+		if ((int)comp[i].out_len != wantlen || memcmp(out[j], want, (size_t)wantlen)) {
+			sprintf(why, "%s %s len %d: wrong bytes", v->name,
+				isdec[j] ? "decrypt" : "encrypt", v->dlen);
+			goto out;
+		}
+	}
+	ok = 1;
+out:
+	for (i = 0; i < nids; i++)
+		sess_free(fd, (uint32_t)ids[i]);
+	return ok;
+}
+
+static int enumerate(int fd)
+{
+	struct acrypto_alg_info info;
+	int i, ret;
+
+	for (i = 0; i < 256; i++) {
+		memset(&info, 0, sizeof(info));
+		info.index = (uint32_t)i;
+		ret = xioctl(fd, ACRYPTO_IOC_ENUM, &info);
+		if (ret == -ENOENT)
+			break;
+		if (ret)
+			return ret;
+		algs[nalgs++] = info;
+		t_note("driver %-36s %-14s prio %4u%s%s%s", info.driver_name, info.alg_name,
+		       info.priority, info.flags & ACRYPTO_ALG_F_ASYNC ? " async" : "",
+		       info.flags & ACRYPTO_ALG_F_HW ? " hw" : "",
+		       info.flags & ACRYPTO_ALG_F_DEFAULT ? " default" : "");
+	}
+	return nalgs;
+}
+
+static int has_driver(const char *name)
+{
+	for (int i = 0; i < nalgs; i++)
+		if (!strcmp(algs[i].driver_name, name))
+			return 1;
+	return 0;
+}
+
+static void test_enum(int fd)
+{
+	static const char *names[] = { "ecb(aes)", "cbc(aes)", "ctr(aes)", "xts(aes)", "sha1",
+				       "sha256", "hmac(sha1)", "hmac(sha256)", "stdrng" };
+	struct acrypto_alg_info info;
+	struct acrypto_version ver;
+	char why[256] = "";
+	int ok = 1, ret;
+
+	memset(&ver, 0, sizeof(ver));
+	ret = xioctl(fd, ACRYPTO_IOC_VERSION, &ver);
+	t_result(!ret && ver.abi_version == ACRYPTO_ABI_VERSION &&
+			 ver.request_size == sizeof(struct acrypto_request) &&
+			 ver.completion_size == sizeof(struct acrypto_completion),
+		 "version: abi %u, limits sessions %u inflight %u buffer %u", ver.abi_version,
+		 ver.max_sessions, ver.max_inflight, ver.max_buffer);
+
+	ret = enumerate(fd);
+	if (ret <= 0) {
+		t_result(0, "enum: %s", ret ? strerror(-ret) : "empty");
+		return;
+	}
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		int nd = 0;
+
+		for (int i = 0; i < nalgs; i++)
+			if (!strcmp(algs[i].alg_name, names[k]) &&
+			    (algs[i].flags & ACRYPTO_ALG_F_DEFAULT))
+				nd++;
+		if (nd != 1) {
+			ok = 0;
+			sprintf(why, "%s has %d default drivers", names[k], nd);
+		}
+	}
+	if (!has_driver("cbc-aes-aesni") || !has_driver(ACRYPTO_DRIVER_GET_RANDOM)) {
+		ok = 0;
+		strcpy(why, "cbc-aes-aesni or get_random_bytes missing");
+	}
+	memset(&info, 0, sizeof(info));
+	info.index = (uint32_t)nalgs;
+	if (xioctl(fd, ACRYPTO_IOC_ENUM, &info) != -ENOENT) {
+		ok = 0;
+		strcpy(why, "index past the end is not ENOENT");
+	}
+	t_result(ok, "enum: %d drivers, one default per algorithm %s", nalgs, why);
+}
+
+static void test_rng(int fd, const char *drv)
+{
+	static unsigned char a[4096], b[4096], c[4][4096];
+	struct acrypto_request reqs[4];
+	struct acrypto_completion comp[4];
+	static const uint32_t lens[4] = { 1, 32, 1000, 4096 };
+	struct acrypto_session_alloc sa;
+	char why[256] = "";
+	int id, ret, ok = 0;
+
+	id = sess_alloc(fd, CRYPTO_OP_RNG, CRYPTO_TYPE_RNG, CRYPTO_MODE_NONE, drv, 4096, &sa);
+	if (id < 0) {
+		t_result(0, "rng %s: SESSION_ALLOC: %s", drv, strerror(-id));
+		return;
+	}
+	ret = sess_fill(fd, (uint32_t)id, CRYPTO_FILL_SRC, NULL, 0, NULL, 0, NULL, 4096);
+	if (!ret) {
+		memset(a, 0, sizeof(a));
+		memset(b, 0, sizeof(b));
+		ret = sess_add(fd, (uint32_t)id, a, sizeof(a));
+		if (ret == 4096)
+			ret = sess_add(fd, (uint32_t)id, b, sizeof(b));
+	}
+	if (ret != 4096) {
+		sprintf(why, "sync: %s", ret < 0 ? strerror(-ret) : "short");
+		goto out;
+	}
+	if (!memcmp(a, b, sizeof(a)) || !memcmp(a, c[0], 64)) {
+		strcpy(why, "sync: repeated or zero output");
+		goto out;
+	}
+	memset(reqs, 0, sizeof(reqs));
+	memset(c, 0, sizeof(c));
+	for (int i = 0; i < 4; i++) {
+		reqs[i].tag = (uint64_t)i;
+		reqs[i].session_id = (uint32_t)id;
+		reqs[i].dst = uptr(c[i]);
+		reqs[i].dst_len = lens[i];
+	}
+	ret = submit(fd, reqs, 4);
+	if (ret != 4 || read_all(fd, comp, 4)) {
+		sprintf(why, "batch submit/read failed");
+		goto out;
+	}
+	for (int i = 0; i < 4; i++) {
+		int j = (int)comp[i].tag;
+
+		if (comp[i].status || comp[i].out_len != lens[j]) {
+			sprintf(why, "batch request %d: status %d len %u", j, comp[i].status,
+				comp[i].out_len);
+			goto out;
+		}
+	}
+	if (!memcmp(c[2], c[3], 1000) || !memcmp(c[3], a, 4096) || !memcmp(c[1], c[3], 32)) {
+		strcpy(why, "batch: repeated output");
+		goto out;
+	}
+	ok = 1;
+out:
+	sess_free(fd, (uint32_t)id);
+	t_result(ok, "rng %s (bound %s): sync and batch %s", drv[0] ? drv : "(default)",
+		 sa.bound_driver, why);
+}
+
+static void test_afalg_xts(void)
+{
+	for (int i = 0; i < nvecs; i++) {
+		const struct vec *v = &vecs[i];
+		unsigned char out[MAXD];
+		int op, ret;
+
+		if (v->op != CRYPTO_OP_ENCRYPT || v->mode != CRYPTO_MODE_XTS)
+			continue;
+		op = afalg_open("xts(aes)", v->key, v->klen);
+		if (op < 0) {
+			t_result(0, "af_alg xts(aes): %s", strerror(-op));
+			return;
+		}
+		ret = afalg_crypt(op, 1, v->iv, 16, v->data, (size_t)v->dlen, out);
+		close(op);
+		t_result(!ret && !memcmp(out, v->exp, (size_t)v->elen),
+			 "af_alg xts(aes) agrees with libcrypto: %s len %d", v->name, v->dlen);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	char why[512];
+	int fd, ep;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc != 2 || load_vectors(argv[1]) <= 0) {
+		fprintf(stderr, "usage: t_kat VECTORS\n");
+		return 2;
+	}
+	fd = dev_open();
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ev.data.fd = fd;
+	if (ep < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
+		perror("epoll");
+		return 2;
+	}
+	test_enum(fd);
+
+	for (size_t g = 0; g < sizeof(fixed_drivers) / sizeof(fixed_drivers[0]); g++) {
+		const char *alg = fixed_drivers[g][0];
+		const char *drivers[64];
+		int nd = 0;
+
+		for (int k = 1; k < 6 && fixed_drivers[g][k]; k++)
+			drivers[nd++] = fixed_drivers[g][k];
+		/* Plus whatever else the kernel has for this name. */
+		for (int i = 0; i < nalgs && nd < 64; i++) {
+			int dup = 0;
+
+			if (strcmp(algs[i].alg_name, alg))
+				continue;
+			for (int k = 0; k < nd; k++)
+				dup |= !strcmp(drivers[k], algs[i].driver_name);
+			if (!dup)
+				drivers[nd++] = algs[i].driver_name;
+		}
+
+		for (int k = 0; k < nd; k++) {
+			const char *drv = drivers[k];
+			const char *last = "";
+
+			for (int i = 0; i < nvecs; i++) {
+				const struct vec *v = &vecs[i];
+				int ok = 1;
+
+				if (strcmp(kernel_name(v), alg) || !strcmp(v->name, last))
+					continue;
+				last = v->name;
+				/* sync: every vector of this name, both directions */
+				why[0] = 0;
+				for (int j = i; j < nvecs && ok; j++) {
+					if (strcmp(vecs[j].name, v->name))
+						continue;
+					ok = run_sync(fd, drv, &vecs[j], 0, why);
+					if (ok && v->op == CRYPTO_OP_ENCRYPT)
+						ok = run_sync(fd, drv, &vecs[j], 1, why);
+				}
+				t_result(ok, "%s via %s, CRYPTO_SESSION_ADD %s", v->name,
+					 drv[0] ? drv : "(default)", why);
+				why[0] = 0;
+				ok = run_batch(fd, ep, drv, v->name, why);
+				t_result(ok, "%s via %s, batch %s", v->name,
+					 drv[0] ? drv : "(default)", why);
+			}
+		}
+	}
+
+	test_afalg_xts();
+
+	{
+		const char *rngs[32] = { "", ACRYPTO_DRIVER_GET_RANDOM, "drbg_nopr_hmac_sha256" };
+		int nr = 3;
+
+		for (int i = 0; i < nalgs && nr < 32; i++) {
+			int dup = 0;
+
+			if (strcmp(algs[i].alg_name, "stdrng"))
+				continue;
+			for (int k = 0; k < nr; k++)
+				dup |= !strcmp(rngs[k], algs[i].driver_name);
+			if (!dup)
+				rngs[nr++] = algs[i].driver_name;
+		}
+		for (int k = 0; k < nr; k++)
+			test_rng(fd, rngs[k]);
+	}
+
+	close(ep);
+	close(fd);
+	printf("t_kat: %d passed, %d failed\n", t_passed, t_failed);
+	return t_exit();
+}
