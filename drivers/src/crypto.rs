@@ -15,7 +15,8 @@
 //! - `rng`: fills the data buffer with bytes from the OS.
 //!
 //! Ciphers work in place on [`Request::current_mut`]; the key schedule is
-//! computed per call and nothing else is allocated.
+//! computed per call (on the stack, and wiped on drop: `aes` is built with
+//! its `zeroize` feature) and nothing else is allocated.
 //!
 //! Every mismatch (operation, key, IV, data or tag length) is an [`Error`],
 //! never a panic, even though the engine validates most of it before a
