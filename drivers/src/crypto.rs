@@ -199,6 +199,15 @@ fn hmac_step<M: Mac + KeyInit>(
     key: &[u8],
     req: &mut Request,
 ) -> Result<(), Error> {
+    if op == Op::Verify {
+        let n = req.tag.len();
+        if !(MIN_VERIFY_TAG..=alg.digest_len()).contains(&n) {
+            return Err(Error::InvalidLength(format!(
+                "{alg} verify takes a tag of {MIN_VERIFY_TAG} to {} bytes, got {n}",
+                alg.digest_len()
+            )));
+        }
+    }
     let mut mac = <M as Mac>::new_from_slice(key).map_err(|_| key_error("hmac"))?;
     mac.update(req.current());
     match op {
@@ -206,18 +215,10 @@ fn hmac_step<M: Mac + KeyInit>(
             set_tag(&mut req.tag, &mac.finalize().into_bytes());
             Ok(())
         }
-        Op::Verify => {
-            let n = req.tag.len();
-            if !(MIN_VERIFY_TAG..=alg.digest_len()).contains(&n) {
-                return Err(Error::InvalidLength(format!(
-                    "{alg} verify takes a tag of {MIN_VERIFY_TAG} to {} bytes, got {n}",
-                    alg.digest_len()
-                )));
-            }
-            // Constant-time comparison of the leftmost `n` bytes.
-            mac.verify_truncated_left(&req.tag)
-                .map_err(|_| Error::VerifyFailed)
-        }
+        // Constant-time comparison of the leftmost `tag.len()` bytes.
+        Op::Verify => mac
+            .verify_truncated_left(&req.tag)
+            .map_err(|_| Error::VerifyFailed),
         _ => Err(Error::InvalidArgument(format!(
             "{op:?} does not apply to {alg}"
         ))),
