@@ -72,7 +72,7 @@ static double bench_batch(int fd, const char *drv, uint32_t len, uint32_t max_in
 	}
 	t0 = now();
 	do {
-		while (inflight + WINDOW <= (long)max_inflight && inflight < 4 * WINDOW) {
+		while (inflight + WINDOW <= (long)max_inflight && inflight < 2 * WINDOW) {
 			int k = submit(fd, rq, WINDOW);
 
 			if (k <= 0)

@@ -33,7 +33,7 @@ mount -t tmpfs tmp /host/tmp
 cp /host$BUILD/kmod/acrypto.ko /acrypto.ko
 if insmod /acrypto.ko; then
 	say "acrypto loaded"
-	chroot /host /bin/sh $HERE/guest.sh $MODE $BUILD
+	BENCH_SECS=$BENCH_SECS chroot /host /bin/sh $HERE/guest.sh $MODE $BUILD
 	if rmmod acrypto; then
 		echo "RESULT PASS rmmod acrypto after all tests"
 	else

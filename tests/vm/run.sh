@@ -102,6 +102,7 @@ cat >"$ird/cfg" <<EOF
 MODE=$mode
 BUILD=$build
 HERE=$here
+BENCH_SECS=${BENCH_SECS:-1}
 EOF
 cp "$here/init.sh" "$ird/init"
 chmod +x "$ird/init"
@@ -116,7 +117,7 @@ timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
 	-fsdev local,id=fs0,path=/,security_model=none,readonly=on \
 	-device virtio-9p-pci,fsdev=fs0,mount_tag=host \
 	-append "console=ttyS0 quiet panic=-1 oops=panic" </dev/null |
-	tee "$build/console.log" | tr -d '\r' | grep --line-buffered -E '^(RESULT|  note|t_|bench|GUEST|\||size)' 
+	tee "$build/console.log" | tr -d '\r' | grep --line-buffered -E '^(RESULT|  note|t_|GUEST)'
 qemu_rc=${PIPESTATUS[0]}
 set -e
 tr -d '\r' <"$build/console.log" >"$build/console.txt"

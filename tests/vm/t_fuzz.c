@@ -356,8 +356,28 @@ static void one_call(struct fuzzer *f)
 		struct acrypto_submit sb;
 		uint32_t n = 1 + below(f, 32);
 
+		int plausible = chance(f, 50);
+
 		memset(rq, 0, sizeof(rq));
 		for (uint32_t i = 0; i < n; i++) {
+			if (plausible && f->nids[which]) {
+				/* Likely valid, so that work really runs and completes. */
+				uint32_t len = 16 * (1 + below(f, 64));
+
+				rq[i].tag = rnd(f);
+				rq[i].session_id = rid(f, which);
+				rq[i].op = below(f, 3);
+				rq[i].src_len = len;
+				rq[i].dst_len = chance(f, 90) ? len : (uint32_t)rnd(f);
+				rq[i].iv_len = 16;
+				rq[i].digest_len = 64;
+				rq[i].src = (uint64_t)(uintptr_t)(s + below(f, SCRATCH / 2));
+				rq[i].dst = chance(f, 95) ? (uint64_t)(uintptr_t)(s + below(f, SCRATCH / 2))
+							  : rptr(f, len);
+				rq[i].iv = (uint64_t)(uintptr_t)(s + below(f, 4096));
+				rq[i].digest = (uint64_t)(uintptr_t)(s + below(f, 4096));
+				continue;
+			}
 			rq[i].tag = rnd(f);
 			rq[i].session_id = rid(f, which);
 			rq[i].op = chance(f, 80) ? below(f, 3) : (uint32_t)rnd(f);

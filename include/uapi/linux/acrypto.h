@@ -72,8 +72,12 @@
  *   ENCRYPT/DECRYPT, AES_128/256,     XTS  -> "xts(aes)"   len >= 16
  *   HASH, SHA1/SHA256, NONE                -> "sha1", "sha256"
  *   HMAC, SHA1/SHA256, NONE                -> "hmac(sha1)", "hmac(sha256)"
- *   RNG,  RNG,         NONE                -> "stdrng", or get_random_bytes()
- *                                             when no stdrng is available
+ *   RNG,  RNG,         NONE                -> "stdrng" (falls back to
+ *                                             get_random_bytes() when the
+ *                                             kernel has no stdrng), or the
+ *                                             driver ACRYPTO_DRIVER_GET_RANDOM
+ * Cipher sessions do both directions in the batch path (acrypto_request.op);
+ * in the synchronous flow the session's operation is used.
  */
 
 /*
