@@ -493,4 +493,43 @@ mod tests {
         ));
         assert!(r.tag.is_empty());
     }
+
+    #[test]
+    fn any_shape_of_step_and_request_is_an_answer_not_a_panic() {
+        let ops = [
+            Op::Encrypt,
+            Op::Decrypt,
+            Op::Digest,
+            Op::Verify,
+            Op::Generate,
+        ];
+        let mut oks = 0;
+        for alg in Algorithm::all().chain([aes(64, CipherMode::Ctr), aes(512, CipherMode::Xts)]) {
+            for op in ops {
+                for klen in [0usize, 1, 8, 15, 16, 24, 31, 32, 48, 64, 65, 128] {
+                    let key: Vec<u8> = (0..klen as u8).collect();
+                    for ivlen in [0usize, 8, 16, 17] {
+                        for dlen in [0usize, 1, 15, 16, 17, 31, 32, 33] {
+                            for tlen in [0usize, 9, 10, 20, 32, 33] {
+                                let mut r = Request::new(vec![0xa5; dlen])
+                                    .with_iv(&vec![1; ivlen])
+                                    .with_tag(&vec![2; tlen]);
+                                match run(alg, op, &key, &mut r) {
+                                    Ok(()) => oks += 1,
+                                    Err(
+                                        Error::InvalidArgument(_)
+                                        | Error::InvalidKey(_)
+                                        | Error::InvalidLength(_)
+                                        | Error::VerifyFailed,
+                                    ) => {}
+                                    Err(e) => panic!("{alg} {op:?}: unexpected {e:?}"),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(oks > 1000, "only {oks} shapes were accepted");
+    }
 }
