@@ -34,6 +34,7 @@ ls -l /dev/acrypto | sed 's/^/  note: /'
 run t_kat "$build/t_kat" "$build/vectors.txt"
 run t_isolation "$build/t_isolation"
 run t_limits "$build/t_limits"
+run t_threads "$build/t_threads"
 run t_close "$build/t_close"
 run t_fuzz "$build/t_fuzz" 100000 0xac5e7
 # a second run with a fresh seed (printed, to reproduce a failure)

@@ -72,7 +72,7 @@ make -s -C "/lib/modules/$KVER/build" M="$build/kmod" modules 2>&1 |
 
 # ---- 4. the C tests, static so that nothing depends on the chroot's libs ----
 cflags=(-O2 -g -Wall -Wextra -Werror -I"$repo/include/uapi" -pthread)
-for t in t_kat t_fuzz t_close t_isolation t_limits bench_acrypto; do
+for t in t_kat t_isolation t_limits t_threads t_close t_fuzz bench_acrypto; do
 	[ -f "$here/$t.c" ] || { echo "vm: missing $t.c" >&2; continue; }
 	gcc "${cflags[@]}" -static -o "$build/$t" "$here/$t.c"
 done
