@@ -106,6 +106,7 @@ struct acrypto_ctx {
 	unsigned int inflight;		/* batch requests accepted, not freed */
 	struct mutex lock_sessions;	/* nsessions, session allocation */
 	unsigned int nsessions;
+	u32 next_id;			/* for xa_alloc_cyclic */
 	struct xarray sessions;
 	struct mutex lock_enum;		/* snapshot */
 	struct acrypto_alg_info *snap;
@@ -151,6 +152,7 @@ struct acrypto_req {
 	struct acrypto_ctx *ctx;
 	struct acrypto_session *sess;
 	u64 tag;
+	u32 session_id;			/* as the submitter named it */
 	u64 udst;			/* where read() copies the output */
 	bool encrypt;
 	bool batch;
@@ -636,19 +638,7 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp)
 		goto err_put_session;
 	}
 
-	mutex_lock(&ctx->lock_sessions);
-	if (ctx->nsessions >= max_sessions) {
-		ret = -EMFILE;
-		goto err_unlock;
-	}
-	ret = xa_alloc(&ctx->sessions, &id, s, XA_LIMIT(1, INT_MAX), GFP_KERNEL);
-	if (ret)
-		goto err_unlock;
-	s->id = id;
-	ctx->nsessions++;
-	mutex_unlock(&ctx->lock_sessions);
-
-	/* The xarray's reference keeps s alive while we report on it. */
+	/* Everything reported except the id, before the session is visible. */
 	memset(arg.bound_driver, 0, sizeof(arg.bound_driver));
 	if (s->kind == ACRYPTO_KIND_CIPHER)
 		bound = crypto_tfm_alg_driver_name(crypto_skcipher_tfm(s->sk));
@@ -659,24 +649,43 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp)
 	else
 		bound = ACRYPTO_DRIVER_GET_RANDOM;
 	strscpy(arg.bound_driver, bound, sizeof(arg.bound_driver));
-	arg.session_id = id;
 	arg.key_size = s->key_size;
 	arg.iv_size = s->iv_size;
 	arg.block_size = s->block_size;
 	arg.out_size = s->out_size;
 	arg.driver_flags = s->driver_flags;
 	arg.dst_size = s->dst_size;
+
+	mutex_lock(&ctx->lock_sessions);
+	if (ctx->nsessions >= max_sessions) {
+		ret = -EMFILE;
+		goto err_unlock;
+	}
+	/* Cyclic, so that a stale id does not name the next session at once. */
+	ret = xa_alloc_cyclic(&ctx->sessions, &id, s, XA_LIMIT(1, INT_MAX),
+			      &ctx->next_id, GFP_KERNEL);
+	if (ret < 0)
+		goto err_unlock;
+	s->id = id;
+	ctx->nsessions++;
+	/* Ours, for the undo below: another thread may free the id at once. */
+	kref_get(&s->ref);
+	mutex_unlock(&ctx->lock_sessions);
+
+	arg.session_id = id;
+	ret = 0;
 	if (copy_to_user(argp, &arg, sizeof(arg))) {
-		/* Nobody learnt the id: undo. */
+		/* Nobody learnt the id (or guessed it and freed it): undo. */
 		mutex_lock(&ctx->lock_sessions);
-		if (xa_erase(&ctx->sessions, id)) {
+		if (xa_cmpxchg(&ctx->sessions, id, s, NULL, GFP_KERNEL) == s) {
 			ctx->nsessions--;
 			acrypto_session_put(s);
 		}
 		mutex_unlock(&ctx->lock_sessions);
-		return -EFAULT;
+		ret = -EFAULT;
 	}
-	return 0;
+	acrypto_session_put(s);
+	return ret;
 
 err_unlock:
 	mutex_unlock(&ctx->lock_sessions);
@@ -962,6 +971,7 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 	}
 	r->batch = true;	/* from here acrypto_req_free() uncounts */
 	r->tag = q->tag;
+	r->session_id = q->session_id;
 	r->udst = hash ? q->digest : q->dst;
 	r->encrypt = q->op ? q->op == CRYPTO_OP_ENCRYPT : s->op == CRYPTO_OP_ENCRYPT;
 	ret = -EFAULT;
@@ -1216,7 +1226,7 @@ static ssize_t acrypto_read(struct file *file, char __user *buf, size_t count,
 
 		memset(&c, 0, sizeof(c));
 		c.tag = r->tag;
-		c.session_id = r->sess->id;
+		c.session_id = r->session_id;
 		c.status = r->status;
 		if (!r->status) {
 			const bool hash = r->sess->kind == ACRYPTO_KIND_HASH ||

@@ -26,7 +26,9 @@ static inline void t_result(int ok, const char *fmt, ...)
 {
 	va_list ap;
 
-	printf("RESULT %s ", ok ? "PASS" : "FAIL");
+	const char *tag = getenv("T_TAG");	/* e.g. "[32-bit] " */
+
+	printf("RESULT %s %s", ok ? "PASS" : "FAIL", tag ? tag : "");
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);

@@ -34,6 +34,12 @@ ls -l /dev/acrypto | sed 's/^/  note: /'
 run t_kat "$build/t_kat" "$build/vectors.txt"
 run t_isolation "$build/t_isolation"
 run t_limits "$build/t_limits"
+# The same programs built with -m32 (compat_ptr_ioctl, one layout).
+export T_TAG="[32-bit] "
+run t_kat32 "$build/t_kat32" "$build/vectors.txt"
+run t_isolation32 "$build/t_isolation32"
+run t_limits32 "$build/t_limits32"
+unset T_TAG
 run t_threads "$build/t_threads"
 run t_close "$build/t_close"
 run t_fuzz "$build/t_fuzz" 100000 0xac5e7

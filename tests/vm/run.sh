@@ -34,6 +34,9 @@ for c in qemu-system-x86_64 openssl gcc make modprobe cpio gzip; do
 done
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx insmod || need_install=1
 [ -f /usr/include/openssl/evp.h ] || need_install=1
+ls -d /usr/lib/gcc/x86_64-linux-gnu/*/32 >/dev/null 2>&1 || need_install=1
+# busybox must be static: it runs alone in the initramfs
+[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || need_install=1
 ls /boot/vmlinuz-* >/dev/null 2>&1 || need_install=1
 ls -d /lib/modules/*/build >/dev/null 2>&1 || need_install=1
 if [ $need_install = 1 ]; then
@@ -41,7 +44,7 @@ if [ $need_install = 1 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq qemu-system-x86 linux-image-amd64 linux-headers-amd64 \
-		busybox-static openssl libssl-dev gcc make kmod cpio gzip >/dev/null
+		busybox-static openssl libssl-dev gcc gcc-multilib make kmod cpio gzip >/dev/null
 fi
 
 # ---- 2. the guest kernel ----------------------------------------------------
@@ -75,6 +78,10 @@ cflags=(-O2 -g -Wall -Wextra -Werror -I"$repo/include/uapi" -pthread)
 for t in t_kat t_isolation t_limits t_threads t_close t_fuzz bench_acrypto; do
 	[ -f "$here/$t.c" ] || { echo "vm: missing $t.c" >&2; continue; }
 	gcc "${cflags[@]}" -static -o "$build/$t" "$here/$t.c"
+done
+# The same tests as 32-bit programs: one layout for both, compat_ptr_ioctl.
+for t in t_kat t_isolation t_limits; do
+	gcc -m32 "${cflags[@]}" -static -o "$build/${t}32" "$here/$t.c"
 done
 gcc "${cflags[@]}" -o "$build/xts_ref" "$here/xts_ref.c" -lcrypto
 "$here/gen_vectors.sh" "$build/xts_ref" "$build/vectors.txt" >/dev/null
