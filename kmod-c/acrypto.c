@@ -1336,6 +1336,17 @@ static int __init acrypto_init(void)
 {
 	int ret;
 
+	/* The ABI has one layout for 32- and 64-bit callers: pin it. */
+	BUILD_BUG_ON(sizeof(struct acrypto_session_alloc) != 328);
+	BUILD_BUG_ON(sizeof(struct acrypto_fill_data) != 64);
+	BUILD_BUG_ON(sizeof(struct acrypto_session_add) != 40);
+	BUILD_BUG_ON(sizeof(struct acrypto_session_free) != 8);
+	BUILD_BUG_ON(sizeof(struct acrypto_request) != 64);
+	BUILD_BUG_ON(sizeof(struct acrypto_submit) != 32);
+	BUILD_BUG_ON(sizeof(struct acrypto_completion) != 24);
+	BUILD_BUG_ON(sizeof(struct acrypto_version) != 40);
+	BUILD_BUG_ON(sizeof(struct acrypto_alg_info) != 296);
+
 	if (!max_sessions || !max_inflight || !max_buffer ||
 	    max_buffer > ACRYPTO_BUFFER_CAP) {
 		pr_err("module parameters out of range\n");

@@ -79,6 +79,10 @@ for t in t_kat t_isolation t_limits t_threads t_close t_fuzz bench_acrypto; do
 	[ -f "$here/$t.c" ] || { echo "vm: missing $t.c" >&2; continue; }
 	gcc "${cflags[@]}" -static -o "$build/$t" "$here/$t.c"
 done
+# The examples a user would copy (examples-c/kernel), run in the guest too.
+for e in "$repo"/examples-c/kernel/*.c; do
+	gcc "${cflags[@]}" -static -o "$build/$(basename "$e" .c)" "$e"
+done
 # The same tests as 32-bit programs: one layout for both, compat_ptr_ioctl.
 for t in t_kat t_isolation t_limits; do
 	gcc -m32 "${cflags[@]}" -static -o "$build/${t}32" "$here/$t.c"

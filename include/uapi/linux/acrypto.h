@@ -337,17 +337,21 @@ struct acrypto_alg_info {
 	__u64 __reserved[2];
 };
 
+/*
+ * Magic 0xAC, numbers 0x40-0x4F: Documentation/userspace-api/ioctl/
+ * ioctl-number.rst gives 0xAC 00-1F to the removed raw driver.
+ */
 #define ACRYPTO_IOC_MAGIC	0xAC
 
 /* The original acrypto's three ioctls, under their original names. */
-#define CRYPTO_SESSION_ALLOC	_IOWR(ACRYPTO_IOC_MAGIC, 0x01, struct acrypto_session_alloc)
-#define CRYPTO_FILL_DATA	_IOW(ACRYPTO_IOC_MAGIC, 0x02, struct acrypto_fill_data)
-#define CRYPTO_SESSION_ADD	_IOWR(ACRYPTO_IOC_MAGIC, 0x03, struct acrypto_session_add)
-#define CRYPTO_SESSION_FREE	_IOW(ACRYPTO_IOC_MAGIC, 0x04, struct acrypto_session_free)
+#define CRYPTO_SESSION_ALLOC	_IOWR(ACRYPTO_IOC_MAGIC, 0x40, struct acrypto_session_alloc)
+#define CRYPTO_FILL_DATA	_IOW(ACRYPTO_IOC_MAGIC, 0x41, struct acrypto_fill_data)
+#define CRYPTO_SESSION_ADD	_IOWR(ACRYPTO_IOC_MAGIC, 0x42, struct acrypto_session_add)
+#define CRYPTO_SESSION_FREE	_IOW(ACRYPTO_IOC_MAGIC, 0x43, struct acrypto_session_free)
 
 /* Batch submission, enumeration, version. */
-#define ACRYPTO_IOC_SUBMIT	_IOWR(ACRYPTO_IOC_MAGIC, 0x10, struct acrypto_submit)
-#define ACRYPTO_IOC_ENUM	_IOWR(ACRYPTO_IOC_MAGIC, 0x11, struct acrypto_alg_info)
-#define ACRYPTO_IOC_VERSION	_IOR(ACRYPTO_IOC_MAGIC, 0x12, struct acrypto_version)
+#define ACRYPTO_IOC_SUBMIT	_IOWR(ACRYPTO_IOC_MAGIC, 0x48, struct acrypto_submit)
+#define ACRYPTO_IOC_ENUM	_IOWR(ACRYPTO_IOC_MAGIC, 0x49, struct acrypto_alg_info)
+#define ACRYPTO_IOC_VERSION	_IOR(ACRYPTO_IOC_MAGIC, 0x4a, struct acrypto_version)
 
 #endif /* _UAPI_LINUX_ACRYPTO_H */
