@@ -266,7 +266,8 @@ static void acrypto_req_free(struct acrypto_req *r)
 
 	if (r->batch) {
 		spin_lock_irq(&ctx->lock);
-		if (--ctx->inflight == 0)
+		/* Readers wait for idle; pollers for room (EPOLLOUT). */
+		if (ctx->inflight-- == max_inflight || !ctx->inflight)
 			wake_up_interruptible(&ctx->wait);
 		spin_unlock_irq(&ctx->lock);
 	}
@@ -995,7 +996,7 @@ out_free_req:
 	return ret;
 out_uncount:
 	spin_lock_irq(&ctx->lock);
-	if (--ctx->inflight == 0)
+	if (ctx->inflight-- == max_inflight || !ctx->inflight)
 		wake_up_interruptible(&ctx->wait);
 	spin_unlock_irq(&ctx->lock);
 out_put:
@@ -1261,6 +1262,8 @@ static __poll_t acrypto_poll(struct file *file, poll_table *wait)
 	spin_lock_irq(&ctx->lock);
 	if (!list_empty(&ctx->done))
 		mask |= EPOLLIN | EPOLLRDNORM;
+	if (ctx->inflight < max_inflight)
+		mask |= EPOLLOUT | EPOLLWRNORM;
 	spin_unlock_irq(&ctx->lock);
 	return mask;
 }

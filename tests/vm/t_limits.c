@@ -107,6 +107,15 @@ int main(void)
 		 ret ? strerror(-ret) : "accepted (all had already finished)");
 	ret = submit(fd, rq, 1);
 	t_result(ret == -EAGAIN, "request max_inflight+1 refused: %s", strerror(-ret));
+	{
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+		t_result(poll(&p, 1, 0) == 0, "full window: no EPOLLOUT");
+		ret = read_all(fd, c, 1);
+		n -= !ret;
+		t_result(!ret && poll(&p, 1, 0) == 1 && (p.revents & POLLOUT),
+			 "one completion read: EPOLLOUT again");
+	}
 	ret = n > 0 ? read_all(fd, c, n) : -1;
 	for (i = 0; !ret && i < n; i++)
 		if (c[i].status || c[i].out_len != 1024)

@@ -20,7 +20,8 @@
  *  2. The asynchronous batch path: ACRYPTO_IOC_SUBMIT takes an array of
  *     struct acrypto_request; each finishes as one struct acrypto_completion
  *     record read() from the same fd. poll()/epoll report EPOLLIN while a
- *     completion is ready. Output bytes are copied to the request's dst (or
+ *     completion is ready, and EPOLLOUT while fewer than max_inflight
+ *     requests are submitted and unread (one more would be accepted). Output bytes are copied to the request's dst (or
  *     digest) pointer by the read() that returns its completion, in the
  *     address space of the reading process: the buffer must stay valid until
  *     then.
@@ -95,8 +96,9 @@
  *		(user space does), any value
  * @src_size:	in, largest source of the synchronous flow, bytes;
  *		1..max_buffer (module parameter)
- * @dst_size:	in, largest result of the synchronous flow; 0 means
- *		"same as src_size" (digest size for hashes); <= max_buffer
+ * @dst_size:	in, expected largest result, <= max_buffer; 0 means "same
+ *		as src_size" (digest size for hashes); reported back, kept from
+ *		the original ABI: the bound that counts is each ADD's dst_len
  * @flags:	in, zero
  * @session_id:	out, nonzero id valid on this fd only
  * @driver:	in, optional kernel driver name (cra_driver_name, e.g.
