@@ -65,3 +65,5 @@ run t_close "$build/t_close"
 run t_fuzz "$build/t_fuzz" 100000 0xac5e7
 # a second run with a fresh seed (printed, to reproduce a failure)
 run t_fuzz "$build/t_fuzz" 100000 "$(date +%s)"
+# Last: exit with a full window in flight; init runs rmmod right after.
+"$build/t_close" flood-and-exit

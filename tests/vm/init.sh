@@ -35,10 +35,26 @@ if insmod /acrypto.ko; then
 	say "acrypto loaded"
 	BENCH_SECS=$BENCH_SECS chroot /host /bin/sh $HERE/guest.sh $MODE $BUILD
 	if rmmod acrypto; then
-		echo "RESULT PASS rmmod acrypto after all tests"
+		echo "RESULT PASS rmmod acrypto after all tests (requests still in flight)"
 	else
 		echo "RESULT FAIL rmmod acrypto after all tests"
 		lsmod
+	fi
+	if [ "$MODE" = test ]; then
+		# Parameters: out of range is refused; small limits are enforced.
+		if insmod /acrypto.ko max_buffer=4194304 2>/dev/null; then
+			echo "RESULT FAIL insmod with max_buffer=4 MiB was accepted"
+			rmmod acrypto
+		else
+			echo "RESULT PASS insmod with max_buffer=4 MiB refused"
+		fi
+		if insmod /acrypto.ko max_sessions=3 max_inflight=5 max_buffer=4096; then
+			T_TAG="[small limits] " chroot /host $BUILD/t_limits
+			rmmod acrypto && echo "RESULT PASS rmmod after the small-limits run" ||
+				echo "RESULT FAIL rmmod after the small-limits run"
+		else
+			echo "RESULT FAIL insmod with small limits"
+		fi
 	fi
 else
 	echo "RESULT FAIL insmod acrypto"

@@ -40,7 +40,7 @@ int main(void)
 		t_result(ret > 0, "the limit is per fd: another fd still allocates");
 		close(other);
 	}
-	sess_free(fd, (uint32_t)ids[3]);
+	sess_free(fd, (uint32_t)ids[v.max_sessions / 2]);
 	ret = sess_alloc(fd, CRYPTO_OP_HASH, CRYPTO_TYPE_SHA1, 0, NULL, 64, NULL);
 	t_result(ret > 0, "after SESSION_FREE a session fits again");
 	for (i = 0; i < (int)v.max_sessions; i++)
