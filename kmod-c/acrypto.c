@@ -923,6 +923,8 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 	bool hash;
 	int ret;
 
+	if (q->flags || q->__pad || q->__reserved)
+		return -EINVAL;
 	s = acrypto_session_get(ctx, q->session_id);
 	if (!s)
 		return -ENOENT;
@@ -1344,7 +1346,7 @@ static int __init acrypto_init(void)
 	BUILD_BUG_ON(sizeof(struct acrypto_fill_data) != 64);
 	BUILD_BUG_ON(sizeof(struct acrypto_session_add) != 40);
 	BUILD_BUG_ON(sizeof(struct acrypto_session_free) != 8);
-	BUILD_BUG_ON(sizeof(struct acrypto_request) != 64);
+	BUILD_BUG_ON(sizeof(struct acrypto_request) != 80);
 	BUILD_BUG_ON(sizeof(struct acrypto_submit) != 32);
 	BUILD_BUG_ON(sizeof(struct acrypto_completion) != 24);
 	BUILD_BUG_ON(sizeof(struct acrypto_version) != 40);

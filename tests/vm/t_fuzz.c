@@ -389,6 +389,10 @@ static void one_call(struct fuzzer *f)
 			rq[i].dst = rptr(f, rq[i].dst_len);
 			rq[i].iv = rptr(f, rq[i].iv_len);
 			rq[i].digest = rptr(f, rq[i].digest_len);
+			if (chance(f, 3))
+				rq[i].flags = 1u << below(f, 32);
+			if (chance(f, 3))
+				rq[i].__reserved = 1;
 		}
 		memset(&sb, 0, sizeof(sb));
 		sb.reqs = chance(f, 90) ? uptr(rq) : rptr(f, sizeof(rq));

@@ -83,7 +83,14 @@ int main(void)
 	rq[0].dst_len = v.max_buffer + 1;
 	ret = submit(fd, rq, 1);
 	t_result(ret == -EMSGSIZE, "SUBMIT src_len max_buffer+1: %s", strerror(-ret));
-	rq[0].src_len = 64;
+	rq[0].src_len = rq[0].dst_len = 64;
+	rq[0].flags = 1;
+	ret = submit(fd, rq, 1);
+	rq[0].flags = 0;
+	rq[0].__reserved = 1ull << 40;
+	ret = ret == -EINVAL ? submit(fd, rq, 1) : ret;
+	rq[0].__reserved = 0;
+	t_result(ret == -EINVAL, "SUBMIT with nonzero request flags or reserved: %s", strerror(-ret));
 	rq[0].dst_len = 63;
 	ret = submit(fd, rq, 1);
 	t_result(ret == -ENOSPC, "SUBMIT with dst_len < src_len: %s", strerror(-ret));

@@ -208,7 +208,7 @@ struct acrypto_session_free {
 };
 
 /**
- * struct acrypto_request - one request of ACRYPTO_IOC_SUBMIT (64 bytes)
+ * struct acrypto_request - one request of ACRYPTO_IOC_SUBMIT (80 bytes)
  * @tag:	in, any value; returned in the completion
  * @session_id:	in
  * @op:		in, 0 (the session's operation) or, for cipher sessions,
@@ -221,6 +221,9 @@ struct acrypto_session_free {
  * @dst_len:	in, >= src_len for ciphers; bytes wanted for RNG
  * @iv_len:	in, the session's iv_size
  * @digest_len:	in, >= the session's out_size for hashes
+ * @flags:	in, zero (room for per-request options)
+ * @__pad:	zero
+ * @__reserved:	zero
  */
 struct acrypto_request {
 	__u64 tag;
@@ -234,6 +237,9 @@ struct acrypto_request {
 	__u32 dst_len;
 	__u32 iv_len;
 	__u32 digest_len;
+	__u32 flags;
+	__u32 __pad;
+	__u64 __reserved;
 };
 
 /**
