@@ -71,6 +71,11 @@ module_param(max_buffer, uint, 0444);
 MODULE_PARM_DESC(max_buffer,
 		 "Largest source/destination of one request in bytes (default 65536, at most 1 MiB)");
 
+static unsigned int zero_copy_min = 4096;
+module_param(zero_copy_min, uint, 0444);
+MODULE_PARM_DESC(zero_copy_min,
+		 "Batch cipher requests of at least this many bytes run on the caller's pinned pages (0: never; default 4096)");
+
 static struct workqueue_struct *acrypto_wq;
 static atomic_t acrypto_live_ctx = ATOMIC_INIT(0);
 static DECLARE_WAIT_QUEUE_HEAD(acrypto_unload_wait);
@@ -147,6 +152,14 @@ struct acrypto_session {
 	bool iv_set;
 };
 
+/* User pages pinned for the duration of one request (zero copy). */
+struct acrypto_pinned {
+	struct page **pages;
+	unsigned int npages;
+	bool dirty;			/* written by the request */
+	struct sg_table sgt;
+};
+
 struct acrypto_req {
 	struct list_head node;
 	struct acrypto_ctx *ctx;
@@ -164,6 +177,9 @@ struct acrypto_req {
 	unsigned int len;
 	unsigned int out_len;
 	u8 *buf;			/* data, processed in place */
+	bool pinned;			/* no buf: the caller's pages */
+	struct acrypto_pinned pin_src;
+	struct acrypto_pinned pin_dst;
 	u8 iv[ACRYPTO_MAX_IV_LEN];
 	u8 digest[HASH_MAX_DIGESTSIZE];
 	struct scatterlist sg;
@@ -259,6 +275,54 @@ static void acrypto_session_unuse(struct acrypto_session *s)
 	spin_unlock_irqrestore(&s->key_lock, flags);
 }
 
+static int acrypto_pin(struct acrypto_pinned *p, u64 uaddr, unsigned int len, bool write)
+{
+	unsigned int offset = offset_in_page(uaddr);
+	unsigned int n = DIV_ROUND_UP(offset + len, PAGE_SIZE);
+	int got, ret;
+
+	if (uaddr + len < uaddr || uaddr > ULONG_MAX)
+		return -EFAULT;
+	p->pages = kvmalloc_array(n, sizeof(*p->pages), GFP_KERNEL);
+	if (!p->pages)
+		return -ENOMEM;
+	got = pin_user_pages_fast((unsigned long)uaddr & PAGE_MASK, n,
+				  write ? FOLL_WRITE : 0, p->pages);
+	if (got != n) {
+		if (got > 0)
+			unpin_user_pages(p->pages, got);
+		ret = got < 0 ? got : -EFAULT;
+		goto err_free_pages;
+	}
+	ret = sg_alloc_table_from_pages(&p->sgt, p->pages, n, offset, len, GFP_KERNEL);
+	if (ret)
+		goto err_unpin;
+	p->npages = n;
+	p->dirty = write;
+	return 0;
+
+err_unpin:
+	unpin_user_pages(p->pages, n);
+err_free_pages:
+	kvfree(p->pages);
+	p->pages = NULL;
+	return ret;
+}
+
+/* Process context only: marking pages dirty may sleep. */
+static void acrypto_unpin(struct acrypto_pinned *p)
+{
+	if (!p->npages)
+		return;
+	sg_free_table(&p->sgt);
+	if (p->dirty)
+		unpin_user_pages_dirty_lock(p->pages, p->npages, true);
+	else
+		unpin_user_pages(p->pages, p->npages);
+	kvfree(p->pages);
+	p->npages = 0;
+}
+
 /* Process context only: may drop the last session and context references. */
 static void acrypto_req_free(struct acrypto_req *r)
 {
@@ -276,6 +340,8 @@ static void acrypto_req_free(struct acrypto_req *r)
 	else if (r->sess->kind != ACRYPTO_KIND_RNG)
 		ahash_request_free(r->creq.ah);
 	kfree_sensitive(r->buf);
+	acrypto_unpin(&r->pin_dst);
+	acrypto_unpin(&r->pin_src);
 	acrypto_session_put(r->sess);
 	kfree_sensitive(r);
 	acrypto_ctx_put(ctx);
@@ -920,7 +986,7 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 {
 	struct acrypto_session *s;
 	struct acrypto_req *r;
-	bool hash;
+	bool hash, pin;
 	int ret;
 
 	if (q->flags || q->__pad || q->__reserved)
@@ -967,7 +1033,16 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 	ctx->inflight++;
 	spin_unlock_irq(&ctx->lock);
 
-	r = acrypto_req_alloc(ctx, s, s->kind == ACRYPTO_KIND_RNG ? q->dst_len : q->src_len);
+	/*
+	 * Large cipher requests work on the caller's pages: no copies. Source
+	 * and destination must then be the same buffer or disjoint ones.
+	 */
+	pin = s->kind == ACRYPTO_KIND_CIPHER && zero_copy_min && q->src_len >= zero_copy_min &&
+	      (q->src == q->dst || q->src + q->src_len <= q->dst ||
+	       q->dst + q->src_len <= q->src);
+
+	r = acrypto_req_alloc(ctx, s, pin ? 0 :
+			      s->kind == ACRYPTO_KIND_RNG ? q->dst_len : q->src_len);
 	if (!r) {
 		ret = -ENOMEM;
 		goto out_uncount;
@@ -977,8 +1052,25 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 	r->session_id = q->session_id;
 	r->udst = hash ? q->digest : q->dst;
 	r->encrypt = q->op ? q->op == CRYPTO_OP_ENCRYPT : s->op == CRYPTO_OP_ENCRYPT;
+	if (pin) {
+		struct scatterlist *dst;
+
+		ret = acrypto_pin(&r->pin_src, q->src, q->src_len, q->src == q->dst);
+		if (ret)
+			goto out_free_req;
+		dst = r->pin_src.sgt.sgl;
+		if (q->src != q->dst) {
+			ret = acrypto_pin(&r->pin_dst, q->dst, q->src_len, true);
+			if (ret)
+				goto out_free_req;
+			dst = r->pin_dst.sgt.sgl;
+		}
+		r->pinned = true;
+		r->len = q->src_len;
+		skcipher_request_set_crypt(r->creq.sk, r->pin_src.sgt.sgl, dst, r->len, r->iv);
+	}
 	ret = -EFAULT;
-	if (s->kind != ACRYPTO_KIND_RNG &&
+	if (s->kind != ACRYPTO_KIND_RNG && !pin &&
 	    copy_from_user(r->buf, u64_to_user_ptr(q->src), q->src_len))
 		goto out_free_req;
 	if (q->iv_len && copy_from_user(r->iv, u64_to_user_ptr(q->iv), q->iv_len))
@@ -1236,7 +1328,9 @@ static ssize_t acrypto_read(struct file *file, char __user *buf, size_t count,
 					  r->sess->kind == ACRYPTO_KIND_HMAC;
 
 			c.out_len = r->out_len;
-			if (copy_to_user(u64_to_user_ptr(r->udst),
+			/* Pinned requests wrote their destination already. */
+			if (!r->pinned &&
+			    copy_to_user(u64_to_user_ptr(r->udst),
 					 hash ? r->digest : r->buf, r->out_len)) {
 				c.status = -EFAULT;
 				c.out_len = 0;

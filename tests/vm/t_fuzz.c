@@ -362,7 +362,8 @@ static void one_call(struct fuzzer *f)
 		for (uint32_t i = 0; i < n; i++) {
 			if (plausible && f->nids[which]) {
 				/* Likely valid, so that work really runs and completes. */
-				uint32_t len = 16 * (1 + below(f, 64));
+				/* some above the zero-copy threshold: pinned pages */
+				uint32_t len = 16 * (1 + below(f, chance(f, 20) ? 1024 : 64));
 
 				rq[i].tag = rnd(f);
 				rq[i].session_id = rid(f, which);

@@ -16,7 +16,7 @@
 #include "afalg.h"
 
 #define MAXV 128
-#define MAXD 2048
+#define MAXD 8256
 
 struct vec {
 	char name[32];
@@ -64,7 +64,7 @@ static const char *const fixed_drivers[][6] = {
 
 static int load_vectors(const char *path)
 {
-	char name[32], key[512], iv[64], *data, *exp;
+	char name[32], key[512], iv[64], *data, *exp, fmt[64];
 	FILE *f = fopen(path, "r");
 
 	if (!f) {
@@ -76,8 +76,9 @@ static int load_vectors(const char *path)
 	while (nvecs < MAXV) {
 		struct vec *v = &vecs[nvecs];
 
-		if (fscanf(f, "%31s %u %u %u %511s %63s %4103s %4103s", name, &v->op, &v->type,
-			   &v->mode, key, iv, data, exp) != 8)
+		snprintf(fmt, sizeof(fmt), "%%31s %%u %%u %%u %%511s %%63s %%%ds %%%ds", 2 * MAXD,
+			 2 * MAXD);
+		if (fscanf(f, fmt, name, &v->op, &v->type, &v->mode, key, iv, data, exp) != 8)
 			break;
 		snprintf(v->name, sizeof(v->name), "%s", name);
 		v->klen = hex2bin(key, v->key, sizeof(v->key));
@@ -159,12 +160,12 @@ out:
 /* The batch path for every vector of one name: all in one submit. */
 static int run_batch(int fd, int ep, const char *drv, const char *vname, char *why)
 {
-	static unsigned char out[2 * MAXV][MAXD];
-	struct acrypto_request reqs[2 * MAXV];
-	struct acrypto_completion comp[2 * MAXV];
+	static unsigned char out[3 * MAXV][MAXD];
+	static struct acrypto_request reqs[3 * MAXV];
+	static struct acrypto_completion comp[3 * MAXV];
 	int ids[MAXV], nids = 0, n = 0, i, ret, ok = 0;
-	const struct vec *owner[2 * MAXV];
-	int isdec[2 * MAXV];
+	static const struct vec *owner[3 * MAXV];
+	static int isdec[3 * MAXV];
 
 	memset(reqs, 0, sizeof(reqs));
 	for (i = 0; i < nvecs; i++) {
@@ -189,15 +190,20 @@ static int run_batch(int fd, int ep, const char *drv, const char *vname, char *w
 				goto out;
 			}
 		}
-		for (int dec = 0; dec <= (v->op == CRYPTO_OP_ENCRYPT); dec++) {
+		/* dec 2: encryption in place (src == dst) */
+		for (int dec = 0; dec <= (v->op == CRYPTO_OP_ENCRYPT ? 2 : 0); dec++) {
 			struct acrypto_request *r = &reqs[n];
 
 			r->tag = 0x1000u + (uint64_t)n;
 			r->session_id = (uint32_t)id;
 			r->src = uptr(dec ? v->exp : v->data);
 			r->src_len = (uint32_t)(dec ? v->elen : v->dlen);
+			if (dec == 2) {
+				memcpy(out[n], v->data, (size_t)v->dlen);
+				r->src = uptr(out[n]);
+			}
 			if (v->op == CRYPTO_OP_ENCRYPT) {
-				r->op = dec ? CRYPTO_OP_DECRYPT : CRYPTO_OP_ENCRYPT;
+				r->op = dec == 1 ? CRYPTO_OP_DECRYPT : CRYPTO_OP_ENCRYPT;
 				r->dst = uptr(out[n]);
 				r->dst_len = MAXD;
 				r->iv = v->ivlen ? uptr(v->iv) : 0;
@@ -207,7 +213,7 @@ static int run_batch(int fd, int ep, const char *drv, const char *vname, char *w
 				r->digest_len = 64;
 			}
 			owner[n] = v;
-			isdec[n] = dec;
+			isdec[n] = dec == 1;
 			n++;
 		}
 	}

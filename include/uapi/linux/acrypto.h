@@ -21,10 +21,15 @@
  *     struct acrypto_request; each finishes as one struct acrypto_completion
  *     record read() from the same fd. poll()/epoll report EPOLLIN while a
  *     completion is ready, and EPOLLOUT while fewer than max_inflight
- *     requests are submitted and unread (one more would be accepted). Output bytes are copied to the request's dst (or
- *     digest) pointer by the read() that returns its completion, in the
- *     address space of the reading process: the buffer must stay valid until
- *     then.
+ *     requests are submitted and unread (one more would be accepted).
+ *     Output bytes reach the request's dst (or digest) pointer in one of
+ *     two ways: cipher requests of at least zero_copy_min bytes (module
+ *     parameter, default 4096) run directly on the submitter's pinned pages,
+ *     so dst holds the result when the completion is ready; all others are
+ *     copied by the read() that returns the completion, into the reading
+ *     process. Either way the buffers must stay valid, and unread, until
+ *     the completion has been read. For zero copy, src and dst must be the
+ *     same buffer or disjoint (overlapping ones are copied instead).
  *
  * Session ids are per file descriptor: an id is meaningless on another fd.
  */
