@@ -44,7 +44,7 @@ pub enum DigestKind {
 
 impl DigestKind {
     /// Output length in bytes.
-    pub const fn len(self) -> usize {
+    pub const fn output_len(self) -> usize {
         match self {
             DigestKind::Sha1 => 20,
             DigestKind::Sha256 => 32,
@@ -136,7 +136,7 @@ impl Algorithm {
     /// The digest or MAC length in bytes (0 for ciphers and rng).
     pub const fn digest_len(&self) -> usize {
         match self {
-            Algorithm::Hmac(d) | Algorithm::Digest(d) => d.len(),
+            Algorithm::Hmac(d) | Algorithm::Digest(d) => d.output_len(),
             _ => 0,
         }
     }
@@ -144,14 +144,12 @@ impl Algorithm {
     /// Checks a data length for this algorithm.
     pub fn check_data_len(&self, len: usize) -> Result<()> {
         match *self {
-            Algorithm::Aes { mode: CipherMode::Cbc | CipherMode::Ecb, .. } if len % 16 != 0 => {
-                Err(Error::InvalidLength(format!(
-                    "{self} needs a multiple of 16 bytes, got {len}"
-                )))
+            Algorithm::Aes { mode: CipherMode::Cbc | CipherMode::Ecb, .. } if !len.is_multiple_of(16) => {
+                Err(Error::InvalidLength(format!("{self} needs a multiple of 16 bytes, got {len}")))
             }
-            Algorithm::Aes { mode: CipherMode::Xts, .. } if len < 16 => Err(Error::InvalidLength(
-                format!("{self} needs at least 16 bytes, got {len}"),
-            )),
+            Algorithm::Aes { mode: CipherMode::Xts, .. } if len < 16 => {
+                Err(Error::InvalidLength(format!("{self} needs at least 16 bytes, got {len}")))
+            }
             _ => Ok(()),
         }
     }
@@ -159,18 +157,15 @@ impl Algorithm {
     /// Checks a key for this algorithm.
     pub fn check_key(&self, key: &[u8]) -> Result<()> {
         match self.key_len() {
-            Some(n) if n != key.len() => Err(Error::InvalidKey(format!(
-                "{self} takes a {n}-byte key, got {} bytes",
-                key.len()
-            ))),
+            Some(n) if n != key.len() => {
+                Err(Error::InvalidKey(format!("{self} takes a {n}-byte key, got {} bytes", key.len())))
+            }
             _ => {
                 if let Algorithm::Aes { mode: CipherMode::Xts, .. } = self {
                     // IEEE 1619 / FIPS: the two halves must differ.
                     let (k1, k2) = key.split_at(key.len() / 2);
                     if k1 == k2 {
-                        return Err(Error::InvalidKey(format!(
-                            "{self}: the two key halves must differ"
-                        )));
+                        return Err(Error::InvalidKey(format!("{self}: the two key halves must differ")));
                     }
                 }
                 Ok(())

@@ -32,6 +32,7 @@ pub struct Candidate<'a> {
     pub rate: Option<u64>,
     /// CPU, kernel, accelerator…
     pub class: DeviceClass,
+    pub(crate) device: &'a std::sync::Arc<crate::device::DeviceInner>,
 }
 
 impl Candidate<'_> {
@@ -181,10 +182,8 @@ impl Balancer for SizeThreshold {
     }
     fn find_device(&self, c: &[Candidate<'_>], w: &WorkInfo) -> Option<usize> {
         let want_cpu = w.bytes < self.threshold;
-        least_loaded_of(
-            c.iter().enumerate().filter(|(_, d)| (d.class == DeviceClass::Cpu) == want_cpu && d.has_room()),
-        )
-        .or_else(|| least_loaded_of(c.iter().enumerate()))
+        least_loaded_of(c.iter().enumerate().filter(|(_, d)| (d.class == DeviceClass::Cpu) == want_cpu && d.has_room()))
+            .or_else(|| least_loaded_of(c.iter().enumerate()))
     }
 }
 

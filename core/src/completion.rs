@@ -47,6 +47,29 @@ pub(crate) struct Finished {
     pub(crate) completion: Completion,
 }
 
+/// Checks `ready` for a short while before a caller goes to sleep: a wait
+/// is usually short under load, and a futex sleep and wake cost more than
+/// the work of a small request. Spins a little, then yields the CPU (so a
+/// worker sharing it runs), then gives up. Not under loom, where a spin
+/// only multiplies the states explored.
+pub fn spin_until(ready: &mut impl FnMut() -> bool) -> bool {
+    #[cfg(not(acrypto_loom))]
+    for i in 0..SPIN_ROUNDS {
+        if ready() {
+            return true;
+        }
+        if i < SPIN_ROUNDS / 4 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    ready()
+}
+
+#[cfg(not(acrypto_loom))]
+const SPIN_ROUNDS: u32 = 256;
+
 /// Wakes sleepers on a condition only when someone sleeps: a notify with no
 /// waiter costs one atomic load instead of a futex call.
 #[derive(Default)]
@@ -61,20 +84,23 @@ impl Waiters {
     /// registering as a waiter, and notifiers change state before calling
     /// [`notify`](Self::notify), so no wakeup is lost.
     pub(crate) fn wait_until(&self, mut ready: impl FnMut() -> bool) {
-        if ready() {
+        if spin_until(&mut ready) {
             return;
         }
-        self.count.fetch_add(1, Ordering::SeqCst);
+        self.count.fetch_add(1, Ordering::AcqRel);
         let mut g = lock(&self.lock);
         while !ready() {
             g = wait(&self.cv, g);
         }
         drop(g);
-        self.count.fetch_sub(1, Ordering::SeqCst);
+        self.count.fetch_sub(1, Ordering::AcqRel);
     }
 
     pub(crate) fn notify(&self) {
-        if self.count.load(Ordering::SeqCst) > 0 {
+        // A read-modify-write, not a load: it reads the latest count, so a
+        // waiter that registered before it is seen (and one that registers
+        // after it sees the state change), under acquire/release alone.
+        if self.count.fetch_add(0, Ordering::AcqRel) > 0 {
             let _g = lock(&self.lock);
             self.cv.notify_all();
         }
@@ -141,13 +167,15 @@ impl CompletionQueue {
             q.push_back(d);
             q.len() == 1
         };
+        // A consumer sleeps only on an empty queue, so only the push that
+        // makes it non-empty needs to wake anyone.
         if was_empty {
             let notifier = lock(&self.0.notifier).clone();
             if let Some(n) = notifier {
                 n();
             }
+            self.0.ready.notify();
         }
-        self.0.ready.notify();
     }
 }
 
@@ -214,9 +242,7 @@ impl Pending {
 fn taken_twice() -> Done {
     Done {
         request: Default::default(),
-        status: Err(crate::Error::InvalidArgument(
-            "completion already taken by another handle".into(),
-        )),
+        status: Err(crate::Error::InvalidArgument("completion already taken by another handle".into())),
     }
 }
 

@@ -101,6 +101,8 @@ pub(crate) struct DeviceInner {
     pub(crate) rate: Option<u64>,
     pub(crate) class: DeviceClass,
     pub(crate) queue: Mutex<PriorityQueue<Box<Job>>>,
+    /// The queue's bound (fixed at registration).
+    pub(crate) capacity: usize,
     /// Mirrors of the queue's length and bytes for lock-free balancing reads.
     pub(crate) queued: AtomicUsize,
     pub(crate) queued_bytes: AtomicU64,
@@ -114,23 +116,21 @@ pub(crate) struct DeviceInner {
     pub(crate) broken_reason: Mutex<Option<String>>,
 }
 
+impl fmt::Debug for DeviceInner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Device({})", self.name)
+    }
+}
+
 pub(crate) fn alg_bit(alg: Algorithm) -> u32 {
     Algorithm::ALL.iter().position(|a| *a == alg).map_or(0, |i| 1 << i)
 }
 
 impl DeviceInner {
-    pub(crate) fn new(
-        id: DeviceId,
-        index: usize,
-        driver: Arc<dyn Driver>,
-        engine: Weak<EngineInner>,
-    ) -> Result<Self> {
+    pub(crate) fn new(id: DeviceId, index: usize, driver: Arc<dyn Driver>, engine: Weak<EngineInner>) -> Result<Self> {
         let caps = driver.capabilities();
         if caps.is_empty() {
-            return Err(Error::InvalidArgument(format!(
-                "device {} has an empty capability table",
-                driver.name()
-            )));
+            return Err(Error::InvalidArgument(format!("device {} has an empty capability table", driver.name())));
         }
         if let Some(c) = caps.iter().find(|c| c.max_queue == 0) {
             return Err(Error::InvalidArgument(format!(
@@ -152,6 +152,7 @@ impl DeviceInner {
             caps,
             rate,
             queue: Mutex::new(PriorityQueue::new(capacity)),
+            capacity,
             queued: AtomicUsize::new(0),
             queued_bytes: AtomicU64::new(0),
             outstanding: AtomicUsize::new(0),
@@ -176,10 +177,6 @@ impl DeviceInner {
 
     pub(crate) fn supports(&self, alg: Algorithm) -> bool {
         self.alg_mask & alg_bit(alg) != 0
-    }
-
-    pub(crate) fn capacity(&self) -> usize {
-        lock(&self.queue).capacity()
     }
 
     /// Rate for balancing: the hint, else what was measured.
@@ -214,7 +211,7 @@ impl DeviceInner {
             class: self.class,
             state: self.state(),
             capabilities: self.caps.clone(),
-            queue_capacity: self.capacity(),
+            queue_capacity: self.capacity,
             broken_reason: lock(&self.broken_reason).clone(),
             stats: self.stats(),
         }

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::request::{Done, Request};
 use crate::session::{order_arrive, Session, SessionBuilder, SessionInner, Step};
 use crate::stats::{Counters, Stats};
-use crate::sync::{lock, read, thread, write, Arc, AtomicU64, AtomicUsize, Mutex, Ordering, RwLock};
+use crate::sync::{lock, read, thread, thread_local, write, Arc, AtomicU64, AtomicUsize, Mutex, Ordering, RwLock};
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::Instant;
@@ -64,6 +64,29 @@ pub struct Rejected {
     pub request: Request,
 }
 
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "request refused: {}", self.error)
+    }
+}
+
+impl std::error::Error for Rejected {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// A batch submission stopped at a refused request.
+#[derive(Debug)]
+pub struct BatchRejected {
+    /// Requests accepted before the refusal.
+    pub accepted: usize,
+    /// The refused request.
+    pub rejected: Rejected,
+    /// The requests after it, not submitted.
+    pub rest: Vec<(Request, Completion)>,
+}
+
 impl From<Rejected> for Error {
     fn from(r: Rejected) -> Error {
         r.error
@@ -116,6 +139,13 @@ impl Job {
     }
 }
 
+// How many completion deliveries the current thread is inside of.
+// (loom's `thread_local!` takes no `const` initialiser.)
+#[cfg(not(acrypto_loom))]
+thread_local!(static CALLBACK_DEPTH: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
+#[cfg(acrypto_loom)]
+thread_local!(static CALLBACK_DEPTH: std::cell::Cell<u64> = std::cell::Cell::new(0));
+
 fn caller_id() -> u64 {
     use std::sync::atomic::{AtomicU64 as StdAtomic, Ordering as StdOrdering};
     static NEXT: StdAtomic = StdAtomic::new(1);
@@ -159,6 +189,8 @@ pub(crate) struct EngineInner {
     config: EngineConfig,
     state: AtomicUsize,
     in_flight: AtomicU64,
+    /// Completions being delivered in the completing context right now.
+    delivering: AtomicU64,
     counters: Counters,
     /// Notified whenever work completes or leaves a queue.
     changed: Waiters,
@@ -245,6 +277,7 @@ impl EngineBuilder {
             config: self.config,
             state: AtomicUsize::new(RUNNING),
             in_flight: AtomicU64::new(0),
+            delivering: AtomicU64::new(0),
             counters: Counters::default(),
             changed: Waiters::default(),
             deferred,
@@ -377,22 +410,22 @@ impl Engine {
         Ok(p)
     }
 
-    /// Submits requests in order until one is refused; returns how many
-    /// were accepted, and the refused one with the rest untouched.
+    /// Submits requests in order until one is refused. On refusal, says
+    /// how many were accepted and hands back the refused one and the rest.
     pub fn submit_batch(
         &self,
         s: &Session,
         items: impl IntoIterator<Item = (Request, Completion)>,
-    ) -> (usize, Option<(Rejected, Vec<(Request, Completion)>)>) {
+    ) -> Result<usize, BatchRejected> {
         let mut it = items.into_iter();
-        let mut n = 0;
+        let mut accepted = 0;
         while let Some((r, c)) = it.next() {
-            if let Err(rej) = self.submit(s, r, c) {
-                return (n, Some((rej, it.collect())));
+            if let Err(rejected) = self.submit(s, r, c) {
+                return Err(BatchRejected { accepted, rejected, rest: it.collect() });
             }
-            n += 1;
+            accepted += 1;
         }
-        (n, None)
+        Ok(accepted)
     }
 
     /// Runs a request and waits for it. A software device that is idle runs
@@ -427,7 +460,7 @@ impl Engine {
     /// Blocks until nothing is in flight.
     pub fn wait_idle(&self) {
         let e = &self.inner;
-        e.changed.wait_until(|| e.in_flight.load(Ordering::SeqCst) == 0);
+        e.changed.wait_until(|| e.in_flight_now() == 0);
     }
 
     /// Marks a device broken by name (as its driver would).
@@ -452,6 +485,12 @@ impl Engine {
 }
 
 impl EngineInner {
+    /// The in-flight count, read with a read-modify-write so it is the
+    /// latest value (see `submit`'s admission).
+    fn in_flight_now(&self) -> u64 {
+        self.in_flight.fetch_add(0, Ordering::SeqCst)
+    }
+
     pub(crate) fn now_ns(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
     }
@@ -499,6 +538,14 @@ impl EngineInner {
         // Admission against the in-flight bound.
         loop {
             let cur = self.in_flight.fetch_add(1, Ordering::SeqCst);
+            // Shutdown sets its state, then reads the in-flight count with a
+            // read-modify-write; so either it sees this request in flight and
+            // waits for it, or this sees the state and backs out.
+            if self.state.load(Ordering::SeqCst) != RUNNING {
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                self.changed.notify();
+                return reject(Error::ShutDown, request);
+            }
             if (cur as usize) < self.config.max_in_flight {
                 break;
             }
@@ -548,6 +595,7 @@ impl EngineInner {
                     });
                 }
                 Err((e, j)) => {
+                    let e = if self.state.load(Ordering::SeqCst) == RUNNING { e } else { Error::ShutDown };
                     if e == Error::Busy {
                         self.counters.rejected_busy.inc();
                     }
@@ -574,7 +622,7 @@ impl EngineInner {
             d.state() == DeviceState::Active
                 && d.supports(step.alg)
                 && step.device.as_ref().is_none_or(|b| *b == d.name)
-                && d.queued.load(Ordering::Relaxed) < d.capacity()
+                && d.queued.load(Ordering::Relaxed) < d.capacity
         })
     }
 
@@ -604,7 +652,9 @@ impl EngineInner {
                 end += 1;
             }
             job.step_end = end;
-            job.enqueued_ns = self.now_ns();
+            if job.step > 0 || job.retries > 0 || from_broken.is_some() {
+                job.enqueued_ns = self.now_ns();
+            }
             let bytes = job.bytes();
             let prio = job.session.priority;
             let was_empty = {
@@ -642,21 +692,20 @@ impl EngineInner {
                 && Some(d.id) != from_broken
         };
         let mut cands = Vec::with_capacity(devs.len());
-        let mut map = Vec::with_capacity(devs.len());
-        for (i, d) in devs.iter().enumerate() {
+        for d in devs.iter() {
             if capable(d) {
                 cands.push(Candidate {
                     id: d.id,
                     name: &d.name,
                     index: d.index,
                     queued: d.queued.load(Ordering::Relaxed),
-                    capacity: d.capacity(),
+                    capacity: d.capacity,
                     outstanding: d.outstanding.load(Ordering::Relaxed),
                     queued_bytes: d.queued_bytes.load(Ordering::Relaxed),
                     rate: d.effective_rate(),
                     class: d.class,
+                    device: d,
                 });
-                map.push(i);
             }
         }
         if cands.is_empty() {
@@ -677,7 +726,7 @@ impl EngineInner {
                 }
             }
         };
-        Ok(devs[map[chosen]].clone())
+        Ok(cands[chosen].device.clone())
     }
 
     fn no_device_error(&self, devs: &[Arc<DeviceInner>], step: &Step) -> Error {
@@ -715,7 +764,7 @@ impl EngineInner {
                 job.retries = 0;
                 self.forward(job, None);
             }
-            Ok(()) => self.finish(job, Ok(())),
+            Ok(()) => self.finish_at(job, Ok(()), now),
             Err(e) if e.is_device_fault() => {
                 let bound = job.current_step().device.is_some();
                 if bound || job.retries >= self.config.max_retries {
@@ -761,8 +810,12 @@ impl EngineInner {
     }
 
     fn finish(&self, job: Box<Job>, status: Result<()>) {
-        let job = *job;
         let now = self.now_ns();
+        self.finish_at(job, status, now)
+    }
+
+    fn finish_at(&self, job: Box<Job>, status: Result<()>, now: u64) {
+        let job = *job;
         match &status {
             Ok(()) => {
                 self.counters.completed_ok.inc();
@@ -770,7 +823,9 @@ impl EngineInner {
             }
             Err(_) => self.counters.completed_err.inc(),
         }
-        self.counters.latency.record(std::time::Duration::from_nanos(now.saturating_sub(job.submitted_ns)));
+        let latency = std::time::Duration::from_nanos(now.saturating_sub(job.submitted_ns));
+        self.counters.latency.record(latency);
+        job.session.latency.record(latency);
         job.session.completed.inc();
         let direct = job.session.flags.direct;
         let f = Finished { done: Done { request: job.request, status }, completion: job.completion };
@@ -788,11 +843,21 @@ impl EngineInner {
                 _ => now_list.push(f),
             }
         }
+        if now_list.is_empty() {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.changed.notify();
+            return;
+        }
+        self.delivering.fetch_add(1, Ordering::SeqCst);
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.changed.notify();
+        CALLBACK_DEPTH.with(|d| d.set(d.get() + 1));
         for f in now_list {
             deliver_now(f);
         }
+        CALLBACK_DEPTH.with(|d| d.set(d.get() - 1));
+        self.delivering.fetch_sub(1, Ordering::SeqCst);
+        self.changed.notify();
     }
 
     fn dispatch(&self, f: Finished, direct: bool) {
@@ -867,9 +932,8 @@ impl EngineInner {
         }
         self.changed.notify();
         // The driver finishes what it took (and, draining, its queue).
-        self.changed.wait_until(|| {
-            dev.outstanding.load(Ordering::SeqCst) == 0 && dev.queued.load(Ordering::SeqCst) == 0
-        });
+        self.changed
+            .wait_until(|| dev.outstanding.load(Ordering::SeqCst) == 0 && dev.queued.load(Ordering::SeqCst) == 0);
         dev.driver.detach();
         write(&self.devices).retain(|d| d.id != dev.id);
         Ok(())
@@ -891,6 +955,7 @@ impl EngineInner {
                     dev.counters.submitted.inc();
                     dev.counters.latency.record(d);
                     self.counters.latency.record(d);
+                    s.latency.record(d);
                     self.counters.submitted.inc();
                     s.submitted.inc();
                     s.completed.inc();
@@ -940,9 +1005,7 @@ impl EngineInner {
         devs.iter()
             .filter(|d| {
                 d.state() == DeviceState::Active
-                    && s.steps
-                        .iter()
-                        .all(|st| d.supports(st.alg) && st.device.as_ref().is_none_or(|b| *b == d.name))
+                    && s.steps.iter().all(|st| d.supports(st.alg) && st.device.as_ref().is_none_or(|b| *b == d.name))
                     && d.queued.load(Ordering::Relaxed) == 0
             })
             .find(|d| d.outstanding.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed).is_ok())
@@ -974,7 +1037,11 @@ impl EngineInner {
                 }
             }
         }
-        self.changed.wait_until(|| self.in_flight.load(Ordering::SeqCst) == 0);
+        // Everything completed, and every completion delivered, but for the
+        // callbacks this thread is inside of (a callback may shut down).
+        let depth = CALLBACK_DEPTH.with(|d| d.get());
+        self.changed
+            .wait_until(|| self.in_flight_now() == 0 && self.delivering.fetch_add(0, Ordering::SeqCst) <= depth);
         for dev in &devs {
             {
                 let _q = lock(&dev.queue);

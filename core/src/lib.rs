@@ -21,10 +21,12 @@ pub mod stats;
 mod sync;
 
 pub use alg::{Algorithm, Capability, CipherMode, DigestKind, Op, OpKind};
-pub use balancer::{Affinity, AffinityKey, Balancer, Candidate, Failover, LeastLoaded, RateAware, RoundRobin, SizeThreshold, WorkInfo};
-pub use completion::{Completion, CompletionQueue, Pending};
+pub use balancer::{
+    Affinity, AffinityKey, Balancer, Candidate, Failover, LeastLoaded, RateAware, RoundRobin, SizeThreshold, WorkInfo,
+};
+pub use completion::{spin_until, Completion, CompletionQueue, Pending};
 pub use device::{DeviceClass, DeviceHandle, DeviceId, DeviceInfo, DeviceState, Driver, Work};
-pub use engine::{Engine, EngineBuilder, EngineConfig, Rejected, RemoveMode, ShutdownMode};
+pub use engine::{BatchRejected, Engine, EngineBuilder, EngineConfig, Rejected, RemoveMode, ShutdownMode};
 pub use error::{Error, Result};
 pub use queue::PRIORITY_LEVELS;
 pub use request::{Done, Request};

@@ -29,14 +29,7 @@ pub struct PriorityQueue<T> {
 impl<T> PriorityQueue<T> {
     /// An empty queue holding at most `capacity` items.
     pub fn new(capacity: usize) -> Self {
-        PriorityQueue {
-            levels: Default::default(),
-            nonempty: 0,
-            len: 0,
-            capacity,
-            streak: 0,
-            aged_cursor: 0,
-        }
+        PriorityQueue { levels: Default::default(), nonempty: 0, len: 0, capacity, streak: 0, aged_cursor: 0 }
     }
 
     /// Items queued.

@@ -13,7 +13,7 @@ use crate::error::Error;
 /// - `tag`: output of a digest/MAC step (resized to the digest length), or
 ///   the expected MAC for a verify step.
 /// - `user`: the caller's cookie, untouched.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Default, Clone, PartialEq, Eq)]
 pub struct Request {
     /// Input (and output when `out` is `None`).
     pub data: Vec<u8>,
@@ -26,6 +26,19 @@ pub struct Request {
     /// The caller's cookie.
     pub user: u64,
     out_written: bool,
+}
+
+/// Lengths only: buffers may hold plaintext, which has no place in logs.
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("data_len", &self.data.len())
+            .field("out_len", &self.out.as_ref().map(Vec::len))
+            .field("iv_len", &self.iv.len())
+            .field("tag_len", &self.tag.len())
+            .field("user", &self.user)
+            .finish()
+    }
 }
 
 impl Request {

@@ -3,7 +3,7 @@
 use crate::alg::{Algorithm, Op, OpKind};
 use crate::error::{Error, Result};
 use crate::queue::PRIORITY_LEVELS;
-use crate::stats::Counter;
+use crate::stats::{Counter, Histogram};
 use crate::sync::{lock, Arc, Mutex};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -137,9 +137,7 @@ impl SessionBuilder {
             return Err(Error::InvalidArgument("a session needs at least one step".into()));
         }
         if self.steps.len() > MAX_ROUTE_STEPS {
-            return Err(Error::InvalidArgument(format!(
-                "a route has at most {MAX_ROUTE_STEPS} steps"
-            )));
+            return Err(Error::InvalidArgument(format!("a route has at most {MAX_ROUTE_STEPS} steps")));
         }
         if usize::from(self.priority) >= PRIORITY_LEVELS {
             return Err(Error::InvalidArgument(format!(
@@ -165,6 +163,7 @@ impl SessionBuilder {
             bound: self.bound,
             submitted: Counter::default(),
             completed: Counter::default(),
+            latency: Histogram::default(),
             order: Mutex::new(OrderState::default()),
         })))
     }
@@ -219,6 +218,11 @@ impl Session {
     pub fn completed(&self) -> u64 {
         self.0.completed.get()
     }
+    /// Submission-to-completion latency under which fraction `q` of this
+    /// session's requests completed (an upper bound, from log2 buckets).
+    pub fn latency_quantile(&self, q: f64) -> Option<std::time::Duration> {
+        crate::stats::quantile(&self.0.latency.snapshot(), q)
+    }
 }
 
 pub(crate) struct SessionInner {
@@ -229,6 +233,7 @@ pub(crate) struct SessionInner {
     pub(crate) bound: Option<String>,
     pub(crate) submitted: Counter,
     pub(crate) completed: Counter,
+    pub(crate) latency: Histogram,
     pub(crate) order: Mutex<OrderState<crate::completion::Finished>>,
 }
 

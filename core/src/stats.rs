@@ -1,6 +1,9 @@
 //! Statistics per device and per engine.
 
-use crate::sync::{AtomicU64, Ordering};
+// Statistics are not synchronisation: nothing orders memory through them,
+// so they stay `std` atomics even under loom (which would only multiply the
+// states it explores, and trips on dozens of relaxed counters).
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A relaxed monotonic counter.
@@ -108,18 +111,23 @@ impl Stats {
     /// The latency under which `q` (0..=1) of the completions fell, as an
     /// upper bound from the histogram buckets.
     pub fn latency_quantile(&self, q: f64) -> Option<Duration> {
-        let total: u64 = self.latency_us_log2.iter().sum();
-        if total == 0 {
-            return None;
-        }
-        let want = ((total as f64) * q.clamp(0.0, 1.0)).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (i, n) in self.latency_us_log2.iter().enumerate() {
-            seen += n;
-            if seen >= want {
-                return Some(Duration::from_micros(1u64 << i));
-            }
-        }
-        None
+        quantile(&self.latency_us_log2, q)
     }
+}
+
+/// The upper bound of the bucket holding quantile `q` of a log2 histogram.
+pub(crate) fn quantile(buckets: &[u64; LATENCY_BUCKETS], q: f64) -> Option<Duration> {
+    let total: u64 = buckets.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let want = ((total as f64) * q.clamp(0.0, 1.0)).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (i, n) in buckets.iter().enumerate() {
+        seen += n;
+        if seen >= want {
+            return Some(Duration::from_micros(1u64 << i));
+        }
+    }
+    None
 }

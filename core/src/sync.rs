@@ -14,6 +14,8 @@ pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 #[cfg(not(acrypto_loom))]
 pub(crate) use std::thread;
+#[cfg(not(acrypto_loom))]
+pub(crate) use std::thread_local;
 
 #[cfg(acrypto_loom)]
 pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -21,6 +23,8 @@ pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard, RwLock};
 #[cfg(acrypto_loom)]
 pub(crate) use loom::thread;
+#[cfg(acrypto_loom)]
+pub(crate) use loom::thread_local;
 
 /// Locks a mutex, ignoring poisoning: every critical section in core leaves
 /// its data consistent before anything that could panic (callbacks run
@@ -55,8 +59,8 @@ pub(crate) fn write<T>(l: &RwLock<T>) -> loom_or_std::WriteGuard<'_, T> {
 }
 
 pub(crate) mod loom_or_std {
-    #[cfg(not(acrypto_loom))]
-    pub(crate) use std::sync::{RwLockReadGuard as ReadGuard, RwLockWriteGuard as WriteGuard};
     #[cfg(acrypto_loom)]
     pub(crate) use loom::sync::{RwLockReadGuard as ReadGuard, RwLockWriteGuard as WriteGuard};
+    #[cfg(not(acrypto_loom))]
+    pub(crate) use std::sync::{RwLockReadGuard as ReadGuard, RwLockWriteGuard as WriteGuard};
 }
