@@ -77,7 +77,8 @@ fn verify_then_decrypt_stops_at_a_bad_tag() {
     let pt: Vec<u8> = (0..64).collect();
     let ct = cbc_encrypt_by_hand(&KEY16, &IV, &pt);
     let tag = hmac_sha1_by_hand(&mk, &ct);
-    let s = e.session(SessionBuilder::new().step(HMAC_SHA1, Op::Verify, &mk).step(AES128, Op::Decrypt, &KEY16)).unwrap();
+    let s =
+        e.session(SessionBuilder::new().step(HMAC_SHA1, Op::Verify, &mk).step(AES128, Op::Decrypt, &KEY16)).unwrap();
     // Truncated tag (HMAC-SHA1-96, as IPsec uses it).
     let ok = e.run(&s, Request::new(ct.clone()).with_iv(&IV).with_tag(&tag[..12])).unwrap();
     assert_eq!(ok.data, pt);
@@ -97,7 +98,9 @@ fn a_device_that_can_do_the_whole_route_takes_it_in_one_go() {
     let both = Scripted::new("both", only(&[AES128, HMAC_SHA1]));
     let bs = both.shared.clone();
     let e = Engine::builder().device(both).build().unwrap();
-    let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).step(HMAC_SHA1, Op::Digest, &[1; 8])).unwrap();
+    let s = e
+        .session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).step(HMAC_SHA1, Op::Digest, &[1; 8]))
+        .unwrap();
     let r = e.submit_pending(&s, Request::new(vec![0; 32]).with_iv(&IV)).unwrap().wait().into_result().unwrap();
     assert_eq!(r.tag.len(), 20);
     assert_eq!(bs.processed.load(Ordering::SeqCst), 1);
@@ -146,9 +149,11 @@ fn ordered_sessions_complete_in_submission_order() {
     for i in 0..2000u64 {
         let len = if i % 3 == 0 { 16384 } else { 16 };
         let s2 = seen.clone();
-        e.submit_blocking(&s, Request::new(vec![0; len]).with_iv(&IV).with_user(i), Completion::callback(move |d| {
-            s2.lock().unwrap().push(d.request.user)
-        }))
+        e.submit_blocking(
+            &s,
+            Request::new(vec![0; len]).with_iv(&IV).with_user(i),
+            Completion::callback(move |d| s2.lock().unwrap().push(d.request.user)),
+        )
         .unwrap();
     }
     e.wait_idle();
@@ -262,9 +267,8 @@ fn rehash_moves_queued_work_off_a_broken_device() {
     let (as_, bs) = (a.shared.clone(), b.shared.clone());
     let e = Engine::builder().device(a).device(b).build().unwrap();
     let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
-    let pend: Vec<_> = (0..200)
-        .map(|i| e.submit_pending(&s, Request::new(vec![i as u8; 32]).with_iv(&IV)).unwrap())
-        .collect();
+    let pend: Vec<_> =
+        (0..200).map(|i| e.submit_pending(&s, Request::new(vec![i as u8; 32]).with_iv(&IV)).unwrap()).collect();
     assert!(e.device("a").unwrap().stats.queue_depth > 50);
     e.mark_broken("a", "test").unwrap();
     assert_eq!(e.device("a").unwrap().stats.queue_depth, 0);
@@ -306,7 +310,8 @@ fn removal_drains_migrates_or_cancels_as_asked() {
         let sa = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).bind("a")).unwrap();
         let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
         // Fill a: bound work plus whatever the balancer puts there.
-        let mut pend: Vec<_> = (0..20).map(|_| e.submit_pending(&sa, Request::new(vec![0; 16]).with_iv(&IV)).unwrap()).collect();
+        let mut pend: Vec<_> =
+            (0..20).map(|_| e.submit_pending(&sa, Request::new(vec![0; 16]).with_iv(&IV)).unwrap()).collect();
         pend.extend((0..20).map(|_| e.submit_pending(&s, Request::new(vec![0; 16]).with_iv(&IV)).unwrap()));
         let opener = {
             let as_ = as_.clone();
@@ -381,14 +386,20 @@ fn bad_input_is_refused_with_a_clear_error_and_changes_nothing() {
         e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &[0; 15])).unwrap_err(),
         Error::InvalidKey(_)
     ));
-    assert!(matches!(e.session(SessionBuilder::new().step(AES128, Op::Digest, &KEY16)).unwrap_err(), Error::InvalidArgument(_)));
+    assert!(matches!(
+        e.session(SessionBuilder::new().step(AES128, Op::Digest, &KEY16)).unwrap_err(),
+        Error::InvalidArgument(_)
+    ));
     assert!(matches!(e.session(SessionBuilder::new()).unwrap_err(), Error::InvalidArgument(_)));
     assert!(matches!(
         e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).priority(8)).unwrap_err(),
         Error::InvalidArgument(_)
     ));
     let xts = Algorithm::Aes { key_bits: 128, mode: acrypto::CipherMode::Xts };
-    assert!(matches!(e.session(SessionBuilder::new().step(xts, Op::Encrypt, &[5; 32])).unwrap_err(), Error::InvalidKey(_)));
+    assert!(matches!(
+        e.session(SessionBuilder::new().step(xts, Op::Encrypt, &[5; 32])).unwrap_err(),
+        Error::InvalidKey(_)
+    ));
     let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
     let rej = e.submit_pending(&s, Request::new(vec![1; 17]).with_iv(&IV)).unwrap_err();
     assert!(matches!(rej.error, Error::InvalidLength(_)));
@@ -397,7 +408,10 @@ fn bad_input_is_refused_with_a_clear_error_and_changes_nothing() {
     assert!(matches!(rej.error, Error::InvalidLength(_)));
     let st = e.stats();
     assert_eq!((st.submitted, st.in_flight), (0, 0));
-    assert_eq!("aes-999-cbc".parse::<Algorithm>().unwrap_err(), Error::Unsupported("unknown algorithm 'aes-999-cbc'".into()));
+    assert_eq!(
+        "aes-999-cbc".parse::<Algorithm>().unwrap_err(),
+        Error::Unsupported("unknown algorithm 'aes-999-cbc'".into())
+    );
 }
 
 #[test]

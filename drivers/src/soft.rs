@@ -77,7 +77,11 @@ fn run_batch(batch: Vec<Work>) {
 
 fn worker(shared: Arc<Shared>, dev: DeviceHandle, batch: usize) {
     loop {
-        {
+        // Under load more work arrives within microseconds: look for it
+        // before paying for a sleep and a wake.
+        if acrypto_core::spin_until(&mut || dev.queued() > 0) {
+            lock(&shared.wake).ready = false;
+        } else {
             let mut w = lock(&shared.wake);
             while !w.ready && !w.stop {
                 w = shared.cv.wait(w).unwrap_or_else(|p| p.into_inner());

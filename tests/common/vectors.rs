@@ -37,23 +37,14 @@ pub struct Case {
 
 impl fmt::Debug for Case {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {:?} [{}] ({} bytes in)",
-            self.alg,
-            self.op,
-            self.source,
-            self.input.len()
-        )
+        write!(f, "{} {:?} [{}] ({} bytes in)", self.alg, self.op, self.source, self.input.len())
     }
 }
 
 impl Case {
     /// Whether a computed tag matches this case's (possibly truncated) tag.
     pub fn tag_matches(&self, tag: &[u8]) -> bool {
-        !self.expected.is_empty()
-            && tag.len() >= self.expected.len()
-            && tag[..self.expected.len()] == self.expected[..]
+        !self.expected.is_empty() && tag.len() >= self.expected.len() && tag[..self.expected.len()] == self.expected[..]
     }
 
     /// Whether `expected` is a truncated tag.
@@ -64,9 +55,7 @@ impl Case {
 
 /// The directory holding the vector files.
 pub fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("vectors")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("vectors")
 }
 
 /// One record of a vector file.
@@ -82,15 +71,11 @@ struct Record {
 
 impl Record {
     fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     fn text(&self, name: &str) -> &str {
-        self.get(name)
-            .unwrap_or_else(|| panic!("{}: record has no {name}", self.at))
+        self.get(name).unwrap_or_else(|| panic!("{}: record has no {name}", self.at))
     }
 
     fn hex(&self, name: &str) -> Vec<u8> {
@@ -100,20 +85,14 @@ impl Record {
 
     fn number(&self, name: &str) -> usize {
         let v = self.text(name);
-        v.parse()
-            .unwrap_or_else(|_| panic!("{}: {name} = {v} is not a number", self.at))
+        v.parse().unwrap_or_else(|_| panic!("{}: {name} = {v} is not a number", self.at))
     }
 
     /// `COUNT = n` or the position, for naming the case.
     fn label(&self) -> String {
         match self.get("COUNT") {
             Some(c) => format!("COUNT = {c}"),
-            None => self
-                .at
-                .rsplit(':')
-                .next()
-                .map(|l| format!("line {l}"))
-                .unwrap_or_default(),
+            None => self.at.rsplit(':').next().map(|l| format!("line {l}")).unwrap_or_default(),
         }
     }
 
@@ -141,22 +120,17 @@ fn records(rel: &str, text: &str) -> Vec<Record> {
         }
         if let Some(s) = line.strip_prefix('[') {
             out.extend(cur.take());
-            let s = s
-                .strip_suffix(']')
-                .unwrap_or_else(|| panic!("{rel}:{}: unclosed section", i + 1));
+            let s = s.strip_suffix(']').unwrap_or_else(|| panic!("{rel}:{}: unclosed section", i + 1));
             section = s.trim().to_string();
             continue;
         }
-        let (k, v) = line
-            .split_once('=')
-            .unwrap_or_else(|| panic!("{rel}:{}: cannot parse {line:?}", i + 1));
+        let (k, v) = line.split_once('=').unwrap_or_else(|| panic!("{rel}:{}: cannot parse {line:?}", i + 1));
         let rec = cur.get_or_insert_with(|| Record {
             at: format!("{rel}:{}", i + 1),
             section: section.clone(),
             fields: Vec::new(),
         });
-        rec.fields
-            .push((k.trim().to_ascii_uppercase(), v.trim().to_string()));
+        rec.fields.push((k.trim().to_ascii_uppercase(), v.trim().to_string()));
     }
     out.extend(cur);
     out
@@ -181,30 +155,13 @@ fn files(sub: &str) -> Vec<String> {
 }
 
 fn aes(key_bits: usize, mode: CipherMode, at: &str) -> Algorithm {
-    assert!(
-        matches!(key_bits, 128 | 192 | 256),
-        "{at}: no AES-{key_bits}"
-    );
-    Algorithm::Aes {
-        key_bits: key_bits as u16,
-        mode,
-    }
+    assert!(matches!(key_bits, 128 | 192 | 256), "{at}: no AES-{key_bits}");
+    Algorithm::Aes { key_bits: key_bits as u16, mode }
 }
 
 /// Both directions of one cipher record.
-fn cipher_pair(
-    source: String,
-    alg: Algorithm,
-    key: Vec<u8>,
-    iv: Vec<u8>,
-    pt: Vec<u8>,
-    ct: Vec<u8>,
-) -> [Case; 2] {
-    assert_eq!(
-        pt.len(),
-        ct.len(),
-        "{source}: plaintext and ciphertext lengths differ"
-    );
+fn cipher_pair(source: String, alg: Algorithm, key: Vec<u8>, iv: Vec<u8>, pt: Vec<u8>, ct: Vec<u8>) -> [Case; 2] {
+    assert_eq!(pt.len(), ct.len(), "{source}: plaintext and ciphertext lengths differ");
     [
         Case {
             source: format!("{source} (encrypt)"),
@@ -215,15 +172,7 @@ fn cipher_pair(
             input: pt.clone(),
             expected: ct.clone(),
         },
-        Case {
-            source: format!("{source} (decrypt)"),
-            alg,
-            op: Op::Decrypt,
-            key,
-            iv,
-            input: ct,
-            expected: pt,
-        },
+        Case { source: format!("{source} (decrypt)"), alg, op: Op::Decrypt, key, iv, input: ct, expected: pt },
     ]
 }
 
@@ -235,28 +184,12 @@ pub fn aes_cases(sub: &str, mode: CipherMode) -> Vec<Case> {
     let mut out = Vec::new();
     for rel in files(sub) {
         for r in records(&rel, &read(&rel)) {
-            assert!(
-                r.section == "ENCRYPT" || r.section == "DECRYPT",
-                "{}: section [{}]",
-                r.at,
-                r.section
-            );
+            assert!(r.section == "ENCRYPT" || r.section == "DECRYPT", "{}: section [{}]", r.at, r.section);
             let key = r.hex("KEY");
             let alg = aes(key.len() * 8, mode, &r.at);
-            let iv = if mode == CipherMode::Ecb {
-                Vec::new()
-            } else {
-                r.hex("IV")
-            };
+            let iv = if mode == CipherMode::Ecb { Vec::new() } else { r.hex("IV") };
             assert_eq!(iv.len(), alg.iv_len(), "{}: IV length", r.at);
-            out.extend(cipher_pair(
-                r.source(&rel),
-                alg,
-                key,
-                iv,
-                r.hex("PLAINTEXT"),
-                r.hex("CIPHERTEXT"),
-            ));
+            out.extend(cipher_pair(r.source(&rel), alg, key, iv, r.hex("PLAINTEXT"), r.hex("CIPHERTEXT")));
         }
     }
     out
@@ -328,7 +261,7 @@ pub fn digest_cases() -> (Vec<Case>, usize) {
                 continue;
             };
             let md = r.hex("MD");
-            assert_eq!(md.len(), d.len(), "{}: MD length", r.at);
+            assert_eq!(md.len(), d.output_len(), "{}: MD length", r.at);
             out.push(Case {
                 source: r.source(&rel),
                 alg: Algorithm::Digest(d),
@@ -350,15 +283,9 @@ pub fn hmac_cases() -> Vec<Case> {
     for rel in files("hmac") {
         for r in records(&rel, &read(&rel)) {
             let d = digest_kind(&rel, &r);
-            let msg =
-                message(&r).unwrap_or_else(|| panic!("{}: HMAC message of odd bit length", r.at));
+            let msg = message(&r).unwrap_or_else(|| panic!("{}: HMAC message of odd bit length", r.at));
             let md = r.hex("MD");
-            assert!(
-                md.len() <= d.len() && md.len() >= 12,
-                "{}: MD length {}",
-                r.at,
-                md.len()
-            );
+            assert!(md.len() <= d.output_len() && md.len() >= 12, "{}: MD length {}", r.at, md.len());
             let base = Case {
                 source: r.source(&rel),
                 alg: Algorithm::Hmac(d),
@@ -368,11 +295,7 @@ pub fn hmac_cases() -> Vec<Case> {
                 input: msg,
                 expected: md,
             };
-            out.push(Case {
-                source: format!("{} (verify)", base.source),
-                op: Op::Verify,
-                ..base.clone()
-            });
+            out.push(Case { source: format!("{} (verify)", base.source), op: Op::Verify, ..base.clone() });
             out.push(base);
         }
     }

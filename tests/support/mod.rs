@@ -126,7 +126,7 @@ fn run(shared: &Shared, script: &Script, dev: &DeviceHandle, mut w: Work) {
         shared.failed.fetch_add(1, Ordering::Relaxed);
         return w.complete(Err(Error::DeviceFailure("scripted: broken".into())));
     }
-    if script.fail_one_in != 0 && rand_u64() % script.fail_one_in == 0 {
+    if script.fail_one_in != 0 && rand_u64().is_multiple_of(script.fail_one_in) {
         shared.failed.fetch_add(1, Ordering::Relaxed);
         return w.complete(Err(Error::DeviceFailure("scripted: random fault".into())));
     }
