@@ -11,9 +11,7 @@
 mod common;
 
 use acrypto::drivers::crypto::apply_step;
-use acrypto::{
-    Algorithm, CipherMode, DigestKind, Engine, Error, Op, OpKind, Request, SessionBuilder, Step,
-};
+use acrypto::{Algorithm, CipherMode, DigestKind, Engine, Error, Op, OpKind, Request, SessionBuilder, Step};
 use common::openssl::{self, XtsJob};
 use common::rng;
 use rand::rngs::StdRng;
@@ -30,21 +28,12 @@ fn engine() -> Engine {
 
 /// Runs `req` on a one-step session bound to `device`, alternating between
 /// the inline and the queued path with `n`.
-fn on_device(
-    e: &Engine,
-    device: &str,
-    step: &Step,
-    req: Request,
-    n: usize,
-) -> Result<Request, Error> {
+fn on_device(e: &Engine, device: &str, step: &Step, req: Request, n: usize) -> Result<Request, Error> {
     let s = e.session(SessionBuilder::new().push(step.clone()).bind(device))?;
     if n.is_multiple_of(2) {
         e.run(&s, req)
     } else {
-        e.submit_pending(&s, req)
-            .map_err(|r| r.error)?
-            .wait()
-            .into_result()
+        e.submit_pending(&s, req).map_err(|r| r.error)?.wait().into_result()
     }
 }
 
@@ -57,71 +46,23 @@ fn direct(step: &Step, mut req: Request) -> Result<Request, Error> {
 /// random ones and a few KB.
 fn lengths(alg: Algorithm, r: &mut StdRng) -> Vec<usize> {
     let mut v: Vec<usize> = match alg {
-        Algorithm::Aes {
-            mode: CipherMode::Cbc | CipherMode::Ecb,
-            ..
-        } => {
+        Algorithm::Aes { mode: CipherMode::Cbc | CipherMode::Ecb, .. } => {
             vec![0, 16, 32, 48, 16 * rng::len_in(r, 4, 64), 4096, 16384]
         }
-        Algorithm::Aes {
-            mode: CipherMode::Ctr,
-            ..
-        } => {
-            vec![
-                0,
-                1,
-                15,
-                16,
-                17,
-                31,
-                33,
-                rng::len_in(r, 34, 1000),
-                4095,
-                4096 + rng::len_in(r, 1, 15),
-            ]
+        Algorithm::Aes { mode: CipherMode::Ctr, .. } => {
+            vec![0, 1, 15, 16, 17, 31, 33, rng::len_in(r, 34, 1000), 4095, 4096 + rng::len_in(r, 1, 15)]
         }
-        Algorithm::Aes {
-            mode: CipherMode::Xts,
-            ..
-        } => {
-            vec![
-                16,
-                17,
-                31,
-                32,
-                33,
-                47,
-                rng::len_in(r, 48, 1000),
-                512,
-                4096,
-                4096 + rng::len_in(r, 1, 15),
-            ]
+        Algorithm::Aes { mode: CipherMode::Xts, .. } => {
+            vec![16, 17, 31, 32, 33, 47, rng::len_in(r, 48, 1000), 512, 4096, 4096 + rng::len_in(r, 1, 15)]
         }
-        _ => vec![
-            0,
-            1,
-            55,
-            56,
-            63,
-            64,
-            65,
-            rng::len_in(r, 66, 1000),
-            4096,
-            10_000,
-        ],
+        _ => vec![0, 1, 55, 56, 63, 64, 65, rng::len_in(r, 66, 1000), 4096, 10_000],
     };
     // A few more random lengths the mode allows.
     for _ in 0..4 {
         let n = rng::len_in(r, 0, 3000);
         v.push(match alg {
-            Algorithm::Aes {
-                mode: CipherMode::Cbc | CipherMode::Ecb,
-                ..
-            } => n / 16 * 16,
-            Algorithm::Aes {
-                mode: CipherMode::Xts,
-                ..
-            } => n.max(16),
+            Algorithm::Aes { mode: CipherMode::Cbc | CipherMode::Ecb, .. } => n / 16 * 16,
+            Algorithm::Aes { mode: CipherMode::Xts, .. } => n.max(16),
             _ => n,
         });
     }
@@ -134,11 +75,7 @@ fn lengths(alg: Algorithm, r: &mut StdRng) -> Vec<usize> {
 /// bits, as OpenSSL's counter does.
 fn iv_for(alg: Algorithm, r: &mut StdRng, n: usize, special: &mut usize) -> Vec<u8> {
     let mut iv = rng::bytes(r, alg.iv_len());
-    if let Algorithm::Aes {
-        mode: CipherMode::Ctr,
-        ..
-    } = alg
-    {
+    if let Algorithm::Aes { mode: CipherMode::Ctr, .. } = alg {
         if n >= 48 {
             match *special {
                 0 => iv.fill(0xff),
@@ -154,10 +91,7 @@ fn iv_for(alg: Algorithm, r: &mut StdRng, n: usize, special: &mut usize) -> Vec<
 
 fn key_for(alg: Algorithm, r: &mut StdRng) -> Vec<u8> {
     match alg {
-        Algorithm::Aes {
-            mode: CipherMode::Xts,
-            ..
-        } => rng::xts_key(r, alg.key_len().unwrap()),
+        Algorithm::Aes { mode: CipherMode::Xts, .. } => rng::xts_key(r, alg.key_len().unwrap()),
         Algorithm::Hmac(_) => Vec::new(), // chosen per case
         _ => rng::bytes(r, alg.key_len().unwrap()),
     }
@@ -187,34 +121,16 @@ fn cipher_cases(alg: Algorithm, r: &mut StdRng) -> Vec<CipherCase> {
             junk_dec: Vec::new(),
         })
         .collect();
-    if let Algorithm::Aes {
-        mode: CipherMode::Xts,
-        ..
-    } = alg
-    {
+    if let Algorithm::Aes { mode: CipherMode::Xts, .. } = alg {
         // One xts_ref process for the whole batch.
         let mut jobs = Vec::new();
         for c in &cases {
-            jobs.push(XtsJob {
-                op: Op::Encrypt,
-                key: &c.key,
-                tweak: &c.iv,
-                data: &c.plain,
-            });
-            jobs.push(XtsJob {
-                op: Op::Decrypt,
-                key: &c.key,
-                tweak: &c.iv,
-                data: &c.junk,
-            });
+            jobs.push(XtsJob { op: Op::Encrypt, key: &c.key, tweak: &c.iv, data: &c.plain });
+            jobs.push(XtsJob { op: Op::Decrypt, key: &c.key, tweak: &c.iv, data: &c.junk });
         }
-        let mut out = openssl::xts_batch(&jobs)
-            .into_iter()
-            .map(|o| o.expect("OpenSSL refused an XTS job"));
-        let results: Vec<(Vec<u8>, Vec<u8>)> = cases
-            .iter()
-            .map(|_| (out.next().unwrap(), out.next().unwrap()))
-            .collect();
+        let mut out = openssl::xts_batch(&jobs).into_iter().map(|o| o.expect("OpenSSL refused an XTS job"));
+        let results: Vec<(Vec<u8>, Vec<u8>)> =
+            cases.iter().map(|_| (out.next().unwrap(), out.next().unwrap())).collect();
         for (c, (enc, dec)) in cases.iter_mut().zip(results) {
             c.cipher = enc;
             c.junk_dec = dec;
@@ -226,11 +142,7 @@ fn cipher_cases(alg: Algorithm, r: &mut StdRng) -> Vec<CipherCase> {
         }
     }
     for c in &cases {
-        assert_eq!(
-            c.cipher.len(),
-            c.plain.len(),
-            "{alg}: OpenSSL output length"
-        );
+        assert_eq!(c.cipher.len(), c.plain.len(), "{alg}: OpenSSL output length");
     }
     cases
 }
@@ -262,27 +174,14 @@ fn check_cipher(e: &Engine, alg: Algorithm) -> usize {
                     r
                 }
             };
-            let got = direct(step, req())
-                .unwrap_or_else(|err| panic!("{}: {err}", what("the primitive", op)));
-            assert!(
-                got.output() == &want[..],
-                "{}: differs from OpenSSL",
-                what("the primitive", op)
-            );
+            let got = direct(step, req()).unwrap_or_else(|err| panic!("{}: {err}", what("the primitive", op)));
+            assert!(got.output() == &want[..], "{}: differs from OpenSSL", what("the primitive", op));
             checks += 1;
             for (k, d) in e.devices().iter().enumerate() {
                 let got = on_device(e, &d.name, step, req(), i + k)
                     .unwrap_or_else(|err| panic!("{}: {err}", what(&d.name, op)));
-                assert!(
-                    got.output() == &want[..],
-                    "{}: differs from OpenSSL",
-                    what(&d.name, op)
-                );
-                assert!(
-                    !separate || got.data == *input,
-                    "{}: input changed",
-                    what(&d.name, op)
-                );
+                assert!(got.output() == &want[..], "{}: differs from OpenSSL", what(&d.name, op));
+                assert!(!separate || got.data == *input, "{}: input changed", what(&d.name, op));
                 checks += 1;
             }
         }
@@ -332,9 +231,8 @@ fn check_mac_or_digest(e: &Engine, alg: Algorithm) -> usize {
         for (k, d) in e.devices().iter().enumerate() {
             for tag in [&want[..], &want[..t]] {
                 let req = Request::new(data.clone()).with_tag(tag);
-                on_device(e, &d.name, &verify, req, i + k).unwrap_or_else(|err| {
-                    panic!("{}: verify {} bytes: {err}", what(&d.name), tag.len())
-                });
+                on_device(e, &d.name, &verify, req, i + k)
+                    .unwrap_or_else(|err| panic!("{}: verify {} bytes: {err}", what(&d.name), tag.len()));
                 checks += 1;
             }
             let req = Request::new(data.clone()).with_tag(&bad);
@@ -382,17 +280,10 @@ fn routed_encrypt_then_mac_matches_openssl() {
     let e = engine();
     let names: Vec<String> = e.devices().into_iter().map(|d| d.name).collect();
     let mut r = rng::seeded("crosscheck route");
-    let alg = Algorithm::Aes {
-        key_bits: 256,
-        mode: CipherMode::Cbc,
-    };
+    let alg = Algorithm::Aes { key_bits: 256, mode: CipherMode::Cbc };
     let mac = Algorithm::Hmac(DigestKind::Sha256);
     for i in 0..6 {
-        let (key, mkey, iv) = (
-            rng::bytes(&mut r, 32),
-            rng::bytes(&mut r, 48),
-            rng::bytes(&mut r, 16),
-        );
+        let (key, mkey, iv) = (rng::bytes(&mut r, 32), rng::bytes(&mut r, 48), rng::bytes(&mut r, 16));
         let n = 16 * rng::len_in(&mut r, 0, 128);
         let data = rng::bytes(&mut r, n);
         let want_ct = openssl::cipher(alg, Op::Encrypt, &key, &iv, &data);
@@ -400,25 +291,15 @@ fn routed_encrypt_then_mac_matches_openssl() {
         let s = e
             .session(
                 SessionBuilder::new()
-                    .push(
-                        Step::new(alg, Op::Encrypt, &key)
-                            .unwrap()
-                            .on_device(&names[i % names.len()]),
-                    )
-                    .push(
-                        Step::new(mac, Op::Digest, &mkey)
-                            .unwrap()
-                            .on_device(&names[(i + 1) % names.len()]),
-                    ),
+                    .push(Step::new(alg, Op::Encrypt, &key).unwrap().on_device(&names[i % names.len()]))
+                    .push(Step::new(mac, Op::Digest, &mkey).unwrap().on_device(&names[(i + 1) % names.len()])),
             )
             .unwrap();
         let req = Request::new(data).with_iv(&iv);
         let got = if i % 2 == 0 {
             e.run(&s, req)
         } else {
-            e.submit_pending(&s, req)
-                .map_err(|r| r.error)
-                .and_then(|p| p.wait().into_result())
+            e.submit_pending(&s, req).map_err(|r| r.error).and_then(|p| p.wait().into_result())
         }
         .unwrap();
         assert_eq!(got.output(), &want_ct[..], "route {i}: ciphertext");
@@ -435,12 +316,8 @@ fn rng_gives_the_length_asked_and_differs() {
             let got = on_device(&e, &d.name, &step, Request::new(vec![0; n]), i + k).unwrap();
             assert_eq!(got.data.len(), n, "rng on {}", d.name);
         }
-        let a = on_device(&e, &d.name, &step, Request::new(vec![0; 64]), k)
-            .unwrap()
-            .data;
-        let b = on_device(&e, &d.name, &step, Request::new(vec![0; 64]), k + 1)
-            .unwrap()
-            .data;
+        let a = on_device(&e, &d.name, &step, Request::new(vec![0; 64]), k).unwrap().data;
+        let b = on_device(&e, &d.name, &step, Request::new(vec![0; 64]), k + 1).unwrap().data;
         assert_ne!(a, b, "two rng draws on {} are equal", d.name);
         assert_ne!(a, vec![0; 64], "rng on {} left zeros", d.name);
     }

@@ -6,9 +6,7 @@
 mod common;
 
 use acrypto::drivers::crypto::apply_step;
-use acrypto::{
-    Algorithm, CipherMode, DigestKind, Engine, Error, Op, Request, SessionBuilder, Step,
-};
+use acrypto::{Algorithm, CipherMode, DigestKind, Engine, Error, Op, Request, SessionBuilder, Step};
 use common::vectors::{self, Case};
 use std::collections::BTreeMap;
 
@@ -44,16 +42,8 @@ fn check(c: &Case, res: Result<Request, Error>) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        let got = if c.alg.kind() == acrypto::OpKind::Cipher {
-            r.output()
-        } else {
-            &r.tag
-        };
-        Err(format!(
-            "{c:?}: got {}, want {}",
-            common::hex(got),
-            common::hex(&c.expected)
-        ))
+        let got = if c.alg.kind() == acrypto::OpKind::Cipher { r.output() } else { &r.tag };
+        Err(format!("{c:?}: got {}, want {}", common::hex(got), common::hex(&c.expected)))
     }
 }
 
@@ -61,11 +51,7 @@ fn check(c: &Case, res: Result<Request, Error>) -> Result<(), String> {
 fn report(what: &str, failures: Vec<String>, total: usize) {
     if !failures.is_empty() {
         let shown: Vec<&str> = failures.iter().take(10).map(String::as_str).collect();
-        panic!(
-            "{what}: {} of {total} checks failed; first:\n{}",
-            failures.len(),
-            shown.join("\n")
-        );
+        panic!("{what}: {} of {total} checks failed; first:\n{}", failures.len(), shown.join("\n"));
     }
     println!("{what}: {total} checks passed");
 }
@@ -86,59 +72,16 @@ fn expected_counts() -> BTreeMap<String, usize> {
     };
     let both = [Op::Encrypt, Op::Decrypt];
     for (bits, n) in [(128, 588), (192, 720), (256, 830)] {
-        put(
-            Algorithm::Aes {
-                key_bits: bits,
-                mode: CipherMode::Cbc,
-            },
-            &both,
-            n,
-        );
-        put(
-            Algorithm::Aes {
-                key_bits: bits,
-                mode: CipherMode::Ecb,
-            },
-            &both,
-            n,
-        );
-        put(
-            Algorithm::Aes {
-                key_bits: bits,
-                mode: CipherMode::Ctr,
-            },
-            &both,
-            5,
-        );
+        put(Algorithm::Aes { key_bits: bits, mode: CipherMode::Cbc }, &both, n);
+        put(Algorithm::Aes { key_bits: bits, mode: CipherMode::Ecb }, &both, n);
+        put(Algorithm::Aes { key_bits: bits, mode: CipherMode::Ctr }, &both, 5);
     }
-    put(
-        Algorithm::Aes {
-            key_bits: 128,
-            mode: CipherMode::Xts,
-        },
-        &both,
-        803,
-    );
-    put(
-        Algorithm::Aes {
-            key_bits: 256,
-            mode: CipherMode::Xts,
-        },
-        &both,
-        600,
-    );
+    put(Algorithm::Aes { key_bits: 128, mode: CipherMode::Xts }, &both, 803);
+    put(Algorithm::Aes { key_bits: 256, mode: CipherMode::Xts }, &both, 600);
     put(Algorithm::Digest(DigestKind::Sha1), &[Op::Digest], 131);
     put(Algorithm::Digest(DigestKind::Sha256), &[Op::Digest], 131);
-    put(
-        Algorithm::Hmac(DigestKind::Sha1),
-        &[Op::Digest, Op::Verify],
-        8,
-    );
-    put(
-        Algorithm::Hmac(DigestKind::Sha256),
-        &[Op::Digest, Op::Verify],
-        7,
-    );
+    put(Algorithm::Hmac(DigestKind::Sha1), &[Op::Digest, Op::Verify], 8);
+    put(Algorithm::Hmac(DigestKind::Sha256), &[Op::Digest, Op::Verify], 7);
     m
 }
 
@@ -158,13 +101,9 @@ fn vector_files_yield_the_expected_cases() {
     assert_eq!(vectors::digest_cases().1, 0);
     // Ciphertext stealing is covered (200-bit XTS data units) and so are
     // truncated tags (RFC 2202 / RFC 4231 case 5).
-    assert!(cases.iter().any(|c| matches!(
-        c.alg,
-        Algorithm::Aes {
-            mode: CipherMode::Xts,
-            ..
-        }
-    ) && !c.input.len().is_multiple_of(16)));
+    assert!(cases
+        .iter()
+        .any(|c| matches!(c.alg, Algorithm::Aes { mode: CipherMode::Xts, .. }) && !c.input.len().is_multiple_of(16)));
     assert_eq!(cases.iter().filter(|c| c.is_truncated()).count(), 4);
     // Every algorithm but rng has vectors.
     for alg in Algorithm::all().filter(|a| *a != Algorithm::Rng) {
@@ -196,9 +135,7 @@ fn vectors_through_the_primitives() {
             checks += 1;
             let res = apply_step(&step, &mut r).map(|()| r);
             match res {
-                Ok(r) if r.data != c.input => {
-                    failures.push(format!("{c:?}: input changed with a separate output"))
-                }
+                Ok(r) if r.data != c.input => failures.push(format!("{c:?}: input changed with a separate output")),
                 res => failures.extend(check(c, res).err()),
             }
         }
@@ -227,18 +164,12 @@ fn vectors_through_the_engine_run() {
         for c in &cases {
             let s = session(&e, c, &d.name);
             checks += 1;
-            failures.extend(
-                check(c, e.run(&s, request(c)))
-                    .err()
-                    .map(|m| format!("{}: {m}", d.name)),
-            );
+            failures.extend(check(c, e.run(&s, request(c))).err().map(|m| format!("{}: {m}", d.name)));
             if c.op == Op::Verify {
                 checks += 1;
                 match e.run(&s, tampered(c)) {
                     Err(Error::VerifyFailed) => {}
-                    other => {
-                        failures.push(format!("{}: {c:?}: tampered tag gave {other:?}", d.name))
-                    }
+                    other => failures.push(format!("{}: {c:?}: tampered tag gave {other:?}", d.name)),
                 }
             }
         }
@@ -278,11 +209,7 @@ fn vectors_through_the_engine_queue() {
             }
             for (c, p) in pending {
                 checks += 1;
-                failures.extend(
-                    check(c, p.wait().into_result())
-                        .err()
-                        .map(|m| format!("{}: {m}", d.name)),
-                );
+                failures.extend(check(c, p.wait().into_result()).err().map(|m| format!("{}: {m}", d.name)));
             }
         }
     }
@@ -298,12 +225,7 @@ fn vectors_through_the_engine_queue() {
 /// in a transcription cannot pass as a vector.
 #[test]
 fn transcribed_vectors_agree_with_openssl() {
-    let hand = [
-        "sp800-38a.txt",
-        "ieee1619-2007.txt",
-        "fips180-examples.txt",
-        "rfc-truncated.txt",
-    ];
+    let hand = ["sp800-38a.txt", "ieee1619-2007.txt", "fips180-examples.txt", "rfc-truncated.txt"];
     let cases: Vec<Case> = vectors::all_cases()
         .into_iter()
         .filter(|c| hand.iter().any(|h| c.source.contains(h)) && c.op != Op::Verify)
@@ -312,10 +234,6 @@ fn transcribed_vectors_agree_with_openssl() {
     assert_eq!(cases.len(), 24);
     for c in &cases {
         let got = common::openssl::reference(c.alg, c.op, &c.key, &c.iv, &c.input);
-        assert!(
-            got.starts_with(&c.expected),
-            "{c:?}: OpenSSL gives {}",
-            common::hex(&got)
-        );
+        assert!(got.starts_with(&c.expected), "{c:?}: OpenSSL gives {}", common::hex(&got));
     }
 }

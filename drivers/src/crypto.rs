@@ -27,8 +27,8 @@ use acrypto_core::{Algorithm, CipherMode, DigestKind, Error, Op, Request, Step};
 use aes::cipher::block_padding::NoPadding;
 use aes::cipher::consts::U16;
 use aes::cipher::{
-    BlockCipher, BlockDecrypt, BlockDecryptMut, BlockEncrypt, BlockEncryptMut, BlockSizeUser,
-    KeyInit, KeyIvInit, StreamCipher,
+    BlockCipher, BlockDecrypt, BlockDecryptMut, BlockEncrypt, BlockEncryptMut, BlockSizeUser, KeyInit, KeyIvInit,
+    StreamCipher,
 };
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
@@ -41,10 +41,7 @@ const BLOCK: usize = 16;
 pub fn apply_step(step: &Step, req: &mut Request) -> Result<(), Error> {
     let alg = step.alg;
     if !step.op.fits(alg) {
-        return Err(Error::InvalidArgument(format!(
-            "{:?} does not apply to {alg}",
-            step.op
-        )));
+        return Err(Error::InvalidArgument(format!("{:?} does not apply to {alg}", step.op)));
     }
     let key = step.key.bytes();
     // `Step::new` checks the key too, but a step's fields are public.
@@ -85,8 +82,9 @@ pub fn apply_step(step: &Step, req: &mut Request) -> Result<(), Error> {
         }
         Algorithm::Hmac(DigestKind::Sha1) => hmac_step::<Hmac<Sha1>>(alg, step.op, key, req),
         Algorithm::Hmac(DigestKind::Sha256) => hmac_step::<Hmac<Sha256>>(alg, step.op, key, req),
-        Algorithm::Rng => getrandom::getrandom(req.current_mut())
-            .map_err(|e| Error::DeviceFailure(format!("getrandom: {e}"))),
+        Algorithm::Rng => {
+            getrandom::getrandom(req.current_mut()).map_err(|e| Error::DeviceFailure(format!("getrandom: {e}")))
+        }
     }
 }
 
@@ -107,13 +105,7 @@ fn key_error(alg: &str) -> Error {
 
 /// One AES mode over `data` in place. Lengths were checked by the caller;
 /// the crates' own checks are mapped to errors all the same.
-fn aes_mode<C>(
-    mode: CipherMode,
-    encrypt: bool,
-    key: &[u8],
-    iv: &[u8; BLOCK],
-    data: &mut [u8],
-) -> Result<(), Error>
+fn aes_mode<C>(mode: CipherMode, encrypt: bool, key: &[u8], iv: &[u8; BLOCK], data: &mut [u8]) -> Result<(), Error>
 where
     C: BlockCipher + BlockSizeUser<BlockSize = U16> + BlockEncrypt + BlockDecrypt + KeyInit,
 {
@@ -121,10 +113,7 @@ where
         if data.len().is_multiple_of(BLOCK) {
             Ok(())
         } else {
-            Err(Error::InvalidLength(format!(
-                "{} bytes is not a multiple of {BLOCK}",
-                data.len()
-            )))
+            Err(Error::InvalidLength(format!("{} bytes is not a multiple of {BLOCK}", data.len())))
         }
     };
     let pad_error = || Error::InvalidLength("data is not a multiple of the block size".into());
@@ -170,10 +159,7 @@ where
         }
         CipherMode::Xts => {
             if data.len() < BLOCK {
-                return Err(Error::InvalidLength(format!(
-                    "xts needs at least {BLOCK} bytes, got {}",
-                    data.len()
-                )));
+                return Err(Error::InvalidLength(format!("xts needs at least {BLOCK} bytes, got {}", data.len())));
             }
             if !key.len().is_multiple_of(2) {
                 return Err(key_error("xts"));
@@ -193,12 +179,7 @@ where
 }
 
 /// HMAC digest or verify with the MAC type `M`.
-fn hmac_step<M: Mac + KeyInit>(
-    alg: Algorithm,
-    op: Op,
-    key: &[u8],
-    req: &mut Request,
-) -> Result<(), Error> {
+fn hmac_step<M: Mac + KeyInit>(alg: Algorithm, op: Op, key: &[u8], req: &mut Request) -> Result<(), Error> {
     if op == Op::Verify {
         let n = req.tag.len();
         if !(MIN_VERIFY_TAG..=alg.digest_len()).contains(&n) {
@@ -216,12 +197,8 @@ fn hmac_step<M: Mac + KeyInit>(
             Ok(())
         }
         // Constant-time comparison of the leftmost `tag.len()` bytes.
-        Op::Verify => mac
-            .verify_truncated_left(&req.tag)
-            .map_err(|_| Error::VerifyFailed),
-        _ => Err(Error::InvalidArgument(format!(
-            "{op:?} does not apply to {alg}"
-        ))),
+        Op::Verify => mac.verify_truncated_left(&req.tag).map_err(|_| Error::VerifyFailed),
+        _ => Err(Error::InvalidArgument(format!("{op:?} does not apply to {alg}"))),
     }
 }
 
@@ -236,20 +213,12 @@ mod tests {
 
     /// A step built without `Step::new`'s checks, as a driver might get one.
     fn raw_step(alg: Algorithm, op: Op, key: &[u8]) -> Step {
-        Step {
-            alg,
-            op,
-            key: Key::new(key),
-            device: None,
-        }
+        Step { alg, op, key: Key::new(key), device: None }
     }
 
     fn h(s: &str) -> Vec<u8> {
         assert!(s.len().is_multiple_of(2));
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
     }
 
     fn run(alg: Algorithm, op: Op, key: &[u8], req: &mut Request) -> Result<(), Error> {
@@ -269,10 +238,7 @@ mod tests {
         for (alg, op) in cases {
             let key = vec![1u8; alg.key_len().unwrap_or(16)];
             let mut r = Request::new(vec![0; 16]).with_iv(&[0; 16]);
-            assert!(
-                matches!(run(alg, op, &key, &mut r), Err(Error::InvalidArgument(_))),
-                "{alg} {op:?}"
-            );
+            assert!(matches!(run(alg, op, &key, &mut r), Err(Error::InvalidArgument(_))), "{alg} {op:?}");
         }
     }
 
@@ -295,34 +261,21 @@ mod tests {
         }
         // XTS: both halves equal.
         let mut r = Request::new(vec![0; 32]).with_iv(&[0; 16]);
-        assert!(matches!(
-            run(aes(128, CipherMode::Xts), Op::Encrypt, &[5; 32], &mut r),
-            Err(Error::InvalidKey(_))
-        ));
+        assert!(matches!(run(aes(128, CipherMode::Xts), Op::Encrypt, &[5; 32], &mut r), Err(Error::InvalidKey(_))));
         // An AES size that does not exist.
         let mut r = Request::new(vec![0; 32]).with_iv(&[0; 16]);
-        assert!(matches!(
-            run(aes(100, CipherMode::Cbc), Op::Encrypt, &[5; 12], &mut r),
-            Err(Error::InvalidKey(_))
-        ));
+        assert!(matches!(run(aes(100, CipherMode::Cbc), Op::Encrypt, &[5; 12], &mut r), Err(Error::InvalidKey(_))));
     }
 
     #[test]
     fn wrong_iv_is_invalid_length() {
         for alg in Algorithm::all().filter(|a| a.kind() == acrypto_core::OpKind::Cipher) {
             let key: Vec<u8> = (0..alg.key_len().unwrap() as u8).collect();
-            let bad = if alg.iv_len() == 0 {
-                vec![16]
-            } else {
-                vec![0, 15, 17, 32]
-            };
+            let bad = if alg.iv_len() == 0 { vec![16] } else { vec![0, 15, 17, 32] };
             for n in bad {
                 let mut r = Request::new(vec![0; 32]).with_iv(&vec![0; n]);
                 let e = run(alg, Op::Encrypt, &key, &mut r);
-                assert!(
-                    matches!(e, Err(Error::InvalidLength(_))),
-                    "{alg} iv {n}: {e:?}"
-                );
+                assert!(matches!(e, Err(Error::InvalidLength(_))), "{alg} iv {n}: {e:?}");
                 assert_eq!(r.data, vec![0; 32], "{alg}: data touched on error");
             }
         }
@@ -341,10 +294,7 @@ mod tests {
                 for op in [Op::Encrypt, Op::Decrypt] {
                     let mut r = Request::new(vec![0; n]).with_iv(&vec![0; alg.iv_len()]);
                     let e = run(alg, op, key, &mut r);
-                    assert!(
-                        matches!(e, Err(Error::InvalidLength(_))),
-                        "{alg} {n}: {e:?}"
-                    );
+                    assert!(matches!(e, Err(Error::InvalidLength(_))), "{alg} {n}: {e:?}");
                 }
             }
         }
@@ -369,54 +319,26 @@ mod tests {
     #[test]
     fn known_answers() {
         // SP 800-38A F.5.1, first block.
-        let mut r = Request::new(h("6bc1bee22e409f96e93d7e117393172a"))
-            .with_iv(&h("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"));
-        run(
-            aes(128, CipherMode::Ctr),
-            Op::Encrypt,
-            &h("2b7e151628aed2a6abf7158809cf4f3c"),
-            &mut r,
-        )
-        .unwrap();
+        let mut r = Request::new(h("6bc1bee22e409f96e93d7e117393172a")).with_iv(&h("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"));
+        run(aes(128, CipherMode::Ctr), Op::Encrypt, &h("2b7e151628aed2a6abf7158809cf4f3c"), &mut r).unwrap();
         assert_eq!(r.data, h("874d6191b620e3261bef6864990db6ce"));
         // SP 800-38A F.2.1, first block (CBC), through a separate output buffer.
         let mut r = Request::new(h("6bc1bee22e409f96e93d7e117393172a"))
             .with_iv(&h("000102030405060708090a0b0c0d0e0f"))
             .with_output(Vec::new());
-        run(
-            aes(128, CipherMode::Cbc),
-            Op::Encrypt,
-            &h("2b7e151628aed2a6abf7158809cf4f3c"),
-            &mut r,
-        )
-        .unwrap();
+        run(aes(128, CipherMode::Cbc), Op::Encrypt, &h("2b7e151628aed2a6abf7158809cf4f3c"), &mut r).unwrap();
         assert_eq!(r.output(), h("7649abac8119b246cee98e9b12e9197d"));
         assert_eq!(r.data, h("6bc1bee22e409f96e93d7e117393172a"));
         // FIPS 180-2 "abc".
         let mut r = Request::new(b"abc".to_vec());
-        run(
-            Algorithm::Digest(DigestKind::Sha256),
-            Op::Digest,
-            &[],
-            &mut r,
-        )
-        .unwrap();
-        assert_eq!(
-            r.tag,
-            h("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        );
+        run(Algorithm::Digest(DigestKind::Sha256), Op::Digest, &[], &mut r).unwrap();
+        assert_eq!(r.tag, h("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
         r.tag = vec![1, 2, 3];
         run(Algorithm::Digest(DigestKind::Sha1), Op::Digest, &[], &mut r).unwrap();
         assert_eq!(r.tag, h("a9993e364706816aba3e25717850c26c9cd0d89d"));
         // RFC 2202 case 2.
         let mut r = Request::new(b"what do ya want for nothing?".to_vec());
-        run(
-            Algorithm::Hmac(DigestKind::Sha1),
-            Op::Digest,
-            b"Jefe",
-            &mut r,
-        )
-        .unwrap();
+        run(Algorithm::Hmac(DigestKind::Sha1), Op::Digest, b"Jefe", &mut r).unwrap();
         assert_eq!(r.tag, h("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"));
     }
 
@@ -431,27 +353,15 @@ mod tests {
             let mut bad = full[..n].to_vec();
             bad[n - 1] ^= 1;
             let mut r = Request::new(data.clone()).with_tag(&bad);
-            assert_eq!(
-                run(alg, Op::Verify, b"Jefe", &mut r),
-                Err(Error::VerifyFailed)
-            );
+            assert_eq!(run(alg, Op::Verify, b"Jefe", &mut r), Err(Error::VerifyFailed));
         }
         for n in [0, 1, MIN_VERIFY_TAG - 1, 33, 64] {
             let mut r = Request::new(data.clone()).with_tag(&vec![0; n]);
-            assert!(
-                matches!(
-                    run(alg, Op::Verify, b"Jefe", &mut r),
-                    Err(Error::InvalidLength(_))
-                ),
-                "tag {n}"
-            );
+            assert!(matches!(run(alg, Op::Verify, b"Jefe", &mut r), Err(Error::InvalidLength(_))), "tag {n}");
         }
         // A different key does not verify.
         let mut r = Request::new(data).with_tag(&full);
-        assert_eq!(
-            run(alg, Op::Verify, b"Jeff", &mut r),
-            Err(Error::VerifyFailed)
-        );
+        assert_eq!(run(alg, Op::Verify, b"Jeff", &mut r), Err(Error::VerifyFailed));
     }
 
     #[test]
@@ -477,32 +387,17 @@ mod tests {
         let mut r = Request::new(vec![3; 48]).with_iv(&[9; 16]);
         apply_steps(&steps, &mut r).unwrap();
         let mut want = Request::new(r.data.clone());
-        run(
-            Algorithm::Hmac(DigestKind::Sha1),
-            Op::Digest,
-            b"k",
-            &mut want,
-        )
-        .unwrap();
+        run(Algorithm::Hmac(DigestKind::Sha1), Op::Digest, b"k", &mut want).unwrap();
         assert_eq!(r.tag, want.tag);
         // The cipher step fails on 47 bytes; the MAC step never runs.
         let mut r = Request::new(vec![3; 47]).with_iv(&[9; 16]);
-        assert!(matches!(
-            apply_steps(&steps, &mut r),
-            Err(Error::InvalidLength(_))
-        ));
+        assert!(matches!(apply_steps(&steps, &mut r), Err(Error::InvalidLength(_))));
         assert!(r.tag.is_empty());
     }
 
     #[test]
     fn any_shape_of_step_and_request_is_an_answer_not_a_panic() {
-        let ops = [
-            Op::Encrypt,
-            Op::Decrypt,
-            Op::Digest,
-            Op::Verify,
-            Op::Generate,
-        ];
+        let ops = [Op::Encrypt, Op::Decrypt, Op::Digest, Op::Verify, Op::Generate];
         let mut oks = 0;
         for alg in Algorithm::all().chain([aes(64, CipherMode::Ctr), aes(512, CipherMode::Xts)]) {
             for op in ops {
@@ -511,9 +406,8 @@ mod tests {
                     for ivlen in [0usize, 8, 16, 17] {
                         for dlen in [0usize, 1, 15, 16, 17, 31, 32, 33] {
                             for tlen in [0usize, 9, 10, 20, 32, 33] {
-                                let mut r = Request::new(vec![0xa5; dlen])
-                                    .with_iv(&vec![1; ivlen])
-                                    .with_tag(&vec![2; tlen]);
+                                let mut r =
+                                    Request::new(vec![0xa5; dlen]).with_iv(&vec![1; ivlen]).with_tag(&vec![2; tlen]);
                                 match run(alg, op, &key, &mut r) {
                                     Ok(()) => oks += 1,
                                     Err(

@@ -22,9 +22,8 @@ pub fn parse(spec: &str) -> Result<Vec<Arc<dyn Driver>>> {
     for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (kind, count) = match item.split_once(':') {
             Some((k, c)) => {
-                let n: usize = c
-                    .parse()
-                    .map_err(|_| Error::InvalidArgument(format!("bad device count in '{item}'")))?;
+                let n: usize =
+                    c.parse().map_err(|_| Error::InvalidArgument(format!("bad device count in '{item}'")))?;
                 if n == 0 || n > 1024 {
                     return Err(Error::InvalidArgument(format!("device count in '{item}' must be 1..=1024")));
                 }

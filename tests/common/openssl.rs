@@ -31,26 +31,13 @@ fn pipe(prog: &str, args: &[String], input: &[u8]) -> Vec<u8> {
     });
     let out = child.wait_with_output().unwrap();
     feeder.join().unwrap();
-    assert!(
-        out.status.success(),
-        "{prog} {} failed: {}",
-        redact(args).join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{prog} {} failed: {}", redact(args).join(" "), String::from_utf8_lossy(&out.stderr));
     out.stdout
 }
 
 /// The arguments with key material shortened, for messages.
 fn redact(args: &[String]) -> Vec<String> {
-    args.iter()
-        .map(|a| {
-            if a.len() > 24 {
-                format!("{}…", &a[..24])
-            } else {
-                a.clone()
-            }
-        })
-        .collect()
+    args.iter().map(|a| if a.len() > 24 { format!("{}…", &a[..24]) } else { a.clone() }).collect()
 }
 
 fn openssl(args: &[String], input: &[u8]) -> Vec<u8> {
@@ -59,27 +46,17 @@ fn openssl(args: &[String], input: &[u8]) -> Vec<u8> {
 
 /// The `openssl version` line.
 pub fn version() -> String {
-    String::from_utf8_lossy(&openssl(&["version".to_string()], b""))
-        .trim()
-        .to_string()
+    String::from_utf8_lossy(&openssl(&["version".to_string()], b"")).trim().to_string()
 }
 
 /// `alg` encrypting or decrypting `data` with `openssl enc` (no padding).
 /// XTS goes to [`xts`].
 pub fn cipher(alg: Algorithm, op: Op, key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
-    let Algorithm::Aes { mode, .. } = alg else {
-        panic!("{alg} is not a cipher")
-    };
+    let Algorithm::Aes { mode, .. } = alg else { panic!("{alg} is not a cipher") };
     if mode == CipherMode::Xts {
         return xts(op, key, iv, data);
     }
-    let mut args = vec![
-        "enc".to_string(),
-        format!("-{alg}"),
-        "-K".into(),
-        hex::encode(key),
-        "-nopad".into(),
-    ];
+    let mut args = vec!["enc".to_string(), format!("-{alg}"), "-K".into(), hex::encode(key), "-nopad".into()];
     if mode != CipherMode::Ecb {
         args.extend(["-iv".to_string(), hex::encode(iv)]);
     }
@@ -100,14 +77,7 @@ fn digest_name(d: DigestKind) -> &'static str {
 
 /// The digest of `data` with `openssl dgst`.
 pub fn digest(d: DigestKind, data: &[u8]) -> Vec<u8> {
-    openssl(
-        &[
-            "dgst".into(),
-            format!("-{}", digest_name(d)),
-            "-binary".into(),
-        ],
-        data,
-    )
+    openssl(&["dgst".into(), format!("-{}", digest_name(d)), "-binary".into()], data)
 }
 
 /// The HMAC of `data` with `openssl mac`. The key goes as hex, so any
@@ -175,48 +145,18 @@ pub fn xts_batch(jobs: &[XtsJob<'_>]) -> Vec<Option<Vec<u8>>> {
             Op::Decrypt => 'd',
             op => panic!("{op:?} is not a cipher operation"),
         };
-        input.push_str(&format!(
-            "{dir} {} {} {}\n",
-            hex::encode(j.key),
-            hex::encode(j.tweak),
-            hex::encode(j.data)
-        ));
+        input.push_str(&format!("{dir} {} {} {}\n", hex::encode(j.key), hex::encode(j.tweak), hex::encode(j.data)));
     }
     let bin = xts_ref_binary().to_str().unwrap().to_string();
     let out = pipe(&bin, &[], input.as_bytes());
-    let lines: Vec<String> = BufReader::new(&out[..])
-        .lines()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(
-        lines.len(),
-        jobs.len(),
-        "xts_ref answered {} of {} jobs",
-        lines.len(),
-        jobs.len()
-    );
-    lines
-        .iter()
-        .map(|l| {
-            if l == "ERR" {
-                None
-            } else {
-                Some(hex::decode(l).expect("xts_ref output is hex"))
-            }
-        })
-        .collect()
+    let lines: Vec<String> = BufReader::new(&out[..]).lines().map(Result::unwrap).collect();
+    assert_eq!(lines.len(), jobs.len(), "xts_ref answered {} of {} jobs", lines.len(), jobs.len());
+    lines.iter().map(|l| if l == "ERR" { None } else { Some(hex::decode(l).expect("xts_ref output is hex")) }).collect()
 }
 
 /// One XTS operation through OpenSSL's libcrypto; panics if OpenSSL refuses.
 pub fn xts(op: Op, key: &[u8], tweak: &[u8], data: &[u8]) -> Vec<u8> {
-    xts_batch(&[XtsJob {
-        op,
-        key,
-        tweak,
-        data,
-    }])
-    .remove(0)
-    .expect("OpenSSL refused the XTS job")
+    xts_batch(&[XtsJob { op, key, tweak, data }]).remove(0).expect("OpenSSL refused the XTS job")
 }
 
 /// What OpenSSL computes for `alg`/`op` over `data`: the output data for

@@ -11,10 +11,7 @@ pub const DEFAULT_SEED: u64 = 0x6163_7279_7074_6f31;
 /// The base seed for this run.
 pub fn base_seed() -> u64 {
     match std::env::var("ACRYPTO_TEST_SEED") {
-        Ok(s) => s
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("ACRYPTO_TEST_SEED={s:?} is not a decimal u64")),
+        Ok(s) => s.trim().parse().unwrap_or_else(|_| panic!("ACRYPTO_TEST_SEED={s:?} is not a decimal u64")),
         Err(_) => DEFAULT_SEED,
     }
 }
