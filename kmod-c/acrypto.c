@@ -20,7 +20,8 @@
  *  - struct acrypto_req is owned by the crypto layer while in flight, then
  *    by the completion list (read() frees it) or the reap list (the reap
  *    worker frees it, when the fd is closed or the synchronous caller was
- *    interrupted).
+ *    interrupted). Its data is a kernel copy, or, for large batch cipher
+ *    requests, the submitter's pages pinned until the request is freed.
  * Module exit waits until every context is gone, then flushes the worker.
  */
 
@@ -1245,6 +1246,7 @@ static int acrypto_ioc_version(void __user *argp)
 	v.max_buffer = max_buffer;
 	v.request_size = sizeof(struct acrypto_request);
 	v.completion_size = sizeof(struct acrypto_completion);
+	v.zero_copy_min = zero_copy_min;
 	if (copy_to_user(argp, &v, sizeof(v)))
 		return -EFAULT;
 	return 0;

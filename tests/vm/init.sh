@@ -55,6 +55,17 @@ if insmod /acrypto.ko; then
 		else
 			echo "RESULT FAIL insmod with small limits"
 		fi
+		# The batch path with copies only, and with zero copy from 16 bytes.
+		for zc in 0 16; do
+			if insmod /acrypto.ko zero_copy_min=$zc; then
+				T_TAG="[zero_copy_min=$zc] " chroot /host $BUILD/t_kat $BUILD/vectors.txt |
+					grep -v '^  note: driver'
+				rmmod acrypto && echo "RESULT PASS rmmod after the zero_copy_min=$zc run" ||
+					echo "RESULT FAIL rmmod after the zero_copy_min=$zc run"
+			else
+				echo "RESULT FAIL insmod zero_copy_min=$zc"
+			fi
+		done
 	fi
 else
 	echo "RESULT FAIL insmod acrypto"

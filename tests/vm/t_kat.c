@@ -313,8 +313,9 @@ static void test_enum(int fd)
 	t_result(!ret && ver.abi_version == ACRYPTO_ABI_VERSION &&
 			 ver.request_size == sizeof(struct acrypto_request) &&
 			 ver.completion_size == sizeof(struct acrypto_completion),
-		 "version: abi %u, limits sessions %u inflight %u buffer %u", ver.abi_version,
-		 ver.max_sessions, ver.max_inflight, ver.max_buffer);
+		 "version: abi %u, limits sessions %u inflight %u buffer %u, zero copy from %u",
+		 ver.abi_version, ver.max_sessions, ver.max_inflight, ver.max_buffer,
+		 ver.zero_copy_min);
 
 	ret = enumerate(fd);
 	if (ret <= 0) {

@@ -300,6 +300,9 @@ struct acrypto_completion {
  * @max_buffer:		out, largest source/destination of one request
  * @request_size:	out, sizeof(struct acrypto_request)
  * @completion_size:	out, sizeof(struct acrypto_completion)
+ * @zero_copy_min:	out, smallest batch cipher request run on pinned user
+ *			pages (0: never)
+ * @__pad:		zero
  * @__reserved:		zero
  */
 struct acrypto_version {
@@ -309,7 +312,9 @@ struct acrypto_version {
 	__u32 max_buffer;
 	__u32 request_size;
 	__u32 completion_size;
-	__u64 __reserved[2];
+	__u32 zero_copy_min;
+	__u32 __pad;
+	__u64 __reserved;
 };
 
 /* struct acrypto_alg_info.flags, and acrypto_session_alloc.driver_flags */
