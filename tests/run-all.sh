@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test of the project. Installs what the tests need (apt-get)
+# when it is missing. Exits non-zero on the first failing stage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stage() { printf '\n=== %s\n' "$*"; }
+
+stage "setup"
+sh tests/setup.sh
+
+stage "format"
+cargo fmt --all -- --check
+
+stage "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+stage "unit, integration, known-answer, cross-check and doc tests"
+cargo test --release --workspace --locked
+
+stage "loom models"
+RUSTFLAGS="--cfg acrypto_loom" CARGO_TARGET_DIR=target/loom \
+	cargo test --release --locked -p acrypto-core --test loom
+
+if [ "${ACRYPTO_SKIP_VM:-0}" = 1 ]; then
+	stage "kernel module tests in qemu: skipped (ACRYPTO_SKIP_VM=1)"
+else
+	stage "kernel module tests in qemu"
+	tests/vm/run.sh
+fi
+
+stage "all stages passed"
