@@ -199,7 +199,7 @@ static void acrypto_ctx_free(struct kref *ref)
 	xa_destroy(&ctx->sessions);
 	mutex_destroy(&ctx->lock_enum);
 	mutex_destroy(&ctx->lock_sessions);
-	kfree(ctx->snap);
+	kvfree(ctx->snap);
 	kfree(ctx);
 	if (atomic_dec_and_test(&acrypto_live_ctx))
 		wake_up(&acrypto_unload_wait);
@@ -1146,7 +1146,7 @@ static int acrypto_enum_snapshot(struct acrypto_ctx *ctx)
 	for (k = 0; k < ARRAY_SIZE(acrypto_algs); k++)
 		crypto_has_alg(acrypto_algs[k].name, 0, 0);
 
-	snap = kcalloc(ACRYPTO_ENUM_CAP, sizeof(*snap), GFP_KERNEL);
+	snap = kvcalloc(ACRYPTO_ENUM_CAP, sizeof(*snap), GFP_KERNEL);
 	if (!snap)
 		return -ENOMEM;
 
@@ -1199,7 +1199,7 @@ static int acrypto_enum_snapshot(struct acrypto_ctx *ctx)
 			snap[i].flags |= ACRYPTO_ALG_F_DEFAULT;
 	}
 
-	kfree(ctx->snap);
+	kvfree(ctx->snap);
 	ctx->snap = snap;
 	ctx->nsnap = n;
 	return 0;
