@@ -1468,8 +1468,13 @@ err_destroy_wq:
 
 static void __exit acrypto_exit(void)
 {
+	int live;
+
 	misc_deregister(&acrypto_misc);
 	/* Closed fds may still have requests in the crypto layer. */
+	live = atomic_read(&acrypto_live_ctx);
+	if (live)
+		pr_info("unload waits for the requests of %d closed files\n", live);
 	wait_event(acrypto_unload_wait, !atomic_read(&acrypto_live_ctx));
 	destroy_workqueue(acrypto_wq);
 }
