@@ -2,10 +2,11 @@
 //! its state and counters; and the `Driver` trait drivers implement.
 
 use crate::alg::{Algorithm, Capability};
-use crate::engine::{EngineInner, Job};
+use crate::engine::EngineInner;
 use crate::error::{Error, Result};
 use crate::queue::PriorityQueue;
 use crate::request::Request;
+use crate::route::Job;
 use crate::session::Step;
 use crate::stats::{Counters, Stats};
 use crate::sync::{lock, Arc, AtomicU64, AtomicUsize, Mutex, Ordering, Weak};

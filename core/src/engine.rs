@@ -2,12 +2,13 @@
 //! statistics.
 
 use crate::alg::{Algorithm, Op, OpKind, MIN_VERIFY_TAG};
-use crate::balancer::{Balancer, Candidate, LeastLoaded, WorkInfo};
+use crate::balancer::{Balancer, LeastLoaded};
 use crate::completion::{deliver_now, Completion, Finished, Pending, Waiters};
 use crate::device::{DeviceHandle, DeviceId, DeviceInfo, DeviceInner, DeviceState, Driver};
 use crate::error::{Error, Result};
 use crate::request::{Done, Request};
-use crate::session::{order_arrive, Session, SessionBuilder, SessionInner, Step};
+use crate::route::Job;
+use crate::session::{order_arrive, Session, SessionBuilder, SessionInner};
 use crate::stats::{Counters, Stats};
 use crate::sync::{lock, read, thread, thread_local, write, Arc, AtomicU64, AtomicUsize, Mutex, Ordering, RwLock};
 use std::collections::VecDeque;
@@ -93,51 +94,10 @@ impl From<Rejected> for Error {
     }
 }
 
-const RUNNING: usize = 0;
+pub(crate) const RUNNING: usize = 0;
 const DRAINING: usize = 1;
-const CANCELING: usize = 2;
+pub(crate) const CANCELING: usize = 2;
 const DOWN: usize = 3;
-
-/// One request on its way through its route.
-pub(crate) struct Job {
-    pub(crate) session: Arc<SessionInner>,
-    pub(crate) request: Request,
-    completion: Completion,
-    /// The steps assigned to the current device: `step..step_end`.
-    step: usize,
-    step_end: usize,
-    seq: Option<u64>,
-    submitted_ns: u64,
-    enqueued_ns: u64,
-    pub(crate) taken_ns: u64,
-    /// Devices that failed the current step (not tried again).
-    tried: Vec<DeviceId>,
-    retries: u32,
-}
-
-impl Job {
-    pub(crate) fn bytes(&self) -> u64 {
-        self.request.len() as u64
-    }
-    pub(crate) fn assigned_steps(&self) -> &[Step] {
-        &self.session.steps[self.step..self.step_end]
-    }
-    pub(crate) fn parts(&mut self) -> (&[Step], &mut Request) {
-        (&self.session.steps[self.step..self.step_end], &mut self.request)
-    }
-    fn current_step(&self) -> &Step {
-        &self.session.steps[self.step]
-    }
-    fn info(&self) -> WorkInfo {
-        WorkInfo {
-            session: self.session.id,
-            priority: self.session.priority,
-            alg: self.current_step().alg,
-            bytes: self.request.len(),
-            caller: caller_id(),
-        }
-    }
-}
 
 // How many completion deliveries the current thread is inside of.
 // (loom's `thread_local!` takes no `const` initialiser.)
@@ -145,13 +105,6 @@ impl Job {
 thread_local!(static CALLBACK_DEPTH: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
 #[cfg(acrypto_loom)]
 thread_local!(static CALLBACK_DEPTH: std::cell::Cell<u64> = std::cell::Cell::new(0));
-
-fn caller_id() -> u64 {
-    use std::sync::atomic::{AtomicU64 as StdAtomic, Ordering as StdOrdering};
-    static NEXT: StdAtomic = StdAtomic::new(1);
-    thread_local!(static ID: u64 = NEXT.fetch_add(1, StdOrdering::Relaxed));
-    ID.with(|id| *id)
-}
 
 /// Callbacks waiting for a completion worker.
 #[derive(Default)]
@@ -184,21 +137,21 @@ impl Deferred {
 }
 
 pub(crate) struct EngineInner {
-    devices: RwLock<Vec<Arc<DeviceInner>>>,
-    balancer: Box<dyn Balancer>,
-    config: EngineConfig,
-    state: AtomicUsize,
-    in_flight: AtomicU64,
+    pub(crate) devices: RwLock<Vec<Arc<DeviceInner>>>,
+    pub(crate) balancer: Box<dyn Balancer>,
+    pub(crate) config: EngineConfig,
+    pub(crate) state: AtomicUsize,
+    pub(crate) in_flight: AtomicU64,
     /// Completions being delivered in the completing context right now.
-    delivering: AtomicU64,
-    counters: Counters,
+    pub(crate) delivering: AtomicU64,
+    pub(crate) counters: Counters,
     /// Notified whenever work completes or leaves a queue.
-    changed: Waiters,
+    pub(crate) changed: Waiters,
     deferred: Option<Arc<Deferred>>,
-    next_id: AtomicU64,
-    epoch: Instant,
+    pub(crate) next_id: AtomicU64,
+    pub(crate) epoch: Instant,
     /// Serialises shutdown so a second caller waits for the first.
-    shutdown_lock: Mutex<()>,
+    pub(crate) shutdown_lock: Mutex<()>,
 }
 
 /// Builds an [`Engine`].
@@ -616,205 +569,12 @@ impl EngineInner {
         }
     }
 
-    fn has_room_for(&self, job: &Job) -> bool {
-        let step = job.current_step();
-        read(&self.devices).iter().any(|d| {
-            d.state() == DeviceState::Active
-                && d.supports(step.alg)
-                && step.device.as_ref().is_none_or(|b| *b == d.name)
-                && d.queued.load(Ordering::Relaxed) < d.capacity
-        })
-    }
-
-    /// Picks a device for the job's current step (`find_device`, or
-    /// `rehash` when moving work off `from_broken`), assigns it the longest
-    /// run of steps it can do, and queues the job there. `admitted` work
-    /// (next steps of a route, retries, rehash) may exceed a queue bound:
-    /// the in-flight limit bounds it.
-    fn place_and_push(
-        &self,
-        mut job: Box<Job>,
-        admitted: bool,
-        from_broken: Option<DeviceId>,
-    ) -> Result<(), (Error, Box<Job>)> {
-        // A device may change state between the pick and the push; then pick again.
-        for _ in 0..64 {
-            let dev = match self.pick(&job, admitted, from_broken) {
-                Ok(d) => d,
-                Err(e) => return Err((e, job)),
-            };
-            let steps = &job.session.steps;
-            let mut end = job.step + 1;
-            while end < steps.len()
-                && dev.supports(steps[end].alg)
-                && steps[end].device.as_ref().is_none_or(|b| *b == dev.name)
-            {
-                end += 1;
-            }
-            job.step_end = end;
-            if job.step > 0 || job.retries > 0 || from_broken.is_some() {
-                job.enqueued_ns = self.now_ns();
-            }
-            let bytes = job.bytes();
-            let prio = job.session.priority;
-            let was_empty = {
-                let mut q = lock(&dev.queue);
-                if dev.state() != DeviceState::Active {
-                    continue;
-                }
-                if admitted {
-                    q.push_unbounded(prio, job);
-                } else if let Err(j) = q.push(prio, job) {
-                    job = j;
-                    continue;
-                }
-                dev.queued.store(q.len(), Ordering::Release);
-                dev.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
-                q.len() == 1
-            };
-            dev.counters.submitted.inc();
-            if was_empty {
-                dev.driver.data_ready();
-            }
-            return Ok(());
-        }
-        Err((Error::Busy, job))
-    }
-
-    fn pick(&self, job: &Job, admitted: bool, from_broken: Option<DeviceId>) -> Result<Arc<DeviceInner>> {
-        let step = job.current_step();
-        let devs = read(&self.devices);
-        let capable = |d: &DeviceInner| {
-            d.state() == DeviceState::Active
-                && d.supports(step.alg)
-                && step.device.as_ref().is_none_or(|b| *b == d.name)
-                && !job.tried.contains(&d.id)
-                && Some(d.id) != from_broken
-        };
-        let mut cands = Vec::with_capacity(devs.len());
-        for d in devs.iter() {
-            if capable(d) {
-                cands.push(Candidate {
-                    id: d.id,
-                    name: &d.name,
-                    index: d.index,
-                    queued: d.queued.load(Ordering::Relaxed),
-                    capacity: d.capacity,
-                    outstanding: d.outstanding.load(Ordering::Relaxed),
-                    queued_bytes: d.queued_bytes.load(Ordering::Relaxed),
-                    rate: d.effective_rate(),
-                    class: d.class,
-                    device: d,
-                });
-            }
-        }
-        if cands.is_empty() {
-            return Err(self.no_device_error(&devs, step));
-        }
-        let info = job.info();
-        let pick = match from_broken {
-            Some(b) => self.balancer.rehash(b, &cands, &info),
-            None => self.balancer.find_device(&cands, &info),
-        };
-        let chosen = match pick.filter(|&i| i < cands.len()) {
-            Some(i) if admitted || cands[i].has_room() => i,
-            _ => {
-                // The pick is full (or the balancer declined): least loaded with room.
-                match cands.iter().enumerate().filter(|(_, c)| admitted || c.has_room()).min_by_key(|(_, c)| c.load()) {
-                    Some((i, _)) => i,
-                    None => return Err(Error::Busy),
-                }
-            }
-        };
-        Ok(cands[chosen].device.clone())
-    }
-
-    fn no_device_error(&self, devs: &[Arc<DeviceInner>], step: &Step) -> Error {
-        match &step.device {
-            Some(name) => match devs.iter().find(|d| &d.name == name) {
-                Some(d) if d.state() == DeviceState::Broken => Error::DeviceBroken(format!(
-                    "{name}: {}",
-                    lock(&d.broken_reason).clone().unwrap_or_else(|| "marked broken".into())
-                )),
-                Some(d) if d.state() == DeviceState::Removed => Error::DeviceBroken(format!("{name} was removed")),
-                Some(_) => Error::Unsupported(format!("device {name} cannot do {}", step.alg)),
-                None => Error::NoSuchDevice(name.clone()),
-            },
-            None => Error::NoDevice(step.alg.to_string()),
-        }
-    }
-
-    /// A driver completed the steps it was given.
-    pub(crate) fn step_done(&self, dev: &Arc<DeviceInner>, mut job: Box<Job>, status: Result<()>) {
-        let now = self.now_ns();
-        dev.account_busy(job.taken_ns, now);
-        dev.counters.latency.record(std::time::Duration::from_nanos(now.saturating_sub(job.enqueued_ns)));
-        match &status {
-            Ok(()) => {
-                dev.counters.completed_ok.inc();
-                dev.counters.bytes.add(job.bytes());
-            }
-            Err(_) => dev.counters.completed_err.inc(),
-        }
-        let steps = job.session.steps.len();
-        match status {
-            Ok(()) if job.step_end < steps => {
-                job.step = job.step_end;
-                job.tried.clear();
-                job.retries = 0;
-                self.forward(job, None);
-            }
-            Ok(()) => self.finish_at(job, Ok(()), now),
-            Err(e) if e.is_device_fault() => {
-                let bound = job.current_step().device.is_some();
-                if bound || job.retries >= self.config.max_retries {
-                    let e = if bound && dev.state() == DeviceState::Broken {
-                        self.no_device_error(&read(&self.devices), job.current_step())
-                    } else {
-                        e
-                    };
-                    self.finish(job, Err(e));
-                } else {
-                    job.retries += 1;
-                    job.tried.push(dev.id);
-                    self.forward_or_fail(job, e);
-                }
-            }
-            Err(e) => self.finish(job, Err(e)),
-        }
-        // Counted down last, so a waiter for this device sees the work
-        // either here or already moved on.
-        dev.outstanding.fetch_sub(1, Ordering::AcqRel);
-        self.changed.notify();
-    }
-
-    /// Queues admitted work on its next device, or finishes it with the error.
-    fn forward(&self, job: Box<Job>, from_broken: Option<DeviceId>) {
-        if self.state.load(Ordering::SeqCst) == CANCELING {
-            return self.finish(job, Err(Error::Canceled));
-        }
-        if let Err((e, job)) = self.place_and_push(job, true, from_broken) {
-            self.finish(job, Err(e));
-        }
-    }
-
-    /// Retries work a device failed; if no other device can take it, the
-    /// device's own error is the final status.
-    fn forward_or_fail(&self, job: Box<Job>, original: Error) {
-        if self.state.load(Ordering::SeqCst) == CANCELING {
-            return self.finish(job, Err(Error::Canceled));
-        }
-        if let Err((_, job)) = self.place_and_push(job, true, None) {
-            self.finish(job, Err(original));
-        }
-    }
-
-    fn finish(&self, job: Box<Job>, status: Result<()>) {
+    pub(crate) fn finish(&self, job: Box<Job>, status: Result<()>) {
         let now = self.now_ns();
         self.finish_at(job, status, now)
     }
 
-    fn finish_at(&self, job: Box<Job>, status: Result<()>, now: u64) {
+    pub(crate) fn finish_at(&self, job: Box<Job>, status: Result<()>, now: u64) {
         let job = *job;
         match &status {
             Ok(()) => {
@@ -860,46 +620,10 @@ impl EngineInner {
         self.changed.notify();
     }
 
-    fn dispatch(&self, f: Finished, direct: bool) {
+    pub(crate) fn dispatch(&self, f: Finished, direct: bool) {
         match (&f.completion, &self.deferred) {
             (Completion::Callback(_), Some(d)) if !direct => d.push(f),
             _ => deliver_now(f),
-        }
-    }
-
-    pub(crate) fn mark_broken(&self, dev: &Arc<DeviceInner>, reason: &str) {
-        let jobs = {
-            let mut q = lock(&dev.queue);
-            if dev.state() != DeviceState::Active {
-                return;
-            }
-            dev.set_state(DeviceState::Broken);
-            *lock(&dev.broken_reason) = Some(reason.to_string());
-            let jobs = q.drain_all();
-            dev.queued.store(0, Ordering::Release);
-            dev.queued_bytes.store(0, Ordering::Relaxed);
-            jobs
-        };
-        for (_, job) in jobs {
-            dev.counters.moved.inc();
-            if job.current_step().device.is_some() {
-                let e = self.no_device_error(&read(&self.devices), job.current_step());
-                self.finish(job, Err(e));
-            } else {
-                self.forward_from_broken(job, dev);
-            }
-        }
-        self.changed.notify();
-    }
-
-    fn forward_from_broken(&self, job: Box<Job>, dev: &DeviceInner) {
-        if self.state.load(Ordering::SeqCst) == CANCELING {
-            return self.finish(job, Err(Error::Canceled));
-        }
-        if let Err((_, job)) = self.place_and_push(job, true, Some(dev.id)) {
-            let alg = job.current_step().alg;
-            let e = Error::DeviceBroken(format!("{} broke and no other device can do {alg}", dev.name));
-            self.finish(job, Err(e));
         }
     }
 

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod queue;
 pub mod request;
+mod route;
 pub mod session;
 pub mod stats;
 mod sync;
