@@ -3,7 +3,10 @@
 # Prints RESULT PASS/FAIL lines that run.sh counts.
 mode=$1
 build=$2
-cd /tmp || exit 1
+# Writable scratch space: a tmpfs that init mounts on /run (the host root is
+# read-only, and its /tmp stays visible: the repository may live there).
+scratch=/run/acrypto-vm
+mkdir -p "$scratch" && cd "$scratch" || exit 1
 
 run() {
 	name=$1
@@ -44,21 +47,21 @@ run t_threads "$build/t_threads"
 
 # examples-c/kernel: the listing works, and sha256sum through the batch path
 # agrees with coreutils' sha256sum on a few files.
-if "$build/acrypto_list" >/tmp/list.txt && grep -q cbc-aes-aesni /tmp/list.txt; then
-	echo "RESULT PASS example acrypto_list ($(wc -l </tmp/list.txt) lines)"
+if "$build/acrypto_list" >$scratch/list.txt && grep -q cbc-aes-aesni $scratch/list.txt; then
+	echo "RESULT PASS example acrypto_list ($(wc -l <$scratch/list.txt) lines)"
 else
 	echo "RESULT FAIL example acrypto_list"
 fi
 d="$(dirname "$0")"
 files="$d/common.h $d/t_kat.c $d/afalg.h $d/guest.sh /etc/passwd"
 for drv in "" "cryptd(sha256-generic)"; do
-	"$build/acrypto_sha256sum" -d "$drv" $files 2>/tmp/err.txt | sort >/tmp/a.txt
-	sha256sum $files | sort >/tmp/b.txt
-	if [ -s /tmp/a.txt ] && cmp -s /tmp/a.txt /tmp/b.txt; then
+	"$build/acrypto_sha256sum" -d "$drv" $files 2>$scratch/err.txt | sort >$scratch/a.txt
+	sha256sum $files | sort >$scratch/b.txt
+	if [ -s $scratch/a.txt ] && cmp -s $scratch/a.txt $scratch/b.txt; then
 		echo "RESULT PASS example acrypto_sha256sum ${drv:-(default)} agrees with sha256sum"
 	else
 		echo "RESULT FAIL example acrypto_sha256sum ${drv:-(default)} differs from sha256sum"
-		sed 's/^/  note: /' /tmp/a.txt /tmp/b.txt /tmp/err.txt
+		sed 's/^/  note: /' $scratch/a.txt $scratch/b.txt $scratch/err.txt
 	fi
 done
 run t_close "$build/t_close"

@@ -23,11 +23,12 @@ for m in $(cat /modules.list); do
 done
 
 mount -t 9p -o trans=virtio,version=9p2000.L,ro host /host || { say "9p mount failed"; finish; }
-# The host root is read-only: give the chroot its own /dev, /proc, /sys, /tmp.
+# The host root is read-only: give the chroot its own /dev, /proc, /sys, and
+# a writable /run (not /tmp: the repository may live under the host's /tmp).
 mount --bind /dev /host/dev
 mount --bind /proc /host/proc
 mount --bind /sys /host/sys
-mount -t tmpfs tmp /host/tmp
+mount -t tmpfs scratch /host/run
 
 # Load a copy of the built module, not the file on the 9p mount.
 cp /host$BUILD/kmod/acrypto.ko /acrypto.ko
@@ -71,5 +72,5 @@ if insmod /acrypto.ko; then
 else
 	echo "RESULT FAIL insmod acrypto"
 fi
-umount /host/tmp /host/sys /host/proc /host/dev 2>/dev/null
+umount /host/run /host/sys /host/proc /host/dev 2>/dev/null
 finish

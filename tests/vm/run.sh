@@ -23,6 +23,13 @@ esac
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=$here/build
+case $build in
+/run/* | /dev/* | /proc/* | /sys/*)
+	# the guest mounts its own file systems there, hiding the host's
+	echo "vm: the repository must not live under /run, /dev, /proc or /sys" >&2
+	exit 2
+	;;
+esac
 timeout_s=${VM_TIMEOUT:-480}
 
 log() { echo "vm: $*"; }
