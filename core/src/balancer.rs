@@ -4,8 +4,9 @@
 //! a piece of work ([`find_device`](Balancer::find_device)), and places work
 //! moved off a broken device ([`rehash`](Balancer::rehash)). The engine
 //! hands it only active devices able to do the step (and, for bound steps,
-//! only the bound one); if the pick's queue is full, the engine falls back
-//! to the least-loaded capable device with room.
+//! only the bound one), and asks only when there are at least two; if the
+//! pick's queue is full, the engine falls back to the least-loaded capable
+//! device with room.
 
 use crate::alg::Algorithm;
 use crate::device::{DeviceClass, DeviceId};

@@ -575,46 +575,64 @@ impl EngineInner {
     }
 
     pub(crate) fn finish_at(&self, job: Box<Job>, status: Result<()>, now: u64) {
-        let job = *job;
+        let Job { session, request, completion, seq, submitted_ns, .. } = *job;
         match &status {
             Ok(()) => {
                 self.counters.completed_ok.inc();
-                self.counters.bytes.add(job.request.len() as u64);
+                self.counters.bytes.add(request.len() as u64);
             }
             Err(_) => self.counters.completed_err.inc(),
         }
-        let latency = std::time::Duration::from_nanos(now.saturating_sub(job.submitted_ns));
+        let latency = std::time::Duration::from_nanos(now.saturating_sub(submitted_ns));
         self.counters.latency.record(latency);
-        job.session.latency.record(latency);
-        job.session.completed.inc();
-        let direct = job.session.flags.direct;
-        let f = Finished { done: Done { request: job.request, status }, completion: job.completion };
-        let ready = match job.seq {
-            Some(seq) => order_arrive(&job.session, seq, Some(f)),
-            None => vec![f],
-        };
+        session.latency.record(latency);
+        session.completed.inc();
+        let direct = session.flags.direct;
+        let f = Finished { done: Done { request, status }, completion };
         // Deferred callbacks are queued before the in-flight count drops, so
-        // a shutdown that saw zero in flight finds them queued; direct ones
-        // run after, so a callback may itself wait for the engine.
-        let mut now_list = Vec::new();
-        for f in ready {
-            match (&f.completion, &self.deferred) {
-                (Completion::Callback(_), Some(d)) if !direct => d.push(f),
-                _ => now_list.push(f),
+        // a shutdown that saw zero in flight finds them queued; the others
+        // are delivered after, so a callback may itself wait for the engine.
+        let deferred =
+            |f: &Finished| matches!(f.completion, Completion::Callback(_)) && !direct && self.deferred.is_some();
+        match seq {
+            None if deferred(&f) => {
+                self.defer(f);
+                self.out_of_flight();
+            }
+            None => self.out_of_flight_delivering([f]),
+            Some(seq) => {
+                let ready = order_arrive(&session, seq, Some(f));
+                let (later, here): (Vec<_>, Vec<_>) = ready.into_iter().partition(deferred);
+                later.into_iter().for_each(|f| self.defer(f));
+                if here.is_empty() {
+                    self.out_of_flight();
+                } else {
+                    self.out_of_flight_delivering(here);
+                }
             }
         }
-        if now_list.is_empty() {
-            self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            self.changed.notify();
-            return;
+    }
+
+    fn defer(&self, f: Finished) {
+        match &self.deferred {
+            Some(d) => d.push(f),
+            None => deliver_now(f),
         }
+    }
+
+    fn out_of_flight(&self) {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.changed.notify();
+    }
+
+    /// Counts a request out of flight, then delivers completions in this
+    /// context (counted as delivering, so shutdown waits for them).
+    fn out_of_flight_delivering(&self, list: impl IntoIterator<Item = Finished>) {
         self.delivering.fetch_add(1, Ordering::SeqCst);
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.changed.notify();
         CALLBACK_DEPTH.with(|d| d.set(d.get() + 1));
-        for f in now_list {
-            deliver_now(f);
-        }
+        list.into_iter().for_each(deliver_now);
         CALLBACK_DEPTH.with(|d| d.set(d.get() - 1));
         self.delivering.fetch_sub(1, Ordering::SeqCst);
         self.changed.notify();

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::request::Request;
 use crate::session::{SessionInner, Step};
 use crate::sync::{lock, read, Arc, Ordering};
+use smallvec::SmallVec;
 
 /// One request on its way through its route.
 pub(crate) struct Job {
@@ -137,7 +138,8 @@ impl EngineInner {
                 && !job.tried.contains(&d.id)
                 && Some(d.id) != from_broken
         };
-        let mut cands = Vec::with_capacity(devs.len());
+        // Candidates live on the stack for up to 16 devices: no allocation per submission.
+        let mut cands: SmallVec<[Candidate<'_>; 16]> = SmallVec::new();
         for d in devs.iter() {
             if capable(d) {
                 cands.push(Candidate {
@@ -157,10 +159,15 @@ impl EngineInner {
         if cands.is_empty() {
             return Err(self.no_device_error(&devs, step));
         }
-        let info = job.info();
-        let pick = match from_broken {
-            Some(b) => self.balancer.rehash(b, &cands, &info),
-            None => self.balancer.find_device(&cands, &info),
+        // The balancer is asked only when there is a choice to make.
+        let pick = if cands.len() == 1 {
+            Some(0)
+        } else {
+            let info = job.info();
+            match from_broken {
+                Some(b) => self.balancer.rehash(b, &cands, &info),
+                None => self.balancer.find_device(&cands, &info),
+            }
         };
         let chosen = match pick.filter(|&i| i < cands.len()) {
             Some(i) if admitted || cands[i].has_room() => i,
