@@ -1,0 +1,289 @@
+//! `acrypto bench`: throughput and latency of the asynchronous path next to
+//! direct synchronous calls of the same primitive, measured in the same run
+//! (in the spirit of dpdk-test-crypto-perf's throughput and latency modes).
+//!
+//! - sync: `drivers::crypto::apply_steps` called in a loop on one thread,
+//!   one request at a time (what a synchronous library call costs). Its
+//!   latency is the time of one call.
+//! - async: `--sessions` sessions, each keeping `--batch` requests in flight
+//!   through the engine, completions drained from a completion queue and the
+//!   buffers resubmitted. Its latency is submission to completion under that
+//!   load (so it includes queueing); `--sessions 1 --batch 1` is latency mode.
+//!
+//! cbc and ecb sizes that are not a multiple of 16 are rounded up to the next
+//! block (xts up to 16 bytes at least), and the output says so.
+
+use super::{fail, parse_alg, print_json, CliResult};
+use acrypto::drivers::crypto::apply_steps;
+use acrypto::{
+    Algorithm, CipherMode, Completion, CompletionQueue, Engine, Error, Op, OpKind, Request, Session, SessionBuilder,
+};
+use clap::Args;
+use serde_json::{json, Value};
+use std::time::Instant;
+
+/// Arguments of `bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Algorithms, comma-separated.
+    #[arg(short = 'a', long = "alg", value_delimiter = ',', default_value = "aes-128-cbc,hmac-sha1")]
+    algs: Vec<String>,
+    /// Request sizes in bytes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "64,256,1500,4096,16384")]
+    sizes: Vec<usize>,
+    /// Sessions the async load spreads over (default: one per device).
+    #[arg(long, value_name = "N")]
+    sessions: Option<usize>,
+    /// Requests each session keeps in flight.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    batch: usize,
+    /// Seconds per measurement (each of sync and async, per algorithm and size).
+    #[arg(long, value_name = "S", default_value_t = 1.0)]
+    seconds: f64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One side's figures.
+struct Figures {
+    ops: u64,
+    secs: f64,
+    size: usize,
+    lat_ns: Vec<u64>,
+}
+
+impl Figures {
+    fn ops_s(&self) -> f64 {
+        self.ops as f64 / self.secs
+    }
+    fn mb_s(&self) -> f64 {
+        self.ops_s() * self.size as f64 / 1e6
+    }
+    fn quantile_us(&mut self, q: f64) -> f64 {
+        if self.lat_ns.is_empty() {
+            return 0.0;
+        }
+        self.lat_ns.sort_unstable();
+        let i = ((self.lat_ns.len() as f64 * q).ceil() as usize).clamp(1, self.lat_ns.len()) - 1;
+        self.lat_ns[i] as f64 / 1e3
+    }
+    fn json(&mut self) -> Value {
+        json!({
+            "ops": self.ops,
+            "seconds": self.secs,
+            "ops_per_sec": self.ops_s(),
+            "mb_per_sec": self.mb_s(),
+            "latency_p50_us": self.quantile_us(0.5),
+            "latency_p99_us": self.quantile_us(0.99),
+        })
+    }
+}
+
+/// The size actually run for `alg` when `size` was asked for, and why.
+fn effective_size(alg: Algorithm, size: usize) -> (usize, Option<String>) {
+    let eff = match alg {
+        Algorithm::Aes { mode: CipherMode::Cbc | CipherMode::Ecb, .. } => size.div_ceil(16).max(1) * 16,
+        Algorithm::Aes { mode: CipherMode::Xts, .. } => size.max(16),
+        _ => size,
+    };
+    let note = (eff != size).then(|| format!("{size} rounded up to {eff} ({alg} needs whole 16-byte blocks)"));
+    (eff, note)
+}
+
+fn op_of(alg: Algorithm) -> Op {
+    match alg.kind() {
+        OpKind::Cipher => Op::Encrypt,
+        OpKind::Hash | OpKind::Mac => Op::Digest,
+        OpKind::Rng => Op::Generate,
+    }
+}
+
+fn request(alg: Algorithm, size: usize) -> Request {
+    Request::new(vec![0x5a; size]).with_iv(&vec![0x24; alg.iv_len()])
+}
+
+/// Direct synchronous calls on this thread: throughput for `secs`, then a
+/// shorter pass timing every call.
+fn sync_side(s: &Session, alg: Algorithm, size: usize, secs: f64) -> CliResult<Figures> {
+    let mut req = request(alg, size);
+    let start = Instant::now();
+    let mut ops = 0u64;
+    while start.elapsed().as_secs_f64() < secs {
+        for _ in 0..64 {
+            apply_steps(s.steps(), &mut req)?;
+        }
+        ops += 64;
+    }
+    let took = start.elapsed().as_secs_f64();
+    let mut lat = Vec::new();
+    let lat_start = Instant::now();
+    let lat_secs = (secs / 4.0).min(0.25);
+    while lat_start.elapsed().as_secs_f64() < lat_secs || lat.is_empty() {
+        let t = Instant::now();
+        apply_steps(s.steps(), &mut req)?;
+        lat.push(t.elapsed().as_nanos() as u64);
+    }
+    Ok(Figures { ops, secs: took, size, lat_ns: lat })
+}
+
+/// Pipelined submissions over several sessions for `secs`.
+fn async_side(engine: &Engine, sessions: &[Session], alg: Algorithm, size: usize, batch: usize, secs: f64) -> CliResult<Figures> {
+    let window = sessions.len() * batch;
+    let cq = CompletionQueue::new();
+    let mut free: Vec<Request> = (0..window).map(|i| request(alg, size).with_user(i as u64)).collect();
+    let mut sent = vec![Instant::now(); window];
+    let mut lat = Vec::with_capacity(1 << 16);
+    let (mut ops, mut in_flight) = (0u64, 0usize);
+    let start = Instant::now();
+    let mut took;
+    loop {
+        took = start.elapsed();
+        if took.as_secs_f64() >= secs {
+            break;
+        }
+        while let Some(r) = free.pop() {
+            let slot = r.user as usize;
+            sent[slot] = Instant::now();
+            match engine.submit(&sessions[slot % sessions.len()], r, Completion::Queue(cq.clone())) {
+                Ok(()) => in_flight += 1,
+                Err(rej) if rej.error == Error::Busy => {
+                    free.push(rej.request);
+                    break;
+                }
+                Err(rej) => return Err(rej.into()),
+            }
+        }
+        if in_flight == 0 {
+            return Err(fail!("bench: the engine accepts no request (every device busy)"));
+        }
+        for d in cq.wait(window) {
+            let now = Instant::now();
+            in_flight -= 1;
+            let slot = d.request.user as usize;
+            lat.push(now.duration_since(sent[slot]).as_nanos() as u64);
+            ops += 1;
+            free.push(d.into_result()?);
+        }
+    }
+    while in_flight > 0 {
+        for d in cq.wait(window) {
+            in_flight -= 1;
+            d.into_result()?;
+        }
+    }
+    Ok(Figures { ops, secs: took.as_secs_f64(), size, lat_ns: lat })
+}
+
+/// Runs `bench`.
+pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
+    if !(a.seconds > 0.0 && a.seconds <= 3600.0) {
+        return Err(fail!("--seconds must be above 0 and at most 3600, got {}", a.seconds));
+    }
+    if a.batch == 0 || a.sessions == Some(0) {
+        return Err(fail!("--batch and --sessions must be at least 1"));
+    }
+    if let Some(s) = a.sizes.iter().find(|&&s| s == 0 || s > 16 << 20) {
+        return Err(fail!("sizes must be 1 to 16777216 bytes, got {s}"));
+    }
+    let algs = a
+        .algs
+        .iter()
+        .map(|n| parse_alg(n.trim(), &[OpKind::Cipher, OpKind::Mac, OpKind::Hash, OpKind::Rng], "algorithm"))
+        .collect::<CliResult<Vec<_>>>()?;
+    let ndev = engine.devices().len();
+    let nsessions = a.sessions.unwrap_or(ndev.max(1));
+    if !a.json {
+        println!(
+            "acrypto bench: {ndev} devices ({spec}), {nsessions} sessions x {} in flight, {} s per figure",
+            a.batch, a.seconds
+        );
+        println!("sync: direct call of the primitive on one thread; async: through the engine; ratio = async/sync throughput");
+        println!("latency: sync = one call; async = submission to completion under the load above");
+        println!(
+            "{:<12} {:>6} {:>10} {:>10} {:>6} {:>11} {:>11} {:>15} {:>15}",
+            "algorithm", "bytes", "sync MB/s", "async MB/s", "ratio", "sync op/s", "async op/s", "sync p50/p99us", "async p50/p99us"
+        );
+    }
+    let mut results = Vec::new();
+    let mut notes = Vec::new();
+    for &alg in &algs {
+        let key: Vec<u8> = match alg.key_len() {
+            None => (0..20u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect(),
+            Some(n) => (0..n).map(|i| (i as u8).wrapping_mul(37).wrapping_add(11)).collect(),
+        };
+        let sessions = (0..nsessions)
+            .map(|_| engine.session(SessionBuilder::new().step(alg, op_of(alg), &key)))
+            .collect::<acrypto::Result<Vec<_>>>()?;
+        for &asked in &a.sizes {
+            let (size, note) = effective_size(alg, asked);
+            // Warm up: worker threads awake, buffers and caches hot.
+            async_side(engine, &sessions, alg, size, a.batch, (a.seconds / 20.0).min(0.05))?;
+            let mut sync = sync_side(&sessions[0], alg, size, a.seconds)?;
+            let mut asy = async_side(engine, &sessions, alg, size, a.batch, a.seconds)?;
+            let ratio = asy.mb_s() / sync.mb_s();
+            if !a.json {
+                println!(
+                    "{:<12} {:>6} {:>10.1} {:>10.1} {:>5.2}x {:>11.0} {:>11.0} {:>15} {:>15}",
+                    alg.to_string(),
+                    if note.is_some() { format!("{size}*") } else { size.to_string() },
+                    sync.mb_s(),
+                    asy.mb_s(),
+                    ratio,
+                    sync.ops_s(),
+                    asy.ops_s(),
+                    format!("{:.1}/{:.1}", sync.quantile_us(0.5), sync.quantile_us(0.99)),
+                    format!("{:.1}/{:.1}", asy.quantile_us(0.5), asy.quantile_us(0.99)),
+                );
+            }
+            if let Some(n) = &note {
+                notes.push(n.clone());
+            }
+            let (sp50, ap50) = (sync.quantile_us(0.5), asy.quantile_us(0.5));
+            results.push(json!({
+                "algorithm": alg.to_string(),
+                "size": size,
+                "requested_size": asked,
+                "note": note,
+                "sync": sync.json(),
+                "async": asy.json(),
+                "ratio": { "throughput": ratio, "latency_p50": if sp50 > 0.0 { ap50 / sp50 } else { 0.0 } },
+            }));
+        }
+    }
+    let st = engine.stats();
+    if st.submitted != st.completed_ok + st.completed_err + st.in_flight {
+        return Err(fail!("engine counters do not add up: {st:?}"));
+    }
+    if a.json {
+        print_json(&json!({
+            "devices": spec,
+            "device_count": ndev,
+            "sessions": nsessions,
+            "batch": a.batch,
+            "seconds": a.seconds,
+            "baseline": "direct synchronous call of the same primitive (drivers::crypto::apply_steps) on one thread",
+            "results": results,
+            "engine": super::devices::stats_json(&st),
+        }))
+    } else {
+        for n in notes {
+            println!("* {n}");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_modes_round_up() {
+        let cbc: Algorithm = "aes-128-cbc".parse().unwrap();
+        assert_eq!(effective_size(cbc, 1500).0, 1504);
+        assert!(effective_size(cbc, 4096).1.is_none());
+        let ctr: Algorithm = "aes-128-ctr".parse().unwrap();
+        assert_eq!(effective_size(ctr, 1500).0, 1500);
+    }
+}

@@ -1,0 +1,272 @@
+//! `acrypto enc` / `dec`: a stream through a cipher, as many requests in
+//! flight with bounded memory, written in order.
+//!
+//! Byte-compatible with `openssl enc -ALG -K KEY -iv IV [-d] [-nopad]` for
+//! cbc, ecb and ctr: PKCS#7 padding by default for cbc and ecb (`--nopad`
+//! turns it off), none for ctr and xts.
+//!
+//! How the stream is cut into requests (each chunk its own request):
+//! - ctr: chunks of `--chunk` bytes (a multiple of 16); chunk k's counter
+//!   block is the IV plus (offset / 16), a 128-bit big-endian addition, so
+//!   chunks are independent and run in parallel.
+//! - cbc decryption: each chunk's IV is the last ciphertext block of the
+//!   chunk before it (known from the input), so chunks run in parallel.
+//! - cbc encryption: one chain; each chunk's IV is the last ciphertext block
+//!   of the chunk before it, so chunks run one after another.
+//! - ecb: independent chunks, in parallel.
+//! - xts: the stream is a sequence of data units of `--sector-size` bytes
+//!   (default 4096; the last unit may be shorter, but not shorter than 16
+//!   bytes, and uses ciphertext stealing when not a multiple of 16). Unit n
+//!   is encrypted with the tweak IV + n, a 128-bit little-endian addition
+//!   (with IV = 0 this is dm-crypt's `plain64` IV: the sector number, little
+//!   endian). Units run in parallel.
+//!
+//! Completions go through a completion queue and a reorder buffer keyed by
+//! chunk number, so output is written in input order.
+
+use super::{fail, fill, open_input, parse_alg, parse_hex, CliResult, Output, Progress};
+use acrypto::{Algorithm, CipherMode, Completion, CompletionQueue, Engine, Op, OpKind, Request, SessionBuilder};
+use clap::Args;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+const BLOCK: usize = 16;
+
+/// Arguments of `enc` and `dec`.
+#[derive(Args, Debug)]
+pub struct EncArgs {
+    /// Cipher, as OpenSSL names it: aes-{128,192,256}-{cbc,ecb,ctr}, aes-{128,256}-xts.
+    #[arg(short = 'a', long = "alg", alias = "cipher", value_name = "ALG")]
+    alg: String,
+    /// Key in hex (exactly the cipher's key length; xts: both keys, 32 or 64 bytes).
+    #[arg(short = 'K', long = "key", value_name = "HEX")]
+    key: String,
+    /// IV in hex, 16 bytes (for xts the initial tweak; unused by ecb).
+    #[arg(long = "iv", value_name = "HEX")]
+    iv: Option<String>,
+    /// Decrypt.
+    #[arg(short = 'd', long = "decrypt")]
+    pub decrypt: bool,
+    /// No PKCS#7 padding for cbc and ecb (the input must be a multiple of 16 bytes).
+    #[arg(long)]
+    nopad: bool,
+    /// Run on this device only (e.g. soft0).
+    #[arg(long, value_name = "NAME")]
+    device: Option<String>,
+    /// Input file (default: stdin).
+    #[arg(short = 'i', long = "in", value_name = "IN")]
+    input: Option<PathBuf>,
+    /// Output file (default: stdout). Removed again if the command fails.
+    #[arg(short = 'o', long = "out", value_name = "OUT")]
+    output: Option<PathBuf>,
+    /// xts data unit size in bytes (multiple of 16, at least 16).
+    #[arg(long, value_name = "BYTES", default_value_t = 4096)]
+    sector_size: usize,
+    /// Bytes per request for cbc, ecb and ctr (rounded up to a multiple of 16).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 10)]
+    chunk: usize,
+    /// Most requests in flight (default: 8 per device, at most 16 MiB of buffers).
+    #[arg(long, value_name = "N")]
+    in_flight: Option<usize>,
+}
+
+/// Adds `n` to a 128-bit big-endian counter block (ctr).
+pub fn add_be(iv: &[u8; BLOCK], n: u128) -> [u8; BLOCK] {
+    u128::from_be_bytes(*iv).wrapping_add(n).to_be_bytes()
+}
+
+/// Adds `n` to a 128-bit little-endian tweak (xts).
+pub fn add_le(iv: &[u8; BLOCK], n: u128) -> [u8; BLOCK] {
+    u128::from_le_bytes(*iv).wrapping_add(n).to_le_bytes()
+}
+
+/// Holds back the last block written, so PKCS#7 padding can be checked and
+/// removed once the stream ends.
+struct HoldLast {
+    held: Vec<u8>,
+}
+
+impl HoldLast {
+    fn write(&mut self, out: &mut Output, data: &[u8]) -> CliResult<()> {
+        if data.len() >= BLOCK {
+            out.write(&self.held)?;
+            out.write(&data[..data.len() - BLOCK])?;
+            self.held.clear();
+            self.held.extend_from_slice(&data[data.len() - BLOCK..]);
+        } else {
+            self.held.extend_from_slice(data);
+            if self.held.len() > BLOCK {
+                let extra = self.held.len() - BLOCK;
+                out.write(&self.held[..extra])?;
+                self.held.drain(..extra);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the padding of the last block and writes what it protects.
+    fn finish(self, out: &mut Output) -> CliResult<()> {
+        let bad = || fail!("bad decrypt: bad padding (wrong key or IV, or corrupt or truncated data)");
+        if self.held.len() != BLOCK {
+            return Err(bad());
+        }
+        let p = self.held[BLOCK - 1] as usize;
+        if p == 0 || p > BLOCK || self.held[BLOCK - p..].iter().any(|&b| b as usize != p) {
+            return Err(bad());
+        }
+        out.write(&self.held[..BLOCK - p])
+    }
+}
+
+/// Runs `enc` (or `dec` when `decrypt`).
+pub fn run(engine: &Engine, a: &EncArgs, decrypt: bool) -> CliResult<()> {
+    let alg = parse_alg(&a.alg, &[OpKind::Cipher], "cipher")?;
+    let Algorithm::Aes { mode, .. } = alg else { unreachable!("parse_alg returned a cipher") };
+    let key = parse_hex("--key", &a.key)?;
+    alg.check_key(&key)?;
+    let iv: [u8; BLOCK] = match (mode, &a.iv) {
+        (CipherMode::Ecb, _) => [0; BLOCK],
+        (_, None) => return Err(fail!("{alg} needs --iv (16 bytes in hex)")),
+        (_, Some(h)) => {
+            let v = parse_hex("--iv", h)?;
+            v.as_slice().try_into().map_err(|_| fail!("invalid IV: {alg} takes a 16-byte IV, got {} bytes", v.len()))?
+        }
+    };
+    if mode == CipherMode::Xts && (a.sector_size < BLOCK || a.sector_size % BLOCK != 0 || a.sector_size > 1 << 24) {
+        return Err(fail!("--sector-size must be a multiple of 16 between 16 and 16777216, got {}", a.sector_size));
+    }
+    let pad = matches!(mode, CipherMode::Cbc | CipherMode::Ecb) && !a.nopad;
+    let op = if decrypt { Op::Decrypt } else { Op::Encrypt };
+    let mut sb = SessionBuilder::new().step(alg, op, &key).ordered(true);
+    if let Some(d) = &a.device {
+        sb = sb.bind(d);
+    }
+    let session = engine.session(sb)?;
+
+    let serial = mode == CipherMode::Cbc && !decrypt;
+    let chunk = match mode {
+        CipherMode::Xts => a.sector_size,
+        // One chain: bigger requests, fewer round trips.
+        _ if serial => a.chunk.max(256 << 10).div_ceil(BLOCK) * BLOCK,
+        _ => a.chunk.clamp(BLOCK, 16 << 20).div_ceil(BLOCK) * BLOCK,
+    };
+    let window = if serial {
+        1
+    } else {
+        let want = a.in_flight.unwrap_or(8 * engine.devices().len().max(1)).max(1);
+        want.min(((16usize << 20) / chunk).max(2))
+    };
+
+    let (mut input, len) = open_input(a.input.as_ref())?;
+    let mut out = Output::open(a.output.as_ref())?;
+    let mut progress = Progress::new(len);
+    let mut hold = (pad && decrypt).then(|| HoldLast { held: Vec::with_capacity(2 * BLOCK) });
+
+    let cq = CompletionQueue::new();
+    let mut reorder: BTreeMap<u64, Request> = BTreeMap::new();
+    let mut free: Vec<Vec<u8>> = Vec::new();
+    let (mut next, mut to_write, mut in_flight) = (0u64, 0u64, 0usize);
+    let mut offset: u64 = 0;
+    let mut eof = false;
+    // cbc: the IV of the next chunk (the last ciphertext block so far).
+    let mut chain = iv;
+
+    loop {
+        while !eof && in_flight < window {
+            let mut buf = free.pop().unwrap_or_default();
+            buf.resize(chunk, 0);
+            let n = fill(&mut input, &mut buf)?;
+            buf.truncate(n);
+            eof = n < chunk;
+            if n == 0 && !(pad && !decrypt) {
+                break;
+            }
+            if eof && n % BLOCK != 0 {
+                match mode {
+                    CipherMode::Cbc | CipherMode::Ecb if decrypt => {
+                        return Err(fail!(
+                            "bad decrypt: truncated ciphertext ({} bytes is not a multiple of 16)",
+                            offset + n as u64
+                        ))
+                    }
+                    CipherMode::Cbc | CipherMode::Ecb if !pad => {
+                        return Err(fail!(
+                            "data not a multiple of the block length ({} bytes; --nopad needs a multiple of 16)",
+                            offset + n as u64
+                        ))
+                    }
+                    CipherMode::Xts if n < BLOCK => {
+                        return Err(fail!(
+                            "xts: the last data unit has {n} bytes; a unit needs at least 16 (input is {} bytes)",
+                            offset + n as u64
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+            if eof && pad && !decrypt {
+                let p = BLOCK - n % BLOCK;
+                buf.resize(n + p, p as u8);
+            }
+            let req_iv: Vec<u8> = match mode {
+                CipherMode::Ecb => Vec::new(),
+                CipherMode::Ctr => add_be(&iv, (offset / BLOCK as u64) as u128).to_vec(),
+                CipherMode::Xts => add_le(&iv, (offset / a.sector_size as u64) as u128).to_vec(),
+                CipherMode::Cbc => {
+                    let this = chain.to_vec();
+                    if decrypt {
+                        chain.copy_from_slice(&buf[buf.len() - BLOCK..]);
+                    }
+                    this
+                }
+            };
+            offset += n as u64;
+            progress.inc(n as u64);
+            let req = Request::new(buf).with_iv(&req_iv).with_user(next);
+            engine.submit_blocking(&session, req, Completion::Queue(cq.clone()))?;
+            next += 1;
+            in_flight += 1;
+        }
+        if in_flight == 0 {
+            break;
+        }
+        for done in cq.wait(window) {
+            in_flight -= 1;
+            let seq = done.request.user;
+            let req = done.into_result()?;
+            reorder.insert(seq, req);
+        }
+        while let Some(req) = reorder.remove(&to_write) {
+            if serial {
+                let d = &req.data;
+                chain.copy_from_slice(&d[d.len() - BLOCK..]);
+            }
+            match &mut hold {
+                Some(h) => h.write(&mut out, &req.data)?,
+                None => out.write(&req.data)?,
+            }
+            free.push(req.data);
+            to_write += 1;
+        }
+    }
+    if let Some(h) = hold {
+        h.finish(&mut out)?;
+    }
+    out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_carry_across_bytes() {
+        let mut iv = [0u8; BLOCK];
+        iv[15] = 0xff;
+        assert_eq!(add_be(&iv, 1)[14..], [1, 0]);
+        assert_eq!(add_be(&[0xff; BLOCK], 1), [0; BLOCK]);
+        let mut t = [0u8; BLOCK];
+        t[0] = 0xff;
+        assert_eq!(add_le(&t, 1)[..2], [0, 1]);
+    }
+}
