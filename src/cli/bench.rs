@@ -128,7 +128,14 @@ fn sync_side(s: &Session, alg: Algorithm, size: usize, secs: f64) -> CliResult<F
 }
 
 /// Pipelined submissions over several sessions for `secs`.
-fn async_side(engine: &Engine, sessions: &[Session], alg: Algorithm, size: usize, batch: usize, secs: f64) -> CliResult<Figures> {
+fn async_side(
+    engine: &Engine,
+    sessions: &[Session],
+    alg: Algorithm,
+    size: usize,
+    batch: usize,
+    secs: f64,
+) -> CliResult<Figures> {
     let window = sessions.len() * batch;
     let cq = CompletionQueue::new();
     let mut free: Vec<Request> = (0..window).map(|i| request(alg, size).with_user(i as u64)).collect();
@@ -202,7 +209,15 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
         println!("latency: sync = one call; async = submission to completion under the load above");
         println!(
             "{:<12} {:>6} {:>10} {:>10} {:>6} {:>11} {:>11} {:>15} {:>15}",
-            "algorithm", "bytes", "sync MB/s", "async MB/s", "ratio", "sync op/s", "async op/s", "sync p50/p99us", "async p50/p99us"
+            "algorithm",
+            "bytes",
+            "sync MB/s",
+            "async MB/s",
+            "ratio",
+            "sync op/s",
+            "async op/s",
+            "sync p50/p99us",
+            "async p50/p99us"
         );
     }
     let mut results = Vec::new();

@@ -15,8 +15,11 @@
 //!   of the chunk before it, so chunks run one after another.
 //! - ecb: independent chunks, in parallel.
 //! - xts: the stream is a sequence of data units of `--sector-size` bytes
-//!   (default 4096; the last unit may be shorter, but not shorter than 16
-//!   bytes, and uses ciphertext stealing when not a multiple of 16). Unit n
+//!   (default 4096). The last unit holds what is left: 16 to sector-size
+//!   bytes, or, when fewer than 16 bytes are left over, those bytes joined to
+//!   the unit before it (so up to sector-size + 15 bytes); a last unit that
+//!   is not a multiple of 16 uses ciphertext stealing. The input must have at
+//!   least 16 bytes (or none). Unit n
 //!   is encrypted with the tweak IV + n, a 128-bit little-endian addition
 //!   (with IV = 0 this is dm-crypt's `plain64` IV: the sector number, little
 //!   endian). Units run in parallel.
@@ -28,6 +31,7 @@ use super::{fail, fill, open_input, parse_alg, parse_hex, CliResult, Output, Pro
 use acrypto::{Algorithm, CipherMode, Completion, CompletionQueue, Engine, Op, OpKind, Request, SessionBuilder};
 use clap::Args;
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::PathBuf;
 
 const BLOCK: usize = 16;
@@ -118,6 +122,50 @@ impl HoldLast {
     }
 }
 
+/// Cuts the input into requests. For xts it looks one data unit ahead so
+/// that a tail shorter than 16 bytes joins the unit before it (which then
+/// is up to `sector_size + 15` bytes, with ciphertext stealing).
+struct Chunker {
+    chunk: usize,
+    xts: bool,
+    pending: Option<Vec<u8>>,
+    eof: bool,
+}
+
+impl Chunker {
+    /// The next chunk (reusing `buf`) and whether it is the last one;
+    /// `None` once the last was handed out. The last chunk may be empty.
+    fn next(&mut self, input: &mut dyn Read, mut buf: Vec<u8>) -> CliResult<Option<(Vec<u8>, bool)>> {
+        loop {
+            if self.eof {
+                return Ok(self.pending.take().map(|p| (p, true)));
+            }
+            buf.resize(self.chunk, 0);
+            let n = fill(input, &mut buf)?;
+            buf.truncate(n);
+            self.eof = n < self.chunk;
+            if !self.xts {
+                return Ok(Some((buf, self.eof)));
+            }
+            match self.pending.take() {
+                None if self.eof => return Ok(Some((buf, true))),
+                None => {
+                    self.pending = Some(buf);
+                    buf = Vec::new();
+                }
+                Some(mut p) if self.eof && n < BLOCK => {
+                    p.extend_from_slice(&buf);
+                    return Ok(Some((p, true)));
+                }
+                Some(p) => {
+                    self.pending = Some(buf);
+                    return Ok(Some((p, false)));
+                }
+            }
+        }
+    }
+}
+
 /// Runs `enc` (or `dec` when `decrypt`).
 pub fn run(engine: &Engine, a: &EncArgs, decrypt: bool) -> CliResult<()> {
     let alg = parse_alg(&a.alg, &[OpKind::Cipher], "cipher")?;
@@ -132,7 +180,9 @@ pub fn run(engine: &Engine, a: &EncArgs, decrypt: bool) -> CliResult<()> {
             v.as_slice().try_into().map_err(|_| fail!("invalid IV: {alg} takes a 16-byte IV, got {} bytes", v.len()))?
         }
     };
-    if mode == CipherMode::Xts && (a.sector_size < BLOCK || a.sector_size % BLOCK != 0 || a.sector_size > 1 << 24) {
+    if mode == CipherMode::Xts
+        && (a.sector_size < BLOCK || !a.sector_size.is_multiple_of(BLOCK) || a.sector_size > 1 << 24)
+    {
         return Err(fail!("--sector-size must be a multiple of 16 between 16 and 16777216, got {}", a.sector_size));
     }
     let pad = matches!(mode, CipherMode::Cbc | CipherMode::Ecb) && !a.nopad;
@@ -167,21 +217,23 @@ pub fn run(engine: &Engine, a: &EncArgs, decrypt: bool) -> CliResult<()> {
     let mut free: Vec<Vec<u8>> = Vec::new();
     let (mut next, mut to_write, mut in_flight) = (0u64, 0u64, 0usize);
     let mut offset: u64 = 0;
-    let mut eof = false;
     // cbc: the IV of the next chunk (the last ciphertext block so far).
     let mut chain = iv;
 
+    let mut chunker = Chunker { chunk, xts: mode == CipherMode::Xts, pending: None, eof: false };
+    let mut reading = true;
     loop {
-        while !eof && in_flight < window {
-            let mut buf = free.pop().unwrap_or_default();
-            buf.resize(chunk, 0);
-            let n = fill(&mut input, &mut buf)?;
-            buf.truncate(n);
-            eof = n < chunk;
-            if n == 0 && !(pad && !decrypt) {
+        while reading && in_flight < window {
+            let Some((mut buf, last)) = chunker.next(&mut input, free.pop().unwrap_or_default())? else {
+                reading = false;
+                break;
+            };
+            reading = !last;
+            let n = buf.len();
+            if n == 0 && (decrypt || !pad) {
                 break;
             }
-            if eof && n % BLOCK != 0 {
+            if last && n % BLOCK != 0 {
                 match mode {
                     CipherMode::Cbc | CipherMode::Ecb if decrypt => {
                         return Err(fail!(
@@ -196,15 +248,12 @@ pub fn run(engine: &Engine, a: &EncArgs, decrypt: bool) -> CliResult<()> {
                         ))
                     }
                     CipherMode::Xts if n < BLOCK => {
-                        return Err(fail!(
-                            "xts: the last data unit has {n} bytes; a unit needs at least 16 (input is {} bytes)",
-                            offset + n as u64
-                        ))
+                        return Err(fail!("xts needs at least 16 bytes of input, got {}", offset + n as u64))
                     }
                     _ => {}
                 }
             }
-            if eof && pad && !decrypt {
+            if last && pad && !decrypt {
                 let p = BLOCK - n % BLOCK;
                 buf.resize(n + p, p as u8);
             }

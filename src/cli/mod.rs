@@ -130,11 +130,12 @@ pub fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::from(2);
             }
-            // clap's message is several lines; keep the first, the error itself.
+            // clap's message is several lines: the error (up to the first
+            // blank line), then usage and tips. Keep the error, on one line.
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("bad command line");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("acrypto: {} (see acrypto --help)", first.trim());
+            let head = text.split("\n\n").next().unwrap_or("bad command line");
+            let head = head.strip_prefix("error: ").unwrap_or(head);
+            eprintln!("acrypto: {} (see acrypto --help)", head.split_whitespace().collect::<Vec<_>>().join(" "));
             return ExitCode::from(2);
         }
     };
@@ -151,9 +152,8 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> CliResult<()> {
     let spec = cli.devices.clone().unwrap_or_else(acrypto::drivers::spec::from_env);
-    let engine = || -> CliResult<Engine> {
-        acrypto::engine_from_spec(&spec).map_err(|e| fail!("devices '{spec}': {e}"))
-    };
+    let engine =
+        || -> CliResult<Engine> { acrypto::engine_from_spec(&spec).map_err(|e| fail!("devices '{spec}': {e}")) };
     match cli.cmd {
         Cmd::Devices(a) => devices::run(&engine()?, &a),
         Cmd::Selftest(a) => selftest::run(&engine()?, &a),
@@ -190,7 +190,7 @@ pub fn parse_hex(what: &str, s: &str) -> CliResult<Vec<u8>> {
     if let Some(i) = s.find(|c: char| !c.is_ascii_hexdigit()) {
         return Err(fail!("{what}: not hex (bad character at position {})", i + 1));
     }
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(fail!("{what}: odd number of hex digits ({})", s.len()));
     }
     hex::decode(s).map_err(|e| fail!("{what}: {e}"))

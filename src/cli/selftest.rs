@@ -45,7 +45,8 @@ struct Kat {
 }
 
 const ABC: &str = "616263";
-const MSG448: &str = "6162636462636465636465666465666765666768666768696768696a68696a6b696a6b6c6a6b6c6d6b6c6d6e6c6d6e6f6d6e6f706e6f7071";
+const MSG448: &str =
+    "6162636462636465636465666465666765666768666768696768696a68696a6b696a6b6c6a6b6c6d6b6c6d6e6c6d6e6f6d6e6f706e6f7071";
 const F5_PT: &str = "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e5130c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710";
 const F5_CTR: &str = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
@@ -125,9 +126,8 @@ fn both_paths(engine: &Engine, s: &Session, r: Request) -> Result<Request, Strin
 /// Runs one case on one device; `Err` says what went wrong.
 fn check(engine: &Engine, dev: &str, alg: Algorithm, k: &Kat) -> Result<(), String> {
     let (key, iv, input, output) = (h(k.key), h(k.iv), h(k.input), h(k.output));
-    let session = |op| {
-        engine.session(SessionBuilder::new().step(alg, op, &key).bind(dev)).map_err(|e| format!("session: {e}"))
-    };
+    let session =
+        |op| engine.session(SessionBuilder::new().step(alg, op, &key).bind(dev)).map_err(|e| format!("session: {e}"));
     match alg.kind() {
         OpKind::Cipher => {
             let got = both_paths(engine, &session(Op::Encrypt)?, Request::new(input.clone()).with_iv(&iv))?;
