@@ -229,6 +229,24 @@ fn inline_path_runs_on_the_callers_thread_when_the_device_is_idle() {
 }
 
 #[test]
+fn an_inline_device_fault_is_retried_through_a_queue_and_counted_once() {
+    // Registered first, so the inline path claims it; it fails everything.
+    let flaky = Scripted::new("flaky", Script { inline: true, fail_one_in: 1, ..only(&[AES128]) });
+    let good = Scripted::new("good", only(&[AES128]));
+    let (fs, gs) = (flaky.shared.clone(), good.shared.clone());
+    let e = Engine::builder().device(flaky).device(good).build().unwrap();
+    let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
+    let r = e.run(&s, Request::new(vec![5; 32]).with_iv(&IV)).unwrap();
+    assert_eq!(r.data, cbc_encrypt_by_hand(&KEY16, &IV, &[5; 32]));
+    assert!(fs.failed.load(Ordering::SeqCst) >= 1);
+    assert_eq!(gs.processed.load(Ordering::SeqCst), 1);
+    let st = e.stats();
+    assert_eq!((st.submitted, st.completed_ok, st.completed_err, st.in_flight), (1, 1, 0, 0));
+    assert_eq!((s.submitted(), s.completed()), (1, 1));
+    assert!(e.device("flaky").unwrap().stats.completed_err >= 1);
+}
+
+#[test]
 fn bound_sessions_stay_on_their_device_and_fail_clearly_when_it_breaks() {
     let a = Scripted::gated("a", only(&[AES128]));
     let b = Scripted::new("b", only(&[AES128]));

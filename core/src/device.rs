@@ -198,6 +198,19 @@ impl DeviceInner {
         self.counters.busy_ns.add(now_ns.saturating_sub(start));
     }
 
+    /// Counters for work this device completed: taken at `taken_ns`,
+    /// queued (or started) at `since_ns`.
+    pub(crate) fn record_done(&self, ok: bool, bytes: u64, taken_ns: u64, since_ns: u64, now: u64) {
+        self.account_busy(taken_ns, now);
+        self.counters.latency.record(std::time::Duration::from_nanos(now.saturating_sub(since_ns)));
+        if ok {
+            self.counters.completed_ok.inc();
+            self.counters.bytes.add(bytes);
+        } else {
+            self.counters.completed_err.inc();
+        }
+    }
+
     pub(crate) fn stats(&self) -> Stats {
         let out = self.outstanding.load(Ordering::Relaxed) as u64;
         let queued = self.queued.load(Ordering::Relaxed);

@@ -576,17 +576,7 @@ impl EngineInner {
 
     pub(crate) fn finish_at(&self, job: Box<Job>, status: Result<()>, now: u64) {
         let Job { session, request, completion, seq, submitted_ns, .. } = *job;
-        match &status {
-            Ok(()) => {
-                self.counters.completed_ok.inc();
-                self.counters.bytes.add(request.len() as u64);
-            }
-            Err(_) => self.counters.completed_err.inc(),
-        }
-        let latency = std::time::Duration::from_nanos(now.saturating_sub(submitted_ns));
-        self.counters.latency.record(latency);
-        session.latency.record(latency);
-        session.completed.inc();
+        self.record_request_done(&session, status.is_ok(), request.len() as u64, submitted_ns, now);
         let direct = session.flags.direct;
         let f = Finished { done: Done { request, status }, completion };
         // Deferred callbacks are queued before the in-flight count drops, so
@@ -687,57 +677,62 @@ impl EngineInner {
         }
         Self::validate(s, &request)?;
         if let Some(dev) = self.claim_idle_device(s) {
-            if (self.in_flight.fetch_add(1, Ordering::SeqCst) as usize) < self.config.max_in_flight {
-                let start = self.now_ns();
-                let out = dev.driver.run_inline(&s.steps, &mut request);
-                if let Some(status) = out {
-                    let now = self.now_ns();
-                    let d = std::time::Duration::from_nanos(now.saturating_sub(start));
-                    dev.account_busy(start, now);
-                    dev.counters.submitted.inc();
-                    dev.counters.latency.record(d);
-                    self.counters.latency.record(d);
-                    s.latency.record(d);
-                    self.counters.submitted.inc();
-                    s.submitted.inc();
-                    s.completed.inc();
-                    let bytes = request.len() as u64;
-                    match &status {
-                        Ok(()) => {
-                            dev.counters.completed_ok.inc();
-                            dev.counters.bytes.add(bytes);
-                            self.counters.completed_ok.inc();
-                            self.counters.bytes.add(bytes);
-                        }
-                        Err(_) => {
-                            dev.counters.completed_err.inc();
-                            self.counters.completed_err.inc();
-                        }
-                    }
-                    self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                    dev.outstanding.fetch_sub(1, Ordering::AcqRel);
-                    self.changed.notify();
-                    if let Err(e) = &status {
-                        if !e.is_device_fault() {
-                            return Err(e.clone());
-                        }
-                        // A device fault: fall through to the queued path,
-                        // which retries elsewhere.
-                    } else {
-                        return Ok(request);
-                    }
-                } else {
-                    self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                    dev.outstanding.fetch_sub(1, Ordering::AcqRel);
-                }
-            } else {
-                self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                dev.outstanding.fetch_sub(1, Ordering::AcqRel);
+            match self.run_inline_on(&dev, s, &mut request) {
+                Some(Ok(())) => return Ok(request),
+                Some(Err(e)) if !e.is_device_fault() => return Err(e),
+                // Not run inline, or a device fault: the queued path, which
+                // retries elsewhere.
+                _ => {}
             }
         }
         let p = Pending::new();
         self.submit(s, request, Completion::Slot(p.clone()), true)?;
         p.wait().into_result()
+    }
+
+    /// Runs a whole route on the calling thread, on a device claimed by
+    /// `claim_idle_device`. `None` when the engine refuses (in-flight bound,
+    /// shutdown) or the driver has no inline path. A device fault is counted
+    /// on the device only: the request itself is retried through a queue.
+    fn run_inline_on(&self, dev: &DeviceInner, s: &SessionInner, request: &mut Request) -> Option<Result<()>> {
+        let admitted = (self.in_flight.fetch_add(1, Ordering::SeqCst) as usize) < self.config.max_in_flight
+            && self.state.load(Ordering::SeqCst) == RUNNING;
+        let out = if admitted {
+            let start = self.now_ns();
+            let out = dev.driver.run_inline(&s.steps, request);
+            if let Some(status) = &out {
+                let now = self.now_ns();
+                let bytes = request.len() as u64;
+                dev.counters.submitted.inc();
+                dev.record_done(status.is_ok(), bytes, start, start, now);
+                if !matches!(status, Err(e) if e.is_device_fault()) {
+                    self.counters.submitted.inc();
+                    s.submitted.inc();
+                    self.record_request_done(s, status.is_ok(), bytes, start, now);
+                }
+            }
+            out
+        } else {
+            None
+        };
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        dev.outstanding.fetch_sub(1, Ordering::AcqRel);
+        self.changed.notify();
+        out
+    }
+
+    /// Engine and session counters for a request that completed.
+    fn record_request_done(&self, s: &SessionInner, ok: bool, bytes: u64, submitted_ns: u64, now: u64) {
+        if ok {
+            self.counters.completed_ok.inc();
+            self.counters.bytes.add(bytes);
+        } else {
+            self.counters.completed_err.inc();
+        }
+        let latency = std::time::Duration::from_nanos(now.saturating_sub(submitted_ns));
+        self.counters.latency.record(latency);
+        s.latency.record(latency);
+        s.completed.inc();
     }
 
     /// An active device that can run the whole route and has nothing queued

@@ -200,15 +200,7 @@ impl EngineInner {
     /// A driver completed the steps it was given.
     pub(crate) fn step_done(&self, dev: &Arc<DeviceInner>, mut job: Box<Job>, status: Result<()>) {
         let now = self.now_ns();
-        dev.account_busy(job.taken_ns, now);
-        dev.counters.latency.record(std::time::Duration::from_nanos(now.saturating_sub(job.enqueued_ns)));
-        match &status {
-            Ok(()) => {
-                dev.counters.completed_ok.inc();
-                dev.counters.bytes.add(job.bytes());
-            }
-            Err(_) => dev.counters.completed_err.inc(),
-        }
+        dev.record_done(status.is_ok(), job.bytes(), job.taken_ns, job.enqueued_ns, now);
         let steps = job.session.steps.len();
         match status {
             Ok(()) if job.step_end < steps => {

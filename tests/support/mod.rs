@@ -191,6 +191,10 @@ impl Driver for Scripted {
             return None;
         }
         self.shared.inline_threads.lock().unwrap().push(std::thread::current().id());
+        if self.script.fail_one_in == 1 {
+            self.shared.failed.fetch_add(1, Ordering::Relaxed);
+            return Some(Err(Error::DeviceFailure("scripted: inline fault".into())));
+        }
         Some(apply_steps(steps, request))
     }
     fn detach(&self) {
