@@ -1,1 +1,527 @@
-//! The C ABI of acrypto; arrives with the C ABI issue.
+//! acrypto-ffi: the C ABI of acrypto (DESIGN.md §6).
+//!
+//! Every `extern "C"` function of `libacrypto` lives in this crate and
+//! follows one recipe, as rustls-ffi does: check every pointer for NULL,
+//! validate every enum (taken as `uint32_t`) and length, run the body under
+//! [`ffi_guard!`] so that no panic crosses the boundary, write
+//! out-parameters only on success, and return an [`acrypto_status`].
+//!
+//! - [`engine`]: engines, configuration, devices, statistics.
+//! - [`session`]: sessions, requests, submission, callbacks, completion
+//!   queues (with an eventfd for epoll), pending handles, synchronous runs.
+//! - [`provider`]: C-registered devices (the OCF-bridge idea) and work items.
+//! - [`balancer`]: a custom balancer written in C.
+//!
+//! `include/acrypto.h` is generated from this crate by cbindgen
+//! (`ffi/cbindgen.toml`); `ffi/tests/header.rs` fails when it is stale.
+#![allow(non_camel_case_types)]
+#![warn(missing_docs)]
+
+pub mod balancer;
+pub mod engine;
+pub mod provider;
+pub mod session;
+
+use acrypto_core::{Algorithm, Error, Op};
+use std::ffi::{c_char, CStr};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The result of every fallible acrypto call.
+///
+/// Functions return it as `acrypto_status` (a `uint32_t`);
+/// [`acrypto_strerror`] names it.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum acrypto_status {
+    /// Success.
+    Ok = 0,
+    /// A required pointer argument was NULL.
+    NullArgument = 1,
+    /// An argument is not valid (bad enum value, bad flags, bad name...).
+    InvalidArgument = 2,
+    /// A key of the wrong length or shape for its algorithm.
+    InvalidKey = 3,
+    /// A buffer, IV or tag of the wrong length, or a length beyond the limits.
+    InvalidLength = 4,
+    /// An algorithm or operation nobody implements.
+    Unsupported = 5,
+    /// No registered, working device can do the work.
+    NoDevice = 6,
+    /// Every capable queue is full, or the engine's in-flight limit is reached.
+    Busy = 7,
+    /// The bound device (or the last capable one) is broken or gone.
+    DeviceBroken = 8,
+    /// A device failed the work.
+    DeviceFailure = 9,
+    /// The request was canceled (shutdown or device removal).
+    Canceled = 10,
+    /// A MAC did not verify.
+    VerifyFailed = 11,
+    /// Bad padding.
+    BadPadding = 12,
+    /// The engine is shut down.
+    ShutDown = 13,
+    /// A device of that name already exists.
+    Exists = 14,
+    /// No device of that name.
+    NoSuchDevice = 15,
+    /// An internal error.
+    Internal = 16,
+    /// A panic inside acrypto was caught at the boundary; the call failed.
+    Panic = 17,
+    /// A caller's buffer is too small for the result.
+    BufferTooSmall = 18,
+    /// A system call failed (eventfd, read, write).
+    Io = 19,
+    /// Nothing to report yet (a pending request has not finished).
+    NotReady = 20,
+}
+
+impl acrypto_status {
+    const ALL: [acrypto_status; 21] = [
+        acrypto_status::Ok,
+        acrypto_status::NullArgument,
+        acrypto_status::InvalidArgument,
+        acrypto_status::InvalidKey,
+        acrypto_status::InvalidLength,
+        acrypto_status::Unsupported,
+        acrypto_status::NoDevice,
+        acrypto_status::Busy,
+        acrypto_status::DeviceBroken,
+        acrypto_status::DeviceFailure,
+        acrypto_status::Canceled,
+        acrypto_status::VerifyFailed,
+        acrypto_status::BadPadding,
+        acrypto_status::ShutDown,
+        acrypto_status::Exists,
+        acrypto_status::NoSuchDevice,
+        acrypto_status::Internal,
+        acrypto_status::Panic,
+        acrypto_status::BufferTooSmall,
+        acrypto_status::Io,
+        acrypto_status::NotReady,
+    ];
+
+    /// The status of a `u32` from C, if it names one.
+    pub fn from_u32(v: u32) -> Option<Self> {
+        Self::ALL.get(v as usize).copied()
+    }
+
+    fn message(self) -> &'static CStr {
+        match self {
+            acrypto_status::Ok => c"success",
+            acrypto_status::NullArgument => c"a required pointer argument was NULL",
+            acrypto_status::InvalidArgument => c"invalid argument",
+            acrypto_status::InvalidKey => c"invalid key",
+            acrypto_status::InvalidLength => c"invalid length",
+            acrypto_status::Unsupported => c"unsupported algorithm or operation",
+            acrypto_status::NoDevice => c"no device can perform the work",
+            acrypto_status::Busy => c"all capable device queues are full",
+            acrypto_status::DeviceBroken => c"device broken",
+            acrypto_status::DeviceFailure => c"device failure",
+            acrypto_status::Canceled => c"request canceled",
+            acrypto_status::VerifyFailed => c"authentication failed: tag mismatch",
+            acrypto_status::BadPadding => c"bad padding",
+            acrypto_status::ShutDown => c"engine is shut down",
+            acrypto_status::Exists => c"already exists",
+            acrypto_status::NoSuchDevice => c"no such device",
+            acrypto_status::Internal => c"internal error",
+            acrypto_status::Panic => c"a panic inside acrypto was caught",
+            acrypto_status::BufferTooSmall => c"buffer too small",
+            acrypto_status::Io => c"system call failed",
+            acrypto_status::NotReady => c"not finished yet",
+        }
+    }
+}
+
+impl From<&Error> for acrypto_status {
+    fn from(e: &Error) -> Self {
+        match e {
+            Error::NoDevice(_) => acrypto_status::NoDevice,
+            Error::Busy => acrypto_status::Busy,
+            Error::InvalidKey(_) => acrypto_status::InvalidKey,
+            Error::InvalidLength(_) => acrypto_status::InvalidLength,
+            Error::InvalidArgument(_) => acrypto_status::InvalidArgument,
+            Error::Unsupported(_) => acrypto_status::Unsupported,
+            Error::DeviceBroken(_) => acrypto_status::DeviceBroken,
+            Error::DeviceFailure(_) => acrypto_status::DeviceFailure,
+            Error::Canceled => acrypto_status::Canceled,
+            Error::VerifyFailed => acrypto_status::VerifyFailed,
+            Error::BadPadding => acrypto_status::BadPadding,
+            Error::ShutDown => acrypto_status::ShutDown,
+            Error::Exists(_) => acrypto_status::Exists,
+            Error::NoSuchDevice(_) => acrypto_status::NoSuchDevice,
+            _ => acrypto_status::Internal,
+        }
+    }
+}
+
+impl From<Error> for acrypto_status {
+    fn from(e: Error) -> Self {
+        (&e).into()
+    }
+}
+
+/// The error a C driver's completion status stands for.
+pub(crate) fn status_to_error(s: acrypto_status) -> Result<(), Error> {
+    let msg = || s.message().to_string_lossy().into_owned();
+    match s {
+        acrypto_status::Ok => Ok(()),
+        acrypto_status::NoDevice => Err(Error::NoDevice(msg())),
+        acrypto_status::Busy => Err(Error::Busy),
+        acrypto_status::InvalidKey => Err(Error::InvalidKey(msg())),
+        acrypto_status::InvalidLength | acrypto_status::BufferTooSmall => Err(Error::InvalidLength(msg())),
+        acrypto_status::InvalidArgument | acrypto_status::NullArgument => Err(Error::InvalidArgument(msg())),
+        acrypto_status::Unsupported => Err(Error::Unsupported(msg())),
+        acrypto_status::DeviceBroken => Err(Error::DeviceBroken(msg())),
+        acrypto_status::DeviceFailure | acrypto_status::Io | acrypto_status::NotReady => {
+            Err(Error::DeviceFailure(msg()))
+        }
+        acrypto_status::Canceled => Err(Error::Canceled),
+        acrypto_status::VerifyFailed => Err(Error::VerifyFailed),
+        acrypto_status::BadPadding => Err(Error::BadPadding),
+        acrypto_status::ShutDown => Err(Error::ShutDown),
+        acrypto_status::Exists => Err(Error::Exists(msg())),
+        acrypto_status::NoSuchDevice => Err(Error::NoSuchDevice(msg())),
+        acrypto_status::Internal | acrypto_status::Panic => Err(Error::Internal(msg())),
+    }
+}
+
+/// The status of a result.
+pub(crate) fn status_of(r: &Result<(), Error>) -> acrypto_status {
+    match r {
+        Ok(()) => acrypto_status::Ok,
+        Err(e) => e.into(),
+    }
+}
+
+/// Runs an export's body, turning a panic into [`acrypto_status::Panic`]:
+/// no panic crosses the C boundary. Every export returning a status uses it.
+macro_rules! ffi_guard {
+    ($body:block) => {{
+        let r = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| -> $crate::acrypto_status {
+            $crate::maybe_panic($crate::PANIC_IN_EXPORT);
+            $body
+        }));
+        match r {
+            Ok(s) => s,
+            Err(_) => $crate::acrypto_status::Panic,
+        }
+    }};
+}
+pub(crate) use ffi_guard;
+
+/// Like [`ffi_guard!`] for exports that return a value instead of a status
+/// (the value given on panic comes second).
+macro_rules! ffi_guard_or {
+    ($body:block, $on_panic:expr) => {{
+        match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $body)) {
+            Ok(v) => v,
+            Err(_) => $on_panic,
+        }
+    }};
+}
+
+/// Returns `NullArgument` from the enclosing guard when a pointer is NULL.
+macro_rules! non_null {
+    ($($p:expr),+) => {
+        $(if $p.is_null() {
+            return $crate::acrypto_status::NullArgument;
+        })+
+    };
+}
+pub(crate) use non_null;
+
+/// Returns the status of an error from the enclosing guard.
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return $crate::acrypto_status::from(e),
+        }
+    };
+}
+pub(crate) use tri;
+
+/// The largest data buffer a request may carry (1 GiB). Lengths above it
+/// fail with `ACRYPTO_STATUS_INVALID_LENGTH` before any pointer is read.
+pub const ACRYPTO_MAX_DATA_LEN: usize = 1 << 30;
+/// The largest key a step may carry, in bytes.
+pub const ACRYPTO_MAX_KEY_LEN: usize = 4096;
+/// The largest IV or tag a request may carry, in bytes.
+pub const ACRYPTO_MAX_TAG_LEN: usize = 256;
+/// The largest name (device, driver, balancer) in bytes, without the NUL.
+pub const ACRYPTO_MAX_NAME_LEN: usize = 63;
+
+/// A borrowed byte slice from C: NULL is allowed only with length 0.
+///
+/// # Safety
+/// When `len > 0`, `p` must point to `len` readable bytes that stay valid
+/// and unmodified for the returned lifetime.
+pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize, max: usize) -> Result<&'a [u8], acrypto_status> {
+    if len > max {
+        return Err(acrypto_status::InvalidLength);
+    }
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(acrypto_status::NullArgument);
+    }
+    // SAFETY: p is non-NULL and the caller promises `len` readable bytes;
+    // len is at most 1 GiB, so within isize.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// A name from C: non-NULL, UTF-8, 1..=ACRYPTO_MAX_NAME_LEN bytes.
+///
+/// # Safety
+/// `p` must be NULL or point to a NUL-terminated string.
+pub(crate) unsafe fn name<'a>(p: *const c_char) -> Result<&'a str, acrypto_status> {
+    if p.is_null() {
+        return Err(acrypto_status::NullArgument);
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's promise.
+    let s = unsafe { CStr::from_ptr(p) };
+    let s = s.to_str().map_err(|_| acrypto_status::InvalidArgument)?;
+    if s.is_empty() || s.len() > ACRYPTO_MAX_NAME_LEN {
+        return Err(acrypto_status::InvalidArgument);
+    }
+    Ok(s)
+}
+
+/// A text argument from C (no length limit beyond 4 KiB).
+///
+/// # Safety
+/// `p` must be NULL or point to a NUL-terminated string.
+pub(crate) unsafe fn text<'a>(p: *const c_char) -> Result<&'a str, acrypto_status> {
+    if p.is_null() {
+        return Err(acrypto_status::NullArgument);
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's promise.
+    let s = unsafe { CStr::from_ptr(p) };
+    let s = s.to_str().map_err(|_| acrypto_status::InvalidArgument)?;
+    if s.len() > 4096 {
+        return Err(acrypto_status::InvalidLength);
+    }
+    Ok(s)
+}
+
+/// Copies `s` into a fixed C char array, truncated, NUL-terminated.
+pub(crate) fn fill_name(dst: &mut [c_char], s: &str) {
+    let n = s.len().min(dst.len().saturating_sub(1));
+    for (d, b) in dst.iter_mut().zip(s.as_bytes()[..n].iter()) {
+        *d = *b as c_char;
+    }
+    if let Some(d) = dst.get_mut(n) {
+        *d = 0;
+    }
+}
+
+/// Writes an out-parameter.
+///
+/// # Safety
+/// `p` must be non-NULL, aligned and writable.
+pub(crate) unsafe fn put<T>(p: *mut T, v: T) {
+    // SAFETY: the caller checked p for NULL; C promised it writable.
+    unsafe { p.write(v) }
+}
+
+/// Algorithms, as C sees them: the index into `Algorithm::ALL`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum acrypto_alg {
+    /// aes-128-cbc (16-byte key and IV; data a multiple of 16 bytes).
+    Aes128Cbc = 0,
+    /// aes-192-cbc.
+    Aes192Cbc = 1,
+    /// aes-256-cbc.
+    Aes256Cbc = 2,
+    /// aes-128-ecb (no IV; data a multiple of 16 bytes).
+    Aes128Ecb = 3,
+    /// aes-192-ecb.
+    Aes192Ecb = 4,
+    /// aes-256-ecb.
+    Aes256Ecb = 5,
+    /// aes-128-ctr (128-bit big-endian counter from the IV; any length).
+    Aes128Ctr = 6,
+    /// aes-192-ctr.
+    Aes192Ctr = 7,
+    /// aes-256-ctr.
+    Aes256Ctr = 8,
+    /// aes-128-xts (32-byte key; the IV is the tweak; at least 16 bytes).
+    Aes128Xts = 9,
+    /// aes-256-xts (64-byte key).
+    Aes256Xts = 10,
+    /// hmac-sha1 (any key length; 20-byte tag).
+    HmacSha1 = 11,
+    /// hmac-sha256 (32-byte tag).
+    HmacSha256 = 12,
+    /// sha1 (no key; 20-byte tag).
+    Sha1 = 13,
+    /// sha256 (32-byte tag).
+    Sha256 = 14,
+    /// rng: fills the output with random bytes (no key, no input read).
+    Rng = 15,
+}
+
+/// Number of algorithms (`acrypto_alg` values are `0..ACRYPTO_ALG_COUNT`).
+pub const ACRYPTO_ALG_COUNT: u32 = 16;
+
+/// Operations of a route step.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum acrypto_op {
+    /// Cipher: encrypt.
+    Encrypt = 0,
+    /// Cipher: decrypt.
+    Decrypt = 1,
+    /// Hash or MAC: compute into the request's tag.
+    Digest = 2,
+    /// MAC: compare with the request's tag (truncated tags of 10 bytes or
+    /// more are accepted).
+    Verify = 3,
+    /// Rng: fill the output with random bytes.
+    Generate = 4,
+}
+
+pub(crate) fn alg_from_u32(v: u32) -> Result<Algorithm, acrypto_status> {
+    Algorithm::ALL.get(v as usize).copied().ok_or(acrypto_status::InvalidArgument)
+}
+
+pub(crate) fn alg_to_u32(a: Algorithm) -> u32 {
+    Algorithm::ALL.iter().position(|x| *x == a).map_or(u32::MAX, |i| i as u32)
+}
+
+pub(crate) fn op_from_u32(v: u32) -> Result<Op, acrypto_status> {
+    Ok(match v {
+        0 => Op::Encrypt,
+        1 => Op::Decrypt,
+        2 => Op::Digest,
+        3 => Op::Verify,
+        4 => Op::Generate,
+        _ => return Err(acrypto_status::InvalidArgument),
+    })
+}
+
+pub(crate) fn op_to_u32(o: Op) -> u32 {
+    match o {
+        Op::Encrypt => 0,
+        Op::Decrypt => 1,
+        Op::Digest => 2,
+        Op::Verify => 3,
+        Op::Generate => 4,
+    }
+}
+
+/// Names a status (a static, NUL-terminated English string; never NULL).
+/// Values that name no status give "unknown status".
+#[no_mangle]
+pub extern "C" fn acrypto_strerror(status: u32) -> *const c_char {
+    ffi_guard_or!(
+        {
+            match acrypto_status::from_u32(status) {
+                Some(s) => s.message().as_ptr(),
+                None => c"unknown status".as_ptr(),
+            }
+        },
+        c"unknown status".as_ptr()
+    )
+}
+
+/// The library version, e.g. "0.1.0" (static, NUL-terminated).
+#[no_mangle]
+pub extern "C" fn acrypto_version() -> *const c_char {
+    const V: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+    V.as_ptr().cast()
+}
+
+/// The OpenSSL-style name of an algorithm ("aes-128-cbc", "hmac-sha1"...),
+/// static and NUL-terminated; NULL for a value that names no algorithm.
+#[no_mangle]
+pub extern "C" fn acrypto_alg_name(alg: u32) -> *const c_char {
+    const NAMES: [&CStr; 16] = [
+        c"aes-128-cbc",
+        c"aes-192-cbc",
+        c"aes-256-cbc",
+        c"aes-128-ecb",
+        c"aes-192-ecb",
+        c"aes-256-ecb",
+        c"aes-128-ctr",
+        c"aes-192-ctr",
+        c"aes-256-ctr",
+        c"aes-128-xts",
+        c"aes-256-xts",
+        c"hmac-sha1",
+        c"hmac-sha256",
+        c"sha1",
+        c"sha256",
+        c"rng",
+    ];
+    NAMES.get(alg as usize).map_or(std::ptr::null(), |n| n.as_ptr())
+}
+
+/// Looks an algorithm up by its OpenSSL-style name (case-insensitive) and
+/// writes its `acrypto_alg` value to `*out`.
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn acrypto_alg_from_name(name: *const c_char, out: *mut u32) -> acrypto_status {
+    ffi_guard!({
+        non_null!(out);
+        // SAFETY: NULL or NUL-terminated, by the caller's promise.
+        let s = tri!(unsafe { text(name) });
+        let alg: Algorithm = tri!(s.parse::<Algorithm>());
+        // SAFETY: out checked non-NULL above.
+        unsafe { put(out, alg_to_u32(alg)) };
+        acrypto_status::Ok
+    })
+}
+
+/// Where [`acrypto_test_inject_panic`] can make acrypto panic.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum acrypto_panic_point {
+    /// No injected panics (the default).
+    None = 0,
+    /// The next exported call that returns a status panics inside its guard.
+    Export = 1,
+    /// The next completion (callback, queue or pending) panics before the
+    /// results are copied out; the owner sees `ACRYPTO_STATUS_PANIC`.
+    Completion = 2,
+    /// The next call into a C balancer panics before it is called; the
+    /// engine then places the work itself.
+    Balancer = 3,
+    /// The next `data_ready` notification to a C driver panics before the
+    /// driver is told; the engine calls `data_ready` again on the next push.
+    DataReady = 4,
+}
+
+pub(crate) const PANIC_IN_EXPORT: u32 = 1;
+pub(crate) const PANIC_IN_COMPLETION: u32 = 2;
+pub(crate) const PANIC_IN_BALANCER: u32 = 3;
+pub(crate) const PANIC_IN_DATA_READY: u32 = 4;
+
+static INJECTED_PANIC: AtomicU32 = AtomicU32::new(0);
+
+/// Panics if a test armed this point (once).
+pub(crate) fn maybe_panic(point: u32) {
+    if INJECTED_PANIC.load(Ordering::Relaxed) == point
+        && INJECTED_PANIC.compare_exchange(point, 0, Ordering::SeqCst, Ordering::Relaxed).is_ok()
+    {
+        panic!("acrypto: panic injected by acrypto_test_inject_panic({point})");
+    }
+}
+
+/// For tests: makes acrypto panic once at `point` (an
+/// `acrypto_panic_point`), to prove that no panic reaches C: the panic is
+/// caught and reported as `ACRYPTO_STATUS_PANIC`. Not for production use.
+#[no_mangle]
+pub extern "C" fn acrypto_test_inject_panic(point: u32) -> acrypto_status {
+    if point > acrypto_panic_point::DataReady as u32 {
+        return acrypto_status::InvalidArgument;
+    }
+    INJECTED_PANIC.store(point, Ordering::SeqCst);
+    acrypto_status::Ok
+}
