@@ -13,7 +13,7 @@
 //! cbc and ecb sizes that are not a multiple of 16 are rounded up to the next
 //! block (xts up to 16 bytes at least), and the output says so.
 
-use super::{fail, parse_alg, print_json, CliResult};
+use super::{fail, parse_alg, print_json, CliResult, Context};
 use acrypto::drivers::crypto::apply_steps;
 use acrypto::{
     Algorithm, CipherMode, Completion, CompletionQueue, Engine, Error, Op, OpKind, Request, Session, SessionBuilder,
@@ -21,6 +21,16 @@ use acrypto::{
 use clap::Args;
 use serde_json::{json, Value};
 use std::time::Instant;
+
+/// `println!` that fails with a [`CliError`](super::CliError) instead of
+/// panicking when stdout is closed.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, $($t)*).and_then(|()| out.flush()).ctx("write error")?;
+    }};
+}
 
 /// Arguments of `bench`.
 #[derive(Args, Debug)]
@@ -201,13 +211,14 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
     let ndev = engine.devices().len();
     let nsessions = a.sessions.unwrap_or(ndev.max(1));
     if !a.json {
-        println!(
+        outln!(
             "acrypto bench: {ndev} devices ({spec}), {nsessions} sessions x {} in flight, {} s per figure",
-            a.batch, a.seconds
+            a.batch,
+            a.seconds
         );
-        println!("sync: direct call of the primitive on one thread; async: through the engine; ratio = async/sync throughput");
-        println!("latency: sync = one call; async = submission to completion under the load above");
-        println!(
+        outln!("sync: direct call of the primitive on one thread; async: through the engine; ratio = async/sync throughput");
+        outln!("latency: sync = one call; async = submission to completion under the load above");
+        outln!(
             "{:<12} {:>6} {:>10} {:>10} {:>6} {:>11} {:>11} {:>15} {:>15}",
             "algorithm",
             "bytes",
@@ -238,7 +249,7 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
             let mut asy = async_side(engine, &sessions, alg, size, a.batch, a.seconds)?;
             let ratio = asy.mb_s() / sync.mb_s();
             if !a.json {
-                println!(
+                outln!(
                     "{:<12} {:>6} {:>10.1} {:>10.1} {:>5.2}x {:>11.0} {:>11.0} {:>15} {:>15}",
                     alg.to_string(),
                     if note.is_some() { format!("{size}*") } else { size.to_string() },
@@ -283,7 +294,7 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
         }))
     } else {
         for n in notes {
-            println!("* {n}");
+            outln!("* {n}");
         }
         Ok(())
     }
