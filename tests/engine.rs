@@ -455,3 +455,62 @@ fn several_engines_live_side_by_side() {
     assert_eq!(e1.stats().submitted, 1);
     assert_eq!(e2.stats().submitted, 1);
 }
+
+#[test]
+fn batch_submission_stops_at_the_first_refusal_and_hands_back_the_rest() {
+    let dev = Scripted::gated("dev", Script { queue_len: 8, batch: 1, ..only(&[AES128]) });
+    let ds = dev.shared.clone();
+    let e = Engine::builder().device(dev).build().unwrap();
+    let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
+    let items =
+        (0..20u64).map(|i| (Request::new(vec![i as u8; 16]).with_iv(&IV).with_user(i), Completion::callback(|_| {})));
+    let refused = e.submit_batch(&s, items).unwrap_err();
+    // The queue holds 8; the gated worker may already hold one more.
+    assert!((8..=9).contains(&refused.accepted), "accepted {}", refused.accepted);
+    assert_eq!(refused.rejected.error, Error::Busy);
+    assert_eq!(refused.rejected.request.user, refused.accepted as u64);
+    assert_eq!(refused.rest.len(), 20 - refused.accepted - 1);
+    assert_eq!(refused.rest[0].0.user, refused.accepted as u64 + 1);
+    ds.open();
+    e.wait_idle();
+    let ok = e.submit_batch(&s, (0..5).map(|_| (Request::new(vec![0; 16]).with_iv(&IV), Completion::callback(|_| {}))));
+    assert_eq!(ok.unwrap(), 5);
+}
+
+#[test]
+fn statistics_add_up() {
+    let e = acrypto::soft_engine(3).unwrap();
+    let s = e
+        .session(SessionBuilder::new().step(AES128CTR, Op::Encrypt, &KEY16).step(HMAC_SHA1, Op::Digest, &[1; 20]))
+        .unwrap();
+    let bad = e.session(SessionBuilder::new().step(HMAC_SHA1, Op::Verify, &[1; 20])).unwrap();
+    let mut pend = Vec::new();
+    for i in 0..3000usize {
+        pend.push(e.submit_pending(&s, Request::new(vec![0; 100 + i % 50]).with_iv(&IV)).unwrap());
+    }
+    for _ in 0..100 {
+        pend.push(e.submit_pending(&bad, Request::new(vec![0; 10]).with_tag(&[0; 20])).unwrap());
+    }
+    let failed = pend.into_iter().filter(|p| p.clone().wait().status.is_err()).count();
+    assert_eq!(failed, 100);
+    let st = e.stats();
+    let payload: u64 = (0..3000u64).map(|i| 100 + i % 50).sum();
+    assert_eq!((st.submitted, st.completed_ok, st.completed_err, st.in_flight), (3100, 3000, 100, 0));
+    assert_eq!(st.bytes, payload);
+    assert_eq!(st.latency_us_log2.iter().sum::<u64>(), 3100);
+    assert_eq!(st.queue_depth, 0);
+    let devs = e.devices();
+    // One device item per request (each device can do the whole route).
+    assert_eq!(devs.iter().map(|d| d.stats.submitted).sum::<u64>(), 3100);
+    assert_eq!(devs.iter().map(|d| d.stats.completed_ok).sum::<u64>(), 3000);
+    assert_eq!(devs.iter().map(|d| d.stats.completed_err).sum::<u64>(), 100);
+    assert_eq!(devs.iter().map(|d| d.stats.bytes).sum::<u64>(), payload);
+    for d in &devs {
+        let ds = &d.stats;
+        assert_eq!(ds.submitted, ds.completed_ok + ds.completed_err + ds.in_flight + ds.moved);
+        assert_eq!(ds.latency_us_log2.iter().sum::<u64>(), ds.completed_ok + ds.completed_err);
+        assert!(ds.submitted == 0 || ds.busy > std::time::Duration::ZERO, "{}: busy time", d.name);
+    }
+    assert_eq!((s.submitted(), s.completed(), bad.completed()), (3000, 3000, 100));
+    assert!(s.latency_quantile(0.99).is_some());
+}
