@@ -651,3 +651,36 @@ fn bound_to_one_device_and_from_files() {
     let _ = std::fs::remove_file(&inp);
     let _ = std::fs::remove_file(&out);
 }
+
+#[test]
+fn progress_bar_only_on_a_terminal_for_large_inputs() {
+    // `script` gives the command a pseudo-terminal; without it, skip.
+    if Command::new("script").arg("--version").output().is_err() {
+        println!("no `script` command: skipped");
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let (inp, out) =
+        (dir.join(format!("cli-tty-in-{}", std::process::id())), dir.join(format!("cli-tty-o-{}", std::process::id())));
+    std::fs::write(&inp, vec![0u8; 32 << 20]).unwrap();
+    let k = "00112233445566778899aabbccddeeff";
+    let cmd = format!(
+        "{} enc -a aes-128-ctr -K {k} --iv {k} -i {} -o {}",
+        env!("CARGO_BIN_EXE_acrypto"),
+        inp.display(),
+        out.display()
+    );
+    let o = Command::new("script").args(["-qec", &cmd, "/dev/null"]).env("ACRYPTO_DEVICES", "soft:2").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let tty = String::from_utf8_lossy(&o.stdout);
+    assert!(tty.contains("MiB/"), "no progress bar on the terminal: {tty:?}");
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), 32 << 20);
+    // Not on a pipe (the other tests insist on an empty stderr).
+    let o = acrypto(
+        &["enc", "-a", "aes-128-ctr", "-K", k, "--iv", k, "-i", inp.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        b"",
+    );
+    assert!(o.ok && o.stderr.is_empty(), "{}", o.stderr);
+    let _ = std::fs::remove_file(&inp);
+    let _ = std::fs::remove_file(&out);
+}
