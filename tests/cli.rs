@@ -14,6 +14,9 @@ use std::process::{Command, Stdio};
 
 const SIZES: [usize; 7] = [0, 1, 15, 16, 17, 4095, (1 << 20) + 3];
 const BIG: usize = 64 << 20;
+/// Most memory a command may hold while streaming [`BIG`] bytes (it holds
+/// 20 MiB at most: enc about 5, mac and digest a 16 MiB buffer).
+const MEM_BOUND: u64 = 40 << 20;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_acrypto"));
@@ -203,8 +206,24 @@ fn mac_and_digest_match_openssl() {
 /// Feeds `len` seeded random bytes to `cmd` while hashing its output;
 /// returns (sha256 of input, sha256 of output, the first `keep` bytes of
 /// output, its last `keep` bytes). Nothing holds the whole stream.
-fn stream(mut cmd: Command, seed: &str, len: usize, keep: usize) -> ([u8; 32], [u8; 32], Vec<u8>, Vec<u8>) {
+fn stream(cmd: Command, seed: &str, len: usize, keep: usize) -> ([u8; 32], [u8; 32], Vec<u8>, Vec<u8>) {
+    let (i, o, head, tail, _) = stream_peak(cmd, seed, len, keep);
+    (i, o, head, tail)
+}
+
+/// The peak resident set of a running process, in bytes (Linux `VmHWM`).
+fn peak_rss(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+/// [`stream`], also returning the command's peak resident set as last seen
+/// while it ran.
+fn stream_peak(mut cmd: Command, seed: &str, len: usize, keep: usize) -> ([u8; 32], [u8; 32], Vec<u8>, Vec<u8>, u64) {
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let mut peak = 0;
     let mut stdin = child.stdin.take().unwrap();
     let mut r = rng::seeded(seed);
     let feeder = std::thread::spawn(move || {
@@ -236,6 +255,7 @@ fn stream(mut cmd: Command, seed: &str, len: usize, keep: usize) -> ([u8; 32], [
         if n == 0 {
             break;
         }
+        peak = peak_rss(pid).unwrap_or(peak).max(peak);
         h.update(&buf[..n]);
         if head.len() < keep {
             let k = (keep - head.len()).min(n);
@@ -251,7 +271,7 @@ fn stream(mut cmd: Command, seed: &str, len: usize, keep: usize) -> ([u8; 32], [
     assert!(status.success() && errs.is_empty(), "{cmd:?} failed: {errs}");
     let input = feeder.join().unwrap();
     let t = tail.len().saturating_sub(keep);
-    (input, h.finalize().into(), head, tail[t..].to_vec())
+    (input, h.finalize().into(), head, tail[t..].to_vec(), peak)
 }
 
 /// `openssl enc` on the generated stream, piped into `acrypto dec`.
@@ -277,7 +297,8 @@ fn streamed_64_mib_every_algorithm_and_key_size() {
                 let (key, iv) = (hex::encode(key_for(&mut r, alg)), hex::encode(rng::bytes(&mut r, 16)));
                 let mut c = bin();
                 c.args(["enc", "-a", &a, "-K", &key, "--iv", &iv]);
-                let (_, _, head, tail) = stream(c, &seed, BIG, 2 * 4096);
+                let (_, _, head, tail, peak) = stream_peak(c, &seed, BIG, 2 * 4096);
+                assert!(peak < MEM_BOUND, "{alg}: peak RSS {peak} bytes for a 64 MiB stream");
                 // The first two units and the last two, against libcrypto.
                 let mut g = rng::seeded(&seed);
                 let mut plain_head = vec![0u8; 2 * 4096];
@@ -311,7 +332,8 @@ fn streamed_64_mib_every_algorithm_and_key_size() {
                 let (key, iv) = (hex::encode(key_for(&mut r, alg)), hex::encode(rng::bytes(&mut r, 16)));
                 let mut c = bin();
                 c.args(["enc", "-a", &a, "-K", &key, "--iv", &iv]);
-                let (_, mine, _, _) = stream(c, &seed, BIG, 0);
+                let (_, mine, _, _, peak) = stream_peak(c, &seed, BIG, 0);
+                assert!(peak < MEM_BOUND, "{alg}: peak RSS {peak} bytes for a 64 MiB stream");
                 let mut c = Command::new("openssl");
                 c.args(["enc", &format!("-{a}"), "-K", &key]);
                 if alg.iv_len() > 0 {
@@ -334,8 +356,9 @@ fn streamed_64_mib_every_algorithm_and_key_size() {
                     mine.args(["digest", "-a", &a]);
                     theirs.args(["dgst", &format!("-{a}"), "-binary"]);
                 }
-                let m = stream_small(mine, &seed);
-                let t = stream_small(theirs, &seed);
+                let (m, peak) = stream_small(mine, &seed);
+                assert!(peak < MEM_BOUND, "{alg}: peak RSS {peak} bytes for a 64 MiB stream");
+                let (t, _) = stream_small(theirs, &seed);
                 assert_eq!(String::from_utf8(m).unwrap().trim(), hex::encode(t), "{alg}: 64 MiB");
             }
             Algorithm::Rng => unreachable!(),
@@ -343,22 +366,27 @@ fn streamed_64_mib_every_algorithm_and_key_size() {
     }
 }
 
-/// Streams 64 MiB through `cmd` and returns its (small) output.
-fn stream_small(mut cmd: Command, seed: &str) -> Vec<u8> {
+/// Streams 64 MiB through `cmd` and returns its (small) output and its
+/// peak resident set as last seen while it ran.
+fn stream_small(mut cmd: Command, seed: &str) -> (Vec<u8>, u64) {
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut r = rng::seeded(seed);
+    let pid = child.id();
     let feeder = std::thread::spawn(move || {
         let mut buf = vec![0u8; 1 << 20];
+        let mut peak = 0;
         for _ in 0..BIG >> 20 {
             r.fill_bytes(&mut buf);
             stdin.write_all(&buf).unwrap();
+            peak = peak_rss(pid).unwrap_or(peak).max(peak);
         }
+        peak
     });
     let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
+    let peak = feeder.join().unwrap();
     assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out.stdout
+    (out.stdout, peak)
 }
 
 /// Exactly one line on stderr, starting `acrypto: `, and a failing status.
