@@ -63,7 +63,8 @@ pub struct EncArgs {
     /// Output file (default: stdout). Removed again if the command fails.
     #[arg(short = 'o', long = "out", value_name = "OUT")]
     output: Option<PathBuf>,
-    /// xts data unit size in bytes (multiple of 16, at least 16).
+    /// xts data unit size in bytes (multiple of 16). Unit n is encrypted with the tweak IV + n
+    /// (128-bit little endian, dm-crypt's plain64 when IV is 0); a tail under 16 bytes joins the last unit.
     #[arg(long, value_name = "BYTES", default_value_t = 4096)]
     sector_size: usize,
     /// Bytes per request for cbc, ecb and ctr (rounded up to a multiple of 16).
