@@ -588,7 +588,7 @@ fn bench_json_holds_baseline_async_and_ratio() {
     let res = j["results"].as_array().unwrap();
     assert_eq!(res.len(), 4);
     for r in res {
-        for side in ["sync", "async"] {
+        for side in ["sync", "async", "async_one_in_flight"] {
             for f in ["mb_per_sec", "ops_per_sec", "latency_p50_us", "latency_p99_us"] {
                 assert!(r[side][f].as_f64().unwrap() > 0.0, "{side}.{f} in {r}");
             }
