@@ -205,6 +205,281 @@ typedef uint32_t acrypto_status;
 #endif // __cplusplus
 
 /*
+ Algorithms, as C sees them: the index into `Algorithm::ALL`.
+ */
+enum acrypto_alg
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   aes-128-cbc (16-byte key and IV; data a multiple of 16 bytes).
+   */
+  ACRYPTO_ALG_AES_128_CBC = 0,
+  /*
+   aes-192-cbc.
+   */
+  ACRYPTO_ALG_AES_192_CBC = 1,
+  /*
+   aes-256-cbc.
+   */
+  ACRYPTO_ALG_AES_256_CBC = 2,
+  /*
+   aes-128-ecb (no IV; data a multiple of 16 bytes).
+   */
+  ACRYPTO_ALG_AES_128_ECB = 3,
+  /*
+   aes-192-ecb.
+   */
+  ACRYPTO_ALG_AES_192_ECB = 4,
+  /*
+   aes-256-ecb.
+   */
+  ACRYPTO_ALG_AES_256_ECB = 5,
+  /*
+   aes-128-ctr (128-bit big-endian counter from the IV; any length).
+   */
+  ACRYPTO_ALG_AES_128_CTR = 6,
+  /*
+   aes-192-ctr.
+   */
+  ACRYPTO_ALG_AES_192_CTR = 7,
+  /*
+   aes-256-ctr.
+   */
+  ACRYPTO_ALG_AES_256_CTR = 8,
+  /*
+   aes-128-xts (32-byte key; the IV is the tweak; at least 16 bytes).
+   */
+  ACRYPTO_ALG_AES_128_XTS = 9,
+  /*
+   aes-256-xts (64-byte key).
+   */
+  ACRYPTO_ALG_AES_256_XTS = 10,
+  /*
+   hmac-sha1 (any key length; 20-byte tag).
+   */
+  ACRYPTO_ALG_HMAC_SHA1 = 11,
+  /*
+   hmac-sha256 (32-byte tag).
+   */
+  ACRYPTO_ALG_HMAC_SHA256 = 12,
+  /*
+   sha1 (no key; 20-byte tag).
+   */
+  ACRYPTO_ALG_SHA1 = 13,
+  /*
+   sha256 (32-byte tag).
+   */
+  ACRYPTO_ALG_SHA256 = 14,
+  /*
+   rng: fills the output with random bytes (no key, no input read).
+   */
+  ACRYPTO_ALG_RNG = 15,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum acrypto_alg acrypto_alg;
+#else
+typedef uint32_t acrypto_alg;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ Operations of a route step.
+ */
+enum acrypto_op
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Cipher: encrypt.
+   */
+  ACRYPTO_OP_ENCRYPT = 0,
+  /*
+   Cipher: decrypt.
+   */
+  ACRYPTO_OP_DECRYPT = 1,
+  /*
+   Hash or MAC: compute into the request's tag.
+   */
+  ACRYPTO_OP_DIGEST = 2,
+  /*
+   MAC: compare with the request's tag (truncated tags of 10 bytes or
+   more are accepted).
+   */
+  ACRYPTO_OP_VERIFY = 3,
+  /*
+   Rng: fill the output with random bytes.
+   */
+  ACRYPTO_OP_GENERATE = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum acrypto_op acrypto_op;
+#else
+typedef uint32_t acrypto_op;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ Where [`acrypto_test_inject_panic`] can make acrypto panic.
+ */
+enum acrypto_panic_point
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   No injected panics (the default).
+   */
+  ACRYPTO_PANIC_POINT_NONE = 0,
+  /*
+   The next exported call that returns a status panics inside its guard.
+   */
+  ACRYPTO_PANIC_POINT_EXPORT = 1,
+  /*
+   The next completion (callback, queue or pending) panics before the
+   results are copied out; the owner sees `ACRYPTO_STATUS_PANIC`.
+   */
+  ACRYPTO_PANIC_POINT_COMPLETION = 2,
+  /*
+   The next call into a C balancer panics before it is called; the
+   engine then places the work itself.
+   */
+  ACRYPTO_PANIC_POINT_BALANCER = 3,
+  /*
+   The next `data_ready` notification to a C driver panics inside
+   acrypto; the panic is caught and the driver is told all the same.
+   */
+  ACRYPTO_PANIC_POINT_DATA_READY = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum acrypto_panic_point acrypto_panic_point;
+#else
+typedef uint32_t acrypto_panic_point;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ Shutdown and removal modes.
+ */
+enum acrypto_shutdown_mode
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Let queued work run to completion.
+   */
+  ACRYPTO_SHUTDOWN_MODE_DRAIN = 0,
+  /*
+   Complete queued work with `ACRYPTO_STATUS_CANCELED`.
+   */
+  ACRYPTO_SHUTDOWN_MODE_CANCEL = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum acrypto_shutdown_mode acrypto_shutdown_mode;
+#else
+typedef uint32_t acrypto_shutdown_mode;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ How queued work leaves a removed device.
+ */
+enum acrypto_remove_mode
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   The device finishes its queue first.
+   */
+  ACRYPTO_REMOVE_MODE_DRAIN = 0,
+  /*
+   Queued work completes with `ACRYPTO_STATUS_CANCELED`.
+   */
+  ACRYPTO_REMOVE_MODE_CANCEL = 1,
+  /*
+   Queued work moves to other devices (bound work fails).
+   */
+  ACRYPTO_REMOVE_MODE_MIGRATE = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum acrypto_remove_mode acrypto_remove_mode;
+#else
+typedef uint32_t acrypto_remove_mode;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ Device classes.
+ */
+enum acrypto_device_class
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   CPU worker threads.
+   */
+  ACRYPTO_DEVICE_CLASS_CPU = 0,
+  /*
+   A kernel crypto driver.
+   */
+  ACRYPTO_DEVICE_CLASS_KERNEL = 1,
+  /*
+   A hardware accelerator.
+   */
+  ACRYPTO_DEVICE_CLASS_ACCELERATOR = 2,
+  /*
+   Anything else.
+   */
+  ACRYPTO_DEVICE_CLASS_OTHER = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum acrypto_device_class acrypto_device_class;
+#else
+typedef uint32_t acrypto_device_class;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ Device states.
+ */
+enum acrypto_device_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Takes new work.
+   */
+  ACRYPTO_DEVICE_STATE_ACTIVE = 0,
+  /*
+   Failed; takes no new work.
+   */
+  ACRYPTO_DEVICE_STATE_BROKEN = 1,
+  /*
+   Being removed or removed.
+   */
+  ACRYPTO_DEVICE_STATE_REMOVED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum acrypto_device_state acrypto_device_state;
+#else
+typedef uint32_t acrypto_device_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  A C-registered device, as its driver holds it: take work, mark broken.
  Valid from `attach` until `detach` has returned. All functions on it
  may be called from any thread.
@@ -888,8 +1163,7 @@ acrypto_status acrypto_engine_mark_broken(const struct acrypto_engine *engine,
                                           const char *reason);
 
 /*
- Removes a device by name. `mode`: 0 drain its queue, 1 cancel it,
- 2 migrate it to other devices. Returns once the driver finished what it
+ Removes a device by name. `mode` is an `acrypto_remove_mode`. Returns once the driver finished what it
  took and was detached. Never call it from that device's driver thread.
 
  # Safety
@@ -969,9 +1243,9 @@ acrypto_status acrypto_work_step_count(struct acrypto_work *work, size_t *out);
  # Safety
  `work` is NULL or live; `out` is NULL or writable.
  */
-acrypto_status acrypto_work_step(struct acrypto_work *work,
-                                 size_t index,
-                                 struct acrypto_work_step *out);
+acrypto_status acrypto_work_get_step(struct acrypto_work *work,
+                                     size_t index,
+                                     struct acrypto_work_step *out);
 
 /*
  Writes the work item's buffers to `*out`.
@@ -979,12 +1253,13 @@ acrypto_status acrypto_work_step(struct acrypto_work *work,
  # Safety
  `work` is NULL or live; `out` is NULL or writable.
  */
-acrypto_status acrypto_work_buffers(struct acrypto_work *work, struct acrypto_work_buffers *out);
+acrypto_status acrypto_work_get_buffers(struct acrypto_work *work,
+                                        struct acrypto_work_buffers *out);
 
 /*
  Sets the work item's tag (the result of a digest step), copying `len`
  bytes (at most 256). Invalidates the `tag` pointer of earlier
- `acrypto_work_buffers` results.
+ `acrypto_work_get_buffers` results.
 
  # Safety
  `work` is NULL or live; `tag` is NULL or has `len` readable bytes.
@@ -1124,12 +1399,13 @@ acrypto_status acrypto_session_submit_queue(const struct acrypto_session *sessio
 
 /*
  Submits `n` requests in order, each completing through `callback` with
- its own `user`. Every request is validated first; an invalid one
- refuses the batch (nothing submitted, `*accepted` = 0). Otherwise
- requests are submitted until one is refused (e.g. `BUSY`): the status
- says why, and `*accepted` (written whenever validation passed, even on
- error) counts the requests accepted, whose callbacks will run; the rest
- were not submitted.
+ its own `user`. Every request's pointers and buffer sizes are checked
+ first; one failing refuses the batch (nothing submitted, `*accepted`
+ not written). Then requests are submitted until one is refused (e.g.
+ `BUSY`, or a length the route does not take): the status says why, and
+ `*accepted` (written once the first check passed, even on error) counts
+ the requests accepted, whose callbacks will run; the rest were not
+ submitted.
 
  # Safety
  As `acrypto_session_submit`; `requests` points to `n` requests;

@@ -533,8 +533,19 @@ pub unsafe extern "C" fn acrypto_engine_mark_broken(
     })
 }
 
-/// Removes a device by name. `mode`: 0 drain its queue, 1 cancel it,
-/// 2 migrate it to other devices. Returns once the driver finished what it
+/// How queued work leaves a removed device.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum acrypto_remove_mode {
+    /// The device finishes its queue first.
+    Drain = 0,
+    /// Queued work completes with `ACRYPTO_STATUS_CANCELED`.
+    Cancel = 1,
+    /// Queued work moves to other devices (bound work fails).
+    Migrate = 2,
+}
+
+/// Removes a device by name. `mode` is an `acrypto_remove_mode`. Returns once the driver finished what it
 /// took and was detached. Never call it from that device's driver thread.
 ///
 /// # Safety

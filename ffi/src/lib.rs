@@ -328,31 +328,32 @@ pub(crate) unsafe fn put<T>(p: *mut T, v: T) {
 }
 
 /// Algorithms, as C sees them: the index into `Algorithm::ALL`.
+#[allow(non_camel_case_types)]
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum acrypto_alg {
     /// aes-128-cbc (16-byte key and IV; data a multiple of 16 bytes).
-    Aes128Cbc = 0,
+    Aes_128_Cbc = 0,
     /// aes-192-cbc.
-    Aes192Cbc = 1,
+    Aes_192_Cbc = 1,
     /// aes-256-cbc.
-    Aes256Cbc = 2,
+    Aes_256_Cbc = 2,
     /// aes-128-ecb (no IV; data a multiple of 16 bytes).
-    Aes128Ecb = 3,
+    Aes_128_Ecb = 3,
     /// aes-192-ecb.
-    Aes192Ecb = 4,
+    Aes_192_Ecb = 4,
     /// aes-256-ecb.
-    Aes256Ecb = 5,
+    Aes_256_Ecb = 5,
     /// aes-128-ctr (128-bit big-endian counter from the IV; any length).
-    Aes128Ctr = 6,
+    Aes_128_Ctr = 6,
     /// aes-192-ctr.
-    Aes192Ctr = 7,
+    Aes_192_Ctr = 7,
     /// aes-256-ctr.
-    Aes256Ctr = 8,
+    Aes_256_Ctr = 8,
     /// aes-128-xts (32-byte key; the IV is the tweak; at least 16 bytes).
-    Aes128Xts = 9,
+    Aes_128_Xts = 9,
     /// aes-256-xts (64-byte key).
-    Aes256Xts = 10,
+    Aes_256_Xts = 10,
     /// hmac-sha1 (any key length; 20-byte tag).
     HmacSha1 = 11,
     /// hmac-sha256 (32-byte tag).
@@ -493,8 +494,8 @@ pub enum acrypto_panic_point {
     /// The next call into a C balancer panics before it is called; the
     /// engine then places the work itself.
     Balancer = 3,
-    /// The next `data_ready` notification to a C driver panics before the
-    /// driver is told; the engine calls `data_ready` again on the next push.
+    /// The next `data_ready` notification to a C driver panics inside
+    /// acrypto; the panic is caught and the driver is told all the same.
     DataReady = 4,
 }
 

@@ -637,7 +637,7 @@ fn submit_many(
     if flags & !ACRYPTO_SUBMIT_BLOCK != 0 {
         return acrypto_status::InvalidArgument;
     }
-    // Validate everything first: a bad request refuses the whole batch.
+    // Check every request first: a bad one refuses the whole batch.
     let mut prepared = Vec::with_capacity(reqs.len());
     for r in reqs {
         // SAFETY: the C caller's promise on each request's pointers.
@@ -665,12 +665,13 @@ fn submit_many(
 }
 
 /// Submits `n` requests in order, each completing through `callback` with
-/// its own `user`. Every request is validated first; an invalid one
-/// refuses the batch (nothing submitted, `*accepted` = 0). Otherwise
-/// requests are submitted until one is refused (e.g. `BUSY`): the status
-/// says why, and `*accepted` (written whenever validation passed, even on
-/// error) counts the requests accepted, whose callbacks will run; the rest
-/// were not submitted.
+/// its own `user`. Every request's pointers and buffer sizes are checked
+/// first; one failing refuses the batch (nothing submitted, `*accepted`
+/// not written). Then requests are submitted until one is refused (e.g.
+/// `BUSY`, or a length the route does not take): the status says why, and
+/// `*accepted` (written once the first check passed, even on error) counts
+/// the requests accepted, whose callbacks will run; the rest were not
+/// submitted.
 ///
 /// # Safety
 /// As `acrypto_session_submit`; `requests` points to `n` requests;
