@@ -676,6 +676,14 @@ fn bound_to_one_device_and_from_files() {
     let theirs = openssl_enc("aes-256-cbc".parse().unwrap(), &key, &iv, false, false, &data);
     let mine = ok(&["dec", "-a", "aes-256-cbc", "-K", &k, "--iv", &v, "--chunk", "32"], &theirs);
     assert!(mine == data);
+    // Many devices, many small requests: still in order.
+    for alg in ["aes-256-ctr", "aes-256-cbc", "aes-256-ecb"] {
+        let theirs = openssl_enc(alg.parse().unwrap(), &key, &iv, false, false, &data);
+        let args = ["--devices", "soft:7", "--chunk", "48", "--in-flight", "100", "-a", alg, "-K", &k, "--iv", &v];
+        let mine = ok(&[&["enc"][..], &args[..]].concat(), &data);
+        assert!(mine == theirs, "{alg} on 7 devices");
+        assert!(ok(&[&["dec"][..], &args[..]].concat(), &theirs) == data, "{alg} dec on 7 devices");
+    }
     let _ = std::fs::remove_file(&inp);
     let _ = std::fs::remove_file(&out);
 }
