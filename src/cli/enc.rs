@@ -33,6 +33,7 @@ use clap::Args;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 
 const BLOCK: usize = 16;
 
@@ -167,6 +168,38 @@ impl Chunker {
     }
 }
 
+/// Chunks read ahead of the submitting thread.
+const READ_AHEAD: usize = 4;
+
+/// Reads chunks on a thread of their own, so reading overlaps the crypto
+/// and the writing (a serial cbc chain gains most). Buffers come back
+/// through the second channel for reuse. The thread is not joined: when
+/// the command fails it may still sit in a `read`, and ends with the
+/// process.
+fn spawn_reader(
+    mut chunker: Chunker,
+    mut input: Box<dyn Read + Send>,
+) -> (Receiver<CliResult<(Vec<u8>, bool)>>, Sender<Vec<u8>>) {
+    let (tx, rx) = sync_channel(READ_AHEAD);
+    let (recycle, free) = channel::<Vec<u8>>();
+    std::thread::spawn(move || loop {
+        let buf = free.try_recv().unwrap_or_default();
+        match chunker.next(&mut input, buf) {
+            Ok(Some((b, last))) => {
+                if tx.send(Ok((b, last))).is_err() || last {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+    });
+    (rx, recycle)
+}
+
 /// Runs `enc` (or `dec` when `decrypt`).
 pub fn run(engine: &Engine, a: &EncArgs, decrypt: bool) -> CliResult<()> {
     let alg = parse_alg(&a.alg, &[OpKind::Cipher], "cipher")?;
@@ -208,26 +241,29 @@ pub fn run(engine: &Engine, a: &EncArgs, decrypt: bool) -> CliResult<()> {
         want.min(((16usize << 20) / chunk).max(2))
     };
 
-    let (mut input, len) = open_input(a.input.as_ref())?;
+    let (input, len) = open_input(a.input.as_ref())?;
     let mut out = Output::open(a.output.as_ref())?;
     let mut progress = Progress::new(len);
     let mut hold = (pad && decrypt).then(|| HoldLast { held: Vec::with_capacity(2 * BLOCK) });
 
     let cq = CompletionQueue::new();
     let mut reorder: BTreeMap<u64, Request> = BTreeMap::new();
-    let mut free: Vec<Vec<u8>> = Vec::new();
     let (mut next, mut to_write, mut in_flight) = (0u64, 0u64, 0usize);
     let mut offset: u64 = 0;
     // cbc: the IV of the next chunk (the last ciphertext block so far).
     let mut chain = iv;
 
-    let mut chunker = Chunker { chunk, xts: mode == CipherMode::Xts, pending: None, eof: false };
+    let chunker = Chunker { chunk, xts: mode == CipherMode::Xts, pending: None, eof: false };
+    let (chunks, recycle) = spawn_reader(chunker, input);
     let mut reading = true;
     loop {
         while reading && in_flight < window {
-            let Some((mut buf, last)) = chunker.next(&mut input, free.pop().unwrap_or_default())? else {
-                reading = false;
-                break;
+            let (mut buf, last) = match chunks.recv() {
+                Ok(chunk) => chunk?,
+                Err(_) => {
+                    reading = false;
+                    break;
+                }
             };
             reading = !last;
             let n = buf.len();
@@ -295,7 +331,7 @@ pub fn run(engine: &Engine, a: &EncArgs, decrypt: bool) -> CliResult<()> {
                 Some(h) => h.write(&mut out, &req.data)?,
                 None => out.write(&req.data)?,
             }
-            free.push(req.data);
+            let _ = recycle.send(req.data);
             to_write += 1;
         }
     }
