@@ -168,6 +168,9 @@ impl Chunker {
     }
 }
 
+/// A chunk from the reader thread and whether it is the last one.
+type ReadChunk = CliResult<(Vec<u8>, bool)>;
+
 /// Chunks read ahead of the submitting thread.
 const READ_AHEAD: usize = 4;
 
@@ -176,10 +179,7 @@ const READ_AHEAD: usize = 4;
 /// through the second channel for reuse. The thread is not joined: when
 /// the command fails it may still sit in a `read`, and ends with the
 /// process.
-fn spawn_reader(
-    mut chunker: Chunker,
-    mut input: Box<dyn Read + Send>,
-) -> (Receiver<CliResult<(Vec<u8>, bool)>>, Sender<Vec<u8>>) {
+fn spawn_reader(mut chunker: Chunker, mut input: Box<dyn Read + Send>) -> (Receiver<ReadChunk>, Sender<Vec<u8>>) {
     let (tx, rx) = sync_channel(READ_AHEAD);
     let (recycle, free) = channel::<Vec<u8>>();
     std::thread::spawn(move || loop {
