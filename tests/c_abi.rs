@@ -127,6 +127,14 @@ fn many_c_threads_on_one_session_every_callback_once() {
     run_c_test("tests/c/threads.c");
 }
 
+#[test]
+fn leak_checker_reports_a_forgotten_session() {
+    let exe = compile("tests/c/leak.c", &[]);
+    let out = sanitized(&exe).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("LeakSanitizer: detected memory leaks"), "{err}");
+}
+
 /// What the Rust path gives for one step.
 fn rust_path(alg: Algorithm, op: Op, key: &[u8], iv: &[u8], data: &[u8], tag: &[u8]) -> (Vec<u8>, Vec<u8>) {
     static ENGINE: OnceLock<acrypto::Engine> = OnceLock::new();
