@@ -9,6 +9,21 @@ static void cb(const acrypto_completion *c) { (void)c; }
 
 static void drv_ready(void *ctx, acrypto_device *d) { (void)ctx; (void)d; }
 
+/* A device the test drives by hand: attach keeps its pointer. */
+static acrypto_device *manual_dev;
+static int manual_destroyed;
+static void manual_attach(void *ctx, acrypto_device *d) { (void)ctx; manual_dev = d; }
+static void manual_detach(void *ctx) { (void)ctx; manual_dev = NULL; }
+static void manual_destroy(void *ctx) { (void)ctx; manual_destroyed++; }
+
+static acrypto_completion manual_last;
+static int manual_calls;
+static void manual_cb(const acrypto_completion *c)
+{
+	manual_last = *c;
+	manual_calls++;
+}
+
 static int64_t pick(void *ctx, const acrypto_candidate *c, size_t n, const acrypto_work_info *w)
 {
 	(void)ctx; (void)c; (void)n; (void)w;
@@ -317,6 +332,74 @@ int main(void)
 	EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_work_get_buffers(NULL, &wb));
 	EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_work_set_tag(NULL, tag, 4));
 	EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_work_complete(NULL, 0));
+
+	/* Work items and devices with invalid arguments, on a device driven
+	 * by hand (completion workers 0: callbacks run in the completing call). */
+	{
+		acrypto_engine *pe = NULL;
+		acrypto_engine_config *pc = NULL;
+		acrypto_session *ps = NULL;
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_engine_config_new(&pc));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_engine_config_set_devices(pc, ""));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_engine_config_set_completion_workers(pc, 0));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_engine_new_config(pc, &pe));
+		acrypto_engine_config_free(pc);
+		acrypto_driver_ops mops = { manual_attach, drv_ready, manual_detach, manual_destroy };
+		acrypto_capability mcap = { ACRYPTO_ALG_SHA256, 4, 1000000 };
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_device_register(pe, "manual0", "manual", ACRYPTO_DEVICE_CLASS_ACCELERATOR, &mcap, 1, &mops, NULL));
+		CHECK(manual_dev != NULL);
+		EXPECT(ACRYPTO_STATUS_EXISTS, acrypto_device_register(pe, "manual0", "manual", 3, &mcap, 1, &mops, NULL));
+		acrypto_step ms = { ACRYPTO_ALG_SHA256, ACRYPTO_OP_DIGEST, NULL, 0, NULL };
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_session_new(pe, &ms, 1, 0, ACRYPTO_SESSION_DIRECT, "manual0", &ps));
+		acrypto_request mr = { data, 64, NULL, 0, NULL, 0, tag, 32, (void *)5 };
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_session_submit(ps, &mr, manual_cb, 0));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_session_submit(ps, &mr, manual_cb, 0));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_device_queued(manual_dev, &n));
+		CHECK(n == 2);
+		EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_device_queued(manual_dev, NULL));
+		EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_device_dequeue(manual_dev, NULL, 4, &n));
+		EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_device_dequeue(manual_dev, w, 4, NULL));
+		EXPECT(ACRYPTO_STATUS_INVALID_ARGUMENT, acrypto_device_dequeue(manual_dev, w, 0, &n));
+		EXPECT(ACRYPTO_STATUS_INVALID_ARGUMENT, acrypto_device_dequeue(manual_dev, w, SIZE_MAX, &n));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_device_dequeue(manual_dev, w, 4, &n));
+		CHECK(n == 2);
+		EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_work_step_count(w[0], NULL));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_work_step_count(w[0], &n));
+		CHECK(n == 1);
+		EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_work_get_step(w[0], 0, NULL));
+		EXPECT(ACRYPTO_STATUS_INVALID_ARGUMENT, acrypto_work_get_step(w[0], 1, &ws));
+		EXPECT(ACRYPTO_STATUS_INVALID_ARGUMENT, acrypto_work_get_step(w[0], SIZE_MAX, &ws));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_work_get_step(w[0], 0, &ws));
+		CHECK(ws.alg == ACRYPTO_ALG_SHA256 && ws.op == ACRYPTO_OP_DIGEST && ws.key_len == 0);
+		EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_work_get_buffers(w[0], NULL));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_work_get_buffers(w[0], &wb));
+		CHECK(wb.data_len == 64 && wb.data[0] == data[0] && wb.iv_len == 0);
+		EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_work_set_tag(w[0], NULL, 4));
+		EXPECT(ACRYPTO_STATUS_INVALID_LENGTH, acrypto_work_set_tag(w[0], tag, SIZE_MAX));
+		EXPECT(ACRYPTO_STATUS_INVALID_LENGTH, acrypto_work_set_tag(w[0], tag, 257));
+		unsigned char fake[32];
+		memset(fake, 0xab, sizeof fake);
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_work_set_tag(w[0], fake, sizeof fake));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_work_complete(w[0], ACRYPTO_STATUS_OK));
+		CHECK(manual_calls == 1 && manual_last.status == ACRYPTO_STATUS_OK && manual_last.tag_len == 32 &&
+		      manual_last.user == (void *)5 && tag[0] == 0xab);
+		/* A status that names none: the work fails as a device failure
+		 * (bound, so not retried), and the call says so. */
+		EXPECT(ACRYPTO_STATUS_INVALID_ARGUMENT, acrypto_work_complete(w[1], 9999));
+		CHECK(manual_calls == 2 && manual_last.status == ACRYPTO_STATUS_DEVICE_FAILURE);
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_device_dequeue(manual_dev, w, 4, &n));
+		CHECK(n == 0);
+		EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_device_mark_broken(manual_dev, NULL));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_device_mark_broken(manual_dev, "test"));
+		EXPECT(ACRYPTO_STATUS_DEVICE_BROKEN, acrypto_session_submit(ps, &mr, manual_cb, 0));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_engine_device_info(pe, 0, &info));
+		CHECK(info.state == ACRYPTO_DEVICE_STATE_BROKEN && info.class_ == ACRYPTO_DEVICE_CLASS_ACCELERATOR);
+		CHECK(info.alg_mask == (1u << ACRYPTO_ALG_SHA256) && strcmp(info.driver, "manual") == 0);
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_engine_remove_device(pe, "manual0", ACRYPTO_REMOVE_MODE_CANCEL));
+		CHECK(manual_dev == NULL && manual_destroyed == 1);
+		acrypto_session_free(ps);
+		acrypto_engine_free(pe);
+	}
 
 	/* Shut down: submissions then fail, sessions still free cleanly. */
 	EXPECT(ACRYPTO_STATUS_OK, acrypto_engine_shutdown(e, ACRYPTO_SHUTDOWN_MODE_DRAIN));
