@@ -1,8 +1,15 @@
 //! Device specifications: which devices an engine builds.
 //!
-//! A specification is a comma-separated list of `KIND[:COUNT]` items; today
-//! the kind is `soft` (`soft` alone means one device per CPU core).
+//! A specification is a comma-separated list of items:
+//!
+//! - `soft[:COUNT]`: software devices (`soft` alone: one per CPU core);
+//! - `kdev`: one device per kernel driver `/dev/acrypto` lists and can use;
+//!   `kdev:NAME`: the one for kernel driver `NAME` (e.g. `kdev:cbc-aes-aesni`,
+//!   `kdev:cryptd(cbc(aes-generic))`);
+//! - `afalg[:COUNT]`: AF_ALG devices (`afalg` alone: one, named `afalg`).
 
+use crate::afalg::AfalgDevice;
+use crate::kdev::{self, KdevDevice};
 use crate::soft::SoftDevice;
 use acrypto_core::{Driver, Error, Result};
 use std::sync::Arc;
@@ -19,7 +26,23 @@ pub fn default_soft_count() -> usize {
 pub fn parse(spec: &str) -> Result<Vec<Arc<dyn Driver>>> {
     let mut out: Vec<Arc<dyn Driver>> = Vec::new();
     let mut soft = 0usize;
-    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    let mut afalg = 0usize;
+    for item in split_items(spec) {
+        if item == "kdev" {
+            let probe = kdev::probe_all()?;
+            if probe.devices.is_empty() {
+                return Err(Error::NoDevice(format!(
+                    "kdev: /dev/acrypto lists no usable kernel driver ({} skipped)",
+                    probe.skipped.len()
+                )));
+            }
+            out.extend(probe.devices.into_iter().map(|d| Arc::new(d) as Arc<dyn Driver>));
+            continue;
+        }
+        if let Some(name) = item.strip_prefix("kdev:") {
+            out.push(Arc::new(KdevDevice::open(name)?));
+            continue;
+        }
         let (kind, count) = match item.split_once(':') {
             Some((k, c)) => {
                 let n: usize =
@@ -38,8 +61,18 @@ pub fn parse(spec: &str) -> Result<Vec<Arc<dyn Driver>>> {
                     soft += 1;
                 }
             }
+            "afalg" => {
+                let n = count.unwrap_or(1);
+                for _ in 0..n {
+                    let name = if count.is_none() { "afalg".to_string() } else { format!("afalg{afalg}") };
+                    out.push(Arc::new(AfalgDevice::new(name)?));
+                    afalg += 1;
+                }
+            }
             other => {
-                return Err(Error::InvalidArgument(format!("unknown device kind '{other}' (known: soft)")));
+                return Err(Error::InvalidArgument(format!(
+                    "unknown device kind '{other}' (known: soft, kdev, kdev:DRIVER, afalg)"
+                )));
             }
         }
     }
@@ -47,6 +80,28 @@ pub fn parse(spec: &str) -> Result<Vec<Arc<dyn Driver>>> {
         return Err(Error::InvalidArgument(format!("device specification '{spec}' names no device")));
     }
     Ok(out)
+}
+
+/// Splits at commas that are not inside parentheses (kernel driver names
+/// such as `cryptd(cbc(aes-generic))` hold none today, but templates with
+/// two arguments would).
+fn split_items(spec: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in spec.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth <= 0 => {
+                out.push(spec[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(spec[start..].trim());
+    out.retain(|s| !s.is_empty());
+    out
 }
 
 /// The specification from `ACRYPTO_DEVICES`, or `soft` (one per core).
@@ -67,7 +122,25 @@ mod tests {
         assert!(parse("soft:0").is_err());
         assert!(parse("soft:x").is_err());
         assert!(parse("hifn:1").is_err());
+        assert_eq!(
+            split_items(" soft:1, kdev:cryptd(cbc(aes-generic)) ,afalg,"),
+            ["soft:1", "kdev:cryptd(cbc(aes-generic))", "afalg"]
+        );
         let names: Vec<_> = parse("soft:2").unwrap().iter().map(|d| d.name().to_string()).collect();
         assert_eq!(names, ["soft0", "soft1"]);
+    }
+
+    #[test]
+    fn kernel_kinds_fail_clearly_where_unavailable() {
+        if !crate::kdev::available() {
+            let e = parse("kdev").err().expect("kdev without /dev/acrypto");
+            assert!(e.to_string().contains("/dev/acrypto"), "{e}");
+            let e = parse("kdev:cbc-aes-aesni").err().expect("kdev:NAME without /dev/acrypto");
+            assert!(e.to_string().contains("/dev/acrypto"), "{e}");
+        }
+        if !crate::afalg::available() {
+            let e = parse("afalg").err().expect("afalg without AF_ALG");
+            assert!(e.to_string().contains("AF_ALG"), "{e}");
+        }
     }
 }

@@ -1,0 +1,391 @@
+//! The afalg device: the kernel crypto API through AF_ALG sockets
+//! (`skcipher` and `hash` types), for machines without the acrypto module.
+//!
+//! One device covers every acrypto algorithm the kernel offers through
+//! AF_ALG (probed at creation): `cbc(aes)`, `ecb(aes)`, `ctr(aes)`,
+//! `xts(aes)`, `sha1`, `sha256`, `hmac(sha1)`, `hmac(sha256)`; the kernel
+//! picks its highest-priority driver for each. Random numbers are not
+//! offered (`algif_rng` is rarely loaded; the soft device has `getrandom`).
+//!
+//! Worker threads (two by default) take batches from the device queue. Each
+//! worker keeps its own sockets: per (algorithm, key) a bound transform
+//! socket with the key set and one accepted operation socket, least
+//! recently used first out beyond [`SOCKETS_PER_WORKER`]. A step is one
+//! `sendmsg` (operation and IV as control messages for ciphers) and one
+//! `read` of the result, in place on [`Request::current_mut`] for ciphers and
+//! into the tag for digests. HMAC verify computes the MAC in the kernel and
+//! compares it here in constant time. AF_ALG is synchronous per socket, so
+//! the parallelism is the number of workers.
+
+use crate::kdev::{check_verify_len, errno_error, verify_tag, KeyBytes};
+use acrypto_core::{
+    Algorithm, Capability, CipherMode, DeviceClass, DeviceHandle, DigestKind, Driver, Error, Op, OpKind, Request,
+    Result, Step, Work,
+};
+use nix::errno::Errno;
+use nix::sys::socket::{
+    accept, bind, send, sendmsg, setsockopt, socket, sockopt::AlgSetKey, AddressFamily, AlgAddr, ControlMessage,
+    MsgFlags, SockFlag, SockType,
+};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{IoSlice, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// Queue length the device asks for.
+pub const DEFAULT_QUEUE_LEN: usize = 1024;
+/// Most items a worker takes at once.
+pub const DEFAULT_BATCH: usize = 32;
+/// Default number of worker threads.
+pub const DEFAULT_WORKERS: usize = 2;
+/// Transform sockets one worker keeps open.
+pub const SOCKETS_PER_WORKER: usize = 64;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The AF_ALG type and name of an algorithm (`None`: not through AF_ALG).
+pub fn kernel_name(alg: Algorithm) -> Option<(&'static str, &'static str)> {
+    Some(match alg {
+        Algorithm::Aes { mode: CipherMode::Cbc, .. } => ("skcipher", "cbc(aes)"),
+        Algorithm::Aes { mode: CipherMode::Ecb, .. } => ("skcipher", "ecb(aes)"),
+        Algorithm::Aes { mode: CipherMode::Ctr, .. } => ("skcipher", "ctr(aes)"),
+        Algorithm::Aes { mode: CipherMode::Xts, .. } => ("skcipher", "xts(aes)"),
+        Algorithm::Digest(DigestKind::Sha1) => ("hash", "sha1"),
+        Algorithm::Digest(DigestKind::Sha256) => ("hash", "sha256"),
+        Algorithm::Hmac(DigestKind::Sha1) => ("hash", "hmac(sha1)"),
+        Algorithm::Hmac(DigestKind::Sha256) => ("hash", "hmac(sha256)"),
+        Algorithm::Rng => return None,
+    })
+}
+
+/// A transform socket with its key and one operation socket.
+struct Tfm {
+    _ctrl: OwnedFd,
+    op: File,
+    last_use: u64,
+}
+
+impl Tfm {
+    fn open(alg: Algorithm, key: &[u8]) -> Result<Tfm> {
+        let (ty, name) = kernel_name(alg).ok_or_else(|| Error::Unsupported(format!("afalg cannot do {alg}")))?;
+        let ctrl = socket(AddressFamily::Alg, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).map_err(|e| {
+            Error::Unsupported(format!(
+                "AF_ALG is not available: {e} (kernel without CONFIG_CRYPTO_USER_API, or af_alg not loaded)"
+            ))
+        })?;
+        bind(ctrl.as_raw_fd(), &AlgAddr::new(ty, name))
+            .map_err(|e| Error::Unsupported(format!("AF_ALG {ty} {name}: {e} (algif_{ty} not loaded?)")))?;
+        if alg.kind() != OpKind::Hash {
+            setsockopt(&ctrl, AlgSetKey::default(), &key).map_err(|e| match e {
+                Errno::EINVAL => Error::InvalidKey(format!("AF_ALG {name} refused the {alg} key")),
+                e => errno_error(&format!("AF_ALG {name} setkey"), e),
+            })?;
+        }
+        let raw = accept(ctrl.as_raw_fd()).map_err(|e| errno_error(&format!("AF_ALG {name} accept"), e))?;
+        // SAFETY: `accept` just returned `raw`, a new fd that nothing else owns.
+        let op = File::from(unsafe { OwnedFd::from_raw_fd(raw) });
+        Ok(Tfm { _ctrl: ctrl, op, last_use: 0 })
+    }
+
+    /// Reads exactly `buf.len()` bytes of result.
+    fn read_all(&mut self, buf: &mut [u8], what: &str) -> Result<()> {
+        let mut got = 0;
+        while got < buf.len() {
+            match self.op.read(&mut buf[got..]) {
+                Ok(0) => return Err(Error::DeviceFailure(format!("{what}: AF_ALG gave {got} of {} bytes", buf.len()))),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+                    return Err(errno_error(what, errno));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn cipher(&mut self, encrypt: bool, iv: &[u8], data: &mut [u8], what: &str) -> Result<()> {
+        let op: libc::c_int = if encrypt { libc::ALG_OP_ENCRYPT } else { libc::ALG_OP_DECRYPT };
+        let mut cmsgs = vec![ControlMessage::AlgSetOp(&op)];
+        if !iv.is_empty() {
+            cmsgs.push(ControlMessage::AlgSetIv(iv));
+        }
+        let sent = loop {
+            match sendmsg::<AlgAddr>(self.op.as_raw_fd(), &[IoSlice::new(data)], &cmsgs, MsgFlags::empty(), None) {
+                Err(Errno::EINTR) => continue,
+                r => break r.map_err(|e| errno_error(what, e))?,
+            }
+        };
+        if sent != data.len() {
+            return Err(Error::DeviceFailure(format!("{what}: AF_ALG took {sent} of {} bytes", data.len())));
+        }
+        self.read_all(data, what)
+    }
+
+    fn digest(&mut self, data: &[u8], out: &mut [u8], what: &str) -> Result<()> {
+        let mut off = 0;
+        while off < data.len() {
+            match send(self.op.as_raw_fd(), &data[off..], MsgFlags::empty()) {
+                Ok(0) => return Err(Error::DeviceFailure(format!("{what}: AF_ALG took no bytes"))),
+                Ok(n) => off += n,
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(errno_error(what, e)),
+            }
+        }
+        self.read_all(out, what)
+    }
+}
+
+/// One worker's sockets.
+#[derive(Default)]
+struct SocketCache {
+    tfms: HashMap<(Algorithm, KeyBytes), Tfm>,
+    clock: u64,
+}
+
+impl SocketCache {
+    fn get(&mut self, alg: Algorithm, key: &[u8]) -> Result<&mut Tfm> {
+        self.clock += 1;
+        let k = (alg, KeyBytes(key.to_vec()));
+        if !self.tfms.contains_key(&k) {
+            if self.tfms.len() >= SOCKETS_PER_WORKER {
+                if let Some(victim) = self.tfms.iter().min_by_key(|(_, t)| t.last_use).map(|(k, _)| k.clone()) {
+                    self.tfms.remove(&victim);
+                }
+            }
+            let t = Tfm::open(alg, key)?;
+            self.tfms.insert(k.clone(), t);
+        }
+        let clock = self.clock;
+        let t = self.tfms.get_mut(&k).ok_or_else(|| Error::Internal("afalg socket cache".into()))?;
+        t.last_use = clock;
+        Ok(t)
+    }
+
+    /// Forgets the socket of a step that failed: its state is unknown.
+    fn forget(&mut self, alg: Algorithm, key: &[u8]) {
+        self.tfms.remove(&(alg, KeyBytes(key.to_vec())));
+    }
+
+    fn run_step(&mut self, step: &Step, req: &mut Request) -> Result<()> {
+        let alg = step.alg;
+        if !step.op.fits(alg) {
+            return Err(Error::InvalidArgument(format!("{:?} does not apply to {alg}", step.op)));
+        }
+        let key = step.key.bytes();
+        alg.check_key(key)?;
+        let what = format!("afalg {alg}");
+        let r = match alg.kind() {
+            OpKind::Cipher => {
+                if req.iv.len() != alg.iv_len() {
+                    return Err(Error::InvalidLength(format!(
+                        "{alg} takes a {}-byte IV, got {} bytes",
+                        alg.iv_len(),
+                        req.iv.len()
+                    )));
+                }
+                alg.check_data_len(req.current().len())?;
+                if req.current().is_empty() {
+                    return Ok(());
+                }
+                let iv = req.iv.clone();
+                let tfm = self.get(alg, key)?;
+                tfm.cipher(step.op == Op::Encrypt, &iv, req.current_mut(), &what)
+            }
+            OpKind::Hash | OpKind::Mac => {
+                if step.op == Op::Verify {
+                    check_verify_len(alg, &req.tag)?;
+                }
+                let mut mac = vec![0u8; alg.digest_len()];
+                let tfm = self.get(alg, key)?;
+                tfm.digest(req.current(), &mut mac, &what).and_then(|()| {
+                    if step.op == Op::Verify {
+                        verify_tag(alg, &mac, &req.tag)
+                    } else {
+                        req.tag = mac;
+                        Ok(())
+                    }
+                })
+            }
+            OpKind::Rng => Err(Error::Unsupported("afalg does not offer rng".into())),
+        };
+        if matches!(&r, Err(e) if *e != Error::VerifyFailed) {
+            self.forget(alg, key);
+        }
+        r
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    wake: Mutex<Wake>,
+    cv: Condvar,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct Wake {
+    ready: bool,
+    stop: bool,
+}
+
+/// The AF_ALG device.
+pub struct AfalgDevice {
+    name: String,
+    algs: Vec<Algorithm>,
+    workers: usize,
+    batch: usize,
+    shared: Arc<Shared>,
+}
+
+/// Whether AF_ALG sockets can be made here.
+pub fn available() -> bool {
+    socket(AddressFamily::Alg, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).is_ok()
+}
+
+impl AfalgDevice {
+    /// Probes which algorithms the kernel offers through AF_ALG. Fails when
+    /// AF_ALG is unavailable or offers none of acrypto's algorithms.
+    pub fn new(name: impl Into<String>) -> Result<AfalgDevice> {
+        let name = name.into();
+        let mut algs = Vec::new();
+        let mut first_err = None;
+        for alg in Algorithm::all().filter(|a| kernel_name(*a).is_some()) {
+            let key: Vec<u8> = (0..alg.key_len().unwrap_or(16)).map(|i| i as u8 ^ 0x5a).collect();
+            match Tfm::open(alg, &key) {
+                Ok(_) => algs.push(alg),
+                Err(e) => {
+                    if first_err.is_none() {
+                        first_err = Some(e);
+                    }
+                }
+            }
+        }
+        if algs.is_empty() {
+            return Err(first_err.unwrap_or_else(|| Error::Unsupported("AF_ALG offers no acrypto algorithm".into())));
+        }
+        Ok(AfalgDevice { name, algs, workers: DEFAULT_WORKERS, batch: DEFAULT_BATCH, shared: Arc::default() })
+    }
+
+    /// Sets the number of worker threads.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n.max(1);
+        self
+    }
+
+    /// The algorithms found.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.algs
+    }
+}
+
+fn worker(shared: Arc<Shared>, dev: DeviceHandle, batch: usize) {
+    let mut cache = SocketCache::default();
+    loop {
+        {
+            let mut w = lock(&shared.wake);
+            while !w.ready && !w.stop {
+                w = shared.cv.wait(w).unwrap_or_else(|p| p.into_inner());
+            }
+            if w.stop {
+                return;
+            }
+            w.ready = false;
+        }
+        loop {
+            let work: Vec<Work> = dev.dequeue_batch(batch);
+            if work.is_empty() {
+                break;
+            }
+            // Another worker may share the rest of the queue.
+            if work.len() == batch {
+                lock(&shared.wake).ready = true;
+                shared.cv.notify_one();
+            }
+            for mut w in work {
+                let (steps, req) = w.parts();
+                let status = steps.iter().try_for_each(|s| cache.run_step(s, req));
+                w.complete(status);
+            }
+        }
+    }
+}
+
+impl Driver for AfalgDevice {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn driver(&self) -> &str {
+        "afalg"
+    }
+
+    fn capabilities(&self) -> Vec<Capability> {
+        self.algs.iter().map(|&a| Capability::new(a, DEFAULT_QUEUE_LEN)).collect()
+    }
+
+    fn class(&self) -> DeviceClass {
+        DeviceClass::Kernel
+    }
+
+    fn attach(&self, dev: DeviceHandle) {
+        let mut threads = lock(&self.shared.threads);
+        for i in 0..self.workers {
+            let (shared, handle, batch) = (self.shared.clone(), dev.clone(), self.batch);
+            match std::thread::Builder::new()
+                .name(format!("acrypto-{}-{i}", self.name))
+                .spawn(move || worker(shared, handle, batch))
+            {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    dev.mark_broken(&format!("cannot start worker thread: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn data_ready(&self) {
+        lock(&self.shared.wake).ready = true;
+        self.shared.cv.notify_one();
+    }
+
+    fn detach(&self) {
+        lock(&self.shared.wake).stop = true;
+        self.shared.cv.notify_all();
+        let threads: Vec<JoinHandle<()>> = lock(&self.shared.threads).drain(..).collect();
+        for t in threads {
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_algorithm_but_rng_has_a_kernel_name() {
+        for alg in Algorithm::all() {
+            assert_eq!(kernel_name(alg).is_none(), alg == Algorithm::Rng, "{alg}");
+        }
+    }
+
+    #[test]
+    fn unavailable_afalg_is_a_clear_error() {
+        if available() {
+            println!("AF_ALG is available here; nothing to check");
+            return;
+        }
+        match AfalgDevice::new("afalg") {
+            Err(Error::Unsupported(m)) => assert!(m.contains("AF_ALG"), "{m}"),
+            other => panic!("{:?}", other.map(|d| d.algs)),
+        }
+    }
+}

@@ -1,0 +1,1039 @@
+//! The kdev devices: the kernel's crypto drivers through `/dev/acrypto`
+//! (the module in `kmod-c/`, ABI in `include/uapi/linux/acrypto.h`).
+//!
+//! Every kernel driver the module lists (`ACRYPTO_IOC_ENUM`: `cbc-aes-aesni`,
+//! `cbc(aes-generic)`, `cryptd(...)` wrappers, `sha256-avx2`, a HIFN or
+//! PadLock driver where present, …) becomes one acrypto device named
+//! `kdev:DRIVER`, class [`DeviceClass::Kernel`] (or
+//! [`DeviceClass::Accelerator`] when the module flags it hardware), whose
+//! capabilities are the acrypto algorithms that driver implements (probed
+//! at creation: a session is allocated and keyed for each).
+//!
+//! **One fd per device.** Each device opens `/dev/acrypto` for itself, so
+//! the module's per-fd limits (`max_sessions`, `max_inflight`) apply per
+//! device and one device's completions never wake another's reader. Each
+//! device runs two threads: a *submitter* that takes batches from the
+//! device queue and hands them to the kernel with one `ACRYPTO_IOC_SUBMIT`
+//! per batch (never more than `max_inflight` unread), and a *reader* that
+//! blocks in `read()` for `struct acrypto_completion` records while work is
+//! in flight and completes each request.
+//!
+//! **Sessions.** A kernel session holds one key, so one is allocated lazily
+//! per (algorithm, key) and cached; when the fd's `max_sessions` is reached
+//! the least recently used one is freed (`CRYPTO_SESSION_FREE` lets its
+//! requests in flight finish). All are freed when the fd closes on detach.
+//!
+//! **Buffers.** A [`Request`] owns its `Vec`s; the [`Work`] holding it is
+//! kept in the device's in-flight table, untouched, from the submit ioctl
+//! until its completion record has been read, as the ABI requires (the
+//! module copies small results by that `read()`, and runs large ciphers on
+//! the pinned pages). Cipher steps run in place on
+//! [`Request::current_mut`]; digests land in the tag.
+//!
+//! **HMAC verify**: the kernel computes the MAC into a scratch buffer and
+//! the comparison with the expected (possibly truncated) tag is done here in
+//! constant time. HMAC keys longer than the module's 128-byte limit are
+//! hashed first, as HMAC itself does with keys longer than a block.
+//!
+//! A request longer than the module's `max_buffer` fails with
+//! [`Error::DeviceFailure`] (so an engine with other devices retries it
+//! there). Kernel errors become [`Error`]s; an answer that makes no sense (an
+//! unknown completion tag, a short result) marks the device broken.
+
+use crate::uapi::*;
+use acrypto_core::alg::MIN_VERIFY_TAG;
+use acrypto_core::{
+    Algorithm, Capability, CipherMode, DeviceClass, DeviceHandle, DigestKind, Driver, Error, Op, OpKind, Result, Work,
+};
+use nix::errno::Errno;
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use zeroize::Zeroizing;
+
+/// Where the module's device lives.
+pub const DEVICE_PATH: &str = "/dev/acrypto";
+/// Most requests one submit ioctl carries.
+pub const DEFAULT_BATCH: usize = 64;
+
+nix::ioctl_readwrite!(ioc_session_alloc, ACRYPTO_IOC_MAGIC, 0x40, acrypto_session_alloc);
+nix::ioctl_write_ptr!(ioc_fill_data, ACRYPTO_IOC_MAGIC, 0x41, acrypto_fill_data);
+nix::ioctl_write_ptr!(ioc_session_free, ACRYPTO_IOC_MAGIC, 0x43, acrypto_session_free);
+nix::ioctl_readwrite!(ioc_submit, ACRYPTO_IOC_MAGIC, 0x48, acrypto_submit);
+nix::ioctl_readwrite!(ioc_enum, ACRYPTO_IOC_MAGIC, 0x49, acrypto_alg_info);
+nix::ioctl_read!(ioc_version, ACRYPTO_IOC_MAGIC, 0x4a, acrypto_version);
+
+const REQUEST_SIZE: usize = std::mem::size_of::<acrypto_request>();
+const COMPLETION_SIZE: usize = std::mem::size_of::<acrypto_completion>();
+/// Completion records one `read()` takes at most.
+const READ_RECORDS: usize = 64;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// An errno from the kernel as an acrypto error: what the request did wrong
+/// stays a request error; anything else is a device failure.
+pub(crate) fn errno_error(what: &str, e: Errno) -> Error {
+    match e {
+        Errno::EINVAL => Error::InvalidArgument(format!("{what}: the kernel refused it ({e})")),
+        Errno::EMSGSIZE | Errno::ENOSPC => Error::InvalidLength(format!("{what}: {e}")),
+        Errno::EBADMSG => Error::VerifyFailed,
+        _ => Error::DeviceFailure(format!("{what}: {e}")),
+    }
+}
+
+/// A NUL-terminated C string from a fixed array.
+fn c_name(a: &[core::ffi::c_char]) -> String {
+    let bytes: Vec<u8> = a.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn set_name(dst: &mut [core::ffi::c_char], name: &str) -> Result<()> {
+    if name.len() >= dst.len() {
+        return Err(Error::InvalidArgument(format!("kernel driver name '{name}' is too long")));
+    }
+    for (d, s) in dst.iter_mut().zip(name.bytes()) {
+        *d = s as core::ffi::c_char;
+    }
+    Ok(())
+}
+
+/// HMAC key as the kernel gets it: keys longer than `limit` are replaced by
+/// their digest (RFC 2104: a key longer than the block is hashed first, so
+/// the MAC is the same).
+pub(crate) fn hmac_key(d: DigestKind, key: &[u8], limit: usize) -> Zeroizing<Vec<u8>> {
+    use sha2::Digest;
+    if key.len() <= limit {
+        return Zeroizing::new(key.to_vec());
+    }
+    Zeroizing::new(match d {
+        DigestKind::Sha1 => sha1::Sha1::digest(key).to_vec(),
+        DigestKind::Sha256 => sha2::Sha256::digest(key).to_vec(),
+    })
+}
+
+/// Checks a verify tag's length and compares it, in constant time, with the
+/// leftmost bytes of the computed MAC.
+pub(crate) fn verify_tag(alg: Algorithm, mac: &[u8], tag: &[u8]) -> Result<()> {
+    use subtle::ConstantTimeEq;
+    if tag.len() > mac.len() {
+        return Err(Error::InvalidLength(format!("{alg} verify takes at most {} bytes", mac.len())));
+    }
+    if bool::from(mac[..tag.len()].ct_eq(tag)) {
+        Ok(())
+    } else {
+        Err(Error::VerifyFailed)
+    }
+}
+
+/// Checks a verify step's tag length before any work is done.
+pub(crate) fn check_verify_len(alg: Algorithm, tag: &[u8]) -> Result<()> {
+    let n = tag.len();
+    if !(MIN_VERIFY_TAG..=alg.digest_len()).contains(&n) {
+        return Err(Error::InvalidLength(format!(
+            "{alg} verify takes a tag of {MIN_VERIFY_TAG} to {} bytes, got {n}",
+            alg.digest_len()
+        )));
+    }
+    Ok(())
+}
+
+/// The module's limits (`ACRYPTO_IOC_VERSION`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Sessions per fd.
+    pub max_sessions: usize,
+    /// Batch requests per fd submitted and not yet read.
+    pub max_inflight: usize,
+    /// Largest source or destination of one request.
+    pub max_buffer: usize,
+}
+
+/// One entry of the module's driver list (`ACRYPTO_IOC_ENUM`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelDriver {
+    /// `cra_driver_name`, e.g. `cbc-aes-aesni`.
+    pub driver: String,
+    /// `cra_name`, e.g. `cbc(aes)`.
+    pub alg_name: String,
+    /// `cra_priority`.
+    pub priority: u32,
+    /// `ACRYPTO_ALG_F_*`.
+    pub flags: u32,
+    /// `ACRYPTO_KIND_*`.
+    pub kind: u32,
+    /// `CRYPTO_MODE_*`.
+    pub mode: u32,
+    /// `CRYPTO_TYPE_*` (0 for AES).
+    pub type_: u32,
+}
+
+impl KernelDriver {
+    /// Whether the module thinks it is hardware.
+    pub fn is_hardware(&self) -> bool {
+        self.flags & ACRYPTO_ALG_F_HW != 0
+    }
+
+    /// The acrypto algorithms this driver could do (before probing).
+    pub fn candidate_algorithms(&self) -> Vec<Algorithm> {
+        let aes = |mode, sizes: &[u16]| sizes.iter().map(|&key_bits| Algorithm::Aes { key_bits, mode }).collect();
+        let digest = match self.type_ {
+            CRYPTO_TYPE_SHA1 => Some(DigestKind::Sha1),
+            CRYPTO_TYPE_SHA256 => Some(DigestKind::Sha256),
+            _ => None,
+        };
+        match (self.kind, self.mode) {
+            (ACRYPTO_KIND_CIPHER, CRYPTO_MODE_ECB) => aes(CipherMode::Ecb, &[128, 192, 256]),
+            (ACRYPTO_KIND_CIPHER, CRYPTO_MODE_CBC) => aes(CipherMode::Cbc, &[128, 192, 256]),
+            (ACRYPTO_KIND_CIPHER, CRYPTO_MODE_CTR) => aes(CipherMode::Ctr, &[128, 192, 256]),
+            (ACRYPTO_KIND_CIPHER, CRYPTO_MODE_XTS) => aes(CipherMode::Xts, &[128, 256]),
+            (ACRYPTO_KIND_HASH, _) => digest.map(Algorithm::Digest).into_iter().collect(),
+            (ACRYPTO_KIND_HMAC, _) => digest.map(Algorithm::Hmac).into_iter().collect(),
+            (ACRYPTO_KIND_RNG, _) => vec![Algorithm::Rng],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The (operation, type, mode) triple of an algorithm.
+fn triple(alg: Algorithm) -> (u32, u32, u32) {
+    let digest_type = |d| match d {
+        DigestKind::Sha1 => CRYPTO_TYPE_SHA1,
+        DigestKind::Sha256 => CRYPTO_TYPE_SHA256,
+    };
+    match alg {
+        Algorithm::Aes { key_bits, mode } => {
+            let t = match key_bits {
+                128 => CRYPTO_TYPE_AES_128,
+                192 => CRYPTO_TYPE_AES_192,
+                _ => CRYPTO_TYPE_AES_256,
+            };
+            let m = match mode {
+                CipherMode::Ecb => CRYPTO_MODE_ECB,
+                CipherMode::Cbc => CRYPTO_MODE_CBC,
+                CipherMode::Ctr => CRYPTO_MODE_CTR,
+                CipherMode::Xts => CRYPTO_MODE_XTS,
+            };
+            (CRYPTO_OP_ENCRYPT, t, m)
+        }
+        Algorithm::Digest(d) => (CRYPTO_OP_HASH, digest_type(d), CRYPTO_MODE_NONE),
+        Algorithm::Hmac(d) => (CRYPTO_OP_HMAC, digest_type(d), CRYPTO_MODE_NONE),
+        Algorithm::Rng => (CRYPTO_OP_RNG, CRYPTO_TYPE_RNG, CRYPTO_MODE_NONE),
+    }
+}
+
+/// An open `/dev/acrypto`.
+struct Fd(File);
+
+impl Fd {
+    fn open(path: &str) -> Result<Fd> {
+        std::fs::OpenOptions::new().read(true).write(true).open(path).map(Fd).map_err(|e| {
+            Error::NoSuchDevice(format!(
+                "{path}: {e} (is the acrypto module loaded? `insmod kmod-c/acrypto.ko`, and run as root or in the acrypto group)"
+            ))
+        })
+    }
+
+    fn raw(&self) -> i32 {
+        self.0.as_raw_fd()
+    }
+
+    fn limits(&self) -> Result<Limits> {
+        let mut v = acrypto_version::default();
+        // SAFETY: `v` is a valid, writable acrypto_version that outlives the call.
+        unsafe { ioc_version(self.raw(), &mut v) }.map_err(|e| errno_error("ACRYPTO_IOC_VERSION", e))?;
+        if v.abi_version != ACRYPTO_ABI_VERSION
+            || v.request_size as usize != REQUEST_SIZE
+            || v.completion_size as usize != COMPLETION_SIZE
+        {
+            return Err(Error::Unsupported(format!(
+                "/dev/acrypto speaks ABI {} (request {} B, completion {} B); this build knows ABI {} ({} B, {} B)",
+                v.abi_version, v.request_size, v.completion_size, ACRYPTO_ABI_VERSION, REQUEST_SIZE, COMPLETION_SIZE
+            )));
+        }
+        if v.max_sessions == 0 || v.max_inflight == 0 || v.max_buffer == 0 {
+            return Err(Error::DeviceFailure(format!("/dev/acrypto reports zero limits: {v:?}")));
+        }
+        Ok(Limits {
+            max_sessions: v.max_sessions as usize,
+            max_inflight: v.max_inflight as usize,
+            max_buffer: v.max_buffer as usize,
+        })
+    }
+
+    fn enumerate(&self) -> Result<Vec<KernelDriver>> {
+        let mut out = Vec::new();
+        for index in 0u32.. {
+            let mut a = acrypto_alg_info { index, ..Default::default() };
+            // SAFETY: `a` is a valid, writable acrypto_alg_info that outlives the call.
+            match unsafe { ioc_enum(self.raw(), &mut a) } {
+                Ok(_) => {}
+                Err(Errno::ENOENT) => break,
+                Err(e) => return Err(errno_error("ACRYPTO_IOC_ENUM", e)),
+            }
+            out.push(KernelDriver {
+                driver: c_name(&a.driver_name),
+                alg_name: c_name(&a.alg_name),
+                priority: a.priority,
+                flags: a.flags,
+                kind: a.kind,
+                mode: a.mode,
+                type_: a.type_,
+            });
+            if index > 100_000 {
+                return Err(Error::DeviceFailure("ACRYPTO_IOC_ENUM never ends".into()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Allocates a session for `alg` bound to `driver` and sets its key.
+    fn alloc_session(&self, driver: &str, alg: Algorithm, key: &[u8], max_buffer: usize) -> Result<u32> {
+        let (operation, type_, mode) = triple(alg);
+        let mut a = acrypto_session_alloc {
+            operation,
+            type_,
+            mode,
+            src_size: max_buffer.min(u32::MAX as usize) as u32,
+            ..Default::default()
+        };
+        set_name(&mut a.driver, driver)?;
+        // SAFETY: `a` is a valid, writable acrypto_session_alloc that outlives the call.
+        unsafe { ioc_session_alloc(self.raw(), &mut a) }.map_err(|e| match e {
+            Errno::ENOENT | Errno::EINVAL => {
+                Error::Unsupported(format!("kernel driver {driver} cannot do {alg} ({e})"))
+            }
+            e => errno_error(&format!("CRYPTO_SESSION_ALLOC {alg} on {driver}"), e),
+        })?;
+        let id = a.session_id;
+        if id == 0 {
+            return Err(Error::DeviceFailure(format!("{driver}: the kernel gave session id 0")));
+        }
+        if alg.kind() == OpKind::Cipher || alg.kind() == OpKind::Mac {
+            let f = acrypto_fill_data {
+                session_id: id,
+                flags: CRYPTO_FILL_KEY,
+                key: key.as_ptr() as u64,
+                key_len: key.len() as u32,
+                ..Default::default()
+            };
+            // SAFETY: `f` is valid for the call; it points at `key`, which is
+            // readable for `key_len` bytes and outlives the call (the kernel
+            // copies it).
+            if let Err(e) = unsafe { ioc_fill_data(self.raw(), &f) } {
+                self.free_session(id);
+                return Err(match e {
+                    Errno::EINVAL => Error::InvalidKey(format!("kernel driver {driver} refused the {alg} key")),
+                    e => errno_error(&format!("CRYPTO_FILL_DATA key for {alg} on {driver}"), e),
+                });
+            }
+        }
+        Ok(id)
+    }
+
+    fn free_session(&self, id: u32) {
+        let f = acrypto_session_free { session_id: id, __pad: 0 };
+        // SAFETY: `f` is a valid acrypto_session_free for the call. A failure
+        // (already gone) leaves nothing to clean up.
+        let _ = unsafe { ioc_session_free(self.raw(), &f) };
+    }
+}
+
+/// The drivers `/dev/acrypto` lists.
+pub fn enumerate() -> Result<Vec<KernelDriver>> {
+    Fd::open(DEVICE_PATH)?.enumerate()
+}
+
+/// Whether `/dev/acrypto` can be opened.
+pub fn available() -> bool {
+    Fd::open(DEVICE_PATH).is_ok()
+}
+
+/// What [`probe_all`] found: usable devices, and drivers left out with why.
+pub struct Probe {
+    /// One device per usable kernel driver.
+    pub devices: Vec<KdevDevice>,
+    /// Drivers that could do none of acrypto's algorithms, with the reason.
+    pub skipped: Vec<(String, Error)>,
+}
+
+/// One device per kernel driver the module lists that can do at least one
+/// acrypto algorithm.
+pub fn probe_all() -> Result<Probe> {
+    let drivers = enumerate()?;
+    let mut seen = std::collections::HashSet::new();
+    let mut probe = Probe { devices: Vec::new(), skipped: Vec::new() };
+    for d in drivers {
+        if !seen.insert(d.driver.clone()) {
+            continue;
+        }
+        match KdevDevice::from_driver(d.clone()) {
+            Ok(dev) => probe.devices.push(dev),
+            Err(e) => probe.skipped.push((d.driver, e)),
+        }
+    }
+    Ok(probe)
+}
+
+/// Key material as a map key, wiped on drop.
+#[derive(PartialEq, Eq, Hash, Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub(crate) struct KeyBytes(pub(crate) Vec<u8>);
+
+/// A cached kernel session.
+struct CachedSession {
+    id: u32,
+    last_use: u64,
+    /// The batch being built uses it: not to be evicted before it is submitted.
+    batch: u64,
+}
+
+/// A request the kernel holds: the work (owning the buffers the kernel
+/// reads and writes) and what to do with its completion.
+struct Slot {
+    work: Work,
+    /// Index of the step being run, within the work's steps.
+    step: usize,
+    /// The MAC of a verify step, computed by the kernel.
+    scratch: Vec<u8>,
+    /// Expected output length.
+    out_len: usize,
+}
+
+#[derive(Default)]
+struct State {
+    ready: bool,
+    stop: bool,
+    /// Accepted by the kernel and not yet read (signed: the reader may count
+    /// a completion down before the submitter counted its request up).
+    inflight: isize,
+    /// Works whose next step is to be submitted.
+    pending: VecDeque<(Work, usize)>,
+    slots: HashMap<u64, Slot>,
+    next_tag: u64,
+    batch_no: u64,
+    use_clock: u64,
+    sessions: HashMap<(Algorithm, KeyBytes), CachedSession>,
+    handle: Option<DeviceHandle>,
+}
+
+struct Shared {
+    fd: Fd,
+    name: String,
+    driver: String,
+    limits: Limits,
+    batch: usize,
+    state: Mutex<State>,
+    cv: Condvar,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// One kernel crypto driver as an acrypto device.
+pub struct KdevDevice {
+    info: KernelDriver,
+    algs: Vec<Algorithm>,
+    shared: Arc<Shared>,
+}
+
+impl KdevDevice {
+    /// The device for the kernel driver named `driver` (as `ACRYPTO_IOC_ENUM`
+    /// lists it).
+    pub fn open(driver: &str) -> Result<KdevDevice> {
+        let list = enumerate()?;
+        let d = list.into_iter().find(|d| d.driver == driver).ok_or_else(|| {
+            Error::NoSuchDevice(format!(
+                "kernel driver '{driver}' is not listed by /dev/acrypto (see `acrypto devices`)"
+            ))
+        })?;
+        Self::from_driver(d)
+    }
+
+    /// The device for one enumerated driver: opens its own fd and probes
+    /// which algorithms work.
+    pub fn from_driver(info: KernelDriver) -> Result<KdevDevice> {
+        let fd = Fd::open(DEVICE_PATH)?;
+        let limits = fd.limits()?;
+        let mut algs = Vec::new();
+        let mut last_err = None;
+        for alg in info.candidate_algorithms() {
+            // A key whose halves differ (XTS) and of the right length.
+            let key: Vec<u8> = (0..alg.key_len().unwrap_or(16)).map(|i| i as u8 ^ 0x5a).collect();
+            match fd.alloc_session(&info.driver, alg, &key, limits.max_buffer) {
+                Ok(id) => {
+                    fd.free_session(id);
+                    algs.push(alg);
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        if algs.is_empty() {
+            return Err(last_err.unwrap_or_else(|| {
+                Error::Unsupported(format!(
+                    "kernel driver {} ({}) does no acrypto algorithm",
+                    info.driver, info.alg_name
+                ))
+            }));
+        }
+        let name = format!("kdev:{}", info.driver);
+        let shared = Arc::new(Shared {
+            fd,
+            name,
+            driver: info.driver.clone(),
+            limits,
+            batch: DEFAULT_BATCH.min(limits.max_inflight),
+            state: Mutex::new(State::default()),
+            cv: Condvar::new(),
+            threads: Mutex::new(Vec::new()),
+        });
+        Ok(KdevDevice { info, algs, shared })
+    }
+
+    /// The kernel driver behind it.
+    pub fn kernel_driver(&self) -> &KernelDriver {
+        &self.info
+    }
+
+    /// The module's limits on this device's fd.
+    pub fn limits(&self) -> Limits {
+        self.shared.limits
+    }
+}
+
+impl Driver for KdevDevice {
+    fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    fn driver(&self) -> &str {
+        "kdev"
+    }
+
+    fn capabilities(&self) -> Vec<Capability> {
+        let q = 4 * self.shared.limits.max_inflight;
+        self.algs.iter().map(|&a| Capability::new(a, q)).collect()
+    }
+
+    fn class(&self) -> DeviceClass {
+        if self.info.is_hardware() {
+            DeviceClass::Accelerator
+        } else {
+            DeviceClass::Kernel
+        }
+    }
+
+    fn attach(&self, dev: DeviceHandle) {
+        lock(&self.shared.state).handle = Some(dev.clone());
+        let mut threads = lock(&self.shared.threads);
+        for (role, f) in [("submit", submitter as fn(Arc<Shared>)), ("read", reader)] {
+            let shared = self.shared.clone();
+            let spawned = std::thread::Builder::new().name(format!("acrypto-kdev-{role}")).spawn(move || f(shared));
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    dev.mark_broken(&format!("cannot start the {role} thread: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn data_ready(&self) {
+        lock(&self.shared.state).ready = true;
+        self.shared.cv.notify_all();
+    }
+
+    fn detach(&self) {
+        let pending: Vec<(Work, usize)> = {
+            let mut st = lock(&self.shared.state);
+            st.stop = true;
+            st.pending.drain(..).collect()
+        };
+        self.shared.cv.notify_all();
+        for (w, _) in pending {
+            w.complete(Err(Error::Canceled));
+        }
+        let threads: Vec<JoinHandle<()>> = lock(&self.shared.threads).drain(..).collect();
+        for t in threads {
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+        let mut st = lock(&self.shared.state);
+        for (_, s) in st.sessions.drain() {
+            self.shared.fd.free_session(s.id);
+        }
+        st.handle = None;
+    }
+}
+
+impl Shared {
+    /// The kernel session for `alg` with `key`, allocated if needed. `Ok(None)`:
+    /// every cached session is used by the batch being built; submit it first.
+    fn session(&self, st: &mut State, alg: Algorithm, key: &[u8]) -> Result<Option<u32>> {
+        st.use_clock += 1;
+        let (clock, batch) = (st.use_clock, st.batch_no);
+        let map_key = (alg, KeyBytes(key.to_vec()));
+        if let Some(s) = st.sessions.get_mut(&map_key) {
+            s.last_use = clock;
+            s.batch = batch;
+            return Ok(Some(s.id));
+        }
+        if st.sessions.len() >= self.limits.max_sessions {
+            let victim = st
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.batch != batch)
+                .min_by_key(|(_, s)| s.last_use)
+                .map(|(k, _)| (k.0, k.1.clone()));
+            match victim {
+                Some(k) => {
+                    if let Some(s) = st.sessions.remove(&k) {
+                        self.fd.free_session(s.id);
+                    }
+                }
+                None => return Ok(None),
+            }
+        }
+        let kernel_key = match alg {
+            Algorithm::Hmac(d) => hmac_key(d, key, ACRYPTO_MAX_KEY_LEN as usize),
+            _ => Zeroizing::new(key.to_vec()),
+        };
+        let id = self.fd.alloc_session(&self.driver, alg, &kernel_key, self.limits.max_buffer)?;
+        st.sessions.insert(map_key, CachedSession { id, last_use: clock, batch });
+        Ok(Some(id))
+    }
+
+    fn handle(&self) -> Option<DeviceHandle> {
+        lock(&self.state).handle.clone()
+    }
+}
+
+/// What preparing one step gave.
+enum Prepared {
+    /// A request for the kernel.
+    Submit(acrypto_request, Slot),
+    /// Nothing for the kernel to do (empty data): the step is done.
+    Done(Work, usize),
+    /// The step failed before reaching the kernel.
+    Failed(Work, Error),
+    /// No session slot free in this batch: submit the batch, then retry.
+    Later(Work, usize),
+}
+
+fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepared {
+    let step = match work.steps().get(step_no) {
+        Some(s) => s.clone(),
+        None => return Prepared::Failed(work, Error::Internal("kdev: step index past the route".into())),
+    };
+    let alg = step.alg;
+    if !step.op.fits(alg) {
+        return Prepared::Failed(work, Error::InvalidArgument(format!("{:?} does not apply to {alg}", step.op)));
+    }
+    if let Err(e) = alg.check_key(step.key.bytes()) {
+        return Prepared::Failed(work, e);
+    }
+    let (_, req) = work.parts();
+    let len = req.current().len();
+    let check = || -> Result<()> {
+        if alg.kind() == OpKind::Cipher {
+            if req.iv.len() != alg.iv_len() {
+                return Err(Error::InvalidLength(format!(
+                    "{alg} takes a {}-byte IV, got {} bytes",
+                    alg.iv_len(),
+                    req.iv.len()
+                )));
+            }
+            alg.check_data_len(len)?;
+        }
+        if step.op == Op::Verify {
+            check_verify_len(alg, &req.tag)?;
+        }
+        if len > sh.limits.max_buffer {
+            return Err(Error::DeviceFailure(format!(
+                "{}: {len} bytes exceed the module's max_buffer ({})",
+                sh.name, sh.limits.max_buffer
+            )));
+        }
+        Ok(())
+    };
+    if let Err(e) = check() {
+        return Prepared::Failed(work, e);
+    }
+    if len == 0 && matches!(alg.kind(), OpKind::Cipher | OpKind::Rng) {
+        return Prepared::Done(work, step_no);
+    }
+    let sid = match sh.session(st, alg, step.key.bytes()) {
+        Ok(Some(id)) => id,
+        Ok(None) => return Prepared::Later(work, step_no),
+        Err(e) => return Prepared::Failed(work, e),
+    };
+    st.next_tag += 1;
+    let tag = st.next_tag;
+    let mut q = acrypto_request { tag, session_id: sid, ..Default::default() };
+    let mut slot_scratch = Vec::new();
+    let out_len;
+    let (_, req) = work.parts();
+    match alg.kind() {
+        OpKind::Cipher => {
+            q.op = if step.op == Op::Encrypt { CRYPTO_OP_ENCRYPT } else { CRYPTO_OP_DECRYPT };
+            q.iv = req.iv.as_ptr() as u64;
+            q.iv_len = req.iv.len() as u32;
+            let buf = req.current_mut();
+            q.src = buf.as_ptr() as u64;
+            q.dst = q.src;
+            q.src_len = len as u32;
+            q.dst_len = len as u32;
+            out_len = len;
+        }
+        OpKind::Rng => {
+            let buf = req.current_mut();
+            q.dst = buf.as_mut_ptr() as u64;
+            q.dst_len = len as u32;
+            out_len = len;
+        }
+        OpKind::Hash | OpKind::Mac => {
+            let dl = alg.digest_len();
+            q.src = req.current().as_ptr() as u64;
+            q.src_len = len as u32;
+            if step.op == Op::Verify {
+                slot_scratch = vec![0u8; dl];
+                q.digest = slot_scratch.as_mut_ptr() as u64;
+            } else {
+                req.tag.clear();
+                req.tag.resize(dl, 0);
+                q.digest = req.tag.as_mut_ptr() as u64;
+            }
+            q.digest_len = dl as u32;
+            out_len = dl;
+        }
+    }
+    Prepared::Submit(q, Slot { work, step: step_no, scratch: slot_scratch, out_len })
+}
+
+/// Hands `reqs` (whose slots are already in the table) to the kernel.
+/// Refused requests come back with their error.
+fn submit(sh: &Shared, reqs: &[acrypto_request]) -> Vec<(u64, Error)> {
+    let mut refused = Vec::new();
+    let mut start = 0;
+    while start < reqs.len() {
+        let rest = &reqs[start..];
+        let mut s = acrypto_submit { reqs: rest.as_ptr() as u64, count: rest.len() as u32, ..Default::default() };
+        // SAFETY: `s` is valid and writable for the call; it points at
+        // `rest`, `count` initialized acrypto_requests. Their buffers belong
+        // to works held in the slot table until their completions are read.
+        let r = unsafe { ioc_submit(sh.fd.raw(), &mut s) };
+        match r {
+            Ok(_) => {
+                let n = (s.submitted as usize).min(rest.len());
+                lock(&sh.state).inflight += n as isize;
+                sh.cv.notify_all();
+                if n == 0 {
+                    // Accepted nothing without an error: do not spin.
+                    refused.push((rest[0].tag, Error::DeviceFailure(format!("{}: submit took nothing", sh.name))));
+                    start += 1;
+                } else {
+                    start += n;
+                }
+            }
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                // The fd's in-flight window is full: wait for completions.
+                let mut st = lock(&sh.state);
+                if st.inflight > 0 && !st.stop {
+                    st = sh
+                        .cv
+                        .wait_timeout(st, std::time::Duration::from_millis(50))
+                        .map_or_else(|p| p.into_inner().0, |r| r.0);
+                }
+                drop(st);
+            }
+            Err(e) => {
+                refused.push((rest[0].tag, errno_error(&format!("{}: submit", sh.name), e)));
+                start += 1;
+            }
+        }
+    }
+    refused
+}
+
+fn submitter(sh: Arc<Shared>) {
+    let Some(handle) = sh.handle() else { return };
+    loop {
+        let (free, mut todo) = {
+            let mut st = lock(&sh.state);
+            loop {
+                if st.stop {
+                    return;
+                }
+                // Slots hold the requests the kernel has and those being submitted.
+                let free = sh.limits.max_inflight.saturating_sub(st.slots.len());
+                if free > 0 && (st.ready || !st.pending.is_empty()) {
+                    st.ready = false;
+                    let n = free.min(sh.batch);
+                    let todo: Vec<(Work, usize)> = (0..n).map_while(|_| st.pending.pop_front()).collect();
+                    break (n, todo);
+                }
+                st = sh.cv.wait(st).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        if todo.len() < free {
+            todo.extend(handle.dequeue_batch(free - todo.len()).into_iter().map(|w| (w, 0)));
+        }
+        if todo.is_empty() {
+            continue;
+        }
+        let took = todo.len();
+        run_batch(&sh, todo);
+        if took == free {
+            // More may be waiting in the queue.
+            lock(&sh.state).ready = true;
+        }
+    }
+}
+
+fn run_batch(sh: &Shared, todo: Vec<(Work, usize)>) {
+    let mut todo: VecDeque<(Work, usize)> = todo.into();
+    while !todo.is_empty() {
+        let mut reqs = Vec::with_capacity(todo.len());
+        let mut finished: Vec<(Work, usize, Option<Error>)> = Vec::new();
+        {
+            let mut st = lock(&sh.state);
+            st.batch_no += 1;
+            while let Some((w, step)) = todo.pop_front() {
+                match prepare(sh, &mut st, w, step) {
+                    Prepared::Submit(q, slot) => {
+                        st.slots.insert(q.tag, slot);
+                        reqs.push(q);
+                    }
+                    Prepared::Done(w, step) => finished.push((w, step, None)),
+                    Prepared::Failed(w, e) => finished.push((w, 0, Some(e))),
+                    Prepared::Later(w, step) => {
+                        todo.push_front((w, step));
+                        break;
+                    }
+                }
+            }
+        }
+        if !reqs.is_empty() {
+            let refused = submit(sh, &reqs);
+            if !refused.is_empty() {
+                let mut st = lock(&sh.state);
+                for (tag, e) in refused {
+                    if let Some(slot) = st.slots.remove(&tag) {
+                        finished.push((slot.work, 0, Some(e)));
+                    }
+                }
+            }
+        } else if finished.is_empty() && !todo.is_empty() {
+            // Not even one request fits the session table: cannot happen
+            // with max_sessions >= 1, but never loop forever.
+            for (w, _) in todo.drain(..) {
+                w.complete(Err(Error::DeviceFailure(format!("{}: no kernel session available", sh.name))));
+            }
+        }
+        for (w, step, err) in finished {
+            match err {
+                Some(e) => w.complete(Err(e)),
+                None => step_finished(sh, w, step),
+            }
+        }
+    }
+}
+
+/// A step finished without error: next step, or complete.
+fn step_finished(sh: &Shared, w: Work, step: usize) {
+    if step + 1 < w.steps().len() {
+        let mut st = lock(&sh.state);
+        if st.stop {
+            drop(st);
+            w.complete(Err(Error::Canceled));
+            return;
+        }
+        st.pending.push_back((w, step + 1));
+        drop(st);
+        sh.cv.notify_all();
+    } else {
+        w.complete(Ok(()));
+    }
+}
+
+/// Completes everything the kernel holds with `e` (the fd is unusable).
+fn fail_all(sh: &Shared, e: &Error) {
+    let slots: Vec<Slot> = {
+        let mut st = lock(&sh.state);
+        st.inflight = 0;
+        st.slots.drain().map(|(_, s)| s).collect()
+    };
+    sh.cv.notify_all();
+    if let Some(h) = sh.handle() {
+        h.mark_broken(&e.to_string());
+    }
+    for s in slots {
+        s.work.complete(Err(e.clone()));
+    }
+}
+
+fn reader(sh: Arc<Shared>) {
+    let mut buf = vec![0u8; READ_RECORDS * COMPLETION_SIZE];
+    loop {
+        {
+            let mut st = lock(&sh.state);
+            while st.inflight <= 0 && !st.stop {
+                st = sh.cv.wait(st).unwrap_or_else(|p| p.into_inner());
+            }
+            if st.inflight <= 0 {
+                return;
+            }
+        }
+        let n = match (&sh.fd.0).read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                fail_all(&sh, &Error::DeviceFailure(format!("{}: read: {e}", sh.name)));
+                continue;
+            }
+        };
+        if n == 0 {
+            // The kernel has nothing in flight while we count some: the
+            // accounting on one side is wrong; nothing more can be trusted.
+            let st = lock(&sh.state);
+            let ours = st.inflight;
+            drop(st);
+            if ours > 0 {
+                fail_all(&sh, &Error::DeviceFailure(format!("{}: the kernel lost {ours} requests", sh.name)));
+            }
+            continue;
+        }
+        if n % COMPLETION_SIZE != 0 {
+            fail_all(&sh, &Error::DeviceFailure(format!("{}: read returned {n} bytes, not whole records", sh.name)));
+            continue;
+        }
+        let mut done = Vec::with_capacity(n / COMPLETION_SIZE);
+        let mut unknown = 0;
+        {
+            let mut st = lock(&sh.state);
+            for rec in buf[..n].chunks_exact(COMPLETION_SIZE) {
+                let tag = u64::from_ne_bytes(rec[0..8].try_into().unwrap_or_default());
+                let status = i32::from_ne_bytes(rec[8..12].try_into().unwrap_or_default());
+                let out_len = u32::from_ne_bytes(rec[12..16].try_into().unwrap_or_default()) as usize;
+                st.inflight -= 1;
+                match st.slots.remove(&tag) {
+                    Some(slot) => done.push((slot, status, out_len)),
+                    None => unknown += 1,
+                }
+            }
+        }
+        sh.cv.notify_all();
+        for (slot, status, out_len) in done {
+            finish_slot(&sh, slot, status, out_len);
+        }
+        if unknown > 0 {
+            if let Some(h) = sh.handle() {
+                h.mark_broken(&format!("{}: {unknown} completions for requests never submitted", sh.name));
+            }
+        }
+    }
+}
+
+fn finish_slot(sh: &Shared, slot: Slot, status: i32, out_len: usize) {
+    let Slot { work, step, scratch, out_len: want } = slot;
+    let Some(s) = work.steps().get(step).cloned() else {
+        work.complete(Err(Error::Internal("kdev: step index past the route".into())));
+        return;
+    };
+    if status != 0 {
+        let e = Errno::from_raw(status.saturating_neg());
+        let err = errno_error(&format!("{} {} on {}", s.alg, format_op(s.op), sh.name), e);
+        work.complete(Err(err));
+        return;
+    }
+    if out_len != want {
+        work.complete(Err(Error::DeviceFailure(format!(
+            "{}: the kernel returned {out_len} bytes for {}, {want} expected",
+            sh.name, s.alg
+        ))));
+        return;
+    }
+    if s.op == Op::Verify {
+        if let Err(e) = verify_tag(s.alg, &scratch, &work.request().tag) {
+            work.complete(Err(e));
+            return;
+        }
+    }
+    step_finished(sh, work, step);
+}
+
+fn format_op(op: Op) -> &'static str {
+    match op {
+        Op::Encrypt => "encrypt",
+        Op::Decrypt => "decrypt",
+        Op::Digest => "digest",
+        Op::Verify => "verify",
+        Op::Generate => "generate",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_matches_the_abi() {
+        assert_eq!(REQUEST_SIZE, 80);
+        assert_eq!(COMPLETION_SIZE, 24);
+        assert_eq!(std::mem::size_of::<acrypto_session_alloc>(), 328);
+        assert_eq!(std::mem::size_of::<acrypto_alg_info>(), 296);
+    }
+
+    #[test]
+    fn candidates_follow_the_enumeration() {
+        let d = |kind, mode, type_| KernelDriver {
+            driver: "x".into(),
+            alg_name: "x".into(),
+            priority: 0,
+            flags: 0,
+            kind,
+            mode,
+            type_,
+        };
+        assert_eq!(d(ACRYPTO_KIND_CIPHER, CRYPTO_MODE_XTS, 0).candidate_algorithms().len(), 2);
+        assert_eq!(d(ACRYPTO_KIND_CIPHER, CRYPTO_MODE_CBC, 0).candidate_algorithms().len(), 3);
+        assert_eq!(
+            d(ACRYPTO_KIND_HMAC, 0, CRYPTO_TYPE_SHA256).candidate_algorithms(),
+            [Algorithm::Hmac(DigestKind::Sha256)]
+        );
+        assert_eq!(d(ACRYPTO_KIND_RNG, 0, CRYPTO_TYPE_RNG).candidate_algorithms(), [Algorithm::Rng]);
+        assert!(d(99, 0, 0).candidate_algorithms().is_empty());
+        assert!(d(ACRYPTO_KIND_HASH, 0, 77).candidate_algorithms().is_empty());
+    }
+
+    #[test]
+    fn long_hmac_keys_are_hashed_and_tags_compare() {
+        assert_eq!(hmac_key(DigestKind::Sha1, &[1; 128], 128).len(), 128);
+        assert_eq!(hmac_key(DigestKind::Sha256, &[1; 131], 128).len(), 32);
+        let alg = Algorithm::Hmac(DigestKind::Sha1);
+        let mac = [7u8; 20];
+        assert!(verify_tag(alg, &mac, &[7; 12]).is_ok());
+        assert_eq!(verify_tag(alg, &mac, &[6; 12]), Err(Error::VerifyFailed));
+        assert!(verify_tag(alg, &mac, &[7; 21]).is_err());
+        assert!(check_verify_len(alg, &[0; 9]).is_err());
+    }
+
+    #[test]
+    fn errno_mapping() {
+        assert!(matches!(errno_error("x", Errno::EINVAL), Error::InvalidArgument(_)));
+        assert!(matches!(errno_error("x", Errno::EMSGSIZE), Error::InvalidLength(_)));
+        assert!(errno_error("x", Errno::EIO).is_device_fault());
+    }
+
+    #[test]
+    fn missing_device_is_a_clear_error() {
+        match Fd::open("/nonexistent/acrypto") {
+            Err(Error::NoSuchDevice(m)) => assert!(m.contains("module"), "{m}"),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+}
