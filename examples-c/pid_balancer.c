@@ -57,11 +57,9 @@ static int child(void)
 		if (acrypto_session_submit(s, &r, on_done, ACRYPTO_SUBMIT_BLOCK))
 			return 1;
 	}
-	acrypto_engine_wait_idle(e);
-	while (atomic_load(&done) < REQUESTS)
-		usleep(1000);
+	acrypto_engine_wait_idle(e); /* every callback has returned */
 	size_t want = (size_t)getpid() % DEVICES;
-	int ok = 1;
+	int ok = atomic_load(&done) == REQUESTS;
 	for (size_t i = 0; i < DEVICES; i++) {
 		acrypto_device_info info;
 		if (acrypto_engine_device_info(e, i, &info))

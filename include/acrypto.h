@@ -510,8 +510,8 @@ typedef struct acrypto_pending acrypto_pending;
 
 /*
  A completion queue: finished requests wait in it until polled. Its file
- descriptor (an eventfd) is readable while completions wait, for epoll
- and poll loops. Created by `acrypto_queue_new`, released by
+ descriptor (an eventfd) is readable exactly while completions wait, for
+ epoll and poll loops. Created by `acrypto_queue_new`, released by
  `acrypto_queue_free`. Any threads may submit to it; poll it from one
  thread at a time.
  */
@@ -1114,8 +1114,10 @@ void acrypto_engine_free(struct acrypto_engine *engine);
 acrypto_status acrypto_engine_shutdown(const struct acrypto_engine *engine, uint32_t mode);
 
 /*
- Blocks until nothing is in flight on the engine (the "wait for all").
- Never call it from a DIRECT callback.
+ Blocks until every request submitted on the engine's sessions has
+ completed and been delivered: its callback returned, its completion is
+ in its queue, or its pending handle is ready (the "wait for all").
+ Never call it from a callback.
 
  # Safety
  `engine` is NULL or a live engine.

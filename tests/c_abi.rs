@@ -118,6 +118,11 @@ fn every_export_rejects_null_and_invalid_arguments() {
 }
 
 #[test]
+fn queue_descriptor_is_readable_while_completions_wait() {
+    run_c_test("tests/c/queue_fd.c");
+}
+
+#[test]
 fn panics_never_reach_c() {
     run_c_test("tests/c/panic.c");
 }

@@ -2,12 +2,14 @@
 //! statistics, shutdown.
 
 use crate::balancer::CBalancer;
+use crate::session::Deliveries;
 use crate::{acrypto_status, alg_to_u32, ffi_guard, fill_name, name, non_null, put, text, tri, ACRYPTO_MAX_NAME_LEN};
 use acrypto_core::{
     Affinity, AffinityKey, Balancer, DeviceClass, DeviceState, Engine, LeastLoaded, RateAware, RemoveMode, RoundRobin,
     ShutdownMode, SizeThreshold, Stats,
 };
 use std::ffi::c_char;
+use std::sync::Arc;
 
 /// An engine: devices, balancer, completion workers, statistics.
 ///
@@ -15,6 +17,7 @@ use std::ffi::c_char;
 /// Every function taking an engine may be called from any thread at once.
 pub struct acrypto_engine {
     pub(crate) engine: Engine,
+    pub(crate) deliveries: Arc<Deliveries>,
 }
 
 /// Settings for `acrypto_engine_new_config`: created by
@@ -49,7 +52,7 @@ fn build(devices: &str, cfg: Option<&mut acrypto_engine_config>) -> Result<Engin
 }
 
 fn publish(engine: Engine, out: *mut *mut acrypto_engine) -> acrypto_status {
-    let e = Box::into_raw(Box::new(acrypto_engine { engine }));
+    let e = Box::into_raw(Box::new(acrypto_engine { engine, deliveries: Arc::default() }));
     // SAFETY: out was checked non-NULL by the caller of this helper.
     unsafe { put(out, e) };
     acrypto_status::Ok
@@ -309,8 +312,10 @@ pub unsafe extern "C" fn acrypto_engine_shutdown(engine: *const acrypto_engine, 
     })
 }
 
-/// Blocks until nothing is in flight on the engine (the "wait for all").
-/// Never call it from a DIRECT callback.
+/// Blocks until every request submitted on the engine's sessions has
+/// completed and been delivered: its callback returned, its completion is
+/// in its queue, or its pending handle is ready (the "wait for all").
+/// Never call it from a callback.
 ///
 /// # Safety
 /// `engine` is NULL or a live engine.
@@ -319,6 +324,8 @@ pub unsafe extern "C" fn acrypto_engine_wait_idle(engine: *const acrypto_engine)
     ffi_guard!({
         non_null!(engine);
         engine_ref(engine).wait_idle();
+        // SAFETY: engine checked non-NULL; C promises it live.
+        unsafe { &*engine }.deliveries.wait_zero();
         acrypto_status::Ok
     })
 }

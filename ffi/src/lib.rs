@@ -526,3 +526,90 @@ pub extern "C" fn acrypto_test_inject_panic(point: u32) -> acrypto_status {
     INJECTED_PANIC.store(point, Ordering::SeqCst);
     acrypto_status::Ok
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alg_enum_values_are_the_core_indices_and_names() {
+        assert_eq!(Algorithm::ALL.len() as u32, ACRYPTO_ALG_COUNT);
+        let c_enum = [
+            acrypto_alg::Aes_128_Cbc,
+            acrypto_alg::Aes_192_Cbc,
+            acrypto_alg::Aes_256_Cbc,
+            acrypto_alg::Aes_128_Ecb,
+            acrypto_alg::Aes_192_Ecb,
+            acrypto_alg::Aes_256_Ecb,
+            acrypto_alg::Aes_128_Ctr,
+            acrypto_alg::Aes_192_Ctr,
+            acrypto_alg::Aes_256_Ctr,
+            acrypto_alg::Aes_128_Xts,
+            acrypto_alg::Aes_256_Xts,
+            acrypto_alg::HmacSha1,
+            acrypto_alg::HmacSha256,
+            acrypto_alg::Sha1,
+            acrypto_alg::Sha256,
+            acrypto_alg::Rng,
+        ];
+        for (i, (alg, c)) in Algorithm::ALL.iter().zip(c_enum).enumerate() {
+            assert_eq!(c as u32, i as u32);
+            assert_eq!(alg_from_u32(i as u32), Ok(*alg));
+            assert_eq!(alg_to_u32(*alg), i as u32);
+            // SAFETY: acrypto_alg_name returns a static NUL-terminated string.
+            let name = unsafe { CStr::from_ptr(acrypto_alg_name(i as u32)) };
+            assert_eq!(name.to_str().unwrap(), alg.to_string());
+        }
+        assert!(acrypto_alg_name(ACRYPTO_ALG_COUNT).is_null());
+        assert_eq!(alg_from_u32(ACRYPTO_ALG_COUNT), Err(acrypto_status::InvalidArgument));
+    }
+
+    #[test]
+    fn ops_round_trip_and_reject_unknown_values() {
+        for v in 0..5 {
+            assert_eq!(op_to_u32(op_from_u32(v).unwrap()), v);
+        }
+        assert!(op_from_u32(5).is_err());
+        assert!(op_from_u32(u32::MAX).is_err());
+    }
+
+    #[test]
+    fn every_status_has_a_message_and_errors_map_back() {
+        for (i, s) in acrypto_status::ALL.iter().enumerate() {
+            assert_eq!(*s as u32, i as u32);
+            assert_eq!(acrypto_status::from_u32(i as u32), Some(*s));
+            // SAFETY: acrypto_strerror returns a static NUL-terminated string.
+            let m = unsafe { CStr::from_ptr(acrypto_strerror(i as u32)) };
+            assert!(!m.to_bytes().is_empty());
+            // A driver's status becomes an error that maps back to a status
+            // of the same family.
+            let back = status_of(&status_to_error(*s));
+            assert!(
+                back == *s
+                    || matches!(
+                        s,
+                        acrypto_status::NullArgument
+                            | acrypto_status::BufferTooSmall
+                            | acrypto_status::Io
+                            | acrypto_status::NotReady
+                            | acrypto_status::Panic
+                    ),
+                "{s:?} -> {back:?}"
+            );
+        }
+        assert_eq!(acrypto_status::from_u32(acrypto_status::ALL.len() as u32), None);
+        assert_eq!(acrypto_status::from(Error::Busy), acrypto_status::Busy);
+        assert_eq!(acrypto_status::from(Error::VerifyFailed), acrypto_status::VerifyFailed);
+    }
+
+    #[test]
+    fn a_panic_in_a_guarded_export_is_a_status() {
+        let s = ffi_guard!({
+            if acrypto_status::Ok == acrypto_status::Ok {
+                panic!("boom");
+            }
+            acrypto_status::Ok
+        });
+        assert_eq!(s, acrypto_status::Panic);
+    }
+}

@@ -9,20 +9,16 @@
 //! on. So output pointers must stay valid until then, and input pointers
 //! only during the submitting call.
 
-use crate::engine::{acrypto_engine, engine_ref};
+use crate::engine::acrypto_engine;
 use crate::{
     acrypto_status, alg_from_u32, bytes, ffi_guard, maybe_panic, name, non_null, op_from_u32, put, status_of, tri,
     ACRYPTO_MAX_DATA_LEN, ACRYPTO_MAX_KEY_LEN, ACRYPTO_MAX_TAG_LEN, PANIC_IN_COMPLETION,
 };
-use acrypto_core::{
-    Completion, CompletionQueue, Done, Engine, Op, OpKind, Pending, Request, Session, SessionBuilder, Step,
-    PRIORITY_LEVELS,
-};
-use std::collections::HashMap;
+use acrypto_core::{Completion, Done, Engine, Op, OpKind, Request, Session, SessionBuilder, Step, PRIORITY_LEVELS};
+use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_void};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use zeroize::Zeroize;
 
 /// Session flag: run callbacks in the completing context (a device's
@@ -60,6 +56,7 @@ pub struct acrypto_session {
     session: Session,
     engine: Engine,
     shape: Shape,
+    deliveries: Arc<Deliveries>,
 }
 
 /// What a route does to a request's buffers.
@@ -140,10 +137,11 @@ pub unsafe extern "C" fn acrypto_session_new(
             // SAFETY: non-NULL and NUL-terminated by the caller's promise.
             b = b.bind(tri!(unsafe { name(bind) }));
         }
-        let e = engine_ref(engine);
-        let session = tri!(e.session(b));
+        // SAFETY: engine checked non-NULL; C promises it live.
+        let ce = unsafe { &*engine };
+        let session = tri!(ce.engine.session(b));
         let shape = Shape::of(session.steps());
-        let s = acrypto_session { session, engine: e.clone(), shape };
+        let s = acrypto_session { session, engine: ce.engine.clone(), shape, deliveries: ce.deliveries.clone() };
         // SAFETY: out checked non-NULL.
         unsafe { put(out, Box::into_raw(Box::new(s))) };
         acrypto_status::Ok
@@ -343,33 +341,76 @@ unsafe fn prepare(s: &acrypto_session, r: &acrypto_request) -> Result<(Request, 
     Ok((req, ptrs))
 }
 
-/// A completion queue: finished requests wait in it until polled. Its file
-/// descriptor (an eventfd) is readable while completions wait, for epoll
-/// and poll loops. Created by `acrypto_queue_new`, released by
-/// `acrypto_queue_free`. Any threads may submit to it; poll it from one
-/// thread at a time.
-pub struct acrypto_queue {
-    cq: CompletionQueue,
-    shared: Arc<QueueShared>,
+/// Counts a session's requests whose completion has not been delivered
+/// yet (callback returned, queued, or slot filled), so that
+/// `acrypto_engine_wait_idle` can wait for deliveries, not only for the
+/// engine's in-flight count (which drops just before delivery).
+#[derive(Default)]
+pub(crate) struct Deliveries {
+    n: Mutex<u64>,
+    cv: Condvar,
 }
 
-struct QueueShared {
-    fd: OwnedFd,
-    next_id: AtomicU64,
-    /// Output pointers of requests in flight to this queue, by id.
-    waiting: Mutex<HashMap<u64, OutPtrs>>,
+impl Deliveries {
+    fn start(self: &Arc<Self>) -> DeliveryGuard {
+        *lock(&self.n) += 1;
+        DeliveryGuard(self.clone())
+    }
+
+    pub(crate) fn wait_zero(&self) {
+        let mut g = lock(&self.n);
+        while *g != 0 {
+            g = self.cv.wait(g).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// Ends a delivery when dropped: after the completion ran, or when a
+/// refused submission drops its completion unrun.
+struct DeliveryGuard(Arc<Deliveries>);
+
+impl Drop for DeliveryGuard {
+    fn drop(&mut self) {
+        let mut g = lock(&self.0.n);
+        *g -= 1;
+        if *g == 0 {
+            self.0.cv.notify_all();
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A completion queue: finished requests wait in it until polled. Its file
+/// descriptor (an eventfd) is readable exactly while completions wait, for
+/// epoll and poll loops. Created by `acrypto_queue_new`, released by
+/// `acrypto_queue_free`. Any threads may submit to it; poll it from one
+/// thread at a time.
+pub struct acrypto_queue {
+    shared: Arc<QueueShared>,
+}
+
+struct QueueShared {
+    fd: OwnedFd,
+    /// Finished requests with the pointers their results go to.
+    items: Mutex<QueueItems>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct QueueItems {
+    list: VecDeque<(Done, OutPtrs)>,
+    /// Set by `acrypto_queue_free`: later completions are dropped.
+    closed: bool,
+}
+
 impl QueueShared {
     fn signal(&self) {
         let one: u64 = 1;
         // SAFETY: fd is our open eventfd; we write 8 bytes from a local u64.
-        // A full counter (EAGAIN) already means readable, so the result is
-        // of no interest.
+        // A full counter (EAGAIN) already means readable.
         let _ = unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
     }
 
@@ -378,6 +419,19 @@ impl QueueShared {
         // SAFETY: fd is our open non-blocking eventfd; we read 8 bytes into
         // a local u64. EAGAIN (already reset) is fine.
         let _ = unsafe { libc::read(self.fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+    }
+
+    fn push(&self, done: Done, ptrs: OutPtrs) {
+        let mut items = lock(&self.items);
+        if items.closed {
+            return;
+        }
+        // The descriptor changes only under the lock: readable iff non-empty.
+        if items.list.is_empty() {
+            self.signal();
+        }
+        items.list.push_back((done, ptrs));
+        self.ready.notify_one();
     }
 }
 
@@ -396,12 +450,9 @@ pub unsafe extern "C" fn acrypto_queue_new(out: *mut *mut acrypto_queue) -> acry
         }
         // SAFETY: fd is a fresh descriptor we own.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let shared = Arc::new(QueueShared { fd, next_id: AtomicU64::new(1), waiting: Mutex::new(HashMap::new()) });
-        let cq = CompletionQueue::new();
-        let s2 = shared.clone();
-        cq.set_notifier(move || s2.signal());
+        let shared = Arc::new(QueueShared { fd, items: Mutex::default(), ready: Condvar::new() });
         // SAFETY: out checked non-NULL.
-        unsafe { put(out, Box::into_raw(Box::new(acrypto_queue { cq, shared }))) };
+        unsafe { put(out, Box::into_raw(Box::new(acrypto_queue { shared }))) };
         acrypto_status::Ok
     })
 }
@@ -422,8 +473,9 @@ pub unsafe extern "C" fn acrypto_queue_free(queue: *mut acrypto_queue) {
     // SAFETY: from Box::into_raw in acrypto_queue_new, freed once.
     let q = unsafe { Box::from_raw(queue) };
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-        lock(&q.shared.waiting).clear();
-        drop(q.cq.poll(usize::MAX));
+        let mut items = lock(&q.shared.items);
+        items.closed = true;
+        items.list.clear();
     }));
 }
 
@@ -448,27 +500,21 @@ pub unsafe extern "C" fn acrypto_queue_fd(queue: *const acrypto_queue, out: *mut
 }
 
 fn take(q: &acrypto_queue, out: *mut acrypto_completion, max: usize, block: bool) -> usize {
-    // Reset the descriptor first: a completion that arrives from here on
-    // into an empty queue signals it again; one left behind is signalled
-    // below. So it is readable whenever completions wait.
-    q.shared.reset();
-    let done = if block { q.cq.wait(max) } else { q.cq.poll(max) };
-    if !q.cq.is_empty() {
-        q.shared.signal();
-    }
-    let n = done.len();
-    for (i, d) in done.into_iter().enumerate() {
-        let ptrs = lock(&q.shared.waiting).remove(&d.request.user);
-        let c = match ptrs {
-            Some(p) => p.deliver(d),
-            // Every request routed here registered its pointers first.
-            None => acrypto_completion {
-                user: std::ptr::null_mut(),
-                status: acrypto_status::Internal,
-                out_len: 0,
-                tag_len: 0,
-            },
-        };
+    let batch: Vec<(Done, OutPtrs)> = {
+        let mut items = lock(&q.shared.items);
+        while block && items.list.is_empty() {
+            items = q.shared.ready.wait(items).unwrap_or_else(|p| p.into_inner());
+        }
+        let n = max.min(items.list.len());
+        let batch = items.list.drain(..n).collect();
+        if items.list.is_empty() {
+            q.shared.reset();
+        }
+        batch
+    };
+    let n = batch.len();
+    for (i, (done, ptrs)) in batch.into_iter().enumerate() {
+        let c = ptrs.deliver(done);
         // SAFETY: out has room for max >= n completions (the caller's promise).
         unsafe { out.add(i).write(c) };
     }
@@ -525,36 +571,69 @@ pub unsafe extern "C" fn acrypto_queue_wait(
     })
 }
 
+/// The slot a pending handle waits on.
+#[derive(Default)]
+struct PendingSlot {
+    done: Mutex<Option<Done>>,
+    ready: Condvar,
+}
+
 /// Where completions of a submission go.
 enum Target<'a> {
     Callback(unsafe extern "C" fn(*const acrypto_completion)),
     Queue(&'a acrypto_queue),
+    Slot(&'a Arc<PendingSlot>),
 }
 
-fn completion_for(target: &Target<'_>, mut req: Request, ptrs: OutPtrs) -> (Request, Completion, Option<u64>) {
+/// The completion of one request: always a callback, which delivers to the
+/// target and then ends the delivery (see [`Deliveries`]).
+fn completion_for(s: &acrypto_session, target: &Target<'_>, ptrs: OutPtrs) -> Completion {
+    let guard = s.deliveries.start();
     match target {
         Target::Callback(cb) => {
             let cb = *cb;
-            let c = Completion::callback(move |done: Done| {
+            Completion::callback(move |done: Done| {
                 let c = ptrs.deliver(done);
                 // SAFETY: cb is the C caller's callback, a valid function
                 // pointer; c lives across the call.
                 unsafe { cb(&c) };
-            });
-            (req, c, None)
+                drop(guard);
+            })
         }
         Target::Queue(q) => {
-            let id = q.shared.next_id.fetch_add(1, Ordering::Relaxed);
-            req.user = id;
-            lock(&q.shared.waiting).insert(id, ptrs);
-            (req, Completion::Queue(q.cq.clone()), Some(id))
+            let shared = q.shared.clone();
+            Completion::callback(move |done: Done| {
+                shared.push(done, ptrs);
+                drop(guard);
+            })
+        }
+        Target::Slot(slot) => {
+            let slot = Arc::clone(slot);
+            Completion::callback(move |done: Done| {
+                *lock(&slot.done) = Some(done);
+                slot.ready.notify_all();
+                drop(guard);
+            })
         }
     }
 }
 
-fn forget(target: &Target<'_>, id: Option<u64>) {
-    if let (Target::Queue(q), Some(id)) = (target, id) {
-        lock(&q.shared.waiting).remove(&id);
+fn submit_prepared(
+    s: &acrypto_session,
+    req: Request,
+    ptrs: OutPtrs,
+    target: &Target<'_>,
+    flags: u32,
+) -> acrypto_status {
+    let c = completion_for(s, target, ptrs);
+    let res = if flags & ACRYPTO_SUBMIT_BLOCK != 0 {
+        s.engine.submit_blocking(&s.session, req, c)
+    } else {
+        s.engine.submit(&s.session, req, c)
+    };
+    match res {
+        Ok(()) => acrypto_status::Ok,
+        Err(rej) => acrypto_status::from(&rej.error),
     }
 }
 
@@ -564,19 +643,7 @@ fn submit_one(s: &acrypto_session, r: &acrypto_request, target: &Target<'_>, fla
     }
     // SAFETY: the C caller's promise on the request's pointers.
     let (req, ptrs) = tri!(unsafe { prepare(s, r) });
-    let (req, c, id) = completion_for(target, req, ptrs);
-    let res = if flags & ACRYPTO_SUBMIT_BLOCK != 0 {
-        s.engine.submit_blocking(&s.session, req, c)
-    } else {
-        s.engine.submit(&s.session, req, c)
-    };
-    match res {
-        Ok(()) => acrypto_status::Ok,
-        Err(rej) => {
-            forget(target, id);
-            acrypto_status::from(&rej.error)
-        }
-    }
+    submit_prepared(s, req, ptrs, target, flags)
 }
 
 /// Submits one request; `callback` runs once when it completes, unless
@@ -646,15 +713,8 @@ fn submit_many(
     let mut n = 0usize;
     let mut status = acrypto_status::Ok;
     for (req, ptrs) in prepared {
-        let (req, c, id) = completion_for(target, req, ptrs);
-        let res = if flags & ACRYPTO_SUBMIT_BLOCK != 0 {
-            s.engine.submit_blocking(&s.session, req, c)
-        } else {
-            s.engine.submit(&s.session, req, c)
-        };
-        if let Err(rej) = res {
-            forget(target, id);
-            status = acrypto_status::from(&rej.error);
+        status = submit_prepared(s, req, ptrs, target, flags);
+        if status != acrypto_status::Ok {
             break;
         }
         n += 1;
@@ -757,7 +817,7 @@ pub unsafe extern "C" fn acrypto_session_run(
 /// `acrypto_session_submit_pending`, released by `acrypto_pending_free`.
 /// Use it from one thread at a time.
 pub struct acrypto_pending {
-    pending: Pending,
+    slot: Arc<PendingSlot>,
     ptrs: OutPtrs,
     taken: bool,
 }
@@ -784,17 +844,12 @@ pub unsafe extern "C" fn acrypto_session_submit_pending(
         let s = session_ref(session);
         // SAFETY: request checked non-NULL; C promises it and its pointers valid.
         let (req, ptrs) = tri!(unsafe { prepare(s, &*request) });
-        let p = Pending::new();
-        let c = Completion::Slot(p.clone());
-        let res = if flags & ACRYPTO_SUBMIT_BLOCK != 0 {
-            s.engine.submit_blocking(&s.session, req, c)
-        } else {
-            s.engine.submit(&s.session, req, c)
-        };
-        if let Err(rej) = res {
-            return acrypto_status::from(&rej.error);
+        let slot = Arc::new(PendingSlot::default());
+        let st = submit_prepared(s, req, ptrs, &Target::Slot(&slot), flags);
+        if st != acrypto_status::Ok {
+            return st;
         }
-        let h = acrypto_pending { pending: p, ptrs, taken: false };
+        let h = acrypto_pending { slot, ptrs, taken: false };
         // SAFETY: out checked non-NULL.
         unsafe { put(out, Box::into_raw(Box::new(h))) };
         acrypto_status::Ok
@@ -827,7 +882,15 @@ pub unsafe extern "C" fn acrypto_pending_wait(
         if p.taken {
             return acrypto_status::InvalidArgument;
         }
-        let done = p.pending.clone().wait();
+        let done = {
+            let mut g = lock(&p.slot.done);
+            loop {
+                if let Some(d) = g.take() {
+                    break d;
+                }
+                g = p.slot.ready.wait(g).unwrap_or_else(|e| e.into_inner());
+            }
+        };
         finish_pending(p, done, out)
     })
 }
@@ -849,7 +912,8 @@ pub unsafe extern "C" fn acrypto_pending_poll(
         if p.taken {
             return acrypto_status::InvalidArgument;
         }
-        match p.pending.try_take() {
+        let done = lock(&p.slot.done).take();
+        match done {
             Some(done) => finish_pending(p, done, out),
             None => acrypto_status::NotReady,
         }
