@@ -527,7 +527,9 @@ typedef struct acrypto_session acrypto_session;
 /*
  A piece of work taken by a C driver: the route steps it is to run on
  one request. Complete it exactly once with `acrypto_work_complete`,
- which also releases it. Use it from one thread at a time.
+ which also releases it. Use it from one thread at a time. Work never
+ completed keeps its request in flight: `acrypto_engine_wait_idle`,
+ device removal and engine shutdown wait for it.
  */
 typedef struct acrypto_work acrypto_work;
 
