@@ -45,6 +45,19 @@ run t_limits32 "$build/t_limits32"
 unset T_TAG
 run t_threads "$build/t_threads"
 
+# The Rust kdev and afalg devices through the engine: every vector, OpenSSL
+# cross-checks (answers made on the host by run.sh), routes, rng. Each device
+# prints its own RESULT line; a failing test exits 101, counted by run().
+if [ "${RUST_TESTS:-1}" = 1 ]; then
+	export ACRYPTO_REQUIRE_KERNEL=1 ACRYPTO_KDEV_REFERENCE="$build/kdev_reference.txt"
+	run rust_kernel_devices "$build/kernel_devices" --test-threads=1 --nocapture
+	unset ACRYPTO_REQUIRE_KERNEL ACRYPTO_KDEV_REFERENCE
+elif [ "${RUST_TESTS:-1}" = skip ]; then
+	echo "  note: Rust kernel device tests skipped"
+else
+	echo "RESULT FAIL rust kernel devices: not built (see run.sh output)"
+fi
+
 # examples-c/kernel: the listing works, and sha256sum through the batch path
 # agrees with coreutils' sha256sum on a few files.
 if "$build/acrypto_list" >$scratch/list.txt && grep -q cbc-aes-aesni $scratch/list.txt; then

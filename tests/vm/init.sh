@@ -34,7 +34,7 @@ mount -t tmpfs scratch /host/run
 cp /host$BUILD/kmod/acrypto.ko /acrypto.ko
 if insmod /acrypto.ko; then
 	say "acrypto loaded"
-	BENCH_SECS=$BENCH_SECS chroot /host /bin/sh $HERE/guest.sh $MODE $BUILD
+	BENCH_SECS=$BENCH_SECS RUST_TESTS=$RUST_TESTS chroot /host /bin/sh $HERE/guest.sh $MODE $BUILD
 	if rmmod acrypto; then
 		echo "RESULT PASS rmmod acrypto after all tests"
 		dmesg | grep -o 'unload waits for the requests of .*' | sed 's/^/  note: /'

@@ -97,6 +97,36 @@ done
 gcc "${cflags[@]}" -o "$build/xts_ref" "$here/xts_ref.c" -lcrypto
 "$here/gen_vectors.sh" "$build/xts_ref" "$build/vectors.txt" >/dev/null
 
+# The Rust kernel devices (drivers/src/kdev.rs, afalg.rs): the root
+# package's tests/kernel_devices.rs, built here and run in the guest. OpenSSL's
+# answers for its cross-checks are made here too (hundreds of openssl runs
+# are slow on the emulated CPU) and handed over in a file.
+rust_tests=1
+if [ "${ACRYPTO_VM_SKIP_RUST:-0}" = 1 ]; then
+	rust_tests=skip
+	log "Rust kernel device tests skipped (ACRYPTO_VM_SKIP_RUST=1)"
+elif ! command -v cargo >/dev/null; then
+	rust_tests=0
+	log "no cargo: the Rust kernel device tests cannot be built"
+else
+	log "building the Rust kernel device tests"
+	exe=$(cd "$repo" && cargo test --release --test kernel_devices --no-run --message-format=json 2>"$build/cargo.log" |
+		grep -o '"executable":"[^"]*kernel_devices[^"]*"' | tail -1 | sed 's/^"executable":"//; s/"$//')
+	if [ -n "$exe" ] && [ -x "$exe" ]; then
+		cp "$exe" "$build/kernel_devices"
+		ACRYPTO_KDEV_REFERENCE_OUT="$build/kdev_reference.txt" "$build/kernel_devices" \
+			--exact write_openssl_reference --nocapture >"$build/reference.log" 2>&1 || {
+			cat "$build/reference.log" >&2
+			echo "vm: making the OpenSSL reference for the Rust tests failed" >&2
+			exit 1
+		}
+	else
+		rust_tests=0
+		tail -20 "$build/cargo.log" >&2
+		log "building tests/kernel_devices.rs failed"
+	fi
+fi
+
 # ---- 5. the initramfs ---------------------------------------------------------
 ird=$build/initramfs
 mkdir -p "$ird"/{bin,dev,proc,sys,host,tmp,lib/modules}
@@ -121,6 +151,7 @@ MODE=$mode
 BUILD=$build
 HERE=$here
 BENCH_SECS=${BENCH_SECS:-1}
+RUST_TESTS=$rust_tests
 EOF
 cp "$here/init.sh" "$ird/init"
 chmod +x "$ird/init"

@@ -1,0 +1,571 @@
+//! The kernel-backed devices (`kdev:*` over `/dev/acrypto`, and `afalg`)
+//! pass the same checks as the software devices, through the engine:
+//!
+//! - every known-answer vector (`tests/vectors/`, 11680 cases) on every
+//!   kernel device that implements its algorithm, queued in windows so that
+//!   the kdev submitter hands the kernel real batches; HMAC cases verify too,
+//!   and a tampered tag fails;
+//! - random cross-checks against OpenSSL (keys, IVs and lengths up to 16 KiB,
+//!   so both the module's copy path and its zero-copy path), encrypt and
+//!   decrypt, in place and with a separate output buffer; digests and HMACs
+//!   with keys up to 192 bytes, verification of full, truncated and flipped
+//!   tags;
+//! - two-step routes across kernel devices (encrypt on one, HMAC on another);
+//! - random numbers from every kernel RNG driver.
+//!
+//! The devices exist only where the acrypto module is loaded (and AF_ALG is
+//! there): `tests/vm/run.sh` runs this binary inside its VM with
+//! `ACRYPTO_REQUIRE_KERNEL=1`, which makes a missing device a failure.
+//! Elsewhere the test says it skipped. Each device's outcome is printed as a
+//! `RESULT PASS|FAIL` line, which the VM harness counts.
+//!
+//! OpenSSL's answers for the cross-checks come from the `openssl` command
+//! line (and libcrypto for XTS, `tests/common/xts_ref.c`). Spawning openssl
+//! hundreds of times under an emulated CPU is slow, so the VM harness makes
+//! them on the host first (`write_openssl_reference`, with
+//! `ACRYPTO_KDEV_REFERENCE_OUT=FILE`) and hands the file to the guest run
+//! (`ACRYPTO_KDEV_REFERENCE=FILE`); without it they are computed here.
+
+mod common;
+
+use acrypto::drivers::{afalg, kdev};
+use acrypto::{
+    Algorithm, CipherMode, Completion, DeviceInfo, DigestKind, Driver, Engine, Error, Op, OpKind, Pending, Request,
+    Session, SessionBuilder, Step,
+};
+use common::openssl::{self, XtsJob};
+use common::rng;
+use common::vectors::{self, Case};
+use rand::rngs::StdRng;
+use rand::Rng;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+/// Requests in flight per device while running the vectors.
+const WINDOW: usize = 192;
+
+fn required() -> bool {
+    std::env::var("ACRYPTO_REQUIRE_KERNEL").is_ok_and(|v| v == "1")
+}
+
+/// The engine with every kernel device there is, or why there is none.
+fn kernel_engine() -> Option<Engine> {
+    // The test harness prints "test NAME ... " without a newline first.
+    println!();
+    let mut drivers: Vec<Arc<dyn Driver>> = Vec::new();
+    match kdev::probe_all() {
+        Ok(p) => {
+            for (name, why) in &p.skipped {
+                println!("  note: kdev: kernel driver {name} left out: {why}");
+            }
+            assert!(
+                !required() || !p.devices.is_empty(),
+                "ACRYPTO_REQUIRE_KERNEL=1 but /dev/acrypto has no usable driver"
+            );
+            drivers.extend(p.devices.into_iter().map(|d| Arc::new(d) as Arc<dyn Driver>));
+        }
+        Err(e) => {
+            assert!(!required(), "ACRYPTO_REQUIRE_KERNEL=1 but kdev is unavailable: {e}");
+            println!("skipped kdev: {e}");
+        }
+    }
+    match afalg::AfalgDevice::new("afalg") {
+        Ok(d) => drivers.push(Arc::new(d)),
+        Err(e) => {
+            assert!(!required(), "ACRYPTO_REQUIRE_KERNEL=1 but AF_ALG is unavailable: {e}");
+            println!("skipped afalg: {e}");
+        }
+    }
+    if drivers.is_empty() {
+        println!("skipped: no kernel device here (load kmod-c/acrypto.ko, or run tests/vm/run.sh)");
+        return None;
+    }
+    let mut b = Engine::builder().max_in_flight(1 << 16);
+    for d in drivers {
+        b = b.device_arc(d);
+    }
+    let e = b.build().expect("engine with kernel devices");
+    for d in e.devices() {
+        let algs: Vec<String> = d.capabilities.iter().map(|c| c.alg.to_string()).collect();
+        println!("  note: device {} ({:?}): {}", d.name, d.class, algs.join(" "));
+    }
+    Some(e)
+}
+
+fn supports(d: &DeviceInfo, alg: Algorithm) -> bool {
+    d.capabilities.iter().any(|c| c.alg == alg)
+}
+
+/// Failures and checks of one device.
+#[derive(Default)]
+struct Tally {
+    checks: usize,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn fail(&mut self, msg: String) {
+        self.failures.push(msg);
+    }
+}
+
+/// What a finished request must look like.
+enum Want {
+    Output(Vec<u8>),
+    /// The tag starts with these bytes and has the digest's length.
+    Tag(Vec<u8>),
+    Ok,
+    Err(Error),
+    /// Random bytes of this length, not all zero.
+    Random(usize),
+}
+
+struct Check {
+    what: String,
+    input: Vec<u8>,
+    separate: bool,
+    want: Want,
+}
+
+/// Submits requests on one device with at most [`WINDOW`] in flight and
+/// checks each as it finishes.
+struct Window<'e> {
+    engine: &'e Engine,
+    inflight: VecDeque<(Check, Pending)>,
+    tally: Tally,
+}
+
+impl<'e> Window<'e> {
+    fn new(engine: &'e Engine) -> Self {
+        Window { engine, inflight: VecDeque::new(), tally: Tally::default() }
+    }
+
+    fn push(&mut self, s: &Session, req: Request, check: Check) {
+        while self.inflight.len() >= WINDOW {
+            self.finish_one();
+        }
+        let p = Pending::new();
+        match self.engine.submit_blocking(s, req, Completion::Slot(p.clone())) {
+            Ok(()) => self.inflight.push_back((check, p)),
+            Err(r) => self.tally.fail(format!("{}: refused: {}", check.what, r.error)),
+        }
+    }
+
+    fn finish_one(&mut self) {
+        let Some((c, p)) = self.inflight.pop_front() else { return };
+        self.tally.checks += 1;
+        let done = p.wait();
+        let res = done.status.map(|()| done.request);
+        let bad = match (&c.want, res) {
+            (Want::Err(e), Err(got)) if *e == got => None,
+            (Want::Err(e), other) => Some(format!("expected {e}, got {:?}", other.map(|_| "success"))),
+            (_, Err(e)) => Some(format!("failed: {e}")),
+            (Want::Ok, Ok(_)) => None,
+            (Want::Output(w), Ok(r)) => {
+                if r.output() != &w[..] {
+                    Some(format!("output {}, want {}", common::hex(r.output()), common::hex(w)))
+                } else if c.separate && r.data != c.input {
+                    Some("input changed with a separate output".into())
+                } else {
+                    None
+                }
+            }
+            (Want::Tag(w), Ok(r)) => {
+                (!r.tag.starts_with(w)).then(|| format!("tag {}, want {}", common::hex(&r.tag), common::hex(w)))
+            }
+            (Want::Random(n), Ok(r)) => (r.data.len() != *n || (*n >= 16 && r.data.iter().all(|&b| b == 0)))
+                .then(|| format!("{} random bytes, want {n}", r.data.len())),
+        };
+        if let Some(b) = bad {
+            self.tally.fail(format!("{}: {b}", c.what));
+        }
+    }
+
+    fn finish(mut self) -> Tally {
+        while !self.inflight.is_empty() {
+            self.finish_one();
+        }
+        self.tally
+    }
+}
+
+fn session(e: &Engine, step: Step, device: &str) -> Result<Session, Error> {
+    e.session(SessionBuilder::new().push(step).bind(device))
+}
+
+/// Every vector case of the algorithms `dev` implements.
+fn run_vectors(e: &Engine, dev: &DeviceInfo, cases: &[Case], w: &mut Window<'_>) -> usize {
+    let mut n = 0;
+    for (i, c) in cases.iter().filter(|c| supports(dev, c.alg)).enumerate() {
+        n += 1;
+        let what = format!("{} {c:?}", dev.name);
+        let step = match Step::new(c.alg, c.op, &c.key) {
+            Ok(s) => s,
+            Err(err) => {
+                w.tally.fail(format!("{what}: step: {err}"));
+                continue;
+            }
+        };
+        let s = match session(e, step, &dev.name) {
+            Ok(s) => s,
+            Err(err) => {
+                w.tally.fail(format!("{what}: session: {err}"));
+                continue;
+            }
+        };
+        let separate = c.alg.kind() == OpKind::Cipher && i % 3 == 2;
+        let mut req = Request::new(c.input.clone()).with_iv(&c.iv);
+        if separate {
+            req = req.with_output(Vec::new());
+        }
+        let want = match c.op {
+            Op::Encrypt | Op::Decrypt => Want::Output(c.expected.clone()),
+            Op::Digest => Want::Tag(c.expected.clone()),
+            _ => Want::Ok,
+        };
+        if c.op == Op::Verify {
+            req = req.with_tag(&c.expected);
+            // The same with the last bit flipped must fail.
+            let mut bad = c.expected.clone();
+            *bad.last_mut().unwrap() ^= 1;
+            let treq = Request::new(c.input.clone()).with_tag(&bad);
+            let check = Check {
+                what: format!("{what} tampered"),
+                input: Vec::new(),
+                separate: false,
+                want: Want::Err(Error::VerifyFailed),
+            };
+            w.push(&s, treq, check);
+        }
+        w.push(&s, req, Check { what, input: c.input.clone(), separate, want });
+    }
+    n
+}
+
+/// One random case with OpenSSL's answer.
+#[derive(Clone)]
+struct RefCase {
+    alg: Algorithm,
+    op: Op,
+    key: Vec<u8>,
+    iv: Vec<u8>,
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+fn parse_alg(s: &str) -> Algorithm {
+    s.parse().unwrap_or_else(|e| panic!("reference file: {e}"))
+}
+
+fn op_name(op: Op) -> &'static str {
+    match op {
+        Op::Encrypt => "encrypt",
+        Op::Decrypt => "decrypt",
+        _ => "digest",
+    }
+}
+
+/// Lengths for random cases: edges of each mode, blocks, and sizes on both
+/// sides of the module's zero-copy threshold (4096).
+fn lengths(alg: Algorithm, r: &mut StdRng) -> Vec<usize> {
+    match alg {
+        Algorithm::Aes { mode: CipherMode::Cbc | CipherMode::Ecb, .. } => {
+            vec![16, 32, 16 * rng::len_in(r, 3, 64), 4080, 4096, 16384]
+        }
+        Algorithm::Aes { mode: CipherMode::Ctr, .. } => {
+            vec![1, 15, 17, rng::len_in(r, 34, 1000), 4095, 4096 + rng::len_in(r, 1, 15), 16384]
+        }
+        Algorithm::Aes { mode: CipherMode::Xts, .. } => {
+            vec![16, 17, 31, rng::len_in(r, 48, 1000), 4096, 4096 + rng::len_in(r, 1, 15), 16384]
+        }
+        _ => vec![0, 1, 55, 64, 65, rng::len_in(r, 66, 1000), 4096, 10_000],
+    }
+}
+
+/// Random cases with OpenSSL's answers (computed here; see the module doc).
+fn generate_reference() -> Vec<RefCase> {
+    let mut out = Vec::new();
+    let key_lens = [0usize, 1, 16, 20, 32, 64, 65, 100, 129, 192];
+    for alg in Algorithm::all().filter(|a| *a != Algorithm::Rng) {
+        let mut r = rng::seeded(&format!("kernel devices {alg}"));
+        let mut xts = Vec::new();
+        for (i, n) in lengths(alg, &mut r).into_iter().enumerate() {
+            let input = rng::bytes(&mut r, n);
+            match alg {
+                Algorithm::Aes { mode, .. } => {
+                    let key = if mode == CipherMode::Xts {
+                        rng::xts_key(&mut r, alg.key_len().unwrap())
+                    } else {
+                        rng::bytes(&mut r, alg.key_len().unwrap())
+                    };
+                    let mut iv = rng::bytes(&mut r, alg.iv_len());
+                    if mode == CipherMode::Ctr && i == 3 {
+                        iv[8..].fill(0xff); // the counter carries across 64 bits
+                    }
+                    for op in [Op::Encrypt, Op::Decrypt] {
+                        let c =
+                            RefCase { alg, op, key: key.clone(), iv: iv.clone(), input: input.clone(), output: vec![] };
+                        if mode == CipherMode::Xts {
+                            xts.push(c);
+                        } else {
+                            let output = openssl::cipher(alg, op, &key, &iv, &input);
+                            out.push(RefCase { output, ..c });
+                        }
+                    }
+                }
+                Algorithm::Digest(d) => {
+                    let output = openssl::digest(d, &input);
+                    out.push(RefCase { alg, op: Op::Digest, key: vec![], iv: vec![], input, output });
+                }
+                Algorithm::Hmac(d) => {
+                    let key = rng::bytes(&mut r, key_lens[i % key_lens.len()]);
+                    let output = openssl::hmac(d, &key, &input);
+                    out.push(RefCase { alg, op: Op::Digest, key, iv: vec![], input, output });
+                }
+                Algorithm::Rng => unreachable!(),
+            }
+        }
+        if !xts.is_empty() {
+            let jobs: Vec<XtsJob<'_>> =
+                xts.iter().map(|c| XtsJob { op: c.op, key: &c.key, tweak: &c.iv, data: &c.input }).collect();
+            let answers = openssl::xts_batch(&jobs);
+            for (c, a) in xts.iter().zip(answers) {
+                out.push(RefCase { output: a.expect("OpenSSL refused an XTS job"), ..c.clone() });
+            }
+        }
+    }
+    out
+}
+
+/// Hex, or `-` for nothing.
+fn field(b: &[u8]) -> String {
+    if b.is_empty() {
+        "-".into()
+    } else {
+        common::hex(b)
+    }
+}
+
+fn write_reference(cases: &[RefCase]) -> String {
+    let mut s = format!("# {}\n", openssl::version());
+    for c in cases {
+        s.push_str(&format!(
+            "{} {} {} {} {} {}\n",
+            c.alg,
+            op_name(c.op),
+            field(&c.key),
+            field(&c.iv),
+            field(&c.input),
+            field(&c.output)
+        ));
+    }
+    s
+}
+
+fn read_reference(text: &str) -> Vec<RefCase> {
+    let hexf = |s: &str| if s == "-" { Vec::new() } else { hex::decode(s).expect("reference file: hex") };
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            assert_eq!(f.len(), 6, "reference file: bad line");
+            let op = match f[1] {
+                "encrypt" => Op::Encrypt,
+                "decrypt" => Op::Decrypt,
+                _ => Op::Digest,
+            };
+            RefCase { alg: parse_alg(f[0]), op, key: hexf(f[2]), iv: hexf(f[3]), input: hexf(f[4]), output: hexf(f[5]) }
+        })
+        .collect()
+}
+
+fn reference() -> Vec<RefCase> {
+    match std::env::var("ACRYPTO_KDEV_REFERENCE") {
+        Ok(path) => {
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let v = read_reference(&text);
+            println!("  note: OpenSSL answers from {path}: {}", text.lines().next().unwrap_or(""));
+            v
+        }
+        Err(_) => generate_reference(),
+    }
+}
+
+/// The OpenSSL cross-checks on one device.
+fn run_crosschecks(e: &Engine, dev: &DeviceInfo, refs: &[RefCase], w: &mut Window<'_>) -> usize {
+    let mut n = 0;
+    let mut r = rng::seeded(&format!("kernel devices verify {}", dev.name));
+    for (i, c) in refs.iter().filter(|c| supports(dev, c.alg)).enumerate() {
+        let what = format!("{} {} {:?} {} bytes (cross-check {i})", dev.name, c.alg, c.op, c.input.len());
+        let step = Step::new(c.alg, c.op, &c.key).expect("reference step");
+        let s = match session(e, step, &dev.name) {
+            Ok(s) => s,
+            Err(err) => {
+                w.tally.fail(format!("{what}: session: {err}"));
+                continue;
+            }
+        };
+        n += 1;
+        if c.alg.kind() == OpKind::Cipher {
+            let separate = i % 2 == 1;
+            let mut req = Request::new(c.input.clone()).with_iv(&c.iv);
+            if separate {
+                req = req.with_output(Vec::with_capacity(c.input.len()));
+            }
+            w.push(&s, req, Check { what, input: c.input.clone(), separate, want: Want::Output(c.output.clone()) });
+            continue;
+        }
+        w.push(
+            &s,
+            Request::new(c.input.clone()),
+            Check { what: what.clone(), input: c.input.clone(), separate: false, want: Want::Tag(c.output.clone()) },
+        );
+        if c.alg.kind() != OpKind::Mac {
+            continue;
+        }
+        // Verify OpenSSL's tag, whole and truncated; a flipped bit fails.
+        let vs = session(e, Step::new(c.alg, Op::Verify, &c.key).unwrap(), &dev.name).unwrap();
+        let t = r.gen_range(acrypto::alg::MIN_VERIFY_TAG..=c.output.len());
+        let mut bad = c.output[..t].to_vec();
+        let bit = r.gen_range(0..t * 8);
+        bad[bit / 8] ^= 1 << (bit % 8);
+        for (tag, want) in
+            [(&c.output[..], Want::Ok), (&c.output[..t], Want::Ok), (&bad[..], Want::Err(Error::VerifyFailed))]
+        {
+            let check =
+                Check { what: format!("{what} verify {} bytes", tag.len()), input: vec![], separate: false, want };
+            w.push(&vs, Request::new(c.input.clone()).with_tag(tag), check);
+        }
+    }
+    n
+}
+
+/// Random numbers from an RNG device: the lengths asked, and two draws differ.
+fn run_rng(e: &Engine, dev: &DeviceInfo, w: &mut Window<'_>) -> usize {
+    let s = session(e, Step::new(Algorithm::Rng, Op::Generate, &[]).unwrap(), &dev.name).unwrap();
+    for n in [0usize, 1, 16, 17, 1000, 4096, 65536] {
+        let check =
+            Check { what: format!("{} rng {n}", dev.name), input: vec![], separate: false, want: Want::Random(n) };
+        w.push(&s, Request::new(vec![0; n]), check);
+    }
+    let a = e.run(&s, Request::new(vec![0; 64])).map(|r| r.data);
+    let b = e.run(&s, Request::new(vec![0; 64])).map(|r| r.data);
+    match (a, b) {
+        (Ok(a), Ok(b)) if a != b => {}
+        (a, b) => w.tally.fail(format!("{}: two 64-byte draws: {a:?} {b:?}", dev.name)),
+    }
+    8
+}
+
+fn report(name: &str, t: &Tally, summary: &str) -> bool {
+    if t.failures.is_empty() {
+        println!("RESULT PASS rust {name}: {summary}, {} checks", t.checks);
+        true
+    } else {
+        println!("RESULT FAIL rust {name}: {} of {} checks failed", t.failures.len(), t.checks);
+        for f in t.failures.iter().take(8) {
+            println!("  note: {f}");
+        }
+        false
+    }
+}
+
+#[test]
+fn kernel_devices_pass_vectors_and_openssl_crosschecks() {
+    let Some(e) = kernel_engine() else { return };
+    let cases = vectors::all_cases();
+    let refs = reference();
+    let mut ok = true;
+    let mut total = 0;
+    let start = std::time::Instant::now();
+    for dev in e.devices() {
+        let t0 = std::time::Instant::now();
+        let mut w = Window::new(&e);
+        let v = run_vectors(&e, &dev, &cases, &mut w);
+        let x = run_crosschecks(&e, &dev, &refs, &mut w);
+        let rngs = if supports(&dev, Algorithm::Rng) { run_rng(&e, &dev, &mut w) } else { 0 };
+        let t = w.finish();
+        total += t.checks;
+        let summary = format!(
+            "{v} vector cases, {x} OpenSSL cross-checks, {rngs} rng checks, {:.1}s",
+            t0.elapsed().as_secs_f64()
+        );
+        ok &= report(&dev.name, &t, &summary);
+    }
+    println!("  note: {total} checks on {} kernel devices in {:.1}s", e.devices().len(), start.elapsed().as_secs_f64());
+    assert!(ok, "some kernel device failed (RESULT FAIL lines above)");
+}
+
+/// Routes across kernel devices: encrypt on one, HMAC on another (and the
+/// reverse direction: verify, then decrypt), equal to the software
+/// primitives (themselves checked against OpenSSL by `tests/crosscheck.rs`).
+#[test]
+fn routes_across_kernel_devices() {
+    use acrypto::drivers::crypto::apply_steps;
+    let Some(e) = kernel_engine() else { return };
+    let devs = e.devices();
+    let cbc = Algorithm::Aes { key_bits: 256, mode: CipherMode::Cbc };
+    let mac = Algorithm::Hmac(DigestKind::Sha256);
+    let ciphers: Vec<&DeviceInfo> = devs.iter().filter(|d| supports(d, cbc)).collect();
+    let macs: Vec<&DeviceInfo> = devs.iter().filter(|d| supports(d, mac)).collect();
+    if ciphers.is_empty() || macs.is_empty() {
+        assert!(!required(), "no kernel device for {cbc} and {mac}");
+        return;
+    }
+    let mut r = rng::seeded("kernel devices routes");
+    let mut t = Tally::default();
+    for i in 0..24 {
+        let (c, m) = (ciphers[i % ciphers.len()], macs[(i / ciphers.len()) % macs.len()]);
+        let (key, mkey, iv) = (rng::bytes(&mut r, 32), rng::bytes(&mut r, 48), rng::bytes(&mut r, 16));
+        let blocks = rng::len_in(&mut r, 1, 512);
+        let data = rng::bytes(&mut r, 16 * blocks);
+        let steps = [Step::new(cbc, Op::Encrypt, &key).unwrap(), Step::new(mac, Op::Digest, &mkey).unwrap()];
+        let mut want = Request::new(data.clone()).with_iv(&iv);
+        apply_steps(&steps, &mut want).unwrap();
+        let s = e
+            .session(
+                SessionBuilder::new()
+                    .push(steps[0].clone().on_device(&c.name))
+                    .push(steps[1].clone().on_device(&m.name)),
+            )
+            .unwrap();
+        t.checks += 1;
+        match e.run(&s, Request::new(data.clone()).with_iv(&iv)) {
+            Ok(got) if got.data == want.data && got.tag == want.tag => {}
+            other => t.fail(format!("route {} -> {}: {:?}", c.name, m.name, other.map(|_| "wrong bytes"))),
+        }
+        // Back: verify the tag on the MAC device, then decrypt on the cipher device.
+        let back = e
+            .session(
+                SessionBuilder::new()
+                    .push(Step::new(mac, Op::Verify, &mkey).unwrap().on_device(&m.name))
+                    .push(Step::new(cbc, Op::Decrypt, &key).unwrap().on_device(&c.name)),
+            )
+            .unwrap();
+        t.checks += 1;
+        match e.run(&back, Request::new(want.data.clone()).with_iv(&iv).with_tag(&want.tag)) {
+            Ok(got) if got.data == data => {}
+            other => t.fail(format!("route back {} -> {}: {:?}", m.name, c.name, other.map(|_| "wrong bytes"))),
+        }
+    }
+    assert!(report("routes across kernel devices", &t, "encrypt-then-MAC and verify-then-decrypt"));
+}
+
+/// Writes OpenSSL's answers for the cross-checks to
+/// `ACRYPTO_KDEV_REFERENCE_OUT` (the VM harness runs this on the host).
+#[test]
+fn write_openssl_reference() {
+    let Ok(path) = std::env::var("ACRYPTO_KDEV_REFERENCE_OUT") else {
+        println!("skipped: ACRYPTO_KDEV_REFERENCE_OUT is not set");
+        return;
+    };
+    let cases = generate_reference();
+    let text = write_reference(&cases);
+    assert_eq!(read_reference(&text).len(), cases.len());
+    let by_alg: BTreeMap<String, usize> = cases.iter().fold(BTreeMap::new(), |mut m, c| {
+        *m.entry(c.alg.to_string()).or_default() += 1;
+        m
+    });
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    println!("wrote {} cases to {path}: {by_alg:?}", cases.len());
+}
