@@ -100,6 +100,8 @@ fn supports(d: &DeviceInfo, alg: Algorithm) -> bool {
 #[derive(Default)]
 struct Tally {
     checks: usize,
+    /// Checks of requests above the module's max_buffer (must fail cleanly).
+    over_limit: usize,
     failures: Vec<String>,
 }
 
@@ -116,6 +118,8 @@ enum Want {
     Tag(Vec<u8>),
     Ok,
     Err(Error),
+    /// A device fault (a request above the module's max_buffer).
+    Fault,
     /// Random bytes of this length, not all zero.
     Random(usize),
 }
@@ -133,14 +137,25 @@ struct Window<'e> {
     engine: &'e Engine,
     inflight: VecDeque<(Check, Pending)>,
     tally: Tally,
+    /// Longest request the device takes (the module's max_buffer for kdev).
+    max_len: usize,
 }
 
 impl<'e> Window<'e> {
-    fn new(engine: &'e Engine) -> Self {
-        Window { engine, inflight: VecDeque::new(), tally: Tally::default() }
+    fn new(engine: &'e Engine, dev: &DeviceInfo) -> Self {
+        let max_len = match dev.driver.as_str() {
+            "kdev" => kdev::limits().map_or(usize::MAX, |l| l.max_buffer),
+            _ => usize::MAX,
+        };
+        Window { engine, inflight: VecDeque::new(), tally: Tally::default(), max_len }
     }
 
-    fn push(&mut self, s: &Session, req: Request, check: Check) {
+    fn push(&mut self, s: &Session, req: Request, mut check: Check) {
+        if req.len() > self.max_len {
+            // Above the module's max_buffer: a clean device fault.
+            check.want = Want::Fault;
+            self.tally.over_limit += 1;
+        }
         while self.inflight.len() >= WINDOW {
             self.finish_one();
         }
@@ -159,6 +174,8 @@ impl<'e> Window<'e> {
         let bad = match (&c.want, res) {
             (Want::Err(e), Err(got)) if *e == got => None,
             (Want::Err(e), other) => Some(format!("expected {e}, got {:?}", other.map(|_| "success"))),
+            (Want::Fault, Err(got)) if got.is_device_fault() => None,
+            (Want::Fault, other) => Some(format!("expected a device fault, got {:?}", other.map(|_| "success"))),
             (_, Err(e)) => Some(format!("failed: {e}")),
             (Want::Ok, Ok(_)) => None,
             (Want::Output(w), Ok(r)) => {
@@ -458,8 +475,15 @@ fn run_rng(e: &Engine, dev: &DeviceInfo, w: &mut Window<'_>) -> usize {
 }
 
 fn report(name: &str, t: &Tally, summary: &str) -> bool {
+    // A label for runs under other module parameters (as the C tests take it).
+    let name = format!("{}{name}", std::env::var("T_TAG").unwrap_or_default());
     if t.failures.is_empty() {
-        println!("RESULT PASS rust {name}: {summary}, {} checks", t.checks);
+        let over = if t.over_limit > 0 {
+            format!(" ({} above max_buffer, refused cleanly)", t.over_limit)
+        } else {
+            String::new()
+        };
+        println!("RESULT PASS rust {name}: {summary}, {} checks{over}", t.checks);
         true
     } else {
         println!("RESULT FAIL rust {name}: {} of {} checks failed", t.failures.len(), t.checks);
@@ -480,7 +504,7 @@ fn kernel_devices_pass_vectors_and_openssl_crosschecks() {
     let start = std::time::Instant::now();
     for dev in e.devices() {
         let t0 = std::time::Instant::now();
-        let mut w = Window::new(&e);
+        let mut w = Window::new(&e, &dev);
         let v = run_vectors(&e, &dev, &cases, &mut w);
         let x = run_crosschecks(&e, &dev, &refs, &mut w);
         let rngs = if supports(&dev, Algorithm::Rng) { run_rng(&e, &dev, &mut w) } else { 0 };
@@ -513,11 +537,13 @@ fn routes_across_kernel_devices() {
         return;
     }
     let mut r = rng::seeded("kernel devices routes");
+    // Within the module's max_buffer (4096 bytes in the small-limits run).
+    let max_blocks = kdev::limits().map_or(512, |l| (l.max_buffer / 16).clamp(1, 512));
     let mut t = Tally::default();
     for i in 0..24 {
         let (c, m) = (ciphers[i % ciphers.len()], macs[(i / ciphers.len()) % macs.len()]);
         let (key, mkey, iv) = (rng::bytes(&mut r, 32), rng::bytes(&mut r, 48), rng::bytes(&mut r, 16));
-        let blocks = rng::len_in(&mut r, 1, 512);
+        let blocks = rng::len_in(&mut r, 1, max_blocks);
         let data = rng::bytes(&mut r, 16 * blocks);
         let steps = [Step::new(cbc, Op::Encrypt, &key).unwrap(), Step::new(mac, Op::Digest, &mkey).unwrap()];
         let mut want = Request::new(data.clone()).with_iv(&iv);
@@ -568,4 +594,54 @@ fn write_openssl_reference() {
     });
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("{path}: {e}"));
     println!("wrote {} cases to {path}: {by_alg:?}", cases.len());
+}
+
+/// Not a test: the benchmark `tests/vm/run.sh bench` runs in the VM
+/// (`--ignored --exact bench_kdev_vs_afalg`). AES-128-CBC encryption through
+/// the engine's queued path, bound to `kdev:cbc-aes-aesni` (batch submission
+/// to /dev/acrypto) and to `afalg` (AF_ALG sockets, whose `cbc(aes)` is the
+/// same kernel driver), with a window of requests in flight, for
+/// `BENCH_SECS` seconds (default 1) per point. The CPU is emulated and
+/// shared: only the ratios mean anything.
+#[test]
+#[ignore = "a benchmark: tests/vm/run.sh bench"]
+fn bench_kdev_vs_afalg() {
+    let Some(e) = kernel_engine() else { return };
+    let secs: f64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    let alg = Algorithm::Aes { key_bits: 128, mode: CipherMode::Cbc };
+    let kdev_name = ["kdev:cbc-aes-aesni", "kdev:cbc(aes-generic)"]
+        .into_iter()
+        .find(|n| e.device(n).is_some_and(|d| supports(&d, alg)))
+        .expect("a kdev device for aes-128-cbc");
+    let devices = [kdev_name, "afalg"];
+    let key = [7u8; 16];
+    let iv = [9u8; 16];
+    println!("BENCH engine queued path, {alg} encrypt, window 128, {secs}s per point");
+    println!("{:>7} {:>22} {:>22} {:>12}", "bytes", format!("{kdev_name} ops/s"), "afalg ops/s", "kdev/afalg");
+    for size in [64usize, 256, 1504, 4096, 16384] {
+        let mut rates = Vec::new();
+        for dev in devices {
+            let s = session(&e, Step::new(alg, Op::Encrypt, &key).unwrap(), dev).unwrap();
+            let start = std::time::Instant::now();
+            let mut window: VecDeque<Pending> = VecDeque::new();
+            let mut done = 0u64;
+            while start.elapsed().as_secs_f64() < secs {
+                while window.len() < 128 {
+                    let p = Pending::new();
+                    let req = Request::new(vec![0x5a; size]).with_iv(&iv);
+                    e.submit_blocking(&s, req, Completion::Slot(p.clone())).expect("submit");
+                    window.push_back(p);
+                }
+                let d = window.pop_front().unwrap().wait();
+                d.status.expect("benchmark request failed");
+                done += 1;
+            }
+            for p in window {
+                p.wait().status.expect("benchmark request failed");
+                done += 1;
+            }
+            rates.push(done as f64 / start.elapsed().as_secs_f64());
+        }
+        println!("{size:>7} {:>22.0} {:>22.0} {:>12.2}", rates[0], rates[1], rates[0] / rates[1]);
+    }
 }

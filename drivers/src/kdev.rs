@@ -348,6 +348,11 @@ pub fn enumerate() -> Result<Vec<KernelDriver>> {
     Fd::open(DEVICE_PATH)?.enumerate()
 }
 
+/// The module's limits (they are per fd, the same for every fd).
+pub fn limits() -> Result<Limits> {
+    Fd::open(DEVICE_PATH)?.limits()
+}
+
 /// Whether `/dev/acrypto` can be opened.
 pub fn available() -> bool {
     Fd::open(DEVICE_PATH).is_ok()
@@ -407,6 +412,8 @@ struct Slot {
 struct State {
     ready: bool,
     stop: bool,
+    /// The fd misbehaved: nothing more is submitted (see [`fail_all`]).
+    dead: bool,
     /// Accepted by the kernel and not yet read (signed: the reader may count
     /// a completion down before the submitter counted its request up).
     inflight: isize,
@@ -768,6 +775,21 @@ fn submitter(sh: Arc<Shared>) {
                 if st.stop {
                     return;
                 }
+                if st.dead {
+                    // Work still arriving (route steps) fails, outside the lock:
+                    // completing may call back into this device.
+                    let pending: Vec<(Work, usize)> = st.pending.drain(..).collect();
+                    if pending.is_empty() {
+                        st = sh.cv.wait(st).unwrap_or_else(|p| p.into_inner());
+                    } else {
+                        drop(st);
+                        for (w, _) in pending {
+                            w.complete(Err(Error::DeviceBroken(format!("{}: the kernel fd failed", sh.name))));
+                        }
+                        st = lock(&sh.state);
+                    }
+                    continue;
+                }
                 // Slots hold the requests the kernel has and those being submitted.
                 let free = sh.limits.max_inflight.saturating_sub(st.slots.len());
                 if free > 0 && (st.ready || !st.pending.is_empty()) {
@@ -860,18 +882,30 @@ fn step_finished(sh: &Shared, w: Work, step: usize) {
     }
 }
 
-/// Completes everything the kernel holds with `e` (the fd is unusable).
+/// Completes everything the kernel holds with `e` after the fd misbehaved.
+///
+/// The kernel may still write into those requests' buffers (a later
+/// `read()` copies results out; zero-copy requests write to pinned pages),
+/// so the buffers it was given are leaked, never handed back: the requests
+/// complete with the error and empty buffers. The device is marked broken
+/// and takes no more work.
 fn fail_all(sh: &Shared, e: &Error) {
     let slots: Vec<Slot> = {
         let mut st = lock(&sh.state);
         st.inflight = 0;
+        st.dead = true;
         st.slots.drain().map(|(_, s)| s).collect()
     };
     sh.cv.notify_all();
     if let Some(h) = sh.handle() {
         h.mark_broken(&e.to_string());
     }
-    for s in slots {
+    for mut s in slots {
+        let (_, req) = s.work.parts();
+        std::mem::forget(std::mem::take(&mut req.data));
+        std::mem::forget(req.out.take());
+        std::mem::forget(std::mem::take(&mut req.tag));
+        std::mem::forget(std::mem::take(&mut s.scratch));
         s.work.complete(Err(e.clone()));
     }
 }
@@ -881,10 +915,10 @@ fn reader(sh: Arc<Shared>) {
     loop {
         {
             let mut st = lock(&sh.state);
-            while st.inflight <= 0 && !st.stop {
+            while st.inflight <= 0 && !st.stop && !st.dead {
                 st = sh.cv.wait(st).unwrap_or_else(|p| p.into_inner());
             }
-            if st.inflight <= 0 {
+            if st.inflight <= 0 || st.dead {
                 return;
             }
         }

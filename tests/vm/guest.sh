@@ -29,6 +29,11 @@ run() {
 if [ "$mode" = bench ]; then
 	echo "BENCH BEGIN"
 	"$build/bench_acrypto" "${BENCH_SECS:-1}"
+	# The Rust devices through the engine: kdev batch path vs AF_ALG.
+	if [ "${RUST_TESTS:-1}" = 1 ]; then
+		BENCH_SECS=${BENCH_SECS:-1} "$build/kernel_devices" --ignored --exact bench_kdev_vs_afalg \
+			--nocapture -q 2>&1 | grep -E '^ *(BENCH|bytes|[0-9])' | sed 's/^BENCH /\n/'
+	fi
 	echo "BENCH END"
 	exit 0
 fi

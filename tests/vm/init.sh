@@ -30,6 +30,20 @@ mount --bind /proc /host/proc
 mount --bind /sys /host/sys
 mount -t tmpfs scratch /host/run
 
+# The Rust kdev/afalg tests again under other module parameters (small
+# limits: session eviction, tiny windows, max_buffer faults; copies only;
+# zero copy for nearly everything).
+rust_tests() {
+	[ "$RUST_TESTS" = 1 ] || return 0
+	{
+		T_TAG="$1" ACRYPTO_REQUIRE_KERNEL=1 ACRYPTO_KDEV_REFERENCE=$BUILD/kdev_reference.txt \
+			chroot /host $BUILD/kernel_devices --test-threads=1 --nocapture -q
+		echo $? >/tmp/rust_rc
+	} | grep -E '^(RESULT|  note: [0-9]+ checks|test result)'
+	rc=$(cat /tmp/rust_rc)
+	[ "$rc" = 0 ] || echo "RESULT FAIL $1rust kernel devices exited with status $rc"
+}
+
 # Load a copy of the built module, not the file on the 9p mount.
 cp /host$BUILD/kmod/acrypto.ko /acrypto.ko
 if insmod /acrypto.ko; then
@@ -52,6 +66,7 @@ if insmod /acrypto.ko; then
 		fi
 		if insmod /acrypto.ko max_sessions=3 max_inflight=5 max_buffer=4096; then
 			T_TAG="[small limits] " chroot /host $BUILD/t_limits
+			rust_tests "[small limits] "
 			rmmod acrypto && echo "RESULT PASS rmmod after the small-limits run" ||
 				echo "RESULT FAIL rmmod after the small-limits run"
 		else
@@ -62,6 +77,7 @@ if insmod /acrypto.ko; then
 			if insmod /acrypto.ko zero_copy_min=$zc; then
 				T_TAG="[zero_copy_min=$zc] " chroot /host $BUILD/t_kat $BUILD/vectors.txt |
 					grep -v '^  note: driver'
+				rust_tests "[zero_copy_min=$zc] "
 				rmmod acrypto && echo "RESULT PASS rmmod after the zero_copy_min=$zc run" ||
 					echo "RESULT FAIL rmmod after the zero_copy_min=$zc run"
 			else
