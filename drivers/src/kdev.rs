@@ -725,6 +725,7 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepa
 fn submit(sh: &Shared, reqs: &[acrypto_request]) -> Vec<(u64, Error)> {
     let mut refused = Vec::new();
     let mut start = 0;
+    let mut eagain = 0;
     while start < reqs.len() {
         let rest = &reqs[start..];
         let mut s = acrypto_submit { reqs: rest.as_ptr() as u64, count: rest.len() as u32, ..Default::default() };
@@ -748,6 +749,14 @@ fn submit(sh: &Shared, reqs: &[acrypto_request]) -> Vec<(u64, Error)> {
             Err(Errno::EINTR) => {}
             Err(Errno::EAGAIN) => {
                 // The fd's in-flight window is full: wait for completions.
+                // We never exceed it ourselves, so a window that stays full
+                // for long (about 10 s) is a fault, not a reason to spin.
+                eagain += 1;
+                if eagain > 200 {
+                    refused.push((rest[0].tag, Error::DeviceFailure(format!("{}: the kernel stays busy", sh.name))));
+                    start += 1;
+                    continue;
+                }
                 let mut st = lock(&sh.state);
                 if st.inflight > 0 && !st.stop {
                     st = sh
