@@ -16,6 +16,8 @@
 //! (`ffi/cbindgen.toml`); `ffi/tests/header.rs` fails when it is stale.
 #![allow(non_camel_case_types)]
 #![warn(missing_docs)]
+// Every unsafe block says why it is sound (DESIGN.md §11).
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod balancer;
 pub mod engine;
