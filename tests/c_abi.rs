@@ -133,6 +133,24 @@ fn many_c_threads_on_one_session_every_callback_once() {
 }
 
 #[test]
+fn header_compiles_as_pedantic_c99_c11_and_as_cpp() {
+    let p = prefix();
+    let dir = work_dir().join("header");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("use_header.c");
+    std::fs::write(&src, "#include <acrypto.h>\nint main(void) { return acrypto_version()[0] == 0; }\n").unwrap();
+    let inc = format!("-I{}", p.join("include").display());
+    for std in ["c99", "c11"] {
+        run_ok(
+            Command::new("cc")
+                .args([&format!("-std={std}"), "-pedantic", "-Wall", "-Wextra", "-Werror", &inc, "-fsyntax-only"])
+                .arg(&src),
+        );
+    }
+    run_ok(Command::new("c++").args(["-Wall", "-Wextra", "-Werror", &inc, "-fsyntax-only", "-x", "c++"]).arg(&src));
+}
+
+#[test]
 fn leak_checker_reports_a_forgotten_session() {
     let exe = compile("tests/c/leak.c", &[]);
     let out = sanitized(&exe).output().unwrap();

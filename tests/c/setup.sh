@@ -3,6 +3,7 @@
 # Debian/Ubuntu:
 #   gcc, libc6-dev  - cc with -fsanitize=address,undefined (libasan, libubsan
 #                     come with gcc);
+#   g++             - to check that include/acrypto.h compiles as C++;
 #   make            - libacrypto/Makefile (build, install with PREFIX/DESTDIR);
 #   pkg-config      - the installed acrypto.pc;
 #   openssl         - the independent implementation results are compared with;
@@ -12,7 +13,7 @@
 set -eu
 
 need=""
-for pkg in gcc libc6-dev make pkg-config openssl libssl-dev binutils; do
+for pkg in gcc g++ libc6-dev make pkg-config openssl libssl-dev binutils; do
 	if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
 		need="$need $pkg"
 	fi
