@@ -18,6 +18,7 @@ use acrypto_core::{Completion, Done, Engine, Op, OpKind, Request, Session, Sessi
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_void};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use zeroize::Zeroize;
 
@@ -347,19 +348,23 @@ unsafe fn prepare(s: &acrypto_session, r: &acrypto_request) -> Result<(Request, 
 /// engine's in-flight count (which drops just before delivery).
 #[derive(Default)]
 pub(crate) struct Deliveries {
-    n: Mutex<u64>,
+    n: AtomicU64,
+    /// Taken only to sleep on, and to wake sleepers when `n` reaches 0.
+    lock: Mutex<()>,
     cv: Condvar,
 }
 
 impl Deliveries {
     fn start(self: &Arc<Self>) -> DeliveryGuard {
-        *lock(&self.n) += 1;
+        self.n.fetch_add(1, Ordering::SeqCst);
         DeliveryGuard(self.clone())
     }
 
     pub(crate) fn wait_zero(&self) {
-        let mut g = lock(&self.n);
-        while *g != 0 {
+        let mut g = lock(&self.lock);
+        // Checked under the lock, and the last delivery notifies under it:
+        // no wakeup is lost.
+        while self.n.load(Ordering::SeqCst) != 0 {
             g = self.cv.wait(g).unwrap_or_else(|p| p.into_inner());
         }
     }
@@ -371,9 +376,8 @@ struct DeliveryGuard(Arc<Deliveries>);
 
 impl Drop for DeliveryGuard {
     fn drop(&mut self) {
-        let mut g = lock(&self.0.n);
-        *g -= 1;
-        if *g == 0 {
+        if self.0.n.fetch_sub(1, Ordering::SeqCst) == 1 {
+            let _g = lock(&self.0.lock);
             self.0.cv.notify_all();
         }
     }
