@@ -407,5 +407,31 @@ int main(void)
 	EXPECT(ACRYPTO_STATUS_SHUT_DOWN, acrypto_session_run(s, &r, &comp));
 	acrypto_session_free(s);
 	acrypto_engine_free(e);
+
+	/* An engine freed before its session, and a queue freed with requests
+	 * still in flight to it: no crash, no leak, buffers left alone. */
+	{
+		acrypto_engine *fe = NULL;
+		acrypto_session *fs = NULL;
+		acrypto_queue *fq = NULL;
+		static unsigned char big[32][1 << 14], big_out[32][1 << 14];
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_engine_new_devices("soft:1", &fe));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_session_new(fe, &st, 1, 0, 0, NULL, &fs));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_queue_new(&fq));
+		for (int i = 0; i < 32; i++) {
+			acrypto_request br = { big[i], sizeof big[i], big_out[i], sizeof big_out[i], iv, 16, NULL, 0, NULL };
+			EXPECT(ACRYPTO_STATUS_OK, acrypto_session_submit_queue(fs, &br, fq, 0));
+		}
+		acrypto_queue_free(fq);
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_engine_wait_idle(fe));
+		int untouched = 1;
+		for (int i = 0; i < 32; i++)
+			for (size_t k = 0; k < sizeof big_out[i]; k++)
+				untouched &= big_out[i][k] == 0;
+		CHECK(untouched);
+		acrypto_engine_free(fe);
+		EXPECT(ACRYPTO_STATUS_SHUT_DOWN, acrypto_session_submit(fs, &r, cb, 0));
+		acrypto_session_free(fs);
+	}
 	return summary("api_errors");
 }
