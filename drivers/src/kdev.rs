@@ -23,12 +23,12 @@
 //! the least recently used one is freed (`CRYPTO_SESSION_FREE` lets its
 //! requests in flight finish). All are freed when the fd closes on detach.
 //!
-//! **Buffers.** A [`Request`] owns its `Vec`s; the [`Work`] holding it is
+//! **Buffers.** A [`Request`](acrypto_core::Request) owns its `Vec`s; the [`Work`] holding it is
 //! kept in the device's in-flight table, untouched, from the submit ioctl
 //! until its completion record has been read, as the ABI requires (the
 //! module copies small results by that `read()`, and runs large ciphers on
 //! the pinned pages). Cipher steps run in place on
-//! [`Request::current_mut`]; digests land in the tag.
+//! [`Request::current_mut`](acrypto_core::Request::current_mut); digests land in the tag.
 //!
 //! **HMAC verify**: the kernel computes the MAC into a scratch buffer and
 //! the comparison with the expected (possibly truncated) tag is done here in
