@@ -8,7 +8,7 @@ use crate::device::{DeviceHandle, DeviceId, DeviceInfo, DeviceInner, DeviceState
 use crate::error::{Error, Result};
 use crate::request::{Done, Request};
 use crate::route::Job;
-use crate::session::{order_arrive, Session, SessionBuilder, SessionInner};
+use crate::session::{Session, SessionBuilder, SessionInner};
 use crate::stats::{Counters, Stats};
 use crate::sync::{lock, read, thread, thread_local, write, Arc, AtomicU64, AtomicUsize, Mutex, Ordering, RwLock};
 use std::collections::VecDeque;
@@ -297,21 +297,40 @@ impl Engine {
         if e.state.load(Ordering::SeqCst) != RUNNING {
             return Err(Error::ShutDown);
         }
+        if d.name().is_empty() {
+            return Err(Error::InvalidArgument("a device needs a name".into()));
+        }
         let id = e.next_id.fetch_add(1, Ordering::Relaxed);
-        let dev = {
-            let mut devs = write(&e.devices);
+        let index = {
+            let devs = read(&e.devices);
             if devs.iter().any(|x| x.name == d.name()) {
                 return Err(Error::Exists(format!("device {}", d.name())));
             }
-            if d.name().is_empty() {
-                return Err(Error::InvalidArgument("a device needs a name".into()));
-            }
-            let dev = Arc::new(DeviceInner::new(id, devs.len(), d, Arc::downgrade(&self.inner))?);
-            devs.push(dev.clone());
-            dev
+            devs.len()
         };
+        let dev = Arc::new(DeviceInner::new(id, index, d, Arc::downgrade(&self.inner))?);
+        // The driver gets its handle before the device is listed, so it is
+        // never told `data_ready` before `attach`.
         let driver = dev.driver.clone();
-        driver.attach(DeviceHandle(dev));
+        driver.attach(DeviceHandle(dev.clone()));
+        // Listed under the table's lock, after checking that no shutdown
+        // began (shutdown sets its state before it reads the table) and that
+        // no other registration took the name meanwhile.
+        let refused = {
+            let mut devs = write(&e.devices);
+            if e.state.load(Ordering::SeqCst) != RUNNING {
+                Some(Error::ShutDown)
+            } else if devs.iter().any(|x| x.name == dev.name) {
+                Some(Error::Exists(format!("device {}", dev.name)))
+            } else {
+                devs.push(dev.clone());
+                None
+            }
+        };
+        if let Some(err) = refused {
+            driver.detach();
+            return Err(err);
+        }
         Ok(id)
     }
 
@@ -412,8 +431,7 @@ impl Engine {
 
     /// Blocks until nothing is in flight.
     pub fn wait_idle(&self) {
-        let e = &self.inner;
-        e.changed.wait_until(|| e.in_flight_now() == 0);
+        self.inner.wait_delivered();
     }
 
     /// Marks a device broken by name (as its driver would).
@@ -442,6 +460,16 @@ impl EngineInner {
     /// latest value (see `submit`'s admission).
     fn in_flight_now(&self) -> u64 {
         self.in_flight.fetch_add(0, Ordering::SeqCst)
+    }
+
+    /// Waits until everything completed and every completion due in a
+    /// completing context was delivered, but for the deliveries this thread
+    /// is inside of (a callback may wait or shut down). Deferred callbacks
+    /// are queued by then.
+    fn wait_delivered(&self) {
+        let depth = CALLBACK_DEPTH.with(|d| d.get());
+        self.changed
+            .wait_until(|| self.in_flight_now() == 0 && self.delivering.fetch_add(0, Ordering::SeqCst) <= depth);
     }
 
     pub(crate) fn now_ns(&self) -> u64 {
@@ -556,10 +584,7 @@ impl EngineInner {
                     if let Some(seq) = job.seq {
                         // Nothing is delivered for a refused request; release
                         // what waited behind its sequence number.
-                        let ready = order_arrive(&job.session, seq, None);
-                        for f in ready {
-                            self.dispatch(f, job.session.flags.direct);
-                        }
+                        self.deliver_ordered(&job.session, seq, None);
                     }
                     self.in_flight.fetch_sub(1, Ordering::SeqCst);
                     self.changed.notify();
@@ -591,14 +616,13 @@ impl EngineInner {
             }
             None => self.out_of_flight_delivering([f]),
             Some(seq) => {
-                let ready = order_arrive(&session, seq, Some(f));
-                let (later, here): (Vec<_>, Vec<_>) = ready.into_iter().partition(deferred);
-                later.into_iter().for_each(|f| self.defer(f));
-                if here.is_empty() {
-                    self.out_of_flight();
-                } else {
-                    self.out_of_flight_delivering(here);
-                }
+                // Counted as delivering until this thread's turn as the
+                // session's drainer (if it gets one) is over.
+                self.delivering.fetch_add(1, Ordering::SeqCst);
+                self.out_of_flight();
+                self.deliver_ordered(&session, seq, Some(f));
+                self.delivering.fetch_sub(1, Ordering::SeqCst);
+                self.changed.notify();
             }
         }
     }
@@ -628,10 +652,23 @@ impl EngineInner {
         self.changed.notify();
     }
 
-    pub(crate) fn dispatch(&self, f: Finished, direct: bool) {
-        match (&f.completion, &self.deferred) {
-            (Completion::Callback(_), Some(d)) if !direct => d.push(f),
-            _ => deliver_now(f),
+    /// Hands an ORDERED session's completion (or a refused number's skip)
+    /// to the session's order; if this thread becomes the drainer, delivers
+    /// every completion now due, in order, each deferred or here as its kind
+    /// asks.
+    fn deliver_ordered(&self, s: &SessionInner, seq: u64, item: Option<Finished>) {
+        if !lock(&s.order).arrive(seq, item) {
+            return;
+        }
+        let direct = s.flags.direct;
+        while let Some(f) = lock(&s.order).next() {
+            if matches!(f.completion, Completion::Callback(_)) && !direct && self.deferred.is_some() {
+                self.defer(f);
+            } else {
+                CALLBACK_DEPTH.with(|d| d.set(d.get() + 1));
+                deliver_now(f);
+                CALLBACK_DEPTH.with(|d| d.set(d.get() - 1));
+            }
         }
     }
 
@@ -774,11 +811,7 @@ impl EngineInner {
                 }
             }
         }
-        // Everything completed, and every completion delivered, but for the
-        // callbacks this thread is inside of (a callback may shut down).
-        let depth = CALLBACK_DEPTH.with(|d| d.get());
-        self.changed
-            .wait_until(|| self.in_flight_now() == 0 && self.delivering.fetch_add(0, Ordering::SeqCst) <= depth);
+        self.wait_delivered();
         for dev in &devs {
             {
                 let _q = lock(&dev.queue);

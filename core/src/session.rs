@@ -4,7 +4,7 @@ use crate::alg::{Algorithm, Op, OpKind};
 use crate::error::{Error, Result};
 use crate::queue::PRIORITY_LEVELS;
 use crate::stats::{Counter, Histogram};
-use crate::sync::{lock, Arc, Mutex};
+use crate::sync::{Arc, Mutex};
 use std::collections::BTreeMap;
 use std::fmt;
 use zeroize::Zeroizing;
@@ -240,15 +240,18 @@ pub(crate) struct SessionInner {
 /// Submission-order bookkeeping for ORDERED sessions: each accepted request
 /// takes a sequence number; a completion is held back until every earlier
 /// one was delivered. A number whose submission failed is marked skipped.
+/// One thread at a time delivers (the drainer), so deliveries leave in
+/// order even though none happens under the lock.
 pub(crate) struct OrderState<T> {
     next_seq: u64,
     next_deliver: u64,
     held: BTreeMap<u64, Option<T>>,
+    draining: bool,
 }
 
 impl<T> Default for OrderState<T> {
     fn default() -> Self {
-        OrderState { next_seq: 0, next_deliver: 0, held: BTreeMap::new() }
+        OrderState { next_seq: 0, next_deliver: 0, held: BTreeMap::new(), draining: false }
     }
 }
 
@@ -259,23 +262,23 @@ impl<T> OrderState<T> {
         s
     }
 
-    /// Records `item` (or a skip) for `seq` and returns everything now
-    /// deliverable, in order.
-    pub(crate) fn arrive(&mut self, seq: u64, item: Option<T>) -> Vec<T> {
+    /// Records `item` (or a skip) for `seq`. Returns true when the caller
+    /// becomes the drainer and must call [`next`](Self::next) until `None`.
+    pub(crate) fn arrive(&mut self, seq: u64, item: Option<T>) -> bool {
         self.held.insert(seq, item);
-        let mut out = Vec::new();
+        !std::mem::replace(&mut self.draining, true)
+    }
+
+    /// For the drainer: the next completion to deliver, in order, skipping
+    /// refused numbers; `None` ends the drainer's turn.
+    pub(crate) fn next(&mut self) -> Option<T> {
         while let Some(entry) = self.held.remove(&self.next_deliver) {
             self.next_deliver += 1;
-            out.extend(entry);
+            if entry.is_some() {
+                return entry;
+            }
         }
-        out
+        self.draining = false;
+        None
     }
-}
-
-pub(crate) fn order_arrive(
-    s: &SessionInner,
-    seq: u64,
-    item: Option<crate::completion::Finished>,
-) -> Vec<crate::completion::Finished> {
-    lock(&s.order).arrive(seq, item)
 }
