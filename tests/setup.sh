@@ -1,15 +1,24 @@
 #!/bin/sh
-# Installs what the integration tests need besides Rust, on Debian/Ubuntu:
-#   openssl     - the independent implementation for tests/crosscheck.rs and
-#                 tests/kat.rs (openssl enc / dgst / mac);
-#   gcc, libc6-dev, libssl-dev
-#               - to build tests/common/xts_ref.c against libcrypto, the
-#                 XTS reference (the openssl command line refuses XTS).
-# Idempotent: installs only what is missing. Run as root or with sudo.
+# Installs everything the project's tests need besides Rust, on Debian or
+# Ubuntu, with one `apt-get update` and one `apt-get install`; installs only
+# what is missing, so a second run does nothing. Run as root or with sudo.
+#   openssl                   the independent implementation (enc, dgst, mac)
+#   gcc g++ libc6-dev make binutils libssl-dev
+#                             C tests, examples, the XTS reference on libcrypto
+#   pkg-config                building against the installed libacrypto
+#   libclang-dev clang        regenerating the uapi bindings (bindgen)
+#   qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static
+#   gcc-multilib kmod cpio gzip
+#                             the kernel module and its tests in a VM
+# tests/c/setup.sh, tests/setup-kernel.sh and tests/vm/run.sh keep their own
+# smaller lists for running their part alone.
 set -eu
 
+pkgs="openssl gcc g++ libc6-dev make binutils libssl-dev pkg-config libclang-dev clang
+      qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static gcc-multilib kmod cpio gzip"
+
 need=""
-for pkg in openssl gcc libc6-dev libssl-dev; do
+for pkg in $pkgs; do
 	if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
 		need="$need $pkg"
 	fi
@@ -27,7 +36,7 @@ if [ -n "$need" ]; then
 	echo "tests/setup.sh: installing$need"
 	$sudo apt-get update -qq
 	# shellcheck disable=SC2086
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $need
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $need
 fi
 
 openssl version
