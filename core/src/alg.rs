@@ -154,6 +154,18 @@ impl Algorithm {
         }
     }
 
+    /// Checks an IV (or XTS tweak) for this algorithm.
+    pub fn check_iv(&self, iv: &[u8]) -> Result<()> {
+        if iv.len() != self.iv_len() {
+            return Err(Error::InvalidLength(format!(
+                "{self} takes a {}-byte IV, got {} bytes",
+                self.iv_len(),
+                iv.len()
+            )));
+        }
+        Ok(())
+    }
+
     /// Checks a key for this algorithm.
     pub fn check_key(&self, key: &[u8]) -> Result<()> {
         match self.key_len() {

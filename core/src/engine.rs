@@ -488,13 +488,7 @@ impl EngineInner {
         for step in &s.steps {
             let alg = step.alg;
             if alg.kind() == OpKind::Cipher {
-                if r.iv.len() != alg.iv_len() {
-                    return Err(Error::InvalidLength(format!(
-                        "{alg} takes a {}-byte IV, got {} bytes",
-                        alg.iv_len(),
-                        r.iv.len()
-                    )));
-                }
+                alg.check_iv(&r.iv)?;
                 alg.check_data_len(r.data.len())?;
             }
             if step.op == Op::Verify && !(MIN_VERIFY_TAG..=alg.digest_len()).contains(&r.tag.len()) {

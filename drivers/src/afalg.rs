@@ -181,13 +181,7 @@ impl SocketCache {
         let what = format!("afalg {alg}");
         let r = match alg.kind() {
             OpKind::Cipher => {
-                if req.iv.len() != alg.iv_len() {
-                    return Err(Error::InvalidLength(format!(
-                        "{alg} takes a {}-byte IV, got {} bytes",
-                        alg.iv_len(),
-                        req.iv.len()
-                    )));
-                }
+                alg.check_iv(&req.iv)?;
                 alg.check_data_len(req.current().len())?;
                 if req.current().is_empty() {
                     return Ok(());

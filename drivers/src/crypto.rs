@@ -48,13 +48,7 @@ pub fn apply_step(step: &Step, req: &mut Request) -> Result<(), Error> {
     alg.check_key(key)?;
     match alg {
         Algorithm::Aes { key_bits, mode } => {
-            if req.iv.len() != alg.iv_len() {
-                return Err(Error::InvalidLength(format!(
-                    "{alg} takes a {}-byte IV, got {} bytes",
-                    alg.iv_len(),
-                    req.iv.len()
-                )));
-            }
+            alg.check_iv(&req.iv)?;
             alg.check_data_len(req.current().len())?;
             // The IV is copied out so that the data can be borrowed mutably.
             let mut iv = [0u8; BLOCK];

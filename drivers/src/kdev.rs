@@ -646,13 +646,7 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepa
     let len = req.current().len();
     let check = || -> Result<()> {
         if alg.kind() == OpKind::Cipher {
-            if req.iv.len() != alg.iv_len() {
-                return Err(Error::InvalidLength(format!(
-                    "{alg} takes a {}-byte IV, got {} bytes",
-                    alg.iv_len(),
-                    req.iv.len()
-                )));
-            }
+            alg.check_iv(&req.iv)?;
             alg.check_data_len(len)?;
         }
         if step.op == Op::Verify {
