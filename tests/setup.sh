@@ -10,11 +10,12 @@
 #   qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static
 #   gcc-multilib kmod cpio gzip
 #                             the kernel module and its tests in a VM
-# tests/c/setup.sh, tests/setup-kernel.sh and tests/vm/run.sh keep their own
-# smaller lists for running their part alone.
+# With arguments, installs just those packages (tests/c/setup.sh and
+# tests/setup-kernel.sh use that to install the part they run alone).
 set -eu
 
-pkgs="openssl gcc g++ libc6-dev make binutils libssl-dev pkg-config libclang-dev clang
+pkgs="${*:-}"
+[ -n "$pkgs" ] || pkgs="openssl gcc g++ libc6-dev make binutils libssl-dev pkg-config libclang-dev clang
       qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static gcc-multilib kmod cpio gzip"
 
 need=""
