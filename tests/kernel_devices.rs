@@ -604,56 +604,6 @@ fn write_openssl_reference() {
     println!("wrote {} cases to {path}: {by_alg:?}", cases.len());
 }
 
-/// Not a test: the benchmark `tests/vm/run.sh bench` runs in the VM
-/// (`--ignored --exact bench_kdev_vs_afalg`). AES-128-CBC encryption through
-/// the engine's queued path, bound to `kdev:cbc-aes-aesni` (batch submission
-/// to /dev/acrypto) and to `afalg` (AF_ALG sockets, whose `cbc(aes)` is the
-/// same kernel driver), with a window of requests in flight, for
-/// `BENCH_SECS` seconds (default 1) per point. The CPU is emulated and
-/// shared: only the ratios mean anything.
-#[test]
-#[ignore = "a benchmark: tests/vm/run.sh bench"]
-fn bench_kdev_vs_afalg() {
-    let Some(e) = kernel_engine() else { return };
-    let secs: f64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
-    let alg = Algorithm::Aes { key_bits: 128, mode: CipherMode::Cbc };
-    let kdev_name = ["kdev:cbc-aes-aesni", "kdev:cbc(aes-generic)"]
-        .into_iter()
-        .find(|n| e.device(n).is_some_and(|d| supports(&d, alg)))
-        .expect("a kdev device for aes-128-cbc");
-    let devices = [kdev_name, "afalg"];
-    let key = [7u8; 16];
-    let iv = [9u8; 16];
-    println!("BENCH engine queued path, {alg} encrypt, window 128, {secs}s per point");
-    println!("{:>7} {:>22} {:>22} {:>12}", "bytes", format!("{kdev_name} ops/s"), "afalg ops/s", "kdev/afalg");
-    for size in [64usize, 256, 1504, 4096, 16384] {
-        let mut rates = Vec::new();
-        for dev in devices {
-            let s = session(&e, Step::new(alg, Op::Encrypt, &key).unwrap(), dev).unwrap();
-            let start = std::time::Instant::now();
-            let mut window: VecDeque<Pending> = VecDeque::new();
-            let mut done = 0u64;
-            while start.elapsed().as_secs_f64() < secs {
-                while window.len() < 128 {
-                    let p = Pending::new();
-                    let req = Request::new(vec![0x5a; size]).with_iv(&iv);
-                    e.submit_blocking(&s, req, Completion::Slot(p.clone())).expect("submit");
-                    window.push_back(p);
-                }
-                let d = window.pop_front().unwrap().wait();
-                d.status.expect("benchmark request failed");
-                done += 1;
-            }
-            for p in window {
-                p.wait().status.expect("benchmark request failed");
-                done += 1;
-            }
-            rates.push(done as f64 / start.elapsed().as_secs_f64());
-        }
-        println!("{size:>7} {:>22.0} {:>22.0} {:>12.2}", rates[0], rates[1], rates[0] / rates[1]);
-    }
-}
-
 /// The device specification kinds: `kdev`, `kdev:NAME`, `afalg`, and clear
 /// errors for a driver that does not exist.
 #[test]

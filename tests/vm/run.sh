@@ -112,6 +112,11 @@ else
 	log "building the Rust kernel device tests"
 	exe=$(cd "$repo" && cargo test --release --test kernel_devices --no-run --message-format=json 2>"$build/cargo.log" |
 		grep -o '"executable":"[^"]*kernel_devices[^"]*"' | tail -1 | sed 's/^"executable":"//; s/"$//')
+	if [ "$mode" = bench ]; then
+		bench_exe=$(cd "$repo" && cargo build --release --example kdev_bench --message-format=json 2>>"$build/cargo.log" |
+			grep -o '"executable":"[^"]*kdev_bench"' | tail -1 | sed 's/^"executable":"//; s/"$//')
+		[ -n "$bench_exe" ] && cp "$bench_exe" "$build/kdev_bench"
+	fi
 	if [ -n "$exe" ] && [ -x "$exe" ]; then
 		cp "$exe" "$build/kernel_devices"
 		ACRYPTO_KDEV_REFERENCE_OUT="$build/kdev_reference.txt" "$build/kernel_devices" \
