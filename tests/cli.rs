@@ -32,15 +32,8 @@ struct Out {
 }
 
 /// Runs `cmd` with `input` on stdin.
-fn pipe(mut cmd: Command, input: &[u8]) -> Out {
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-    let mut stdin = child.stdin.take().unwrap();
-    let data = input.to_vec();
-    let feeder = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
+fn pipe(cmd: Command, input: &[u8]) -> Out {
+    let out = common::run_with_input(cmd, input).expect("spawn");
     Out {
         ok: out.status.success(),
         code: out.status.code(),

@@ -13,6 +13,22 @@ pub mod openssl;
 pub mod rng;
 pub mod vectors;
 
+/// Runs `cmd` with `input` on its stdin and collects its output. Stdin is
+/// fed from another thread so that a large output cannot deadlock.
+pub fn run_with_input(mut cmd: std::process::Command, input: &[u8]) -> std::io::Result<std::process::Output> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let data = input.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output();
+    let _ = feeder.join();
+    out
+}
+
 /// Lower-case hex of `b`.
 pub fn hex(b: &[u8]) -> String {
     hex::encode(b)

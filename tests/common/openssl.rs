@@ -8,29 +8,18 @@
 //! `tests/setup.sh` installs what both need (`openssl`, `gcc`, `libssl-dev`).
 
 use acrypto::{Algorithm, CipherMode, DigestKind, Op};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 /// Runs a program with `input` on stdin and returns its stdout; panics with
 /// its stderr when it fails.
 fn pipe(prog: &str, args: &[String], input: &[u8]) -> Vec<u8> {
-    let mut child = Command::new(prog)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {prog} (run tests/setup.sh): {e}"));
-    let mut stdin = child.stdin.take().unwrap();
-    let data = input.to_vec();
-    // Feed stdin from another thread so a large output cannot deadlock.
-    let feeder = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
+    let mut cmd = Command::new(prog);
+    cmd.args(args);
+    let out =
+        super::run_with_input(cmd, input).unwrap_or_else(|e| panic!("cannot run {prog} (run tests/setup.sh): {e}"));
     assert!(out.status.success(), "{prog} {} failed: {}", redact(args).join(" "), String::from_utf8_lossy(&out.stderr));
     out.stdout
 }
