@@ -121,12 +121,8 @@ pub unsafe extern "C" fn acrypto_engine_config_new(out: *mut *mut acrypto_engine
 /// `cfg` is NULL or from `acrypto_engine_config_new`, not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn acrypto_engine_config_free(cfg: *mut acrypto_engine_config) {
-    if cfg.is_null() {
-        return;
-    }
-    // SAFETY: from Box::into_raw in acrypto_engine_config_new, freed once.
-    let b = unsafe { Box::from_raw(cfg) };
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(b)));
+    // SAFETY: the caller's contract is free_handle's.
+    unsafe { crate::free_handle(cfg, drop) };
 }
 
 fn cfg_mut<'a>(cfg: *mut acrypto_engine_config) -> &'a mut acrypto_engine_config {
@@ -266,15 +262,8 @@ pub unsafe extern "C" fn acrypto_engine_new_config(
 /// other thread uses it any more.
 #[no_mangle]
 pub unsafe extern "C" fn acrypto_engine_free(engine: *mut acrypto_engine) {
-    if engine.is_null() {
-        return;
-    }
-    // SAFETY: from Box::into_raw in publish, freed once.
-    let e = unsafe { Box::from_raw(engine) };
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-        e.engine.shutdown(ShutdownMode::Cancel);
-        drop(e);
-    }));
+    // SAFETY: the caller's contract is free_handle's.
+    unsafe { crate::free_handle(engine, |e| e.engine.shutdown(ShutdownMode::Cancel)) };
 }
 
 pub(crate) fn engine_ref<'a>(e: *const acrypto_engine) -> &'a Engine {

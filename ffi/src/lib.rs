@@ -329,6 +329,22 @@ pub(crate) unsafe fn put<T>(p: *mut T, v: T) {
     unsafe { p.write(v) }
 }
 
+/// The recipe of every `_free` export: NULL is fine; otherwise the handle
+/// is taken back from C and `finish` releases it, with no panic crossing
+/// the boundary.
+///
+/// # Safety
+/// `p` is NULL or came from `Box::into_raw` and was not freed yet; no other
+/// thread uses it any more.
+pub(crate) unsafe fn free_handle<T>(p: *mut T, finish: impl FnOnce(Box<T>)) {
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: the caller promises p came from Box::into_raw and is freed once.
+    let b = unsafe { Box::from_raw(p) };
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || finish(b)));
+}
+
 /// Algorithms, as C sees them: the index into `Algorithm::ALL`.
 #[allow(non_camel_case_types)]
 #[repr(u32)]

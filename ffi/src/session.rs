@@ -157,12 +157,8 @@ pub unsafe extern "C" fn acrypto_session_new(
 /// other thread uses it any more.
 #[no_mangle]
 pub unsafe extern "C" fn acrypto_session_free(session: *mut acrypto_session) {
-    if session.is_null() {
-        return;
-    }
-    // SAFETY: from Box::into_raw in acrypto_session_new, freed once.
-    let s = unsafe { Box::from_raw(session) };
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(s)));
+    // SAFETY: the caller's contract is free_handle's.
+    unsafe { crate::free_handle(session, drop) };
 }
 
 fn session_ref<'a>(s: *const acrypto_session) -> &'a acrypto_session {
@@ -471,16 +467,14 @@ pub unsafe extern "C" fn acrypto_queue_new(out: *mut *mut acrypto_queue) -> acry
 /// other thread uses it any more.
 #[no_mangle]
 pub unsafe extern "C" fn acrypto_queue_free(queue: *mut acrypto_queue) {
-    if queue.is_null() {
-        return;
-    }
-    // SAFETY: from Box::into_raw in acrypto_queue_new, freed once.
-    let q = unsafe { Box::from_raw(queue) };
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-        let mut items = lock(&q.shared.items);
-        items.closed = true;
-        items.list.clear();
-    }));
+    // SAFETY: the caller's contract is free_handle's.
+    unsafe {
+        crate::free_handle(queue, |q| {
+            let mut items = lock(&q.shared.items);
+            items.closed = true;
+            items.list.clear();
+        })
+    };
 }
 
 fn queue_ref<'a>(q: *const acrypto_queue) -> &'a acrypto_queue {
@@ -931,12 +925,8 @@ pub unsafe extern "C" fn acrypto_pending_poll(
 /// `pending` is NULL or from `acrypto_session_submit_pending`, not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn acrypto_pending_free(pending: *mut acrypto_pending) {
-    if pending.is_null() {
-        return;
-    }
-    // SAFETY: from Box::into_raw in acrypto_session_submit_pending, freed once.
-    let p = unsafe { Box::from_raw(pending) };
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(p)));
+    // SAFETY: the caller's contract is free_handle's.
+    unsafe { crate::free_handle(pending, drop) };
 }
 
 /// Writes how many requests were submitted on, and completed on, a session.
