@@ -108,31 +108,50 @@ static int check_session(const struct acrypto_session_alloc *a, const char *drv,
 	return 1;
 }
 
+/*
+ * Allocates a session for vector v (operation op) bound to drv, checks what
+ * the module reports, and sets the key. Returns the session id, or -1 with
+ * the reason in why (and the session freed).
+ */
+static int open_session(int fd, uint32_t op, const struct vec *v, const char *drv, uint32_t dst_size,
+			char *why)
+{
+	struct acrypto_session_alloc a;
+	int id, ret;
+
+	id = sess_alloc(fd, op, v->type, v->mode, drv, dst_size, &a);
+	if (id < 0) {
+		sprintf(why, "SESSION_ALLOC(%s): %s", drv, strerror(-id));
+		return -1;
+	}
+	if (!check_session(&a, drv, why))
+		goto fail;
+	if (v->op != CRYPTO_OP_HASH) {
+		ret = sess_setkey(fd, (uint32_t)id, v->key, (uint32_t)v->klen);
+		if (ret) {
+			sprintf(why, "FILL_DATA key: %s", strerror(-ret));
+			goto fail;
+		}
+	}
+	return id;
+fail:
+	sess_free(fd, (uint32_t)id);
+	return -1;
+}
+
 /* The original flow for one vector and one direction. */
 static int run_sync(int fd, const char *drv, const struct vec *v, int decrypt, char *why)
 {
 	const unsigned char *in = decrypt ? v->exp : v->data;
 	const unsigned char *want = decrypt ? v->data : v->exp;
 	int inlen = decrypt ? v->elen : v->dlen, wantlen = decrypt ? v->dlen : v->elen;
-	struct acrypto_session_alloc a;
 	unsigned char out[MAXD];
 	uint32_t flags = CRYPTO_FILL_SRC;
 	int id, ret, ok = 0;
 
-	id = sess_alloc(fd, decrypt ? CRYPTO_OP_DECRYPT : v->op, v->type, v->mode, drv, MAXD, &a);
-	if (id < 0) {
-		sprintf(why, "SESSION_ALLOC(%s): %s", drv, strerror(-id));
+	id = open_session(fd, decrypt ? CRYPTO_OP_DECRYPT : v->op, v, drv, MAXD, why);
+	if (id < 0)
 		return 0;
-	}
-	if (!check_session(&a, drv, why))
-		goto out;
-	if (v->op != CRYPTO_OP_HASH) {
-		ret = sess_setkey(fd, (uint32_t)id, v->key, (uint32_t)v->klen);
-		if (ret) {
-			sprintf(why, "FILL_DATA key: %s", strerror(-ret));
-			goto out;
-		}
-	}
 	if (v->ivlen)
 		flags |= CRYPTO_FILL_IV;
 	ret = sess_fill(fd, (uint32_t)id, flags, NULL, 0, v->iv, (uint32_t)v->ivlen, in,
@@ -170,26 +189,14 @@ static int run_batch(int fd, int ep, const char *drv, const char *vname, char *w
 	memset(reqs, 0, sizeof(reqs));
 	for (i = 0; i < nvecs; i++) {
 		const struct vec *v = &vecs[i];
-		struct acrypto_session_alloc a;
 		int id;
 
 		if (strcmp(v->name, vname))
 			continue;
-		id = sess_alloc(fd, v->op, v->type, v->mode, drv, 16, &a);
-		if (id < 0) {
-			sprintf(why, "SESSION_ALLOC(%s): %s", drv, strerror(-id));
+		id = open_session(fd, v->op, v, drv, 16, why);
+		if (id < 0)
 			goto out;
-		}
 		ids[nids++] = id;
-		if (!check_session(&a, drv, why))
-			goto out;
-		if (v->op != CRYPTO_OP_HASH) {
-			ret = sess_setkey(fd, (uint32_t)id, v->key, (uint32_t)v->klen);
-			if (ret) {
-				sprintf(why, "FILL_DATA key: %s", strerror(-ret));
-				goto out;
-			}
-		}
 		/* dec 2: encryption in place (src == dst) */
 		for (int dec = 0; dec <= (v->op == CRYPTO_OP_ENCRYPT ? 2 : 0); dec++) {
 			struct acrypto_request *r = &reqs[n];
