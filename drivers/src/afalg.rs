@@ -18,6 +18,7 @@
 //! the parallelism is the number of workers.
 
 use crate::kdev::{check_verify_len, errno_error, verify_tag, KeyBytes};
+use crate::worker::{lock, Wakeup};
 use acrypto_core::{
     Algorithm, Capability, CipherMode, DeviceClass, DeviceHandle, DigestKind, Driver, Error, Op, OpKind, Request,
     Result, Step, Work,
@@ -31,7 +32,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{IoSlice, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// Queue length the device asks for.
@@ -42,10 +43,6 @@ pub const DEFAULT_BATCH: usize = 32;
 pub const DEFAULT_WORKERS: usize = 2;
 /// Transform sockets one worker keeps open.
 pub const SOCKETS_PER_WORKER: usize = 64;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// The AF_ALG type and name of an algorithm (`None`: not through AF_ALG).
 pub fn kernel_name(alg: Algorithm) -> Option<(&'static str, &'static str)> {
@@ -216,15 +213,8 @@ impl SocketCache {
 
 #[derive(Default)]
 struct Shared {
-    wake: Mutex<Wake>,
-    cv: Condvar,
+    wake: Wakeup,
     threads: Mutex<Vec<JoinHandle<()>>>,
-}
-
-#[derive(Default)]
-struct Wake {
-    ready: bool,
-    stop: bool,
 }
 
 /// The AF_ALG device.
@@ -280,15 +270,8 @@ impl AfalgDevice {
 fn worker(shared: Arc<Shared>, dev: DeviceHandle, batch: usize) {
     let mut cache = SocketCache::default();
     loop {
-        {
-            let mut w = lock(&shared.wake);
-            while !w.ready && !w.stop {
-                w = shared.cv.wait(w).unwrap_or_else(|p| p.into_inner());
-            }
-            if w.stop {
-                return;
-            }
-            w.ready = false;
+        if !shared.wake.wait() {
+            return;
         }
         loop {
             let work: Vec<Work> = dev.dequeue_batch(batch);
@@ -297,8 +280,7 @@ fn worker(shared: Arc<Shared>, dev: DeviceHandle, batch: usize) {
             }
             // Another worker may share the rest of the queue.
             if work.len() == batch {
-                lock(&shared.wake).ready = true;
-                shared.cv.notify_one();
+                shared.wake.signal();
             }
             for mut w in work {
                 let (steps, req) = w.parts();
@@ -344,13 +326,11 @@ impl Driver for AfalgDevice {
     }
 
     fn data_ready(&self) {
-        lock(&self.shared.wake).ready = true;
-        self.shared.cv.notify_one();
+        self.shared.wake.signal();
     }
 
     fn detach(&self) {
-        lock(&self.shared.wake).stop = true;
-        self.shared.cv.notify_all();
+        self.shared.wake.stop();
         let threads: Vec<JoinHandle<()>> = lock(&self.shared.threads).drain(..).collect();
         for t in threads {
             if t.thread().id() != std::thread::current().id() {

@@ -41,6 +41,7 @@
 //! unknown completion tag, a short result) marks the device broken.
 
 use crate::uapi::*;
+use crate::worker::lock;
 use acrypto_core::alg::MIN_VERIFY_TAG;
 use acrypto_core::{
     Algorithm, Capability, CipherMode, DeviceClass, DeviceHandle, DigestKind, Driver, Error, Op, OpKind, Result, Work,
@@ -50,7 +51,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use zeroize::Zeroizing;
 
@@ -70,10 +71,6 @@ const REQUEST_SIZE: usize = std::mem::size_of::<acrypto_request>();
 const COMPLETION_SIZE: usize = std::mem::size_of::<acrypto_completion>();
 /// Completion records one `read()` takes at most.
 const READ_RECORDS: usize = 64;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// An errno from the kernel as an acrypto error: what the request did wrong
 /// stays a request error; anything else is a device failure.

@@ -14,5 +14,6 @@ pub mod kdev;
 pub mod soft;
 pub mod spec;
 pub mod uapi;
+mod worker;
 
 pub use soft::{soft_devices, SoftDevice};

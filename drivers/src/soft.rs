@@ -2,8 +2,9 @@
 //! from the device queue and running them with RustCrypto primitives.
 
 use crate::crypto::apply_steps;
+use crate::worker::{lock, Wakeup};
 use acrypto_core::{Algorithm, Capability, DeviceClass, DeviceHandle, Driver, Request, Result, Step, Work};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// Queue length a software device asks for by default.
@@ -21,19 +22,8 @@ pub struct SoftDevice {
 
 #[derive(Default)]
 struct Shared {
-    wake: Mutex<Wake>,
-    cv: Condvar,
+    wake: Wakeup,
     thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-#[derive(Default)]
-struct Wake {
-    ready: bool,
-    stop: bool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl SoftDevice {
@@ -80,16 +70,9 @@ fn worker(shared: Arc<Shared>, dev: DeviceHandle, batch: usize) {
         // Under load more work arrives within microseconds: look for it
         // before paying for a sleep and a wake.
         if acrypto_core::spin_until(&mut || dev.queued() > 0) {
-            lock(&shared.wake).ready = false;
-        } else {
-            let mut w = lock(&shared.wake);
-            while !w.ready && !w.stop {
-                w = shared.cv.wait(w).unwrap_or_else(|p| p.into_inner());
-            }
-            if w.stop && !w.ready {
-                return;
-            }
-            w.ready = false;
+            shared.wake.clear();
+        } else if !shared.wake.wait() {
+            return;
         }
         // data_ready fires only when the queue goes from empty to non-empty,
         // so take work until the queue is empty before sleeping again.
@@ -135,8 +118,7 @@ impl Driver for SoftDevice {
     }
 
     fn data_ready(&self) {
-        lock(&self.shared.wake).ready = true;
-        self.shared.cv.notify_one();
+        self.shared.wake.signal();
     }
 
     fn run_inline(&self, steps: &[Step], request: &mut Request) -> Option<Result<()>> {
@@ -144,8 +126,7 @@ impl Driver for SoftDevice {
     }
 
     fn detach(&self) {
-        lock(&self.shared.wake).stop = true;
-        self.shared.cv.notify_one();
+        self.shared.wake.stop();
         if let Some(t) = lock(&self.shared.thread).take() {
             if t.thread().id() != std::thread::current().id() {
                 let _ = t.join();
