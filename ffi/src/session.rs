@@ -533,12 +533,27 @@ pub unsafe extern "C" fn acrypto_queue_poll(
     max: usize,
     n: *mut usize,
 ) -> acrypto_status {
+    // SAFETY: the caller's contract is poll_or_wait's.
+    unsafe { poll_or_wait(queue, out, max, n, false) }
+}
+
+/// `acrypto_queue_poll` (`block` false) and `acrypto_queue_wait` (true).
+///
+/// # Safety
+/// As `acrypto_queue_poll`.
+unsafe fn poll_or_wait(
+    queue: *const acrypto_queue,
+    out: *mut acrypto_completion,
+    max: usize,
+    n: *mut usize,
+    block: bool,
+) -> acrypto_status {
     ffi_guard!({
         non_null!(queue, out, n);
         if max == 0 || max > (1 << 20) {
             return acrypto_status::InvalidArgument;
         }
-        let k = take(queue_ref(queue), out, max, false);
+        let k = take(queue_ref(queue), out, max, block);
         // SAFETY: n checked non-NULL.
         unsafe { put(n, k) };
         acrypto_status::Ok
@@ -557,16 +572,8 @@ pub unsafe extern "C" fn acrypto_queue_wait(
     max: usize,
     n: *mut usize,
 ) -> acrypto_status {
-    ffi_guard!({
-        non_null!(queue, out, n);
-        if max == 0 || max > (1 << 20) {
-            return acrypto_status::InvalidArgument;
-        }
-        let k = take(queue_ref(queue), out, max, true);
-        // SAFETY: n checked non-NULL.
-        unsafe { put(n, k) };
-        acrypto_status::Ok
-    })
+    // SAFETY: the caller's contract is poll_or_wait's.
+    unsafe { poll_or_wait(queue, out, max, n, true) }
 }
 
 /// The slot a pending handle waits on.
