@@ -13,6 +13,15 @@ pub mod openssl;
 pub mod rng;
 pub mod vectors;
 
+/// The repository's root (the test files live under its `tests/`), for
+/// the test packages of the workspace's root and of `cli/`.
+pub fn repo_root() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|p| p.join("tests/vectors/SOURCES.md").is_file())
+        .expect("the repository's tests/vectors")
+}
+
 /// Runs `cmd` with `input` on its stdin and collects its output. Stdin is
 /// fed from another thread so that a large output cannot deadlock.
 pub fn run_with_input(mut cmd: std::process::Command, input: &[u8]) -> std::io::Result<std::process::Output> {

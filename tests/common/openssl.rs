@@ -89,7 +89,7 @@ pub fn hmac(d: DigestKind, key: &[u8], data: &[u8]) -> Vec<u8> {
 fn xts_ref_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/xts_ref.c");
+        let src = super::repo_root().join("tests/common/xts_ref.c");
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
         std::fs::create_dir_all(dir).unwrap();
         let bin = dir.join("xts_ref");

@@ -9,7 +9,7 @@
 
 use acrypto::{Algorithm, CipherMode, DigestKind, Op};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// One known-answer case.
 ///
@@ -55,7 +55,7 @@ impl Case {
 
 /// The directory holding the vector files.
 pub fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("vectors")
+    super::repo_root().join("tests").join("vectors")
 }
 
 /// One record of a vector file.

@@ -2,6 +2,7 @@
 //! command (and libcrypto through `xts_ref` for XTS, which `openssl enc`
 //! refuses). Seeded: `ACRYPTO_TEST_SEED` replays a failing run.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use acrypto::{Algorithm, CipherMode, DigestKind, Op};
