@@ -16,7 +16,7 @@
 //! cbc and ecb sizes that are not a multiple of 16 are rounded up to the next
 //! block (xts up to 16 bytes at least), and the output says so.
 
-use super::{fail, parse_alg, print_json, CliResult, Context};
+use super::{fail, parse_alg, print_json, usage, CliResult, Context};
 use acrypto::drivers::crypto::apply_steps;
 use acrypto::{
     Algorithm, CipherMode, Completion, CompletionQueue, Engine, Error, Op, OpKind, Request, Session, SessionBuilder,
@@ -198,13 +198,13 @@ fn async_side(
 /// Runs `bench`.
 pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
     if !(a.seconds > 0.0 && a.seconds <= 3600.0) {
-        return Err(fail!("--seconds must be above 0 and at most 3600, got {}", a.seconds));
+        return Err(usage!("--seconds must be above 0 and at most 3600, got {}", a.seconds));
     }
     if a.batch == 0 || a.sessions == Some(0) {
-        return Err(fail!("--batch and --sessions must be at least 1"));
+        return Err(usage!("--batch and --sessions must be at least 1"));
     }
     if let Some(s) = a.sizes.iter().find(|&&s| s == 0 || s > 16 << 20) {
-        return Err(fail!("sizes must be 1 to 16777216 bytes, got {s}"));
+        return Err(usage!("sizes must be 1 to 16777216 bytes, got {s}"));
     }
     let algs = a
         .algs

@@ -1,4 +1,10 @@
-//! `acrypto devices`: the engine's devices, capabilities and counters.
+//! `acrypto devices`: the engine's devices, their state and capabilities.
+//!
+//! The engine is built for this command and gone when it ends, so there
+//! are no counters to show (they would always be zero): what is listed is
+//! what a fresh engine knows, each device's driver, class, state, queue
+//! bound and capability table (algorithm, key and IV sizes, the queue
+//! length it wants, the driver's throughput hint if it gives one).
 
 use super::{lower, print_json, CliResult};
 use acrypto::{Algorithm, Capability, DeviceInfo, Engine, Stats};
@@ -61,7 +67,6 @@ pub fn device_json(d: &DeviceInfo) -> Value {
         "broken_reason": d.broken_reason,
         "queue_capacity": d.queue_capacity,
         "capabilities": d.capabilities.iter().map(cap_json).collect::<Vec<_>>(),
-        "stats": stats_json(&d.stats),
     })
 }
 
@@ -74,31 +79,31 @@ pub fn run(engine: &Engine, a: &DevicesArgs) -> CliResult<()> {
             "devices": devs.iter().map(device_json).collect::<Vec<_>>(),
         }));
     }
-    let mut s = format!("{} devices, balancer {}\n", devs.len(), engine.balancer_name());
+    let n = devs.len();
+    let mut s = format!("{n} device{}, balancer {}\n", if n == 1 { "" } else { "s" }, engine.balancer_name());
+    s += "(queue: most requests the device holds; max queue: most of one algorithm it wants queued; \
+          rate: the driver's throughput hint for balancers, - if it gives none)\n";
     for d in &devs {
-        let st = &d.stats;
         s += &format!(
-            "\n{}  driver {}  class {}  state {}{}  queue {}\n  counters: submitted {}  ok {}  errors {}  bytes {}  queued {}  busy {:.3} s\n",
+            "\n{}  driver {}  class {}  state {}{}  queue {}\n",
             d.name,
             d.driver,
             lower(d.class),
             lower(d.state),
             d.broken_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
             d.queue_capacity,
-            st.submitted,
-            st.completed_ok,
-            st.completed_err,
-            st.bytes,
-            st.queue_depth,
-            st.busy.as_secs_f64()
         );
-        s += &format!("  {:<13} {:<6} {:>9} {:>9} {:>14}\n", "algorithm", "kind", "key bytes", "max queue", "rate B/s");
+        s += &format!(
+            "  {:<13} {:<6} {:>9} {:>8} {:>9} {:>14}\n",
+            "algorithm", "kind", "key bytes", "iv bytes", "max queue", "rate B/s"
+        );
         for c in &d.capabilities {
             s += &format!(
-                "  {:<13} {:<6} {:>9} {:>9} {:>14}\n",
+                "  {:<13} {:<6} {:>9} {:>8} {:>9} {:>14}\n",
                 c.alg.to_string(),
                 lower(c.alg.kind()),
                 key_sizes(c.alg),
+                if c.alg.iv_len() == 0 { "-".to_string() } else { c.alg.iv_len().to_string() },
                 c.max_queue,
                 c.rate.map_or("-".to_string(), |r| r.to_string())
             );

@@ -27,7 +27,7 @@
 //! Completions go through a completion queue and a reorder buffer keyed by
 //! chunk number, so output is written in input order.
 
-use super::{fail, fill, open_input, parse_alg, parse_hex, CliResult, Output, Progress};
+use super::{fail, fill, open_input, parse_alg, parse_hex, usage, CliResult, Output, Progress};
 use acrypto::{Algorithm, CipherMode, Completion, CompletionQueue, Engine, Op, OpKind, Request, SessionBuilder};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -37,9 +37,27 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 
 const BLOCK: usize = 16;
 
-/// Arguments of `enc` and `dec`.
+/// Most bytes of request buffers in flight (the window of parallel
+/// requests is cut to fit, but holds at least one).
+const IN_FLIGHT_BYTES: usize = 16 << 20;
+/// Most requests in flight (`--in-flight`).
+const MAX_IN_FLIGHT: i64 = 1024;
+/// Largest `--chunk` and `--sector-size`.
+const MAX_CHUNK: i64 = 16 << 20;
+
+/// Arguments of `enc`: those of `dec`, and `-d`.
 #[derive(Args, Debug)]
 pub struct EncArgs {
+    #[command(flatten)]
+    pub cipher: CipherArgs,
+    /// Decrypt.
+    #[arg(short = 'd', long = "decrypt")]
+    pub decrypt: bool,
+}
+
+/// Arguments of `dec` (and, with `-d`, of `enc`).
+#[derive(Args, Debug)]
+pub struct CipherArgs {
     /// Cipher, as OpenSSL names it: aes-{128,192,256}-{cbc,ecb,ctr}, aes-{128,256}-xts.
     #[arg(short = 'a', long = "alg", alias = "cipher", value_name = "ALG")]
     alg: String,
@@ -49,9 +67,6 @@ pub struct EncArgs {
     /// IV in hex, 16 bytes (for xts the initial tweak; unused by ecb).
     #[arg(long = "iv", value_name = "HEX")]
     iv: Option<String>,
-    /// Decrypt.
-    #[arg(short = 'd', long = "decrypt")]
-    pub decrypt: bool,
     /// No PKCS#7 padding for cbc and ecb (the input must be a multiple of 16 bytes).
     #[arg(long)]
     nopad: bool,
@@ -60,20 +75,25 @@ pub struct EncArgs {
     device: Option<String>,
     /// Input file (default: stdin).
     #[arg(short = 'i', long = "in", value_name = "IN")]
-    input: Option<PathBuf>,
-    /// Output file (default: stdout). Removed again if the command fails.
+    pub input: Option<PathBuf>,
+    /// Output file (default: stdout). A regular file is replaced only when the command succeeds
+    /// (a failure leaves it as it was); a device or FIFO is written directly.
     #[arg(short = 'o', long = "out", value_name = "OUT")]
-    output: Option<PathBuf>,
-    /// xts data unit size in bytes (multiple of 16). Unit n is encrypted with the tweak IV + n
-    /// (128-bit little endian, dm-crypt's plain64 when IV is 0); a tail under 16 bytes joins the last unit.
-    #[arg(long, value_name = "BYTES", default_value_t = 4096)]
-    sector_size: usize,
-    /// Bytes per request for cbc, ecb and ctr (rounded up to a multiple of 16).
-    #[arg(long, value_name = "BYTES", default_value_t = 64 << 10)]
-    chunk: usize,
-    /// Most requests in flight (default: 8 per device, at most 16 MiB of buffers).
-    #[arg(long, value_name = "N")]
-    in_flight: Option<usize>,
+    pub output: Option<PathBuf>,
+    /// xts data unit size in bytes, a multiple of 16 from 16 to 16777216. Unit n is encrypted with
+    /// the tweak IV + n (128-bit little endian, dm-crypt's plain64 when IV is 0); a tail under 16
+    /// bytes joins the last unit.
+    #[arg(long, value_name = "BYTES", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(16..=MAX_CHUNK))]
+    sector_size: u32,
+    /// Bytes per request for cbc, ecb and ctr, 16 to 16777216 (rounded up to a multiple of 16).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 10,
+          value_parser = clap::value_parser!(u32).range(16..=MAX_CHUNK))]
+    chunk: u32,
+    /// Most requests in flight, 1 to 1024 (default: 8 per device); cut so that at most 16 MiB
+    /// of buffers are in flight (at least one request).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_IN_FLIGHT))]
+    in_flight: Option<u32>,
 }
 
 /// Adds `n` to a 128-bit big-endian counter block (ctr).
@@ -171,7 +191,8 @@ impl Chunker {
 /// A chunk from the reader thread and whether it is the last one.
 type ReadChunk = CliResult<(Vec<u8>, bool)>;
 
-/// Chunks read ahead of the submitting thread.
+/// Chunks read ahead of the submitting thread, at most (fewer for large
+/// chunks, so that they hold at most a quarter of [`IN_FLIGHT_BYTES`]).
 const READ_AHEAD: usize = 4;
 
 /// Reads chunks on a thread of their own, so reading overlaps the crypto
@@ -180,7 +201,7 @@ const READ_AHEAD: usize = 4;
 /// the command fails it may still sit in a `read`, and ends with the
 /// process.
 fn spawn_reader(mut chunker: Chunker, mut input: Box<dyn Read + Send>) -> (Receiver<ReadChunk>, Sender<Vec<u8>>) {
-    let (tx, rx) = sync_channel(READ_AHEAD);
+    let (tx, rx) = sync_channel((IN_FLIGHT_BYTES / 4 / chunker.chunk).clamp(1, READ_AHEAD));
     let (recycle, free) = channel::<Vec<u8>>();
     std::thread::spawn(move || loop {
         let buf = free.try_recv().unwrap_or_default();
@@ -201,48 +222,58 @@ fn spawn_reader(mut chunker: Chunker, mut input: Box<dyn Read + Send>) -> (Recei
 }
 
 /// Runs `enc` (or `dec` when `decrypt`).
-pub fn run(engine: &Engine, a: &EncArgs, decrypt: bool) -> CliResult<()> {
+pub fn run(engine: &Engine, a: &CipherArgs, decrypt: bool) -> CliResult<()> {
     let alg = parse_alg(&a.alg, &[OpKind::Cipher], "cipher")?;
     let Algorithm::Aes { mode, .. } = alg else { unreachable!("parse_alg returned a cipher") };
     let key = parse_hex("--key", &a.key)?;
-    alg.check_key(&key)?;
+    alg.check_key(&key).map_err(|e| usage!("{e}"))?;
     let iv: [u8; BLOCK] = match (mode, &a.iv) {
         (CipherMode::Ecb, _) => [0; BLOCK],
-        (_, None) => return Err(fail!("{alg} needs --iv (16 bytes in hex)")),
+        (_, None) => return Err(usage!("{alg} needs --iv (16 bytes in hex)")),
         (_, Some(h)) => {
             let v = parse_hex("--iv", h)?;
-            v.as_slice().try_into().map_err(|_| fail!("invalid IV: {alg} takes a 16-byte IV, got {} bytes", v.len()))?
+            v.as_slice()
+                .try_into()
+                .map_err(|_| usage!("invalid IV: {alg} takes a 16-byte IV, got {} bytes", v.len()))?
         }
     };
-    if mode == CipherMode::Xts
-        && (a.sector_size < BLOCK || !a.sector_size.is_multiple_of(BLOCK) || a.sector_size > 1 << 24)
-    {
-        return Err(fail!("--sector-size must be a multiple of 16 between 16 and 16777216, got {}", a.sector_size));
+    let sector_size = a.sector_size as usize;
+    if mode == CipherMode::Xts && !sector_size.is_multiple_of(BLOCK) {
+        return Err(usage!("--sector-size must be a multiple of 16 from 16 to 16777216, got {sector_size}"));
     }
     let pad = matches!(mode, CipherMode::Cbc | CipherMode::Ecb) && !a.nopad;
     let op = if decrypt { Op::Decrypt } else { Op::Encrypt };
-    let mut sb = SessionBuilder::new().step(alg, op, &key).ordered(true);
-    if let Some(d) = &a.device {
-        sb = sb.bind(d);
-    }
-    let session = engine.session(sb)?;
+    let session = super::session(engine, SessionBuilder::new().step(alg, op, &key).ordered(true), a.device.as_deref())?;
 
     let serial = mode == CipherMode::Cbc && !decrypt;
     let chunk = match mode {
-        CipherMode::Xts => a.sector_size,
+        CipherMode::Xts => sector_size,
         // One chain: bigger requests, fewer round trips.
-        _ if serial => a.chunk.max(256 << 10).div_ceil(BLOCK) * BLOCK,
-        _ => a.chunk.clamp(BLOCK, 16 << 20).div_ceil(BLOCK) * BLOCK,
+        _ if serial => (a.chunk as usize).max(256 << 10).div_ceil(BLOCK) * BLOCK,
+        _ => (a.chunk as usize).div_ceil(BLOCK) * BLOCK,
     };
     let window = if serial {
         1
     } else {
-        let want = a.in_flight.unwrap_or(8 * engine.devices().len().max(1)).max(1);
-        want.min(((16usize << 20) / chunk).max(2))
+        let want = a.in_flight.map_or(8 * engine.devices().len().max(1), |n| n as usize);
+        want.min(MAX_IN_FLIGHT as usize).min((IN_FLIGHT_BYTES / chunk).max(1))
     };
 
-    let (input, len) = open_input(a.input.as_ref())?;
+    let input = open_input(a.input.as_ref())?;
     let mut out = Output::open(a.output.as_ref())?;
+    if let (Some(i), Some(o)) = (input.id, out.id()) {
+        if i == o {
+            let name = |p: Option<&PathBuf>, std: &str| {
+                p.filter(|p| p.as_os_str() != "-").map_or(std.to_string(), |p| p.display().to_string())
+            };
+            return Err(usage!(
+                "input and output are the same file ({} and {}): that would destroy it",
+                name(a.input.as_ref(), "stdin"),
+                name(a.output.as_ref(), "stdout")
+            ));
+        }
+    }
+    let (input, len) = (input.reader, input.len);
     let mut progress = Progress::new(len);
     let mut hold = (pad && decrypt).then(|| HoldLast { held: Vec::with_capacity(2 * BLOCK) });
 
@@ -297,7 +328,7 @@ pub fn run(engine: &Engine, a: &EncArgs, decrypt: bool) -> CliResult<()> {
             let req_iv: Vec<u8> = match mode {
                 CipherMode::Ecb => Vec::new(),
                 CipherMode::Ctr => add_be(&iv, (offset / BLOCK as u64) as u128).to_vec(),
-                CipherMode::Xts => add_le(&iv, (offset / a.sector_size as u64) as u128).to_vec(),
+                CipherMode::Xts => add_le(&iv, (offset / sector_size as u64) as u128).to_vec(),
                 CipherMode::Cbc => {
                     let this = chain.to_vec();
                     if decrypt {

@@ -8,8 +8,12 @@
 //! use (`sha1`, `sha2`, `hmac`), on this thread, in fixed-size blocks, so
 //! memory stays bounded whatever the input size. `--json` says which path
 //! computed the value.
+//!
+//! The input is read until it ends, never by the size the file system
+//! reports: files under /proc and /sys say 0 bytes, and a file may grow
+//! while it is read.
 
-use super::{fail, fill, open_input, parse_alg, parse_hex, print_json, CliResult, Progress};
+use super::{fail, fill, open_input, parse_alg, parse_hex, print_json, CliResult, Context, Progress};
 use acrypto::{Algorithm, DigestKind, Engine, Op, OpKind, Request, SessionBuilder};
 use clap::Args;
 use hmac::{Hmac, Mac};
@@ -33,7 +37,7 @@ pub struct MacArgs {
     #[arg(short = 'K', long = "key", value_name = "HEX")]
     key: String,
     #[command(flatten)]
-    common: HashCommon,
+    pub common: HashCommon,
 }
 
 /// Arguments of `digest`.
@@ -43,15 +47,16 @@ pub struct DigestArgs {
     #[arg(short = 'a', long = "alg", value_name = "ALG")]
     alg: String,
     #[command(flatten)]
-    common: HashCommon,
+    pub common: HashCommon,
 }
 
 #[derive(Args, Debug)]
-struct HashCommon {
+pub struct HashCommon {
     /// Input file (default: stdin).
     #[arg(short = 'i', long = "in", value_name = "IN")]
-    input: Option<PathBuf>,
-    /// Run on this device only (inputs the engine computes).
+    pub input: Option<PathBuf>,
+    /// Run on this device only. Inputs over 16 MiB are streamed on this thread, not on a
+    /// device, so with --device they are refused.
     #[arg(long, value_name = "NAME")]
     device: Option<String>,
     /// Print a JSON object instead of the hex value.
@@ -114,22 +119,25 @@ impl Streamed {
 }
 
 fn compute(engine: &Engine, alg: Algorithm, key: &[u8], c: &HashCommon) -> CliResult<()> {
-    let mut sb = SessionBuilder::new().step(alg, Op::Digest, key);
-    if let Some(d) = &c.device {
-        sb = sb.bind(d);
-    }
-    let session = engine.session(sb)?;
-    let (mut input, len) = open_input(c.input.as_ref())?;
+    let session = super::session(engine, SessionBuilder::new().step(alg, Op::Digest, key), c.device.as_deref())?;
+    let input = open_input(c.input.as_ref())?;
+    let (mut input, len) = (input.reader, input.len);
     let mut progress = Progress::new(len);
-    // Read up to the limit plus one byte, to know whether the input ends within it.
-    let mut buf = vec![0u8; (len.unwrap_or(ENGINE_LIMIT as u64) as usize).min(ENGINE_LIMIT) + 1];
-    let n = fill(&mut input, &mut buf)?;
-    buf.truncate(n);
+    // Read up to the limit plus one byte, to know whether the input ends
+    // within it (the size the file system reports is only a hint).
+    let mut buf = Vec::with_capacity(len.map_or(1 << 16, |n| n as usize).min(ENGINE_LIMIT) + 1);
+    let n = (&mut input).take(ENGINE_LIMIT as u64 + 1).read_to_end(&mut buf).ctx("read error")?;
     progress.inc(n as u64);
     let (tag, path, total) = if n <= ENGINE_LIMIT {
         let done = engine.run(&session, Request::new(buf))?;
         (done.tag, "engine", n as u64)
     } else {
+        if let Some(d) = &c.device {
+            return Err(fail!(
+                "--device {d}: inputs over {ENGINE_LIMIT} bytes are streamed on this thread, not on a device \
+                 (run without --device)"
+            ));
+        }
         let mut h = Streamed::new(alg, key)?;
         h.update(&buf);
         let mut total = n as u64;

@@ -7,19 +7,20 @@ mod hash;
 mod rand;
 mod selftest;
 
-use acrypto::{Algorithm, Engine, OpKind};
+use acrypto::{Algorithm, Engine, OpKind, Session, SessionBuilder};
 use clap::{Parser, Subcommand};
 use std::fmt::Display;
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// acrypto: an asynchronous crypto framework for Linux.
 ///
 /// Work goes to the devices of an engine (`--devices soft:4`, or the
 /// ACRYPTO_DEVICES environment variable; default: one software device per
-/// CPU core). Exit status: 0 success, 1 failure, 2 bad command line.
+/// CPU core). Exit status: 0 success, 1 the work failed, 2 an error in what was typed.
 #[derive(Parser, Debug)]
 #[command(name = "acrypto", version, about, long_about)]
 struct Cli {
@@ -32,14 +33,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// List the engine's devices: driver, state, capabilities, counters.
+    /// List the engine's devices: driver, class, state, queue bound, capabilities.
     Devices(devices::DevicesArgs),
     /// Known-answer tests of every algorithm on every device.
     Selftest(selftest::SelftestArgs),
     /// Encrypt (or with -d decrypt) a stream, byte-compatible with `openssl enc -K -iv`.
     Enc(enc::EncArgs),
     /// Decrypt a stream (`enc -d`).
-    Dec(enc::EncArgs),
+    Dec(enc::CipherArgs),
     /// HMAC of a stream in lowercase hex (as `openssl mac -digest SHA1 -macopt hexkey:KEY HMAC`).
     Mac(hash::MacArgs),
     /// Digest of a stream in lowercase hex (as `openssl dgst`).
@@ -57,14 +58,24 @@ pub struct CliError {
     code: u8,
 }
 
+/// Exit status of a failure of the work (bad padding, unreadable file, …).
+const EXIT_FAILURE: u8 = 1;
+/// Exit status of an error in what the user typed (unknown algorithm, bad
+/// hex, wrong key length, a number out of range, …).
+const EXIT_USAGE: u8 = 2;
+
 impl CliError {
-    /// A failure (exit 1) with a message.
+    /// A failure of the work (exit 1) with a message.
     pub fn new(msg: impl Display) -> Self {
-        CliError { msg: one_line(&msg.to_string()), code: 1 }
+        CliError { msg: one_line(&msg.to_string()), code: EXIT_FAILURE }
+    }
+    /// An error in what the user typed (exit 2) with a message.
+    pub fn usage(msg: impl Display) -> Self {
+        CliError { msg: one_line(&msg.to_string()), code: EXIT_USAGE }
     }
     /// A failure that prints nothing (the reader of our output went away).
     fn quiet() -> Self {
-        CliError { msg: String::new(), code: 1 }
+        CliError { msg: String::new(), code: EXIT_FAILURE }
     }
 }
 
@@ -99,6 +110,12 @@ macro_rules! fail {
 }
 pub(crate) use fail;
 
+/// Builds a [`CliError`] for an error in what the user typed (exit 2).
+macro_rules! usage {
+    ($($t:tt)*) => { $crate::cli::CliError::usage(format!($($t)*)) };
+}
+pub(crate) use usage;
+
 /// Adds what was being done to an error.
 pub trait Context<T> {
     /// `what: error`.
@@ -123,12 +140,23 @@ pub fn main() -> ExitCode {
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                let _ = e.print();
-                return ExitCode::SUCCESS;
+                // Help that could not be written is a failure (`--help > /dev/full`).
+                let written = if crate::stdfds::was_closed(1) {
+                    Err(io::Error::from_raw_os_error(libc::EBADF))
+                } else {
+                    e.print().and_then(|()| io::stdout().flush())
+                };
+                return match written {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(err) => {
+                        eprintln!("acrypto: write error: {}", one_line(&err.to_string()));
+                        ExitCode::from(EXIT_FAILURE)
+                    }
+                };
             }
             if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
                 let _ = e.print();
-                return ExitCode::from(2);
+                return ExitCode::from(EXIT_USAGE);
             }
             // clap's message is several lines: the error (up to the first
             // blank line), then usage and tips. Keep the error, on one line.
@@ -136,7 +164,7 @@ pub fn main() -> ExitCode {
             let head = text.split("\n\n").next().unwrap_or("bad command line");
             let head = head.strip_prefix("error: ").unwrap_or(head);
             eprintln!("acrypto: {} (see acrypto --help)", head.split_whitespace().collect::<Vec<_>>().join(" "));
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     match run(cli) {
@@ -150,17 +178,40 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Whether a command reads stdin and whether it writes stdout.
+fn stdio_of(cmd: &Cmd) -> (bool, bool) {
+    let is_std = |p: Option<&PathBuf>| p.is_none_or(|p| p.as_os_str() == "-");
+    match cmd {
+        Cmd::Enc(a) => (is_std(a.cipher.input.as_ref()), is_std(a.cipher.output.as_ref())),
+        Cmd::Dec(a) => (is_std(a.input.as_ref()), is_std(a.output.as_ref())),
+        Cmd::Mac(a) => (is_std(a.common.input.as_ref()), true),
+        Cmd::Digest(a) => (is_std(a.common.input.as_ref()), true),
+        Cmd::Devices(_) | Cmd::Selftest(_) | Cmd::Rand(_) | Cmd::Bench(_) => (false, true),
+    }
+}
+
 fn run(cli: Cli) -> CliResult<()> {
+    // A closed stdin or stdout is not an empty one: fail before any work.
+    let (reads, writes) = stdio_of(&cli.cmd);
+    if reads && crate::stdfds::was_closed(0) {
+        return Err(fail!("cannot read standard input: it is closed"));
+    }
+    if writes && crate::stdfds::was_closed(1) {
+        return Err(fail!("cannot write standard output: it is closed"));
+    }
     let spec = cli.devices.clone().unwrap_or_else(acrypto::drivers::spec::from_env);
-    let engine =
-        || -> CliResult<Engine> { acrypto::engine_from_spec(&spec).map_err(|e| fail!("devices '{spec}': {e}")) };
+    let engine = || -> CliResult<Engine> {
+        acrypto::engine_from_spec(&spec).map_err(|e| match e {
+            // The specification itself is wrong (unknown kind, bad count).
+            acrypto::Error::InvalidArgument(_) => usage!("devices '{spec}': {e}"),
+            // It names devices this machine cannot build (no kernel module, …).
+            _ => fail!("devices '{spec}': {e}"),
+        })
+    };
     match cli.cmd {
         Cmd::Devices(a) => devices::run(&engine()?, &a),
         Cmd::Selftest(a) => selftest::run(&engine()?, &a),
-        Cmd::Enc(a) => {
-            let d = a.decrypt;
-            enc::run(&engine()?, &a, d)
-        }
+        Cmd::Enc(a) => enc::run(&engine()?, &a.cipher, a.decrypt),
         Cmd::Dec(a) => enc::run(&engine()?, &a, true),
         Cmd::Mac(a) => hash::mac(&engine()?, &a),
         Cmd::Digest(a) => hash::digest(&engine()?, &a),
@@ -174,12 +225,12 @@ pub fn parse_alg(name: &str, kinds: &[OpKind], what: &str) -> CliResult<Algorith
     let alg: Algorithm = name.parse().map_err(|_| {
         let known: Vec<String> =
             Algorithm::all().filter(|a| kinds.contains(&a.kind())).map(|a| a.to_string()).collect();
-        fail!("unknown algorithm '{name}' (known {what}s: {})", known.join(", "))
+        usage!("unknown algorithm '{name}' (known {what}s: {})", known.join(", "))
     })?;
     if !kinds.contains(&alg.kind()) {
         let known: Vec<String> =
             Algorithm::all().filter(|a| kinds.contains(&a.kind())).map(|a| a.to_string()).collect();
-        return Err(fail!("{alg} is not a {what} (use one of: {})", known.join(", ")));
+        return Err(usage!("{alg} is not a {what} (use one of: {})", known.join(", ")));
     }
     Ok(alg)
 }
@@ -188,16 +239,55 @@ pub fn parse_alg(name: &str, kinds: &[OpKind], what: &str) -> CliResult<Algorith
 pub fn parse_hex(what: &str, s: &str) -> CliResult<Vec<u8>> {
     let s = s.trim();
     if let Some(i) = s.find(|c: char| !c.is_ascii_hexdigit()) {
-        return Err(fail!("{what}: not hex (bad character at position {})", i + 1));
+        return Err(usage!("{what}: not hex (bad character at position {})", i + 1));
     }
     if !s.len().is_multiple_of(2) {
-        return Err(fail!("{what}: odd number of hex digits ({})", s.len()));
+        return Err(usage!("{what}: odd number of hex digits ({})", s.len()));
     }
-    hex::decode(s).map_err(|e| fail!("{what}: {e}"))
+    hex::decode(s).map_err(|e| usage!("{what}: {e}"))
 }
 
-/// Where input comes from: a file, or stdin (`-` or none).
-pub fn open_input(path: Option<&PathBuf>) -> CliResult<(Box<dyn Read + Send>, Option<u64>)> {
+/// A session from `sb`, bound to `--device NAME` when one was given. A
+/// device the engine does not have is an error in what the user typed.
+pub fn session(engine: &Engine, mut sb: SessionBuilder, device: Option<&str>) -> CliResult<Session> {
+    if let Some(name) = device {
+        let names: Vec<String> = engine.devices().into_iter().map(|d| d.name).collect();
+        if name.is_empty() {
+            return Err(usage!("--device needs a device name (devices: {})", names.join(", ")));
+        }
+        if !names.iter().any(|n| n == name) {
+            return Err(usage!("no such device: '{name}' (devices: {})", names.join(", ")));
+        }
+        sb = sb.bind(name);
+    }
+    Ok(engine.session(sb)?)
+}
+
+/// A file's identity: device and inode.
+pub type FileId = (u64, u64);
+
+fn id_of(m: &fs::Metadata) -> FileId {
+    (m.dev(), m.ino())
+}
+
+/// Metadata of an open standard stream (fstat of fd 0 or 1).
+fn std_meta(fd: std::os::fd::BorrowedFd<'_>) -> Option<fs::Metadata> {
+    fd.try_clone_to_owned().ok().map(File::from).and_then(|f| f.metadata().ok())
+}
+
+/// An input: a file, or stdin (`-` or none).
+pub struct Input {
+    /// The bytes.
+    pub reader: Box<dyn Read + Send>,
+    /// Its size when it is a regular file, for the progress bar only (a
+    /// file may grow while it is read, and files under /proc or /sys say 0).
+    pub len: Option<u64>,
+    /// Device and inode when it is a regular file.
+    pub id: Option<FileId>,
+}
+
+/// Opens the input: `path`, or stdin for `None` or `-`.
+pub fn open_input(path: Option<&PathBuf>) -> CliResult<Input> {
     match path {
         Some(p) if p.as_os_str() != "-" => {
             let f = File::open(p).ctx(format!("cannot open {}", p.display()))?;
@@ -205,33 +295,126 @@ pub fn open_input(path: Option<&PathBuf>) -> CliResult<(Box<dyn Read + Send>, Op
             if meta.is_dir() {
                 return Err(fail!("cannot read {}: is a directory", p.display()));
             }
-            let len = meta.is_file().then_some(meta.len());
-            Ok((Box::new(f), len))
+            let (len, id) = if meta.is_file() { (Some(meta.len()), Some(id_of(&meta))) } else { (None, None) };
+            Ok(Input { reader: Box::new(f), len, id })
         }
         _ => {
-            // A redirected regular file has a size; a pipe has none.
-            let len = std::fs::metadata("/proc/self/fd/0").ok().filter(|m| m.is_file()).map(|m| m.len());
-            Ok((Box::new(io::stdin()), len))
+            use std::os::fd::AsFd;
+            // A redirected regular file has a size and an identity; a pipe has neither.
+            let meta = std_meta(io::stdin().as_fd()).filter(|m| m.is_file());
+            Ok(Input {
+                reader: Box::new(io::stdin()),
+                len: meta.as_ref().map(|m| m.len()),
+                id: meta.as_ref().map(id_of),
+            })
         }
     }
 }
 
-/// Where output goes: a file (created or truncated), or stdout.
+/// Follows `p` through symbolic links to the path that is finally written,
+/// which need not exist yet (a dangling link creates its target, as
+/// `openssl enc -out` does).
+fn resolve_links(p: &Path) -> io::Result<PathBuf> {
+    let mut p = p.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let t = fs::read_link(&p)?;
+                p = match p.parent() {
+                    Some(dir) if t.is_relative() => dir.join(t),
+                    _ => t,
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::ELOOP))
+}
+
+/// Creates a new temporary file beside `target` (same directory, so the
+/// final rename is atomic), with `O_EXCL` and permission bits `mode`
+/// (the umask applies).
+fn create_temp(target: &Path, mode: u32) -> io::Result<(File, PathBuf)> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let name = target.file_name().ok_or_else(|| io::Error::from_raw_os_error(libc::EISDIR))?;
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    loop {
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".acrypto-{}-{}.tmp", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
+        let tmp = dir.join(tmp_name);
+        match fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp) {
+            Ok(f) => return Ok((f, tmp)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Where output goes.
+///
+/// - stdout (`None` or `-`);
+/// - a regular file (existing or not): written to a temporary file in the
+///   same directory, renamed over the file only when the command succeeds,
+///   so a failed command leaves it exactly as it was (an existing file's
+///   permission bits are kept; a new one gets 0666 minus the umask, as
+///   `openssl enc -out` creates it). A symbolic link is followed and its
+///   target replaced, the link kept;
+/// - anything else (a device, a FIFO): opened and written directly, never
+///   truncated nor removed.
 pub struct Output {
     w: io::BufWriter<Box<dyn Write>>,
-    path: Option<PathBuf>,
+    /// (temporary file, final path) of a regular-file output not yet committed.
+    commit: Option<(PathBuf, PathBuf)>,
+    id: Option<FileId>,
 }
 
 impl Output {
     /// Opens `path`, or stdout for `None` or `-`.
     pub fn open(path: Option<&PathBuf>) -> CliResult<Self> {
-        let (w, path): (Box<dyn Write>, _) = match path {
+        let (w, commit, id): (Box<dyn Write>, _, _) = match path {
             Some(p) if p.as_os_str() != "-" => {
-                (Box::new(File::create(p).ctx(format!("cannot create {}", p.display()))?), Some(p.clone()))
+                let cannot = |e: io::Error| fail!("cannot create {}: {}", p.display(), e);
+                let target = resolve_links(p).map_err(cannot)?;
+                match fs::metadata(&target) {
+                    Ok(m) if m.is_dir() => return Err(fail!("cannot write {}: is a directory", p.display())),
+                    Ok(m) if !m.is_file() => {
+                        let f = fs::OpenOptions::new().write(true).open(&target).map_err(cannot)?;
+                        (Box::new(f), None, None)
+                    }
+                    Ok(m) => {
+                        let (f, tmp) = create_temp(&target, 0o600).map_err(cannot)?;
+                        // Keep the file's permission bits (the temporary file replaces it).
+                        if let Err(e) = f.set_permissions(fs::Permissions::from_mode(m.mode() & 0o777)) {
+                            let _ = fs::remove_file(&tmp);
+                            return Err(cannot(e));
+                        }
+                        (Box::new(f), Some((tmp, target)), Some(id_of(&m)))
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        let (f, tmp) = create_temp(&target, 0o666).map_err(cannot)?;
+                        (Box::new(f), Some((tmp, target)), None)
+                    }
+                    Err(e) => return Err(cannot(e)),
+                }
             }
-            _ => (Box::new(io::stdout()), None),
+            _ => {
+                use std::os::fd::AsFd;
+                let id = std_meta(io::stdout().as_fd()).filter(|m| m.is_file()).map(|m| id_of(&m));
+                (Box::new(io::stdout()), None, id)
+            }
         };
-        Ok(Output { w: io::BufWriter::with_capacity(1 << 18, w), path })
+        Ok(Output { w: io::BufWriter::with_capacity(1 << 18, w), commit, id })
+    }
+
+    /// Device and inode of the regular file written (an existing file, or
+    /// the file stdout is redirected to).
+    pub fn id(&self) -> Option<FileId> {
+        self.id
     }
 
     /// Writes all of `b`.
@@ -239,19 +422,26 @@ impl Output {
         self.w.write_all(b).ctx("write error")
     }
 
-    /// Flushes; on success the output is complete.
+    /// Flushes and, for a regular file, puts it in place; on success the
+    /// output is complete.
     pub fn finish(mut self) -> CliResult<()> {
         self.w.flush().ctx("write error")?;
-        self.path = None;
+        if let Some((tmp, target)) = self.commit.take() {
+            if let Err(e) = fs::rename(&tmp, &target) {
+                let _ = fs::remove_file(&tmp);
+                return Err(fail!("cannot create {}: {e}", target.display()));
+            }
+        }
         Ok(())
     }
 }
 
 impl Drop for Output {
-    /// A command that failed leaves no partial output file behind.
+    /// A command that failed removes its temporary file; the output path
+    /// itself is never touched.
     fn drop(&mut self) {
-        if let Some(p) = self.path.take() {
-            let _ = std::fs::remove_file(p);
+        if let Some((tmp, _)) = self.commit.take() {
+            let _ = fs::remove_file(tmp);
         }
     }
 }
@@ -337,8 +527,9 @@ pub fn lower(d: impl std::fmt::Debug) -> String {
 /// Prints JSON to stdout (pretty, one document).
 pub fn print_json(v: &serde_json::Value) -> CliResult<()> {
     let mut out = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v).map_err(|e| fail!("write error: {e}"))?;
-    writeln!(out).ctx("write error")
+    serde_json::to_writer_pretty(&mut out, v).map_err(io::Error::from).ctx("write error")?;
+    writeln!(out).ctx("write error")?;
+    out.flush().ctx("write error")
 }
 
 /// Prints one line to stdout.

@@ -1,6 +1,6 @@
 //! `acrypto rand N`: random bytes from the engine's rng devices.
 
-use super::{fail, print_json, CliResult, Output};
+use super::{print_json, usage, CliResult, Output};
 use acrypto::{Algorithm, Completion, CompletionQueue, Engine, Op, Request, SessionBuilder};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -28,13 +28,10 @@ pub struct RandArgs {
 /// Runs `rand`.
 pub fn run(engine: &Engine, a: &RandArgs) -> CliResult<()> {
     if a.json && a.n > 1 << 20 {
-        return Err(fail!("rand --json gives at most 1048576 bytes, asked for {}", a.n));
+        return Err(usage!("rand --json gives at most 1048576 bytes, asked for {}", a.n));
     }
-    let mut sb = SessionBuilder::new().step(Algorithm::Rng, Op::Generate, &[]).ordered(true);
-    if let Some(d) = &a.device {
-        sb = sb.bind(d);
-    }
-    let session = engine.session(sb)?;
+    let sb = SessionBuilder::new().step(Algorithm::Rng, Op::Generate, &[]).ordered(true);
+    let session = super::session(engine, sb, a.device.as_deref())?;
     let mut out = Output::open(None)?;
     let mut collected = Vec::new();
     let window = 4 * engine.devices().len().max(1);

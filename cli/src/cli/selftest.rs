@@ -181,9 +181,10 @@ fn check_rng(engine: &Engine, dev: &str) -> Result<(), String> {
 pub fn run(engine: &Engine, a: &SelftestArgs) -> CliResult<()> {
     let mut devs = engine.devices();
     if let Some(d) = &a.device {
+        let names: Vec<String> = devs.iter().map(|x| x.name.clone()).collect();
         devs.retain(|x| &x.name == d);
         if devs.is_empty() {
-            return Err(fail!("no such device: {d}"));
+            return Err(super::usage!("no such device: '{d}' (devices: {})", names.join(", ")));
         }
     }
     let mut rows = Vec::new();
