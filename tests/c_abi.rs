@@ -259,28 +259,131 @@ fn c_results_equal_the_rust_path_and_openssl() {
 fn example_encrypt_file_round_trips_and_matches_openssl() {
     let exe = compile("examples-c/encrypt_file.c", &[]);
     let dir = work_dir().join("encrypt_file");
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut rng = seeded("c_abi encrypt_file");
-    let plain = bytes(&mut rng, 4096 * 40 + 1234);
-    let (p, sealed, opened) = (dir.join("plain"), dir.join("sealed"), dir.join("opened"));
+    let aes = Algorithm::Aes { key_bits: 128, mode: CipherMode::Cbc };
+    for n in [4096 * 40 + 1234, 0, 15, 16, 4096, 4097] {
+        let plain = bytes(&mut rng, n);
+        let (p, sealed, opened) = (dir.join("plain"), dir.join("sealed"), dir.join("opened"));
+        std::fs::write(&p, &plain).unwrap();
+        run_ok(sanitized(&exe).arg(&p).arg(&sealed));
+        let out = run_ok(sanitized(&exe).arg("-d").arg(&sealed).arg(&opened));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("decrypted"));
+        assert!(std::fs::read(&opened).unwrap() == plain, "{n} bytes: round trip");
+        // Header | records, each IV | ciphertext | HMAC-SHA1(header | index | IV | ciphertext).
+        let s = std::fs::read(&sealed).unwrap();
+        let nrec = n / 4096 + 1;
+        let last_ct = n % 4096 / 16 * 16 + 16;
+        assert_eq!(s.len(), 16 + (nrec - 1) * (16 + 4096 + 20) + 16 + last_ct + 20, "{n} bytes: file size");
+        assert_eq!(&s[..8], b"ACRYPTF2");
+        assert_eq!(u64::from_be_bytes(s[8..16].try_into().unwrap()), nrec as u64);
+        let ct_len = if nrec > 1 { 4096 } else { last_ct };
+        let (iv, ct, tag) = (&s[16..32], &s[32..32 + ct_len], &s[32 + ct_len..52 + ct_len]);
+        let mut padded = plain[..n.min(4096)].to_vec();
+        if nrec == 1 {
+            let p = 16 - n % 16;
+            padded.extend(std::iter::repeat_n(p as u8, p));
+        }
+        assert_eq!(ct, common::openssl::cipher(aes, Op::Encrypt, b"acrypto demo key", iv, &padded), "{n}");
+        let covered = [&s[..16], &0u64.to_be_bytes()[..], iv, ct].concat();
+        assert_eq!(tag, common::openssl::hmac(acrypto::DigestKind::Sha1, b"acrypto demo mac key", &covered), "{n}");
+    }
+}
+
+/// Runs `encrypt_file -d` on `sealed`; it must fail without writing, and
+/// without a sanitizer report (no leak on the error path either).
+fn refused(exe: &Path, dir: &Path, sealed: &[u8], what: &str) -> String {
+    let (bad, out) = (dir.join("bad"), dir.join("bad.out"));
+    std::fs::write(&bad, sealed).unwrap();
+    std::fs::write(&out, b"left alone").unwrap();
+    let o = sanitized(exe).arg("-d").arg(&bad).arg(&out).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{what}: {stderr}");
+    assert!(!stdout.contains("decrypted"), "{what}: says decrypted: {stdout}");
+    assert!(!stderr.contains("Sanitizer") && !stderr.contains("runtime error"), "{what}: {stderr}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"left alone", "{what}: output written");
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.starts_with("bad.out."))
+        .collect();
+    assert!(leftovers.is_empty(), "{what}: temporary files left: {leftovers:?}");
+    stderr.into_owned()
+}
+
+#[test]
+fn example_encrypt_file_refuses_tampered_reordered_and_cut_files() {
+    let exe = compile("examples-c/encrypt_file.c", &[]);
+    let dir = work_dir().join("encrypt_file_tamper");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Five records: four full, one short; the first says what to pay.
+    let mut plain = b"PAY ALICE $0100.00\n".to_vec();
+    plain.extend(bytes(&mut seeded("c_abi encrypt_file tamper"), 4 * 4096 + 100 - plain.len()));
+    let (p, sealed) = (dir.join("plain"), dir.join("sealed"));
     std::fs::write(&p, &plain).unwrap();
     run_ok(sanitized(&exe).arg(&p).arg(&sealed));
-    run_ok(sanitized(&exe).arg("-d").arg(&sealed).arg(&opened));
-    assert_eq!(std::fs::read(&opened).unwrap(), plain);
-    // The first record, against openssl: IV | aes-128-cbc(chunk) | hmac-sha1.
     let s = std::fs::read(&sealed).unwrap();
-    let (iv, rest) = s.split_at(16);
-    let (ct, mac) = (&rest[..4096], &rest[4096..4096 + 20]);
-    let aes = Algorithm::Aes { key_bits: 128, mode: CipherMode::Cbc };
-    assert_eq!(ct, common::openssl::cipher(aes, Op::Encrypt, b"acrypto demo key", iv, &plain[..4096]));
-    assert_eq!(mac, common::openssl::hmac(acrypto::DigestKind::Sha1, b"acrypto demo mac key", ct));
-    // A flipped bit fails verification.
-    let mut bad = s.clone();
-    bad[100] ^= 1;
-    std::fs::write(dir.join("bad"), &bad).unwrap();
-    let out = sanitized(&exe).arg("-d").arg(dir.join("bad")).arg(dir.join("bad.out")).output().unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("authentication failed"));
+    const REC: usize = 16 + 4096 + 20;
+    let rec = |i: usize| 16 + i * REC..16 + (i + 1) * REC;
+    let auth = |stderr: &str, what: &str| assert!(stderr.contains("authentication failed"), "{what}: {stderr}");
+
+    // CBC's malleable first block: flipping IV bytes turns $0100 into $9900.
+    let mut t = s.clone();
+    t[16 + 11] ^= b'0' ^ b'9';
+    t[16 + 12] ^= b'1' ^ b'9';
+    auth(&refused(&exe, &dir, &t, "IV flipped"), "IV flipped");
+    for (at, what) in [(16 + 100, "ciphertext"), (16 + REC - 1, "tag"), (16 + 3 * REC + 20, "IV of record 3")] {
+        let mut t = s.clone();
+        t[at] ^= 1;
+        auth(&refused(&exe, &dir, &t, what), what);
+    }
+    // Records swapped, or one repeated over another.
+    let mut t = s.clone();
+    t[rec(1)].copy_from_slice(&s[rec(2)]);
+    t[rec(2)].copy_from_slice(&s[rec(1)]);
+    auth(&refused(&exe, &dir, &t, "records 1 and 2 swapped"), "swapped");
+    let mut t = s.clone();
+    t[rec(2)].copy_from_slice(&s[rec(1)]);
+    auth(&refused(&exe, &dir, &t, "record 1 repeated"), "repeated");
+    // The last record dropped and the count in the header fixed to match.
+    let mut t = s[..16 + 4 * REC].to_vec();
+    t[8..16].copy_from_slice(&4u64.to_be_bytes());
+    auth(&refused(&exe, &dir, &t, "last record dropped"), "dropped");
+    // The header changed.
+    let mut t = s.clone();
+    t[0] ^= 0x20;
+    refused(&exe, &dir, &t, "magic changed");
+    // Cut short, by a record or by a byte; nothing at all.
+    refused(&exe, &dir, &s[..16 + 4 * REC], "last record dropped, count kept");
+    refused(&exe, &dir, &s[..s.len() - 1], "one byte short");
+    refused(&exe, &dir, &[], "empty");
+    // The untouched file still opens.
+    let out = dir.join("opened");
+    run_ok(sanitized(&exe).arg("-d").arg(&sealed).arg(&out));
+    assert!(std::fs::read(&out).unwrap() == plain);
+
+    // A directory or a missing file as input, an output that cannot be
+    // created: one line, exit 1, no leak.
+    for (args, what) in [
+        (vec![dir.clone(), dir.join("o")], "directory as input"),
+        (vec![dir.join("missing"), dir.join("o")], "missing input"),
+        (vec![p.clone(), dir.join("no/such/dir/o")], "output in a missing directory"),
+    ] {
+        let o = sanitized(&exe).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{what}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
+        assert!(!stdout_says_done(&o.stdout), "{what}");
+    }
+    let o = sanitized(&exe).arg(&dir).arg(dir.join("o")).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Is a directory"));
+}
+
+fn stdout_says_done(stdout: &[u8]) -> bool {
+    let s = String::from_utf8_lossy(stdout);
+    s.contains("encrypted") || s.contains("decrypted")
 }
 
 #[test]
