@@ -6,6 +6,7 @@
 #   gcc g++ libc6-dev make binutils libssl-dev
 #                             C tests, examples, the XTS reference on libcrypto
 #   pkg-config                building against the installed libacrypto
+#   strace                    the CLI test of a file that grows while it is read
 #   libclang-dev clang        regenerating the uapi bindings (bindgen)
 #   qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static
 #   gcc-multilib kmod cpio gzip
@@ -15,7 +16,7 @@
 set -eu
 
 pkgs="${*:-}"
-[ -n "$pkgs" ] || pkgs="openssl gcc g++ libc6-dev make binutils libssl-dev pkg-config libclang-dev clang
+[ -n "$pkgs" ] || pkgs="openssl gcc g++ libc6-dev make binutils libssl-dev pkg-config strace libclang-dev clang
       qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static gcc-multilib kmod cpio gzip"
 
 need=""
