@@ -4,6 +4,7 @@
 
 use crate::request::Done;
 use crate::sync::{lock, wait, Arc, AtomicUsize, Condvar, Mutex, Ordering};
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -162,10 +163,16 @@ impl CompletionQueue {
     }
 
     pub(crate) fn push(&self, d: Done) {
+        self.push_all(std::iter::once(d));
+    }
+
+    /// Appends finished requests under one lock, waking consumers once.
+    pub(crate) fn push_all(&self, list: impl IntoIterator<Item = Done>) {
         let was_empty = {
             let mut q = lock(&self.0.items);
-            q.push_back(d);
-            q.len() == 1
+            let before = q.len();
+            q.extend(list);
+            before == 0 && !q.is_empty()
         };
         // A consumer sleeps only on an empty queue, so only the push that
         // makes it non-empty needs to wake anyone.
@@ -258,6 +265,31 @@ impl Future for Pending {
             _ => s.waker = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+}
+
+/// Finished requests due for delivery in the completing context: one
+/// inline (a single completion allocates nothing), more on the heap once
+/// per batch.
+pub(crate) type Due = SmallVec<[Finished; 1]>;
+
+/// Delivers finished requests in order; consecutive ones bound for the
+/// same completion queue are pushed under one lock with one wake-up.
+pub(crate) fn deliver_all(list: Due) {
+    let mut it = list.into_iter().peekable();
+    while let Some(f) = it.next() {
+        match f.completion {
+            Completion::Queue(q) => {
+                let same_queue = std::iter::from_fn(|| match it.peek() {
+                    Some(Finished { completion: Completion::Queue(next), .. }) if Arc::ptr_eq(&next.0, &q.0) => {
+                        it.next().map(|n| n.done)
+                    }
+                    _ => None,
+                });
+                q.push_all(std::iter::once(f.done).chain(same_queue));
+            }
+            completion => deliver_now(Finished { done: f.done, completion }),
+        }
     }
 }
 

@@ -382,6 +382,28 @@ impl Work {
     }
 }
 
+impl Work {
+    /// Completes several pieces of work at once, each with its status, as
+    /// [`complete`](Self::complete) would; completions due in this context
+    /// are delivered together (a run bound for one completion queue is
+    /// pushed under one lock, with one wake-up).
+    pub fn complete_all(items: impl IntoIterator<Item = (Work, Result<()>)>) {
+        let mut it = items.into_iter().peekable();
+        while let Some((mut first, status)) = it.next() {
+            let Some(job) = first.job.take() else { continue };
+            let (device, engine) = (first.device.clone(), first.engine.clone());
+            // Work of one device (the usual batch) goes through in one run.
+            let same_device = std::iter::from_fn(|| match it.peek() {
+                Some((w, _)) if Arc::ptr_eq(&w.device, &device) => {
+                    it.next().and_then(|(mut w, st)| w.job.take().map(|j| (j, st)))
+                }
+                _ => None,
+            });
+            engine.steps_done(&device, std::iter::once((job, status)).chain(same_device));
+        }
+    }
+}
+
 impl Drop for Work {
     fn drop(&mut self) {
         if let Some(job) = self.job.take() {

@@ -3,7 +3,7 @@
 
 use crate::alg::{Algorithm, Op, OpKind, MIN_VERIFY_TAG};
 use crate::balancer::{Balancer, LeastLoaded};
-use crate::completion::{deliver_now, Completion, Finished, Pending, Waiters};
+use crate::completion::{deliver_all, deliver_now, Completion, Due, Finished, Pending, Waiters};
 use crate::device::{DeviceHandle, DeviceId, DeviceInfo, DeviceInner, DeviceState, Driver};
 use crate::error::{Error, Result};
 use crate::request::{Done, Request};
@@ -389,15 +389,7 @@ impl Engine {
         s: &Session,
         items: impl IntoIterator<Item = (Request, Completion)>,
     ) -> Result<usize, BatchRejected> {
-        let mut it = items.into_iter();
-        let mut accepted = 0;
-        while let Some((r, c)) = it.next() {
-            if let Err(rejected) = self.submit(s, r, c) {
-                return Err(BatchRejected { accepted, rejected, rest: it.collect() });
-            }
-            accepted += 1;
-        }
-        Ok(accepted)
+        self.inner.submit_batch(&s.0, items.into_iter())
     }
 
     /// Runs a request and waits for it. A software device that is idle runs
@@ -484,7 +476,7 @@ impl EngineInner {
             .ok_or_else(|| Error::NoSuchDevice(name.to_string()))
     }
 
-    fn validate(s: &SessionInner, r: &Request) -> Result<()> {
+    pub(crate) fn validate(s: &SessionInner, r: &Request) -> Result<()> {
         for step in &s.steps {
             let alg = step.alg;
             if alg.kind() == OpKind::Cipher {
@@ -537,21 +529,7 @@ impl EngineInner {
                 return reject(Error::ShutDown, request);
             }
         }
-        let now = self.now_ns();
-        let seq = s.flags.ordered.then(|| lock(&s.order).take_seq());
-        let mut job = Box::new(Job {
-            session: s.clone(),
-            request,
-            completion: c,
-            step: 0,
-            step_end: 0,
-            seq,
-            submitted_ns: now,
-            enqueued_ns: now,
-            taken_ns: now,
-            tried: Vec::new(),
-            retries: 0,
-        });
+        let mut job = Job::new(s, request, c, self.now_ns());
         loop {
             match self.place_and_push(job, false, None) {
                 Ok(()) => {
@@ -594,6 +572,18 @@ impl EngineInner {
     }
 
     pub(crate) fn finish_at(&self, job: Box<Job>, status: Result<()>, now: u64) {
+        let mut due = Due::new();
+        self.finish_into(job, status, now, &mut due);
+        if !due.is_empty() {
+            self.out_of_flight_delivering(due);
+        }
+    }
+
+    /// Finishes a request. A completion due in this context (not deferred,
+    /// not ordered) is added to `due` instead of delivered, still counted in
+    /// flight: the caller hands `due` to `out_of_flight_delivering`, so a
+    /// batch of completions is delivered together.
+    pub(crate) fn finish_into(&self, job: Box<Job>, status: Result<()>, now: u64, due: &mut Due) {
         let Job { session, request, completion, seq, submitted_ns, .. } = *job;
         self.record_request_done(&session, status.is_ok(), request.len() as u64, submitted_ns, now);
         let direct = session.flags.direct;
@@ -608,7 +598,7 @@ impl EngineInner {
                 self.defer(f);
                 self.out_of_flight();
             }
-            None => self.out_of_flight_delivering([f]),
+            None => due.push(f),
             Some(seq) => {
                 // Counted as delivering until this thread's turn as the
                 // session's drainer (if it gets one) is over.
@@ -633,14 +623,16 @@ impl EngineInner {
         self.changed.notify();
     }
 
-    /// Counts a request out of flight, then delivers completions in this
-    /// context (counted as delivering, so shutdown waits for them).
-    fn out_of_flight_delivering(&self, list: impl IntoIterator<Item = Finished>) {
+    /// Counts the requests of `list` out of flight, then delivers their
+    /// completions in this context (counted as delivering, so shutdown
+    /// waits for them); runs of completions bound for one queue are pushed
+    /// together.
+    pub(crate) fn out_of_flight_delivering(&self, list: Due) {
         self.delivering.fetch_add(1, Ordering::SeqCst);
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.in_flight.fetch_sub(list.len() as u64, Ordering::SeqCst);
         self.changed.notify();
         CALLBACK_DEPTH.with(|d| d.set(d.get() + 1));
-        list.into_iter().for_each(deliver_now);
+        deliver_all(list);
         CALLBACK_DEPTH.with(|d| d.set(d.get() - 1));
         self.delivering.fetch_sub(1, Ordering::SeqCst);
         self.changed.notify();
@@ -650,7 +642,7 @@ impl EngineInner {
     /// to the session's order; if this thread becomes the drainer, delivers
     /// every completion now due, in order, each deferred or here as its kind
     /// asks.
-    fn deliver_ordered(&self, s: &SessionInner, seq: u64, item: Option<Finished>) {
+    pub(crate) fn deliver_ordered(&self, s: &SessionInner, seq: u64, item: Option<Finished>) {
         if !lock(&s.order).arrive(seq, item) {
             return;
         }

@@ -19,6 +19,7 @@ pub mod request;
 mod route;
 pub mod session;
 pub mod stats;
+mod submission;
 mod sync;
 
 pub use alg::{Algorithm, Capability, CipherMode, DigestKind, Op, OpKind};

@@ -5,7 +5,7 @@
 //! on a device that breaks is moved by the balancer's `rehash`.
 
 use crate::balancer::{Candidate, WorkInfo};
-use crate::completion::Completion;
+use crate::completion::{Completion, Due};
 use crate::device::{DeviceId, DeviceInner, DeviceState};
 use crate::engine::{EngineInner, CANCELING};
 use crate::error::{Error, Result};
@@ -32,9 +32,41 @@ pub(crate) struct Job {
 }
 
 impl Job {
+    /// A request admitted at `now`, about to be placed on its first device.
+    pub(crate) fn new(session: &Arc<SessionInner>, request: Request, completion: Completion, now: u64) -> Box<Job> {
+        let seq = session.flags.ordered.then(|| lock(&session.order).take_seq());
+        Box::new(Job {
+            session: session.clone(),
+            request,
+            completion,
+            step: 0,
+            step_end: 0,
+            seq,
+            submitted_ns: now,
+            enqueued_ns: now,
+            taken_ns: now,
+            tried: Vec::new(),
+            retries: 0,
+        })
+    }
+
     pub(crate) fn bytes(&self) -> u64 {
         self.request.len() as u64
     }
+    /// Gives `dev` the longest run of steps from the current one that it
+    /// can do.
+    pub(crate) fn assign_steps(&mut self, dev: &DeviceInner) {
+        let steps = &self.session.steps;
+        let mut end = self.step + 1;
+        while end < steps.len()
+            && dev.supports(steps[end].alg)
+            && steps[end].device.as_ref().is_none_or(|b| *b == dev.name)
+        {
+            end += 1;
+        }
+        self.step_end = end;
+    }
+
     pub(crate) fn assigned_steps(&self) -> &[Step] {
         &self.session.steps[self.step..self.step_end]
     }
@@ -86,19 +118,11 @@ impl EngineInner {
     ) -> Result<(), (Error, Box<Job>)> {
         // A device may change state between the pick and the push; then pick again.
         for _ in 0..64 {
-            let dev = match self.pick(&job, admitted, from_broken) {
+            let dev = match self.pick(&job, admitted, from_broken, None) {
                 Ok(d) => d,
                 Err(e) => return Err((e, job)),
             };
-            let steps = &job.session.steps;
-            let mut end = job.step + 1;
-            while end < steps.len()
-                && dev.supports(steps[end].alg)
-                && steps[end].device.as_ref().is_none_or(|b| *b == dev.name)
-            {
-                end += 1;
-            }
-            job.step_end = end;
+            job.assign_steps(&dev);
             if job.step > 0 || job.retries > 0 || from_broken.is_some() {
                 job.enqueued_ns = self.now_ns();
             }
@@ -128,7 +152,16 @@ impl EngineInner {
         Err((Error::Busy, job))
     }
 
-    pub(crate) fn pick(&self, job: &Job, admitted: bool, from_broken: Option<DeviceId>) -> Result<Arc<DeviceInner>> {
+    /// Picks a device for the job's current step. `pending` counts work a
+    /// batch submission has chosen for a device but not queued yet, so the
+    /// balancer sees it as queued there.
+    pub(crate) fn pick(
+        &self,
+        job: &Job,
+        admitted: bool,
+        from_broken: Option<DeviceId>,
+        pending: Option<(DeviceId, usize)>,
+    ) -> Result<Arc<DeviceInner>> {
         let step = job.current_step();
         let devs = read(&self.devices);
         let capable = |d: &DeviceInner| {
@@ -142,11 +175,12 @@ impl EngineInner {
         let mut cands: SmallVec<[Candidate<'_>; 16]> = SmallVec::new();
         for d in devs.iter() {
             if capable(d) {
+                let extra = pending.filter(|p| p.0 == d.id).map_or(0, |p| p.1);
                 cands.push(Candidate {
                     id: d.id,
                     name: &d.name,
                     index: d.index,
-                    queued: d.queued.load(Ordering::Relaxed),
+                    queued: d.queued.load(Ordering::Relaxed) + extra,
                     capacity: d.capacity,
                     outstanding: d.outstanding.load(Ordering::Relaxed),
                     queued_bytes: d.queued_bytes.load(Ordering::Relaxed),
@@ -198,8 +232,39 @@ impl EngineInner {
     }
 
     /// A driver completed the steps it was given.
-    pub(crate) fn step_done(&self, dev: &Arc<DeviceInner>, mut job: Box<Job>, status: Result<()>) {
+    pub(crate) fn step_done(&self, dev: &Arc<DeviceInner>, job: Box<Job>, status: Result<()>) {
+        let mut due = Due::new();
         let now = self.now_ns();
+        self.step_done_into(dev, job, status, now, &mut due);
+        if !due.is_empty() {
+            self.out_of_flight_delivering(due);
+        }
+        // Counted down last, so a waiter for this device sees the work
+        // either here or already moved on.
+        dev.outstanding.fetch_sub(1, Ordering::AcqRel);
+        self.changed.notify();
+    }
+
+    /// A driver completed a batch: completions due in this context are
+    /// delivered together, then the device's outstanding count drops once.
+    pub(crate) fn steps_done(&self, dev: &Arc<DeviceInner>, items: impl Iterator<Item = (Box<Job>, Result<()>)>) {
+        let mut due = Due::new();
+        let now = self.now_ns();
+        let mut n = 0;
+        for (job, status) in items {
+            self.step_done_into(dev, job, status, now, &mut due);
+            n += 1;
+        }
+        if !due.is_empty() {
+            self.out_of_flight_delivering(due);
+        }
+        dev.outstanding.fetch_sub(n, Ordering::AcqRel);
+        self.changed.notify();
+    }
+
+    /// Accounts a completed step and moves the job on: its next device, a
+    /// retry, or its end (a completion due here is added to `due`).
+    fn step_done_into(&self, dev: &Arc<DeviceInner>, mut job: Box<Job>, status: Result<()>, now: u64, due: &mut Due) {
         dev.record_done(status.is_ok(), job.bytes(), job.taken_ns, job.enqueued_ns, now);
         let steps = job.session.steps.len();
         match status {
@@ -209,7 +274,7 @@ impl EngineInner {
                 job.retries = 0;
                 self.forward(job, None);
             }
-            Ok(()) => self.finish_at(job, Ok(()), now),
+            Ok(()) => self.finish_into(job, Ok(()), now, due),
             Err(e) if e.is_device_fault() => {
                 let bound = job.current_step().device.is_some();
                 if bound || job.retries >= self.config.max_retries {
@@ -225,12 +290,8 @@ impl EngineInner {
                     self.forward_or_fail(job, e);
                 }
             }
-            Err(e) => self.finish(job, Err(e)),
+            Err(e) => self.finish_into(job, Err(e), now, due),
         }
-        // Counted down last, so a waiter for this device sees the work
-        // either here or already moved on.
-        dev.outstanding.fetch_sub(1, Ordering::AcqRel);
-        self.changed.notify();
     }
 
     /// Queues admitted work on its next device, or finishes it with the error.

@@ -58,11 +58,11 @@ pub fn soft_devices(n: usize) -> Vec<SoftDevice> {
 /// Runs a batch: every item is independent, so a failure of one does not
 /// touch the others.
 fn run_batch(batch: Vec<Work>) {
-    for mut w in batch {
+    Work::complete_all(batch.into_iter().map(|mut w| {
         let (steps, req) = w.parts();
         let status = apply_steps(steps, req);
-        w.complete(status);
-    }
+        (w, status)
+    }));
 }
 
 fn worker(shared: Arc<Shared>, dev: DeviceHandle, batch: usize) {

@@ -6,10 +6,15 @@
 //! - `kdev`: one device per kernel driver `/dev/acrypto` lists and can use;
 //!   `kdev:NAME`: the one for kernel driver `NAME` (e.g. `kdev:cbc-aes-aesni`,
 //!   `kdev:cryptd(cbc(aes-generic))`);
-//! - `afalg[:COUNT]`: AF_ALG devices (`afalg` alone: one, named `afalg`).
+//! - `afalg[:COUNT]`: AF_ALG devices (`afalg` alone: one, named `afalg`);
+//! - `null[:COUNT]`: null devices (`null` alone: one, named `null`), which
+//!   complete every request at once without touching it: a measuring tool
+//!   for the engine's own cost (`acrypto bench --devices null:1`), never
+//!   for data.
 
 use crate::afalg::AfalgDevice;
 use crate::kdev::{self, KdevDevice};
+use crate::null::NullDevice;
 use crate::soft::SoftDevice;
 use acrypto_core::{Driver, Error, Result};
 use std::sync::Arc;
@@ -27,6 +32,7 @@ pub fn parse(spec: &str) -> Result<Vec<Arc<dyn Driver>>> {
     let mut out: Vec<Arc<dyn Driver>> = Vec::new();
     let mut soft = 0usize;
     let mut afalg = 0usize;
+    let mut null = 0usize;
     for item in split_items(spec) {
         if item == "kdev" {
             let probe = kdev::probe_all()?;
@@ -69,9 +75,18 @@ pub fn parse(spec: &str) -> Result<Vec<Arc<dyn Driver>>> {
                     afalg += 1;
                 }
             }
+            "null" => {
+                if count.is_none() {
+                    out.push(Arc::new(NullDevice::new("null")));
+                }
+                for _ in 0..count.unwrap_or(0) {
+                    out.push(Arc::new(NullDevice::new(format!("null{null}"))));
+                    null += 1;
+                }
+            }
             other => {
                 return Err(Error::InvalidArgument(format!(
-                    "unknown device kind '{other}' (known: soft, kdev, kdev:DRIVER, afalg)"
+                    "unknown device kind '{other}' (known: soft, kdev, kdev:DRIVER, afalg, null)"
                 )));
             }
         }
@@ -128,6 +143,10 @@ mod tests {
         );
         let names: Vec<_> = parse("soft:2").unwrap().iter().map(|d| d.name().to_string()).collect();
         assert_eq!(names, ["soft0", "soft1"]);
+        let names: Vec<_> = parse("null,null:2").unwrap().iter().map(|d| d.name().to_string()).collect();
+        assert_eq!(names, ["null", "null0", "null1"]);
+        assert!(parse("null").unwrap().iter().all(|d| d.driver() == "null"));
+        assert!(parse("null:0").is_err());
     }
 
     #[test]

@@ -53,9 +53,31 @@ pub struct BenchArgs {
     /// Seconds per measurement (each of sync and async, per algorithm and size).
     #[arg(long, value_name = "S", default_value_t = 1.0)]
     seconds: f64,
+    /// How the async load submits: one request per `submit` call, or every
+    /// free request of the window in one `submit_batch` call.
+    #[arg(long, value_enum, default_value = "single")]
+    submit: SubmitMode,
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// How the async side hands requests to the engine.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum SubmitMode {
+    /// `Engine::submit`, one request at a time.
+    Single,
+    /// `Engine::submit_batch` with every request ready to go.
+    Batch,
+}
+
+impl SubmitMode {
+    fn name(self) -> &'static str {
+        match self {
+            SubmitMode::Single => "single",
+            SubmitMode::Batch => "batch",
+        }
+    }
 }
 
 /// One side's figures.
@@ -73,6 +95,14 @@ impl Figures {
     fn mb_s(&self) -> f64 {
         self.ops_s() * self.size as f64 / 1e6
     }
+    /// Wall-clock nanoseconds per request (on the null device: what the
+    /// engine and this loop cost per request).
+    fn ns_per_op(&self) -> f64 {
+        if self.ops == 0 {
+            return 0.0;
+        }
+        self.secs * 1e9 / self.ops as f64
+    }
     fn quantile_us(&mut self, q: f64) -> f64 {
         if self.lat_ns.is_empty() {
             return 0.0;
@@ -87,6 +117,7 @@ impl Figures {
             "seconds": self.secs,
             "ops_per_sec": self.ops_s(),
             "mb_per_sec": self.mb_s(),
+            "ns_per_request": self.ns_per_op(),
             "latency_p50_us": self.quantile_us(0.5),
             "latency_p99_us": self.quantile_us(0.99),
         })
@@ -148,6 +179,7 @@ fn async_side(
     size: usize,
     batch: usize,
     secs: f64,
+    mode: SubmitMode,
 ) -> CliResult<Figures> {
     let window = sessions.len() * batch;
     let cq = CompletionQueue::new();
@@ -162,17 +194,22 @@ fn async_side(
         if took.as_secs_f64() >= secs {
             break;
         }
-        while let Some(r) = free.pop() {
-            let slot = r.user as usize;
-            sent[slot] = Instant::now();
-            match engine.submit(&sessions[slot % sessions.len()], r, Completion::Queue(cq.clone())) {
-                Ok(()) => in_flight += 1,
-                Err(rej) if rej.error == Error::Busy => {
-                    free.push(rej.request);
-                    break;
+        match mode {
+            SubmitMode::Single => {
+                while let Some(r) = free.pop() {
+                    let slot = r.user as usize;
+                    sent[slot] = Instant::now();
+                    match engine.submit(&sessions[slot % sessions.len()], r, Completion::Queue(cq.clone())) {
+                        Ok(()) => in_flight += 1,
+                        Err(rej) if rej.error == Error::Busy => {
+                            free.push(rej.request);
+                            break;
+                        }
+                        Err(rej) => return Err(rej.into()),
+                    }
                 }
-                Err(rej) => return Err(rej.into()),
             }
+            SubmitMode::Batch => in_flight += submit_batches(engine, sessions, &mut free, &mut sent, &cq)?,
         }
         if in_flight == 0 {
             return Err(fail!("bench: the engine accepts no request (every device busy)"));
@@ -195,6 +232,43 @@ fn async_side(
     Ok(Figures { ops, secs: took.as_secs_f64(), size, lat_ns: lat })
 }
 
+/// Submits every free request, one `submit_batch` call per session (a
+/// session's requests are the slots `i` with `i % sessions == s`). Returns
+/// how many were accepted; refused ones go back to `free`.
+fn submit_batches(
+    engine: &Engine,
+    sessions: &[Session],
+    free: &mut Vec<Request>,
+    sent: &mut [Instant],
+    cq: &CompletionQueue,
+) -> CliResult<usize> {
+    let now = Instant::now();
+    let mut accepted_total = 0;
+    if sessions.len() > 1 {
+        free.sort_unstable_by_key(|r| r.user as usize % sessions.len());
+    }
+    let mut rest: Vec<Request> = Vec::new();
+    while !free.is_empty() {
+        let s = free[0].user as usize % sessions.len();
+        let n = free.iter().take_while(|r| r.user as usize % sessions.len() == s).count();
+        let items = free.drain(..n).map(|r| {
+            sent[r.user as usize] = now;
+            (r, Completion::Queue(cq.clone()))
+        });
+        match engine.submit_batch(&sessions[s], items) {
+            Ok(k) => accepted_total += k,
+            Err(b) if b.rejected.error == Error::Busy => {
+                accepted_total += b.accepted;
+                rest.push(b.rejected.request);
+                rest.extend(b.rest.into_iter().map(|(r, _)| r));
+            }
+            Err(b) => return Err(b.rejected.into()),
+        }
+    }
+    free.append(&mut rest);
+    Ok(accepted_total)
+}
+
 /// Runs `bench`.
 pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
     if !(a.seconds > 0.0 && a.seconds <= 3600.0) {
@@ -215,14 +289,16 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
     let nsessions = a.sessions.unwrap_or(ndev.max(1));
     if !a.json {
         outln!(
-            "acrypto bench: {ndev} devices ({spec}), {nsessions} sessions x {} in flight, {} s per figure",
+            "acrypto bench: {ndev} devices ({spec}), {nsessions} sessions x {} in flight, {} submission, {} s per figure",
             a.batch,
+            a.submit.name(),
             a.seconds
         );
         outln!("sync: direct call of the primitive on one thread; async: through the engine; ratio = async/sync throughput");
         outln!("latency (us): sync = one call; async = submission to completion under that load; 1-deep = async, one request in flight");
+        outln!("ns/req: async wall-clock time per request (on a null device: the engine's own cost per request)");
         outln!(
-            "{:<12} {:>6} {:>10} {:>10} {:>6} {:>11} {:>11} {:>15} {:>15} {:>15}",
+            "{:<12} {:>6} {:>10} {:>10} {:>6} {:>11} {:>11} {:>7} {:>15} {:>15} {:>15}",
             "algorithm",
             "bytes",
             "sync MB/s",
@@ -230,6 +306,7 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
             "ratio",
             "sync op/s",
             "async op/s",
+            "ns/req",
             "sync p50/p99us",
             "async p50/p99us",
             "1-deep p50/p99"
@@ -248,15 +325,16 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
         for &asked in &a.sizes {
             let (size, note) = effective_size(alg, asked);
             // Warm up: worker threads awake, buffers and caches hot.
-            async_side(engine, &sessions, alg, size, a.batch, (a.seconds / 20.0).min(0.05))?;
+            async_side(engine, &sessions, alg, size, a.batch, (a.seconds / 20.0).min(0.05), a.submit)?;
             let mut sync = sync_side(&sessions[0], alg, size, a.seconds)?;
-            let mut asy = async_side(engine, &sessions, alg, size, a.batch, a.seconds)?;
+            let mut asy = async_side(engine, &sessions, alg, size, a.batch, a.seconds, a.submit)?;
             // Latency mode: one request in flight at a time, through the queue.
-            let mut one = async_side(engine, &sessions[..1], alg, size, 1, (a.seconds / 4.0).min(0.25))?;
+            let mut one =
+                async_side(engine, &sessions[..1], alg, size, 1, (a.seconds / 4.0).min(0.25), SubmitMode::Single)?;
             let ratio = asy.mb_s() / sync.mb_s();
             if !a.json {
                 outln!(
-                    "{:<12} {:>6} {:>10.1} {:>10.1} {:>5.2}x {:>11.0} {:>11.0} {:>15} {:>15} {:>15}",
+                    "{:<12} {:>6} {:>10.1} {:>10.1} {:>5.2}x {:>11.0} {:>11.0} {:>7.0} {:>15} {:>15} {:>15}",
                     alg.to_string(),
                     if note.is_some() { format!("{size}*") } else { size.to_string() },
                     sync.mb_s(),
@@ -264,6 +342,7 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
                     ratio,
                     sync.ops_s(),
                     asy.ops_s(),
+                    asy.ns_per_op(),
                     format!("{:.1}/{:.1}", sync.quantile_us(0.5), sync.quantile_us(0.99)),
                     format!("{:.1}/{:.1}", asy.quantile_us(0.5), asy.quantile_us(0.99)),
                     format!("{:.1}/{:.1}", one.quantile_us(0.5), one.quantile_us(0.99)),
@@ -295,6 +374,7 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
             "device_count": ndev,
             "sessions": nsessions,
             "batch": a.batch,
+            "submit": a.submit.name(),
             "seconds": a.seconds,
             "baseline": "direct synchronous call of the same primitive (drivers::crypto::apply_steps) on one thread",
             "results": results,
