@@ -4,29 +4,60 @@ use crate::alg::{Algorithm, Op, OpKind};
 use crate::error::{Error, Result};
 use crate::queue::PRIORITY_LEVELS;
 use crate::stats::{Counter, Histogram};
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, Mutex, OnceLock};
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 use zeroize::Zeroizing;
 
 /// Key material, zeroized when dropped. Never printed.
+///
+/// A key also keeps its expanded form (an AES key schedule, an HMAC state
+/// after the key was absorbed): the first driver that uses the key makes
+/// it with [`schedule`](Key::schedule), and every later request on the
+/// session reuses it. Clones share it. The driver's type must wipe itself
+/// on drop (the software device's do); it goes when the last clone does.
 #[derive(Clone)]
-pub struct Key(Zeroizing<Vec<u8>>);
+pub struct Key {
+    bytes: Zeroizing<Vec<u8>>,
+    schedule: Arc<OnceLock<Box<dyn Any + Send + Sync>>>,
+}
 
 impl Key {
     /// Copies key bytes in.
     pub fn new(bytes: &[u8]) -> Self {
-        Key(Zeroizing::new(bytes.to_vec()))
+        Key { bytes: Zeroizing::new(bytes.to_vec()), schedule: Arc::default() }
     }
     /// The key bytes.
     pub fn bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes
+    }
+
+    /// The key's expanded form of type `T`: made by `expand` from the key
+    /// bytes the first time, then kept with the key. `Ok(None)` when the
+    /// slot already holds another type (another driver expanded it first):
+    /// the caller then expands for itself.
+    pub fn schedule<T: Any + Send + Sync, E>(
+        &self,
+        expand: impl FnOnce(&[u8]) -> std::result::Result<T, E>,
+    ) -> std::result::Result<Option<&T>, E> {
+        if self.schedule.get().is_none() {
+            let made = expand(&self.bytes)?;
+            // Two threads may expand at once; one result is kept.
+            let _ = self.schedule.set(Box::new(made));
+        }
+        Ok(self.schedule.get().and_then(|b| b.downcast_ref::<T>()))
+    }
+
+    /// Whether two keys share one expanded form (one is a clone of the other).
+    pub fn shares_schedule(&self, other: &Key) -> bool {
+        Arc::ptr_eq(&self.schedule, &other.schedule)
     }
 }
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Key({} bytes)", self.0.len())
+        write!(f, "Key({} bytes)", self.bytes.len())
     }
 }
 

@@ -7,6 +7,9 @@
 //! atomics around it, not reference counting.
 
 pub use std::sync::{Arc, Weak};
+// A key's expanded schedule is set once and only read after; loom has no
+// `OnceLock`, and the models check the engine's locking, not this cache.
+pub(crate) use std::sync::OnceLock;
 
 #[cfg(not(acrypto_loom))]
 pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

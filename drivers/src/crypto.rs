@@ -14,25 +14,28 @@
 //!   MAC, truncated to the tag's length, with the tag in constant time.
 //! - `rng`: fills the data buffer with bytes from the OS.
 //!
-//! Ciphers work in place on [`Request::current_mut`]; the key schedule is
-//! computed per call (on the stack, and wiped on drop: `aes` is built with
-//! its `zeroize` feature) and nothing else is allocated.
+//! Ciphers work in place on [`Request::current_mut`]. Keys are expanded
+//! once per session and kept with the session's key ([`crate::schedule`]);
+//! nothing is allocated per call.
 //!
 //! Every mismatch (operation, key, IV, data or tag length) is an [`Error`],
 //! never a panic, even though the engine validates most of it before a
 //! request reaches a device.
 
+use crate::schedule::{schedule_for, KeyedMac, Schedule};
 use acrypto_core::alg::MIN_VERIFY_TAG;
 use acrypto_core::{Algorithm, CipherMode, DigestKind, Error, Op, Request, Step};
 use aes::cipher::block_padding::NoPadding;
 use aes::cipher::consts::U16;
+use aes::cipher::crypto_common::InnerInit;
 use aes::cipher::{
-    BlockCipher, BlockDecrypt, BlockDecryptMut, BlockEncrypt, BlockEncryptMut, BlockSizeUser, KeyInit, KeyIvInit,
-    StreamCipher,
+    BlockCipher, BlockDecrypt, BlockDecryptMut, BlockEncrypt, BlockEncryptMut, BlockSizeUser, InnerIvInit, StreamCipher,
 };
-use hmac::{Hmac, Mac};
+use hmac::digest::FixedOutputReset;
+use hmac::Mac;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// AES block size in bytes.
 const BLOCK: usize = 16;
@@ -43,11 +46,12 @@ pub fn apply_step(step: &Step, req: &mut Request) -> Result<(), Error> {
     if !step.op.fits(alg) {
         return Err(Error::InvalidArgument(format!("{:?} does not apply to {alg}", step.op)));
     }
-    let key = step.key.bytes();
     // `Step::new` checks the key too, but a step's fields are public.
-    alg.check_key(key)?;
+    alg.check_key(step.key.bytes())?;
+    let mut scratch = None;
+    let sched = schedule_for(alg, &step.key, &mut scratch)?;
     match alg {
-        Algorithm::Aes { key_bits, mode } => {
+        Algorithm::Aes { mode, .. } => {
             alg.check_iv(&req.iv)?;
             alg.check_data_len(req.current().len())?;
             // The IV is copied out so that the data can be borrowed mutably.
@@ -57,11 +61,13 @@ pub fn apply_step(step: &Step, req: &mut Request) -> Result<(), Error> {
             }
             let encrypt = step.op == Op::Encrypt;
             let data = req.current_mut().as_mut_slice();
-            match key_bits {
-                128 => aes_mode::<aes::Aes128>(mode, encrypt, key, &iv, data),
-                192 => aes_mode::<aes::Aes192>(mode, encrypt, key, &iv, data),
-                256 => aes_mode::<aes::Aes256>(mode, encrypt, key, &iv, data),
-                b => Err(Error::InvalidKey(format!("AES has no {b}-bit key"))),
+            match sched {
+                Schedule::Aes128(c) => aes_mode(mode, encrypt, c, &iv, data),
+                Schedule::Aes192(c) => aes_mode(mode, encrypt, c, &iv, data),
+                Schedule::Aes256(c) => aes_mode(mode, encrypt, c, &iv, data),
+                Schedule::Xts128(k1, k2) => xts(encrypt, k1, k2, &iv, data),
+                Schedule::Xts256(k1, k2) => xts(encrypt, k1, k2, &iv, data),
+                _ => Err(key_error("aes")),
             }
         }
         Algorithm::Digest(DigestKind::Sha1) => {
@@ -74,8 +80,11 @@ pub fn apply_step(step: &Step, req: &mut Request) -> Result<(), Error> {
             set_tag(&mut req.tag, &d);
             Ok(())
         }
-        Algorithm::Hmac(DigestKind::Sha1) => hmac_step::<Hmac<Sha1>>(alg, step.op, key, req),
-        Algorithm::Hmac(DigestKind::Sha256) => hmac_step::<Hmac<Sha256>>(alg, step.op, key, req),
+        Algorithm::Hmac(_) => match sched {
+            Schedule::HmacSha1(m) => hmac_step(alg, step.op, m, req),
+            Schedule::HmacSha256(m) => hmac_step(alg, step.op, m, req),
+            _ => Err(key_error("hmac")),
+        },
         Algorithm::Rng => {
             getrandom::getrandom(req.current_mut()).map_err(|e| Error::DeviceFailure(format!("getrandom: {e}")))
         }
@@ -97,11 +106,12 @@ fn key_error(alg: &str) -> Error {
     Error::InvalidKey(format!("{alg}: key of the wrong length"))
 }
 
-/// One AES mode over `data` in place. Lengths were checked by the caller;
-/// the crates' own checks are mapped to errors all the same.
-fn aes_mode<C>(mode: CipherMode, encrypt: bool, key: &[u8], iv: &[u8; BLOCK], data: &mut [u8]) -> Result<(), Error>
+/// One AES mode (not XTS) over `data` in place, with an expanded key.
+/// Lengths were checked by the caller; the crates' own checks are mapped
+/// to errors all the same.
+fn aes_mode<C>(mode: CipherMode, encrypt: bool, cipher: &C, iv: &[u8; BLOCK], data: &mut [u8]) -> Result<(), Error>
 where
-    C: BlockCipher + BlockSizeUser<BlockSize = U16> + BlockEncrypt + BlockDecrypt + KeyInit,
+    C: BlockCipher + BlockSizeUser<BlockSize = U16> + BlockEncrypt + BlockDecrypt,
 {
     let whole_blocks = || {
         if data.len().is_multiple_of(BLOCK) {
@@ -111,18 +121,17 @@ where
         }
     };
     let pad_error = || Error::InvalidLength("data is not a multiple of the block size".into());
+    let iv = iv.into();
     match mode {
         CipherMode::Cbc => {
             whole_blocks()?;
             let len = data.len();
             if encrypt {
-                cbc::Encryptor::<C>::new_from_slices(key, iv)
-                    .map_err(|_| key_error("cbc"))?
+                cbc::Encryptor::<&C>::inner_iv_init(cipher, iv)
                     .encrypt_padded_mut::<NoPadding>(data, len)
                     .map_err(|_| pad_error())?;
             } else {
-                cbc::Decryptor::<C>::new_from_slices(key, iv)
-                    .map_err(|_| key_error("cbc"))?
+                cbc::Decryptor::<&C>::inner_iv_init(cipher, iv)
                     .decrypt_padded_mut::<NoPadding>(data)
                     .map_err(|_| pad_error())?;
             }
@@ -132,13 +141,11 @@ where
             whole_blocks()?;
             let len = data.len();
             if encrypt {
-                ecb::Encryptor::<C>::new_from_slice(key)
-                    .map_err(|_| key_error("ecb"))?
+                ecb::Encryptor::<&C>::inner_init(cipher)
                     .encrypt_padded_mut::<NoPadding>(data, len)
                     .map_err(|_| pad_error())?;
             } else {
-                ecb::Decryptor::<C>::new_from_slice(key)
-                    .map_err(|_| key_error("ecb"))?
+                ecb::Decryptor::<&C>::inner_init(cipher)
                     .decrypt_padded_mut::<NoPadding>(data)
                     .map_err(|_| pad_error())?;
             }
@@ -146,34 +153,39 @@ where
         }
         CipherMode::Ctr => {
             // Encryption and decryption are the same keystream XOR.
-            ctr::Ctr128BE::<C>::new_from_slices(key, iv)
-                .map_err(|_| key_error("ctr"))?
+            ctr::Ctr128BE::<&C>::from_core(ctr::CtrCore::inner_iv_init(cipher, iv))
                 .try_apply_keystream(data)
                 .map_err(|_| Error::InvalidLength("ctr: data longer than the counter space".into()))
         }
-        CipherMode::Xts => {
-            if data.len() < BLOCK {
-                return Err(Error::InvalidLength(format!("xts needs at least {BLOCK} bytes, got {}", data.len())));
-            }
-            if !key.len().is_multiple_of(2) {
-                return Err(key_error("xts"));
-            }
-            let (k1, k2) = key.split_at(key.len() / 2);
-            let data_key = C::new_from_slice(k1).map_err(|_| key_error("xts"))?;
-            let tweak_key = C::new_from_slice(k2).map_err(|_| key_error("xts"))?;
-            let xts = xts_mode::Xts128::new(data_key, tweak_key);
-            if encrypt {
-                xts.encrypt_sector(data, *iv);
-            } else {
-                xts.decrypt_sector(data, *iv);
-            }
-            Ok(())
-        }
+        CipherMode::Xts => Err(key_error("xts")),
     }
 }
 
-/// HMAC digest or verify with the MAC type `M`.
-fn hmac_step<M: Mac + KeyInit>(alg: Algorithm, op: Op, key: &[u8], req: &mut Request) -> Result<(), Error> {
+/// AES-XTS over one sector in place, with expanded data and tweak keys.
+fn xts<C>(encrypt: bool, k1: &C, k2: &C, iv: &[u8; BLOCK], data: &mut [u8]) -> Result<(), Error>
+where
+    C: BlockCipher + BlockSizeUser<BlockSize = U16> + BlockEncrypt + BlockDecrypt,
+{
+    if data.len() < BLOCK {
+        return Err(Error::InvalidLength(format!("xts needs at least {BLOCK} bytes, got {}", data.len())));
+    }
+    let xts = xts_mode::Xts128::new(k1, k2);
+    if encrypt {
+        xts.encrypt_sector(data, *iv);
+    } else {
+        xts.decrypt_sector(data, *iv);
+    }
+    Ok(())
+}
+
+/// HMAC digest or verify from the keyed state; the per-request copy is
+/// wiped when it goes.
+fn hmac_step<M: Mac + Clone + FixedOutputReset>(
+    alg: Algorithm,
+    op: Op,
+    keyed: &KeyedMac<M>,
+    req: &mut Request,
+) -> Result<(), Error> {
     if op == Op::Verify {
         let n = req.tag.len();
         if !(MIN_VERIFY_TAG..=alg.digest_len()).contains(&n) {
@@ -183,15 +195,22 @@ fn hmac_step<M: Mac + KeyInit>(alg: Algorithm, op: Op, key: &[u8], req: &mut Req
             )));
         }
     }
-    let mut mac = <M as Mac>::new_from_slice(key).map_err(|_| key_error("hmac"))?;
-    mac.update(req.current());
+    let mut mac = keyed.clone();
+    Mac::update(&mut mac.0, req.current());
+    let full = mac.0.finalize_reset().into_bytes();
     match op {
         Op::Digest => {
-            set_tag(&mut req.tag, &mac.finalize().into_bytes());
+            set_tag(&mut req.tag, &full);
             Ok(())
         }
         // Constant-time comparison of the leftmost `tag.len()` bytes.
-        Op::Verify => mac.verify_truncated_left(&req.tag).map_err(|_| Error::VerifyFailed),
+        Op::Verify => {
+            if bool::from(full[..req.tag.len()].ct_eq(&req.tag)) {
+                Ok(())
+            } else {
+                Err(Error::VerifyFailed)
+            }
+        }
         _ => Err(Error::InvalidArgument(format!("{op:?} does not apply to {alg}"))),
     }
 }
