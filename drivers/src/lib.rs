@@ -3,6 +3,8 @@
 //! - [`soft`]: CPU worker threads running RustCrypto primitives.
 //! - [`crypto`]: the primitives themselves, one route step at a time.
 //! - [`schedule`]: expanded keys, kept with the session.
+//! - [`multibuffer`]: AES-CBC encryption of independent requests as
+//!   interleaved lanes.
 //! - [`kdev`]: the kernel's crypto drivers through `/dev/acrypto` (`kmod-c/`).
 //! - [`afalg`]: the kernel crypto API through AF_ALG sockets.
 //! - [`null`]: completes everything at once; a tool to measure the engine's
@@ -14,6 +16,7 @@
 pub mod afalg;
 pub mod crypto;
 pub mod kdev;
+pub mod multibuffer;
 pub mod null;
 pub mod schedule;
 pub mod soft;

@@ -2,6 +2,7 @@
 //! from the device queue and running them with RustCrypto primitives.
 
 use crate::crypto::apply_steps;
+use crate::multibuffer;
 use crate::worker::{lock, Wakeup};
 use acrypto_core::{Algorithm, Capability, DeviceClass, DeviceHandle, Driver, Request, Result, Step, Work};
 use std::sync::{Arc, Mutex};
@@ -55,14 +56,15 @@ pub fn soft_devices(n: usize) -> Vec<SoftDevice> {
     (0..n).map(|i| SoftDevice::new(format!("soft{i}"))).collect()
 }
 
-/// Runs a batch: every item is independent, so a failure of one does not
-/// touch the others.
-fn run_batch(batch: Vec<Work>) {
-    Work::complete_all(batch.into_iter().map(|mut w| {
-        let (steps, req) = w.parts();
-        let status = apply_steps(steps, req);
-        (w, status)
-    }));
+/// Runs a batch: CBC encryptions under a shared key as multi-buffer lanes,
+/// the rest one by one. Every item is independent, so a failure of one
+/// does not touch the others.
+fn run_batch(mut batch: Vec<Work>) {
+    let statuses = {
+        let mut items: Vec<(&[Step], &mut Request)> = batch.iter_mut().map(|w| w.parts()).collect();
+        multibuffer::run_batch(&mut items)
+    };
+    Work::complete_all(batch.into_iter().zip(statuses));
 }
 
 fn worker(shared: Arc<Shared>, dev: DeviceHandle, batch: usize) {

@@ -1,0 +1,191 @@
+//! Multi-buffer AES-CBC encryption: one CBC-encrypt chain is bound by the
+//! latency of the AES rounds (each block waits for the previous one), but
+//! independent chains are not. Requests under the same key run as lanes:
+//! block `i` of every lane goes through RustCrypto's parallel block API
+//! (`BlockEncrypt::encrypt_blocks`, which the `aes` crate's AES-NI backend
+//! pipelines 8 blocks at a time) in one call. The chaining (XOR with the
+//! previous ciphertext block, or the IV) is ours; the primitive is theirs.
+//! A lane whose request ends leaves, and the next request of the same key
+//! takes its place.
+//!
+//! Requests under different keys run as separate lane sets, one per key:
+//! `aes::hazmat` offers single AES rounds but neither the key expansion nor
+//! the last round, so giving each lane its own key would mean writing part
+//! of AES here, which this crate does not do.
+
+use crate::crypto::apply_steps;
+use crate::schedule::{schedule_for, Schedule};
+use acrypto_core::{Algorithm, CipherMode, Error, Op, Request, Step};
+use aes::cipher::consts::U16;
+use aes::cipher::{Block, BlockEncrypt, BlockSizeUser};
+use subtle::ConstantTimeEq;
+
+/// Most lanes run together (two AES-NI pipelines of 8 blocks).
+pub const LANES: usize = 16;
+const BLOCK: usize = 16;
+
+/// CBC-encrypts every `(iv, data)` chain in place under `cipher`, up to
+/// [`LANES`] chains at a time. Each `data` is a multiple of 16 bytes (the
+/// caller checked; a trailing partial block would be left as it is).
+pub fn cbc_encrypt_lanes<C>(cipher: &C, chains: Vec<([u8; BLOCK], &mut [u8])>)
+where
+    C: BlockEncrypt + BlockSizeUser<BlockSize = U16>,
+{
+    let mut waiting =
+        chains.into_iter().map(|(iv, d)| (iv, d.as_chunks_mut::<BLOCK>().0)).filter(|(_, d)| !d.is_empty());
+    // Lane i: the blocks it has left, and in `blocks[i]` the previous
+    // ciphertext block (the IV at first), which the next plaintext block
+    // is XORed into and then encrypted in place.
+    let mut data: [&mut [[u8; BLOCK]]; LANES] = Default::default();
+    let mut blocks: [Block<C>; LANES] = Default::default();
+    let mut n = 0;
+    loop {
+        while n < LANES {
+            match waiting.next() {
+                Some((iv, d)) => {
+                    data[n] = d;
+                    blocks[n] = iv.into();
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        if n == 0 {
+            return;
+        }
+        // Every lane has at least this many blocks left: run them without
+        // checking for the end of a lane.
+        let run = data[..n].iter().map(|d| d.len()).min().unwrap_or(0);
+        for _ in 0..run {
+            for (b, d) in blocks[..n].iter_mut().zip(data[..n].iter()) {
+                if let Some(p) = d.first() {
+                    let x = u128::from_ne_bytes((*b).into()) ^ u128::from_ne_bytes(*p);
+                    *b = x.to_ne_bytes().into();
+                }
+            }
+            cipher.encrypt_blocks(&mut blocks[..n]);
+            for (b, d) in blocks[..n].iter().zip(data[..n].iter_mut()) {
+                if let Some((first, rest)) = std::mem::take(d).split_first_mut() {
+                    first.copy_from_slice(b);
+                    *d = rest;
+                }
+            }
+        }
+        // Finished chains leave (the last lane takes the place); their
+        // places are refilled above.
+        let mut i = 0;
+        while i < n {
+            if data[i].is_empty() {
+                n -= 1;
+                data.swap(i, n);
+                blocks.swap(i, n);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+/// What the multi-buffer pass did for one request of a batch.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FirstStep {
+    /// Not a CBC encryption (or alone under its key): run it as usual.
+    NotTaken,
+    /// The first step ran here; the remaining steps are still to run.
+    Done,
+    /// The first step failed; the request fails with this.
+    Failed(Error),
+}
+
+/// Whether a request's first step is a CBC encryption the lanes can run.
+fn cbc_encrypt(steps: &[Step]) -> Option<&Step> {
+    steps.first().filter(|s| s.op == Op::Encrypt && matches!(s.alg, Algorithm::Aes { mode: CipherMode::Cbc, .. }))
+}
+
+/// Runs the first step of every request whose first step is an AES-CBC
+/// encryption and that shares its key with another request of the batch
+/// (same session, or equal keys), as interleaved lanes. A request with a
+/// bad IV or length fails alone. Returns, per request, what was done.
+pub fn cbc_encrypt_batch(items: &mut [(&[Step], &mut Request)]) -> Vec<FirstStep> {
+    let mut out: Vec<FirstStep> = items.iter().map(|_| FirstStep::NotTaken).collect();
+    // Groups of requests under one key: (index of the first, members).
+    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    for (i, (steps, req)) in items.iter().enumerate() {
+        let Some(step) = cbc_encrypt(steps) else { continue };
+        if let Err(e) = step.alg.check_key(step.key.bytes()) {
+            out[i] = FirstStep::Failed(e);
+            continue;
+        }
+        if let Err(e) = step.alg.check_iv(&req.iv).and_then(|()| step.alg.check_data_len(req.current().len())) {
+            out[i] = FirstStep::Failed(e);
+            continue;
+        }
+        let same_key = |&(first, _): &(usize, Vec<usize>)| {
+            let other = cbc_encrypt(items[first].0).map(|s| (s.alg, &s.key));
+            other.is_some_and(|(alg, key)| {
+                alg == step.alg && (key.shares_schedule(&step.key) || bool::from(key.bytes().ct_eq(step.key.bytes())))
+            })
+        };
+        match groups.iter_mut().find(|g| same_key(g)) {
+            Some(g) => g.1.push(i),
+            None => groups.push((i, vec![i])),
+        }
+    }
+    for (first, members) in groups.into_iter().filter(|g| g.1.len() > 1) {
+        let steps: &[Step] = items[first].0;
+        let Some(step) = cbc_encrypt(steps) else { continue };
+        let mut scratch = None;
+        let sched = match schedule_for(step.alg, &step.key, &mut scratch) {
+            Ok(s) => s,
+            Err(e) => {
+                for &i in &members {
+                    out[i] = FirstStep::Failed(e.clone());
+                }
+                continue;
+            }
+        };
+        let mut member = vec![false; items.len()];
+        members.iter().for_each(|&i| member[i] = true);
+        let chains = items
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| member[*i])
+            .map(|(_, (_, req))| {
+                let mut iv = [0u8; BLOCK];
+                iv.copy_from_slice(&req.iv);
+                (iv, req.current_mut().as_mut_slice())
+            })
+            .collect();
+        match sched {
+            Schedule::Aes128(c) => cbc_encrypt_lanes(c, chains),
+            Schedule::Aes192(c) => cbc_encrypt_lanes(c, chains),
+            Schedule::Aes256(c) => cbc_encrypt_lanes(c, chains),
+            _ => {
+                for &i in &members {
+                    out[i] = FirstStep::Failed(Error::InvalidKey(format!("{}: no AES key schedule", step.alg)));
+                }
+                continue;
+            }
+        }
+        for &i in &members {
+            out[i] = FirstStep::Done;
+        }
+    }
+    out
+}
+
+/// Runs a batch of requests, each on its own steps: CBC encryptions under
+/// shared keys as lanes, everything else one request at a time. The result
+/// of each request is what [`apply_steps`] alone would give.
+pub fn run_batch(items: &mut [(&[Step], &mut Request)]) -> Vec<Result<(), Error>> {
+    let first = cbc_encrypt_batch(items);
+    items
+        .iter_mut()
+        .zip(first)
+        .map(|((steps, req), f)| match f {
+            FirstStep::NotTaken => apply_steps(steps, req),
+            FirstStep::Done => apply_steps(&steps[1..], req),
+            FirstStep::Failed(e) => Err(e),
+        })
+        .collect()
+}
