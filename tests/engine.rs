@@ -1,5 +1,15 @@
 //! The engine's behaviour: routing, priority, ordering, completion modes,
 //! binding, rehash, removal, shutdown, backpressure.
+//!
+//! The expected outputs are computed with the same RustCrypto crates the
+//! scripted and soft devices run: these tests prove the engine's logic, and
+//! the known-answer (`tests/kat.rs`) and OpenSSL (`tests/crosscheck.rs`)
+//! tests prove the primitives.
+//!
+//! No test sleeps to let another thread get somewhere: a gated device's
+//! worker reports the item it holds (`Shared::held`), and the tests wait for
+//! states the engine exposes (`support::wait_until`), so each asserts one
+//! outcome however the threads are scheduled.
 
 mod support;
 
@@ -10,6 +20,13 @@ use acrypto::{
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use support::*;
+
+/// `acrypto-core`'s queue: after this many items in a row from the highest
+/// level while a lower one waits, one lower item is served (queue.rs).
+const AGING_QUANTUM: usize = 16;
+/// The `user` of the item a gated worker takes first and holds, so that
+/// everything submitted after it is queued before the worker takes more.
+const PLUG: u64 = u64::MAX;
 
 const KEY16: [u8; 16] = *b"0123456789abcdef";
 const IV: [u8; 16] = [7u8; 16];
@@ -107,6 +124,14 @@ fn a_device_that_can_do_the_whole_route_takes_it_in_one_go() {
     assert_eq!(e.device("both").unwrap().stats.submitted, 1);
 }
 
+/// A gated device with batch 1 whose worker holds a first item (`PLUG`): what
+/// is submitted next is all queued before the worker takes any of it, and the
+/// worker then takes one item at a time, in the queue's order.
+fn plugged(e: &Engine, s: &acrypto::Session, ds: &Shared) {
+    e.submit_with(s, Request::new(vec![0; 16]).with_iv(&IV).with_user(PLUG), |_| {}).unwrap();
+    assert_eq!(ds.held(), PLUG);
+}
+
 #[test]
 fn high_priority_comes_out_first_under_a_saturating_low_priority_load() {
     let dev = Scripted::gated("dev", Script { queue_len: 4096, batch: 1, ..only(&[AES128]) });
@@ -115,6 +140,7 @@ fn high_priority_comes_out_first_under_a_saturating_low_priority_load() {
     let e = Engine::builder().device(dev).build().unwrap();
     let low = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).priority(0)).unwrap();
     let high = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).priority(7)).unwrap();
+    plugged(&e, &low, &ds);
     for i in 0..2000 {
         e.submit_with(&low, Request::new(vec![0; 16]).with_iv(&IV).with_user(i), |_| {}).unwrap();
     }
@@ -123,18 +149,44 @@ fn high_priority_comes_out_first_under_a_saturating_low_priority_load() {
     }
     ds.open();
     e.wait_idle();
+    // The highs first, in FIFO order, but for one aged low item after every
+    // AGING_QUANTUM of them; then the lows, in FIFO order.
+    let q = AGING_QUANTUM as u64;
+    let mut want = vec![PLUG];
+    want.extend(10_000..10_000 + q);
+    want.push(0);
+    want.extend(10_000 + q..10_000 + 2 * q);
+    want.push(1);
+    want.extend(10_000 + 2 * q..10_040);
+    want.extend(2..2000);
+    assert_eq!(ds.order(), want);
+}
+
+#[test]
+fn aging_serves_low_priority_under_a_high_priority_load_that_would_starve_it() {
+    let dev = Scripted::gated("dev", Script { queue_len: 4096, batch: 1, ..only(&[AES128]) });
+    let ds = dev.shared.clone();
+    ds.record_order.store(true, Ordering::SeqCst);
+    let e = Engine::builder().device(dev).build().unwrap();
+    let low = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).priority(0)).unwrap();
+    let high = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).priority(7)).unwrap();
+    plugged(&e, &high, &ds);
+    // 40 lows behind 800 highs: strict priority would run every high first.
+    for i in 0..40 {
+        e.submit_with(&low, Request::new(vec![0; 16]).with_iv(&IV).with_user(i), |_| {}).unwrap();
+    }
+    for i in 0..800 {
+        e.submit_with(&high, Request::new(vec![0; 16]).with_iv(&IV).with_user(10_000 + i), |_| {}).unwrap();
+    }
+    ds.open();
+    e.wait_idle();
     let order = ds.order();
-    // The worker may have taken one low item before the highs arrived.
-    let pos: Vec<usize> = order.iter().enumerate().filter(|(_, u)| **u >= 10_000).map(|(i, _)| i).collect();
-    assert_eq!(pos.len(), 40);
-    let last_high = *pos.last().unwrap();
-    // Aging lets one low item through every 16: 40 highs end before position 40 + 40/16 + 2.
-    assert!(last_high < 40 + 40 / 16 + 2, "high priority finished at position {last_high}");
-    // Highs keep their FIFO order.
-    let highs: Vec<u64> = order.iter().copied().filter(|u| *u >= 10_000).collect();
-    assert!(highs.windows(2).all(|w| w[0] < w[1]));
-    // And low priority was not starved while highs waited.
-    assert!(order[..last_high].iter().any(|u| *u < 10_000));
+    let lows: Vec<usize> = order.iter().enumerate().filter(|(_, u)| **u < 10_000).map(|(i, _)| i).collect();
+    // Every low runs after exactly AGING_QUANTUM highs, long before the highs end.
+    let want: Vec<usize> = (1..=40).map(|k| k * (AGING_QUANTUM + 1)).collect();
+    assert_eq!(lows, want, "positions of the low priority items");
+    assert_eq!(order.len(), 841);
+    assert_eq!(order.iter().filter(|u| **u < 10_000).copied().collect::<Vec<_>>(), (0..40).collect::<Vec<_>>());
 }
 
 #[test]
@@ -215,13 +267,15 @@ fn inline_path_runs_on_the_callers_thread_when_the_device_is_idle() {
     assert_eq!(ds.processed.load(Ordering::SeqCst), 0, "no thread hop");
     let st = e.stats();
     assert_eq!((st.submitted, st.completed_ok, st.in_flight), (1, 1, 0));
-    // A busy device sends the caller through the queue instead.
+    // A busy device (its worker holds an item) sends the caller through the
+    // queue instead.
     ds.close();
     let gated = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
-    e.submit_with(&gated, Request::new(vec![0; 16]).with_iv(&IV), |_| {}).unwrap();
+    e.submit_with(&gated, Request::new(vec![0; 16]).with_iv(&IV).with_user(1), |_| {}).unwrap();
+    assert_eq!(ds.held(), 1);
     let e2 = e.clone();
     let t = std::thread::spawn(move || e2.run(&gated, Request::new(vec![2; 16]).with_iv(&IV)).unwrap());
-    std::thread::sleep(std::time::Duration::from_millis(50));
+    wait_until("the caller's request is queued", || t.is_finished() || e.device("dev").unwrap().stats.queue_depth == 1);
     ds.open();
     t.join().unwrap();
     assert_eq!(ds.inline_threads.lock().unwrap().len(), 1);
@@ -248,7 +302,7 @@ fn an_inline_device_fault_is_retried_through_a_queue_and_counted_once() {
 
 #[test]
 fn bound_sessions_stay_on_their_device_and_fail_clearly_when_it_breaks() {
-    let a = Scripted::gated("a", only(&[AES128]));
+    let a = Scripted::gated("a", Script { batch: 1, ..only(&[AES128]) });
     let b = Scripted::new("b", only(&[AES128]));
     let (as_, bs) = (a.shared.clone(), b.shared.clone());
     let e = Engine::builder().device(a).device(b).build().unwrap();
@@ -258,47 +312,56 @@ fn bound_sessions_stay_on_their_device_and_fail_clearly_when_it_breaks() {
         e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).bind("nope")).unwrap_err(),
         Error::NoSuchDevice("nope".into())
     );
-    let p1 = e.submit_pending(&bound, Request::new(vec![0; 16]).with_iv(&IV)).unwrap();
-    let p2 = e.submit_pending(&bound, Request::new(vec![0; 16]).with_iv(&IV)).unwrap();
+    // p1 is in a's worker's hands, p2 in a's queue, when a breaks.
+    let p1 = e.submit_pending(&bound, Request::new(vec![1; 16]).with_iv(&IV).with_user(1)).unwrap();
+    assert_eq!(as_.held(), 1);
+    let p2 = e.submit_pending(&bound, Request::new(vec![2; 16]).with_iv(&IV).with_user(2)).unwrap();
     e.mark_broken("a", "unplugged").unwrap();
-    for p in [p1, p2] {
-        match p.wait().status {
-            Err(Error::DeviceBroken(m)) => assert!(m.contains("unplugged"), "{m}"),
-            other => panic!("expected DeviceBroken, got {other:?}"),
-        }
+    match p2.wait().status {
+        Err(Error::DeviceBroken(m)) => assert!(m.contains("unplugged"), "{m}"),
+        other => panic!("expected DeviceBroken for the queued request, got {other:?}"),
     }
     let rej = e.submit_pending(&bound, Request::new(vec![0; 16]).with_iv(&IV)).unwrap_err();
     assert!(matches!(rej.error, Error::DeviceBroken(_)));
     assert_eq!(rej.request.data, vec![0; 16], "refused requests come back untouched");
     e.run(&free, Request::new(vec![0; 16]).with_iv(&IV)).unwrap();
+    // What the worker held it finishes.
     as_.open();
-    assert_eq!(as_.processed.load(Ordering::SeqCst), 0);
+    let r1 = p1.wait().into_result().unwrap();
+    assert_eq!(r1.data, cbc_encrypt_by_hand(&KEY16, &IV, &[1; 16]));
+    assert_eq!(as_.processed.load(Ordering::SeqCst), 1);
     assert_eq!(bs.processed.load(Ordering::SeqCst), 1);
     assert_eq!(e.device("a").unwrap().state, acrypto::DeviceState::Broken);
 }
 
 #[test]
 fn rehash_moves_queued_work_off_a_broken_device() {
-    // Batch 1: the gated worker holds at most one item when the device breaks.
     let a = Scripted::gated("a", Script { batch: 1, ..only(&[AES128]) });
-    let b = Scripted::gated("b", only(&[AES128]));
-    let (as_, bs) = (a.shared.clone(), b.shared.clone());
-    let e = Engine::builder().device(a).device(b).build().unwrap();
+    let as_ = a.shared.clone();
+    let e = Engine::builder().device(a).build().unwrap();
     let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
-    let pend: Vec<_> =
-        (0..200).map(|i| e.submit_pending(&s, Request::new(vec![i as u8; 32]).with_iv(&IV)).unwrap()).collect();
-    assert!(e.device("a").unwrap().stats.queue_depth > 50);
+    // a's worker holds request 0; a is the only device, so 1..200 queue on it.
+    let mut pend = vec![e.submit_pending(&s, Request::new(vec![0; 32]).with_iv(&IV).with_user(0)).unwrap()];
+    assert_eq!(as_.held(), 0);
+    pend.extend((1..200).map(|i| e.submit_pending(&s, Request::new(vec![i as u8; 32]).with_iv(&IV)).unwrap()));
+    assert_eq!(e.device("a").unwrap().stats.queue_depth, 199);
+    let b = Scripted::new("b", only(&[AES128]));
+    let bs = b.shared.clone();
+    e.register(b).unwrap();
     e.mark_broken("a", "test").unwrap();
     assert_eq!(e.device("a").unwrap().stats.queue_depth, 0);
-    bs.open();
-    as_.open();
-    for (i, p) in pend.into_iter().enumerate() {
+    for (i, p) in pend.drain(1..).enumerate() {
         let r = p.wait().into_result().unwrap();
-        assert_eq!(r.data, cbc_encrypt_by_hand(&KEY16, &IV, &[i as u8; 32]));
+        assert_eq!(r.data, cbc_encrypt_by_hand(&KEY16, &IV, &[i as u8 + 1; 32]));
     }
+    assert_eq!(bs.processed.load(Ordering::SeqCst), 199);
+    as_.open();
+    let r0 = pend.pop().unwrap().wait().into_result().unwrap();
+    assert_eq!(r0.data, cbc_encrypt_by_hand(&KEY16, &IV, &[0; 32]));
     let a_info = e.device("a").unwrap();
-    assert!(a_info.stats.moved > 50);
-    assert!(a_info.stats.completed_ok <= 1, "a broken device gets no new work");
+    assert_eq!(a_info.stats.moved, 199);
+    assert_eq!(a_info.stats.completed_ok, 1, "a broken device gets no new work");
+    assert_eq!(as_.processed.load(Ordering::SeqCst), 1);
 }
 
 #[test]
@@ -320,21 +383,26 @@ fn random_device_faults_are_retried_elsewhere() {
 #[test]
 fn removal_drains_migrates_or_cancels_as_asked() {
     for mode in [RemoveMode::Drain, RemoveMode::Migrate, RemoveMode::Cancel] {
-        // Batch 1: the gated worker holds at most one item when removal starts.
         let a = Scripted::gated("a", Script { batch: 1, ..only(&[AES128]) });
-        let b = Scripted::new("b", only(&[AES128]));
-        let (as_, bs) = (a.shared.clone(), b.shared.clone());
-        let e = Engine::builder().device(a).device(b).build().unwrap();
+        let as_ = a.shared.clone();
+        let e = Engine::builder().device(a).build().unwrap();
         let sa = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).bind("a")).unwrap();
         let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
-        // Fill a: bound work plus whatever the balancer puts there.
-        let mut pend: Vec<_> =
-            (0..20).map(|_| e.submit_pending(&sa, Request::new(vec![0; 16]).with_iv(&IV)).unwrap()).collect();
-        pend.extend((0..20).map(|_| e.submit_pending(&s, Request::new(vec![0; 16]).with_iv(&IV)).unwrap()));
+        // a's worker holds request 0; 1..20 (bound) and 20..40 (not bound)
+        // are queued on a, the only device so far.
+        let mut pend = vec![e.submit_pending(&sa, Request::new(vec![0; 16]).with_iv(&IV).with_user(0)).unwrap()];
+        assert_eq!(as_.held(), 0);
+        pend.extend((1..20).map(|_| e.submit_pending(&sa, Request::new(vec![0; 16]).with_iv(&IV)).unwrap()));
+        pend.extend((20..40).map(|_| e.submit_pending(&s, Request::new(vec![0; 16]).with_iv(&IV)).unwrap()));
+        assert_eq!(e.device("a").unwrap().stats.queue_depth, 39);
+        let b = Scripted::new("b", only(&[AES128]));
+        let bs = b.shared.clone();
+        e.register(b).unwrap();
+        // Removal waits for a's worker: open its gate once removal began.
         let opener = {
-            let as_ = as_.clone();
+            let (e, as_) = (e.clone(), as_.clone());
             std::thread::spawn(move || {
-                std::thread::sleep(std::time::Duration::from_millis(30));
+                wait_until("removal began", || e.device("a").is_none_or(|d| d.state == acrypto::DeviceState::Removed));
                 as_.open();
             })
         };
@@ -342,18 +410,23 @@ fn removal_drains_migrates_or_cancels_as_asked() {
         opener.join().unwrap();
         assert!(e.device("a").is_none());
         let statuses: Vec<_> = pend.into_iter().map(|p| p.wait().status).collect();
-        let ok = statuses.iter().filter(|s| s.is_ok()).count();
+        let canceled = Err(Error::Canceled);
+        assert_eq!(statuses[0], Ok(()), "{mode:?}: the held request finishes on a");
         match mode {
-            RemoveMode::Drain => assert_eq!(ok, 40),
+            RemoveMode::Drain => {
+                assert!(statuses.iter().all(|s| s.is_ok()), "{statuses:?}");
+                assert_eq!((as_.processed.load(Ordering::SeqCst), bs.processed.load(Ordering::SeqCst)), (40, 0));
+            }
             RemoveMode::Migrate => {
-                assert!(statuses[..20].iter().all(|s| s.is_ok() || matches!(s, Err(Error::DeviceBroken(_)))));
-                assert!(statuses[..20].iter().filter(|s| s.is_ok()).count() <= 1);
-                assert!(statuses[20..].iter().all(|s| s.is_ok()));
-                assert!(bs.processed.load(Ordering::SeqCst) >= 20);
+                for s in &statuses[1..20] {
+                    assert!(matches!(s, Err(Error::DeviceBroken(m)) if m.contains("removed")), "bound: {s:?}");
+                }
+                assert!(statuses[20..].iter().all(|s| s.is_ok()), "{statuses:?}");
+                assert_eq!((as_.processed.load(Ordering::SeqCst), bs.processed.load(Ordering::SeqCst)), (1, 20));
             }
             RemoveMode::Cancel => {
-                assert!(statuses.iter().all(|s| s.is_ok() || *s == Err(Error::Canceled)));
-                assert!(statuses[..20].iter().filter(|s| **s == Err(Error::Canceled)).count() >= 19);
+                assert!(statuses[1..].iter().all(|s| *s == canceled), "{statuses:?}");
+                assert_eq!((as_.processed.load(Ordering::SeqCst), bs.processed.load(Ordering::SeqCst)), (1, 0));
             }
         }
         let st = e.stats();
@@ -365,7 +438,7 @@ fn removal_drains_migrates_or_cancels_as_asked() {
 #[test]
 fn shutdown_cancels_or_drains_and_everything_completes_once() {
     for mode in [ShutdownMode::Cancel, ShutdownMode::Drain] {
-        let a = Scripted::gated("a", only(&[AES128]));
+        let a = Scripted::gated("a", Script { batch: 1, ..only(&[AES128]) });
         let as_ = a.shared.clone();
         let e = Engine::builder().device(a).build().unwrap();
         let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
@@ -380,18 +453,38 @@ fn shutdown_cancels_or_drains_and_everything_completes_once() {
                 }
             })
             .unwrap();
+            if i == 0 {
+                // The worker holds request 0; 1..300 stay queued.
+                assert_eq!(as_.held(), 0);
+            }
         }
-        let opener = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(30));
-            as_.open();
-        });
+        // Shutdown waits for a's worker: open its gate once shutdown began,
+        // which the engine shows by refusing work with ShutDown before it
+        // looks at the request (an invalid one, so that nothing is added),
+        // and, canceling, once the queue was canceled.
+        let opener = {
+            let (e, s, as_, k) = (e.clone(), s.clone(), as_.clone(), canceled.clone());
+            std::thread::spawn(move || {
+                wait_until("shutdown began", || {
+                    let probe = e.submit_pending(&s, Request::new(vec![0; 15]).with_iv(&IV)).unwrap_err();
+                    assert!(matches!(probe.error, Error::ShutDown | Error::InvalidLength(_)), "{:?}", probe.error);
+                    probe.error == Error::ShutDown
+                });
+                if mode == ShutdownMode::Cancel {
+                    wait_until("the queue was canceled", || k.load(Ordering::SeqCst) == 299);
+                }
+                as_.open();
+            })
+        };
         e.shutdown(mode);
         opener.join().unwrap();
         assert!(counts.iter().all(|c| c.load(Ordering::SeqCst) == 1), "every request completes exactly once");
         match mode {
-            ShutdownMode::Cancel => assert!(canceled.load(Ordering::SeqCst) >= 250),
+            ShutdownMode::Cancel => assert_eq!(canceled.load(Ordering::SeqCst), 299),
             ShutdownMode::Drain => assert_eq!(canceled.load(Ordering::SeqCst), 0),
         }
+        let expect_processed = if mode == ShutdownMode::Cancel { 1 } else { 300 };
+        assert_eq!(as_.processed.load(Ordering::SeqCst), expect_processed);
         let rej = e.submit_pending(&s, Request::new(vec![0; 16]).with_iv(&IV)).unwrap_err();
         assert_eq!(rej.error, Error::ShutDown);
     }
@@ -462,15 +555,16 @@ fn batch_submission_stops_at_the_first_refusal_and_hands_back_the_rest() {
     let ds = dev.shared.clone();
     let e = Engine::builder().device(dev).build().unwrap();
     let s = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16)).unwrap();
+    // The worker holds one item; the queue holds 8 more.
+    plugged(&e, &s, &ds);
     let items =
         (0..20u64).map(|i| (Request::new(vec![i as u8; 16]).with_iv(&IV).with_user(i), Completion::callback(|_| {})));
     let refused = e.submit_batch(&s, items).unwrap_err();
-    // The queue holds 8; the gated worker may already hold one more.
-    assert!((8..=9).contains(&refused.accepted), "accepted {}", refused.accepted);
+    assert_eq!(refused.accepted, 8);
     assert_eq!(refused.rejected.error, Error::Busy);
-    assert_eq!(refused.rejected.request.user, refused.accepted as u64);
-    assert_eq!(refused.rest.len(), 20 - refused.accepted - 1);
-    assert_eq!(refused.rest[0].0.user, refused.accepted as u64 + 1);
+    assert_eq!(refused.rejected.request.user, 8);
+    assert_eq!(refused.rest.len(), 11);
+    assert_eq!(refused.rest[0].0.user, 9);
     ds.open();
     e.wait_idle();
     let ok = e.submit_batch(&s, (0..5).map(|_| (Request::new(vec![0; 16]).with_iv(&IV), Completion::callback(|_| {}))));

@@ -1,13 +1,29 @@
 //! Test drivers: a scripted device that runs real crypto (the software
 //! primitives) but can be gated, fail at random, break after a number of
 //! items, record the order it ran work in, and run inline or not.
+//!
+//! The data comes out of the same RustCrypto primitives the soft device
+//! uses (`apply_steps`), and the tests compute their expected outputs with
+//! those crates too: these tests prove the engine's logic (routing, order,
+//! retries, exactly-once delivery), not the primitives. The primitives are
+//! proven by the known-answer vectors (`tests/kat.rs`) and the OpenSSL
+//! cross-checks (`tests/crosscheck.rs`).
+//!
+//! A gated device's worker tells the test when it holds work (`held`), so
+//! that a test knows what the worker took instead of sleeping and hoping.
 #![allow(dead_code)]
 
 use acrypto::drivers::crypto::apply_steps;
 use acrypto::{Algorithm, Capability, DeviceClass, DeviceHandle, Driver, Error, Request, Result, Step, Work};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for a hand-off before it fails (a hang is a bug;
+/// this is only far beyond any wait a loaded machine needs).
+pub const HAND_OFF_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What a scripted device does.
 #[derive(Clone)]
@@ -40,7 +56,6 @@ impl Default for Script {
     }
 }
 
-#[derive(Default)]
 pub struct Shared {
     wake: Mutex<(bool, bool)>, // (ready, stop)
     cv: Condvar,
@@ -57,6 +72,32 @@ pub struct Shared {
     pub inline_threads: Mutex<Vec<ThreadId>>,
     /// Threads that ran queued work.
     pub worker_threads: Mutex<Vec<ThreadId>>,
+    /// The worker sends the `user` of each item it holds at the closed gate,
+    /// before it starts waiting there.
+    held_tx: Mutex<Sender<u64>>,
+    held_rx: Mutex<Receiver<u64>>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        let (tx, rx) = channel();
+        Shared {
+            wake: Mutex::default(),
+            cv: Condvar::new(),
+            gate: Mutex::new(true),
+            gate_cv: Condvar::new(),
+            thread: Mutex::default(),
+            handle: Mutex::default(),
+            processed: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            order: Mutex::default(),
+            record_order: AtomicBool::new(false),
+            inline_threads: Mutex::default(),
+            worker_threads: Mutex::default(),
+            held_tx: Mutex::new(tx),
+            held_rx: Mutex::new(rx),
+        }
+    }
 }
 
 pub struct Scripted {
@@ -91,6 +132,31 @@ impl Shared {
     pub fn order(&self) -> Vec<u64> {
         self.order.lock().unwrap().clone()
     }
+    /// Waits until the worker holds one more item at the closed gate and
+    /// returns its `user`. Each item is reported once, in the order the
+    /// worker took them; fails the test after `HAND_OFF_TIMEOUT`.
+    pub fn held(&self) -> u64 {
+        self.held_rx
+            .lock()
+            .unwrap()
+            .recv_timeout(HAND_OFF_TIMEOUT)
+            .expect("the gated worker never took the work it was expected to hold")
+    }
+    /// Items reported held and not yet collected by `held`.
+    pub fn held_now(&self) -> Vec<u64> {
+        self.held_rx.lock().unwrap().try_iter().collect()
+    }
+}
+
+/// Waits until `cond` holds (a state another thread reaches), checking it
+/// often; fails the test with `what` after `HAND_OFF_TIMEOUT`. For hand-offs
+/// the engine exposes only as state, never as a guess at how long it takes.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < HAND_OFF_TIMEOUT, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 fn rand_u64() -> u64 {
@@ -110,6 +176,9 @@ fn rand_u64() -> u64 {
 fn run(shared: &Shared, script: &Script, dev: &DeviceHandle, mut w: Work) {
     {
         let mut g = shared.gate.lock().unwrap();
+        if !*g {
+            let _ = shared.held_tx.lock().unwrap().send(w.request().user);
+        }
         while !*g {
             g = shared.gate_cv.wait(g).unwrap();
         }
