@@ -1,22 +1,33 @@
 #!/bin/busybox sh
-# /init of the test VM (copied into the initramfs by run.sh).
+# /init of the test VM (copied into the initramfs by run.sh). Walks the
+# manifest (tests/vm/manifest, as filtered by run.sh into $BUILD/manifest):
+# loads acrypto.ko per "load" line and runs that stage's tests through
+# guest.sh, chrooted into the host root; then the harness's own tests
+# ($BUILD/selftest.manifest), each segment of them between SELFTEST markers.
 /bin/busybox --install -s /bin
 export PATH=/bin
+# a line of its own for the firmware's terminal resets before the first output
+echo
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 . /cfg
 
 say() { echo "GUEST $*"; }
+kernel_log() {
+	echo "DMESG BEGIN"
+	dmesg -c
+	echo "DMESG END"
+}
 finish() {
 	say "kernel log follows"
-	echo "DMESG BEGIN"
-	dmesg
-	echo "DMESG END"
+	kernel_log
 	say "DONE"
 	sync
 	poweroff -f
 }
+pass() { echo "RESULT PASS $*"; }
+fail() { echo "RESULT FAIL $*"; }
 
 for m in $(cat /modules.list); do
 	insmod /lib/modules/$m 2>/dev/null || say "insmod $m failed"
@@ -30,63 +41,110 @@ mount --bind /proc /host/proc
 mount --bind /sys /host/sys
 mount -t tmpfs scratch /host/run
 
-# The Rust kdev/afalg tests again under other module parameters (small
-# limits: session eviction, tiny windows, max_buffer faults; copies only;
-# zero copy for nearly everything).
-rust_tests() {
-	[ "$RUST_TESTS" = 1 ] || return 0
-	{
-		T_TAG="$1" ACRYPTO_REQUIRE_KERNEL=1 ACRYPTO_KDEV_REFERENCE=$BUILD/kdev_reference.txt \
-			chroot /host $BUILD/kernel_devices --test-threads=1 --nocapture -q
-		echo $? >/tmp/rust_rc
-	} | grep -E '^(RESULT|  note: [0-9]+ checks|test result)'
-	rc=$(cat /tmp/rust_rc)
-	[ "$rc" = 0 ] || echo "RESULT FAIL $1rust kernel devices exited with status $rc"
-}
-
-# Load a copy of the built module, not the file on the 9p mount.
+# Load copies of the built modules, not the files on the 9p mount.
 cp /host$BUILD/kmod/acrypto.ko /acrypto.ko
-if insmod /acrypto.ko; then
-	say "acrypto loaded"
-	BENCH_SECS=$BENCH_SECS RUST_TESTS=$RUST_TESTS chroot /host /bin/sh $HERE/guest.sh $MODE $BUILD
-	if rmmod acrypto; then
-		echo "RESULT PASS rmmod acrypto after all tests"
+cp /host$BUILD/broken/acrypto_broken.ko /acrypto_broken.ko 2>/dev/null
+
+# load STAGE PARAMS...: insmod, the stage's tests, rmmod (module exit must
+# wait for whatever the last test left in flight).
+load() {
+	stage=$1
+	shift
+	# shellcheck disable=SC2068 # parameters are split on purpose
+	if insmod /acrypto.ko $@; then
+		pass "$stage/insmod: acrypto.ko $*"
+	else
+		fail "$stage/insmod: acrypto.ko $*"
+		return
+	fi
+	[ "$stage" = default ] && say "acrypto loaded"
+	chroot /host /bin/sh "$HERE/guest.sh" "$MODE" "$BUILD" "$manifest" "$stage" </dev/null
+	# Requests a test left in flight hold the module until they finish:
+	# rmmod says "in use" until then, so it is retried for up to 60 s.
+	tries=0
+	until rmmod acrypto 2>/dev/null; do
+		tries=$((tries + 1))
+		[ $tries -ge 120 ] && break
+		usleep 500000
+	done
+	if ! grep -q '^acrypto ' /proc/modules; then
+		pass "$stage/rmmod: after its tests (waited $((tries / 2)).$((tries % 2 * 5))s)"
 		dmesg | grep -o 'unload waits for the requests of .*' | sed 's/^/  note: /'
 	else
-		echo "RESULT FAIL rmmod acrypto after all tests"
+		rmmod acrypto
+		fail "$stage/rmmod: after its tests, still loaded after 60 s"
 		lsmod
 	fi
-	if [ "$MODE" = test ]; then
-		# Parameters: out of range is refused; small limits are enforced.
-		if insmod /acrypto.ko max_buffer=4194304 2>/dev/null; then
-			echo "RESULT FAIL insmod with max_buffer=4 MiB was accepted"
-			rmmod acrypto
-		else
-			echo "RESULT PASS insmod with max_buffer=4 MiB refused"
-		fi
-		if insmod /acrypto.ko max_sessions=3 max_inflight=5 max_buffer=4096; then
-			T_TAG="[small limits] " chroot /host $BUILD/t_limits
-			rust_tests "[small limits] "
-			rmmod acrypto && echo "RESULT PASS rmmod after the small-limits run" ||
-				echo "RESULT FAIL rmmod after the small-limits run"
-		else
-			echo "RESULT FAIL insmod with small limits"
-		fi
-		# The batch path with copies only, and with zero copy from 16 bytes.
-		for zc in 0 16; do
-			if insmod /acrypto.ko zero_copy_min=$zc; then
-				T_TAG="[zero_copy_min=$zc] " chroot /host $BUILD/t_kat $BUILD/vectors.txt |
-					grep -v '^  note: driver'
-				rust_tests "[zero_copy_min=$zc] "
-				rmmod acrypto && echo "RESULT PASS rmmod after the zero_copy_min=$zc run" ||
-					echo "RESULT FAIL rmmod after the zero_copy_min=$zc run"
-			else
-				echo "RESULT FAIL insmod zero_copy_min=$zc"
-			fi
-		done
+}
+
+# refuse NAME PARAMS...: insmod with these parameters must fail.
+refuse() {
+	name=$1
+	shift
+	# shellcheck disable=SC2068
+	if insmod /acrypto.ko $@ 2>/dev/null; then
+		fail "refuse/$name: insmod acrypto.ko $* was accepted"
+		rmmod acrypto
+	else
+		pass "refuse/$name: insmod acrypto.ko $* refused"
+	fi
+}
+
+# broken NAME PARAMS...: the deliberately broken module (selftests only).
+broken() {
+	name=$1
+	shift
+	# shellcheck disable=SC2068
+	if insmod /acrypto_broken.ko $@; then
+		pass "$name/insmod: acrypto_broken.ko $*"
+	else
+		fail "$name/insmod: acrypto_broken.ko $*"
+		return
+	fi
+	rmmod acrypto_broken && pass "$name/rmmod: acrypto_broken" || fail "$name/rmmod: acrypto_broken"
+}
+
+# Walks one manifest file (read first: its lines must not be the stdin of
+# the programs it runs).
+walk() {
+	manifest=$BUILD/$1
+	seg=
+	grep -vE '^[[:space:]]*(#|$)' "/host$manifest" | grep -E '^(load|refuse|broken|segment) ' >/steps
+	while read -r kind name rest <&3; do
+		case $kind in
+		segment)
+			[ -n "$seg" ] && { kernel_log; echo "SELFTEST END $seg"; }
+			seg=$name
+			echo "SELFTEST BEGIN $seg"
+			;;
+		# shellcheck disable=SC2086
+		load) load "$name" $rest ;;
+		# shellcheck disable=SC2086
+		refuse) refuse "$name" $rest ;;
+		# shellcheck disable=SC2086
+		broken) broken "$name" $rest ;;
+		esac
+	done 3</steps
+	[ -n "$seg" ] && { kernel_log; echo "SELFTEST END $seg"; }
+}
+
+if [ "$MODE" = bench ]; then
+	if insmod /acrypto.ko; then
+		BENCH_SECS=$BENCH_SECS RUST_TESTS=$RUST_TESTS chroot /host /bin/sh "$HERE/guest.sh" bench "$BUILD"
+		rmmod acrypto
+	else
+		say "insmod acrypto failed"
 	fi
 else
-	echo "RESULT FAIL insmod acrypto"
+	walk manifest
+	say "tests done"
+	# the real run's kernel log, before the selftests add theirs
+	kernel_log
+	[ "$SELFTEST" = 1 ] && walk selftest.manifest
 fi
 umount /host/run /host/sys /host/proc /host/dev 2>/dev/null
-finish
+say "kernel log follows"
+kernel_log
+say "DONE"
+sync
+poweroff -f

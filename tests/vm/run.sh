@@ -2,15 +2,21 @@
 # Builds acrypto.ko and the C tests, boots Debian's kernel in qemu (TCG) with
 # the host's root mounted read-only over 9p, loads the module, runs the tests
 # in a chroot into the host root, unloads the module and checks the kernel
-# log. See tests/vm/README.md.
+# log. The verdict is by manifest (tests/vm/manifest): every test listed
+# there must report PASS. The harness's own tests (tests/vm/selftest.manifest,
+# a module build with a warning, a deliberately broken module) must fail that
+# same verdict. See tests/vm/README.md.
 #
 #   tests/vm/run.sh          the test suite (default)
 #   tests/vm/run.sh bench    the benchmark only (not part of the tests)
 #
-# Environment: VM_TIMEOUT (seconds, default 480), KVER (default: newest
+# Environment: VM_TIMEOUT (seconds, default 900: a hang detector; the guest
+# needs about 6 minutes, more on a loaded machine), KVER (default: newest
 # kernel with both /boot/vmlinuz-$KVER and /lib/modules/$KVER/build).
 set -euo pipefail
-
+# The whole script is one block, read before it runs: editing or checking
+# out this file while a run is going on does not change that run.
+{
 mode=${1:-test}
 case $mode in
 test | bench) ;;
@@ -30,7 +36,7 @@ case $build in
 	exit 2
 	;;
 esac
-timeout_s=${VM_TIMEOUT:-480}
+timeout_s=${VM_TIMEOUT:-900}
 
 log() { echo "vm: $*"; }
 
@@ -68,15 +74,62 @@ if [ -z "$KVER" ] || [ ! -f "/boot/vmlinuz-$KVER" ]; then
 fi
 log "kernel $KVER"
 
-# ---- 3. the module, in the dkms layout (header under ./include) -------------
+# ---- 3. the modules, in the dkms layout (header under ./include) ------------
+# The test build fails on any compiler or modpost warning (the dkms build
+# does not: a newer compiler must not break installation).
+kmod_copy() {
+	rm -rf "$1"
+	mkdir -p "$1/include/linux"
+	cp "$repo"/kmod-c/{acrypto.c,Kbuild,Makefile,dkms.conf} "$1/"
+	cp "$repo/include/uapi/linux/acrypto.h" "$1/include/linux/"
+}
+# build_module DIR KO [MAKE ARGS]: 0 when DIR built KO without a warning;
+# else says why.
+build_module() {
+	if ! make -C "/lib/modules/$KVER/build" M="$1" "${@:3}" modules >"$1/kbuild.log" 2>&1; then
+		grep -v "Skipping BTF generation" "$1/kbuild.log" | tail -30
+		echo "module build failed: $1"
+		return 1
+	fi
+	if grep -i 'warning:' "$1/kbuild.log"; then
+		echo "module build has warnings: $1"
+		return 1
+	fi
+	[ -f "$1/$2" ] || { echo "module build made no $2: $1" && return 1; }
+}
 rm -rf "$build"
-mkdir -p "$build/kmod/include/linux"
-cp "$repo"/kmod-c/{acrypto.c,Kbuild,Makefile,dkms.conf} "$build/kmod/"
-cp "$repo/include/uapi/linux/acrypto.h" "$build/kmod/include/linux/"
-make -s -C "/lib/modules/$KVER/build" M="$build/kmod" modules 2>&1 |
-	grep -v "Skipping BTF generation" || true
-[ -f "$build/kmod/acrypto.ko" ] || {
-	echo "vm: module build failed" >&2
+mkdir -p "$build"
+kmod_copy "$build/kmod"
+# ACRYPTO_WERROR=y: the project's own build also turns warnings into errors.
+build_module "$build/kmod" acrypto.ko ACRYPTO_WERROR=y >"$build/kmod.verdict" || {
+	cat "$build/kmod.verdict" >&2
+	echo "vm: FAIL: acrypto.ko must build without warnings" >&2
+	exit 1
+}
+# Selftest: the same check on a copy with one warning added, built as dkms
+# builds it (no ACRYPTO_WERROR, any -Werror removed), must fail, and say it is
+# the warning.
+kmod_copy "$build/kmod-warning"
+sed -i 's/-Werror//g' "$build/kmod-warning/Kbuild"
+printf '%s\n' 'static int __maybe_unused acrypto_selftest_warning(void) { int unused; return 0; }' \
+	>>"$build/kmod-warning/acrypto.c"
+if build_module "$build/kmod-warning" acrypto.ko >"$build/kmod-warning.verdict" 2>&1; then
+	echo "vm: FAIL: selftest: a module build with a warning was accepted" >&2
+	exit 1
+elif ! grep -q "warning: unused variable" "$build/kmod-warning.verdict" ||
+	! grep -q '^module build has warnings' "$build/kmod-warning.verdict"; then
+	cat "$build/kmod-warning.verdict" >&2
+	echo "vm: FAIL: selftest: the module build with a warning failed for another reason" >&2
+	exit 1
+fi
+log "selftest: a module build with a warning fails the run: ok"
+rm -rf "$build/kmod-warning"
+# The deliberately broken module (tests/vm/broken), for the selftests.
+mkdir -p "$build/broken"
+cp "$here"/broken/{acrypto_broken.c,Kbuild} "$build/broken/"
+build_module "$build/broken" acrypto_broken.ko >"$build/broken.verdict" || {
+	cat "$build/broken.verdict" >&2
+	echo "vm: FAIL: tests/vm/broken must build without warnings" >&2
 	exit 1
 }
 
@@ -132,7 +185,39 @@ else
 	fi
 fi
 
-# ---- 5. the initramfs ---------------------------------------------------------
+# ---- 5. the manifests -----------------------------------------------------------
+# manifest_ids FILE [SEGMENT]: the check ids FILE requires (of one segment),
+# one a line; exits non-zero on a malformed line or a repeated id.
+manifest_ids() {
+	awk -v want="${2-}" -v file="$1" '
+	function need(id) {
+		if (id in seen) { printf "%s:%d: %s twice\n", file, NR, id > "/dev/stderr"; bad = 1 }
+		seen[id] = 1
+		if (seg == want) print id
+	}
+	/^[[:space:]]*(#|$)/ { next }
+	$1 == "segment" && NF == 2 { seg = $2; stage = ""; next }
+	$1 == "load" && NF >= 2 { stage = $2; need(stage "/insmod"); need(stage "/rmmod"); next }
+	$1 == "test" && NF >= 3 && stage != "" { need(stage "/" $2); next }
+	$1 == "refuse" && NF >= 3 { stage = ""; need("refuse/" $2); next }
+	$1 == "broken" && NF >= 2 { stage = ""; need($2 "/insmod"); need($2 "/rmmod"); next }
+	($1 == "expect" || $1 == "never") && NF >= 2 && seg != "" { next }
+	{ printf "%s:%d: cannot parse: %s\n", file, NR, $0 > "/dev/stderr"; bad = 1 }
+	END { exit bad }' "$1"
+}
+if [ "$rust_tests" = skip ]; then
+	grep -v '\$B/kernel_devices' "$here/manifest" >"$build/manifest"
+	log "skipped: $(grep -c '\$B/kernel_devices' "$here/manifest") manifest entries of the Rust tests"
+else
+	cp "$here/manifest" "$build/manifest"
+fi
+cp "$here/selftest.manifest" "$build/selftest.manifest"
+manifest_ids "$build/manifest" >"$build/manifest.ids" || exit 2
+manifest_ids "$build/selftest.manifest" x >/dev/null || exit 2
+segments=$(awk '$1 == "segment" { print $2 }' "$build/selftest.manifest")
+log "manifest: $(wc -l <"$build/manifest.ids") checks; selftest segments: $(echo $segments)"
+
+# ---- 6. the initramfs ---------------------------------------------------------
 ird=$build/initramfs
 mkdir -p "$ird"/{bin,dev,proc,sys,host,tmp,lib/modules}
 cp /bin/busybox "$ird/bin/busybox"
@@ -157,26 +242,72 @@ BUILD=$build
 HERE=$here
 BENCH_SECS=${BENCH_SECS:-1}
 RUST_TESTS=$rust_tests
+SELFTEST=1
 EOF
 cp "$here/init.sh" "$ird/init"
 chmod +x "$ird/init"
 (cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) >"$build/initrd.gz"
 
-# ---- 6. boot ---------------------------------------------------------------------
+# SLUB debugging (sanity checks, red zones, poisoning, owner tracking) and
+# page poisoning: Debian's kernel has CONFIG_SLUB_DEBUG and
+# CONFIG_PAGE_POISONING but no KASAN, KFENCE or kmemleak. Page poisoning takes
+# precedence over init_on_free (the kernel says so at boot), so init_on_free
+# is not asked for: poisoning also checks the pages on their next allocation.
+memdebug="slub_debug=FZPU page_poison=1"
+
+# ---- 7. boot ---------------------------------------------------------------------
 log "booting (timeout ${timeout_s}s), console in $build/console.log"
+boot_start=$(date +%s)
 set +e
 timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
 	-accel tcg -cpu max -smp 2 -m 1024 -nographic -no-reboot \
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$build/initrd.gz" \
 	-fsdev local,id=fs0,path=/,security_model=none,readonly=on \
 	-device virtio-9p-pci,fsdev=fs0,mount_tag=host \
-	-append "console=ttyS0 quiet panic=-1 oops=panic" </dev/null |
-	tee "$build/console.log" | tr -d '\r' | grep --line-buffered -E '^(RESULT|  note|t_|GUEST)'
+	-append "console=ttyS0 quiet panic=-1 oops=panic $memdebug" </dev/null |
+	tee "$build/console.log" | sed -u 's/\r$//' |
+	grep --line-buffered -E '^(RESULT FAIL|RESULT PASS [^ ]+/[^ ]+:|GUEST|SELFTEST)'
 qemu_rc=${PIPESTATUS[0]}
 set -e
-tr -d '\r' <"$build/console.log" >"$build/console.txt"
+# without carriage returns and the firmware's terminal resets (ESC c, ESC [...)
+tr -d '\r' <"$build/console.log" | sed 's/\x1bc//g; s/\x1b\[[0-9;?]*[A-Za-z]//g' >"$build/console.txt"
+log "the guest ran for $(($(date +%s) - boot_start))s"
 
-# ---- 7. verdict --------------------------------------------------------------------
+# ---- 8. verdict --------------------------------------------------------------------
+# The kernel reports problems with these: oopses, BUG() and WARN(), SLUB
+# debugging ("BUG <cache> (...): Redzone overwritten", "Poison overwritten",
+# ...), page poisoning ("pagealloc: memory corruption"), bad pages, list
+# debugging, UBSAN, hung tasks.
+kernel_problems='Oops|BUG:|(^|\] )BUG [^ ]+ \(|WARNING:|Call Trace|general protection|Kernel panic|UBSAN|'
+kernel_problems+='Redzone overwritten|Poison overwritten|Object already free|Freepointer corrupt|Padding overwritten|'
+kernel_problems+='pagealloc: |Bad page|list_(add|del) corruption|blocked for more than'
+
+# verdict TEXT IDS: the reasons TEXT (a part of the console log) fails the
+# checks listed in IDS, one a line ("missing ID", "failed ID: ...",
+# "fail-line: ...", "kernel: ..."); exits non-zero when there is one.
+verdict() {
+	KERNEL_PROBLEMS=$kernel_problems awk -v ids="$2" '
+	BEGIN {
+		pat = ENVIRON["KERNEL_PROBLEMS"]
+		while ((getline id < ids) > 0) { want[id] = 1; order[n++] = id }
+	}
+	$0 ~ pat { print "kernel: " $0; bad = 1 }
+	/^RESULT (PASS|FAIL) / {
+		id = $3; sub(/:$/, "", id)
+		if (!(id in want) || $3 != id ":") {
+			if ($2 == "FAIL") { print "fail-line: " substr($0, 13); bad = 1 }
+			next
+		}
+		if ($2 == "PASS") passed[id] = 1
+		else { print "failed " substr($0, 13); bad = 1; failed[id] = 1 }
+	}
+	END {
+		for (i = 0; i < n; i++)
+			if (!(order[i] in passed) && !(order[i] in failed)) { print "missing " order[i]; bad = 1 }
+		exit bad
+	}' "$1"
+}
+
 fail=0
 if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
 	log "FAIL: the VM timed out after ${timeout_s}s"
@@ -186,21 +317,56 @@ if ! grep -q '^GUEST DONE' "$build/console.txt"; then
 	log "FAIL: the guest did not finish (qemu exit $qemu_rc)"
 	fail=1
 fi
-if grep -nE 'Oops|BUG:|WARNING:|Call Trace|KASAN|general protection|Kernel panic|UBSAN' \
-	"$build/console.txt" >"$build/kernel-problems.txt"; then
-	log "FAIL: the kernel log shows problems:"
-	head -40 "$build/kernel-problems.txt"
+if [ "$mode" = bench ]; then
+	grep -nE "$kernel_problems" "$build/console.txt" && { log "FAIL: the kernel log shows problems"; fail=1; }
+	sed -n '/^BENCH BEGIN/,/^BENCH END/p' "$build/console.txt" | sed '1d;$d'
+	exit $fail
+fi
+
+# The real run: the console without the selftest segments.
+sed '/^SELFTEST BEGIN /,/^SELFTEST END /d' "$build/console.txt" >"$build/main.txt"
+if verdict "$build/main.txt" "$build/manifest.ids" >"$build/verdict.txt"; then
+	log "every one of the $(wc -l <"$build/manifest.ids") checks of the manifest passed"
+else
+	log "FAIL: $(wc -l <"$build/verdict.txt") reasons:"
+	head -60 "$build/verdict.txt"
 	fail=1
 fi
-passed=$(grep -c '^RESULT PASS' "$build/console.txt" || true)
-failed=$(grep -c '^RESULT FAIL' "$build/console.txt" || true)
-if [ "$mode" = test ]; then
-	grep '^RESULT FAIL' "$build/console.txt" || true
-	[ "$failed" = 0 ] || fail=1
-	[ "$passed" -gt 0 ] || fail=1
-	if [ $fail = 1 ] && [ "$failed" = 0 ]; then failed=1; fi
-	echo "$passed passed, $failed failed"
-else
-	sed -n '/^BENCH BEGIN/,/^BENCH END/p' "$build/console.txt" | sed '1d;$d'
-fi
+
+# The selftests: each segment must fail the same verdict, for its reasons.
+for seg in $segments; do
+	sed -n "/^SELFTEST BEGIN $seg\$/,/^SELFTEST END $seg\$/p" "$build/console.txt" >"$build/selftest-$seg.txt"
+	manifest_ids "$build/selftest.manifest" "$seg" >"$build/selftest-$seg.ids"
+	if ! grep -q "^SELFTEST END $seg\$" "$build/selftest-$seg.txt"; then
+		log "FAIL: selftest $seg did not run to its end"
+		fail=1
+		continue
+	fi
+	if verdict "$build/selftest-$seg.txt" "$build/selftest-$seg.ids" >"$build/selftest-$seg.verdict"; then
+		log "FAIL: selftest $seg passed the verdict; it must fail it"
+		fail=1
+		continue
+	fi
+	ok=1
+	while read -r kind re; do
+		n=$(grep -cE -- "$re" "$build/selftest-$seg.verdict" || true)
+		if { [ "$kind" = expect ] && [ "$n" = 0 ]; } || { [ "$kind" = never ] && [ "$n" != 0 ]; }; then
+			log "FAIL: selftest $seg: $kind $re: $n reasons match"
+			ok=0
+		fi
+	done < <(awk -v s="$seg" '$1 == "segment" { cur = $2; next }
+		cur == s && ($1 == "expect" || $1 == "never") { k = $1; sub(/^[^ ]+ +/, ""); print k " " $0 }' \
+		"$build/selftest.manifest")
+	if [ $ok = 1 ]; then
+		log "selftest $seg fails the verdict as it must: $(head -1 "$build/selftest-$seg.verdict")"
+	else
+		sed 's/^/    /' "$build/selftest-$seg.verdict"
+		fail=1
+	fi
+done
+
+passed=$(grep -c '^RESULT PASS' "$build/main.txt" || true)
+failed=$(grep -c '^RESULT FAIL' "$build/main.txt" || true)
+echo "$passed passed, $failed failed; manifest: $(($(wc -l <"$build/manifest.ids") - $(grep -c '^missing\|^failed' "$build/verdict.txt" || true)))/$(wc -l <"$build/manifest.ids") checks passed"
 exit $fail
+}
