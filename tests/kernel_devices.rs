@@ -122,8 +122,8 @@ impl Tally {
 /// What a finished request must look like.
 enum Want {
     Output(Vec<u8>),
-    /// The tag starts with these bytes and has the digest's length.
-    Tag(Vec<u8>),
+    /// The tag starts with these bytes and has this length (the digest's).
+    Tag(Vec<u8>, usize),
     Ok,
     Err(Error),
     /// A device fault (a request above the module's max_buffer).
@@ -195,9 +195,9 @@ impl<'e> Window<'e> {
                     None
                 }
             }
-            (Want::Tag(w), Ok(r)) => {
-                (!r.tag.starts_with(w)).then(|| format!("tag {}, want {}", common::hex(&r.tag), common::hex(w)))
-            }
+            (Want::Tag(w, len), Ok(r)) => (!r.tag.starts_with(w) || r.tag.len() != *len).then(|| {
+                format!("tag {} ({} bytes), want {} ({len} bytes)", common::hex(&r.tag), r.tag.len(), common::hex(w))
+            }),
             (Want::Random(n), Ok(r)) => (r.data.len() != *n || (*n >= 16 && r.data.iter().all(|&b| b == 0)))
                 .then(|| format!("{} random bytes, want {n}", r.data.len())),
         };
@@ -245,7 +245,7 @@ fn run_vectors(e: &Engine, dev: &DeviceInfo, cases: &[Case], w: &mut Window<'_>)
         }
         let want = match c.op {
             Op::Encrypt | Op::Decrypt => Want::Output(c.expected.clone()),
-            Op::Digest => Want::Tag(c.expected.clone()),
+            Op::Digest => Want::Tag(c.expected.clone(), c.alg.digest_len()),
             _ => Want::Ok,
         };
         if c.op == Op::Verify {
@@ -443,7 +443,12 @@ fn run_crosschecks(e: &Engine, dev: &DeviceInfo, refs: &[RefCase], w: &mut Windo
         w.push(
             &s,
             Request::new(c.input.clone()),
-            Check { what: what.clone(), input: c.input.clone(), separate: false, want: Want::Tag(c.output.clone()) },
+            Check {
+                what: what.clone(),
+                input: c.input.clone(),
+                separate: false,
+                want: Want::Tag(c.output.clone(), c.alg.digest_len()),
+            },
         );
         if c.alg.kind() != OpKind::Mac {
             continue;
@@ -500,6 +505,82 @@ fn report(name: &str, t: &Tally, summary: &str) -> bool {
         }
         false
     }
+}
+
+/// The kernel devices the guest of `tests/vm/run.sh` must have, each with
+/// exactly these algorithms: the AES-NI and generic drivers of Debian's
+/// kernel, the template instances `tests/vm/t_kat` binds sessions to (which
+/// stay registered once made), random number sources, and AF_ALG with
+/// everything but rng. A driver that vanished from the probe, or lost an
+/// algorithm, would otherwise shrink the coverage without failing anything.
+const WELL_KNOWN: &[(&str, &[&str])] = &[
+    ("kdev:cbc-aes-aesni", &["aes-128-cbc", "aes-192-cbc", "aes-256-cbc"]),
+    ("kdev:ecb-aes-aesni", &["aes-128-ecb", "aes-192-ecb", "aes-256-ecb"]),
+    ("kdev:ctr-aes-aesni", &["aes-128-ctr", "aes-192-ctr", "aes-256-ctr"]),
+    ("kdev:xts-aes-aesni", &["aes-128-xts", "aes-256-xts"]),
+    ("kdev:cbc(aes-generic)", &["aes-128-cbc", "aes-192-cbc", "aes-256-cbc"]),
+    ("kdev:xts(ecb(aes-generic))", &["aes-128-xts", "aes-256-xts"]),
+    ("kdev:sha1-generic", &["sha1"]),
+    ("kdev:sha256-generic", &["sha256"]),
+    ("kdev:hmac(sha1-generic)", &["hmac-sha1"]),
+    ("kdev:hmac(sha256-generic)", &["hmac-sha256"]),
+    ("kdev:cryptd(cbc(aes-aesni))", &["aes-128-cbc", "aes-192-cbc", "aes-256-cbc"]),
+    ("kdev:cryptd(sha256-generic)", &["sha256"]),
+    ("kdev:cryptd(hmac(sha256-generic))", &["hmac-sha256"]),
+    ("kdev:get_random_bytes", &["rng"]),
+    ("kdev:drbg_nopr_hmac_sha256", &["rng"]),
+    (
+        "afalg",
+        &[
+            "aes-128-cbc",
+            "aes-192-cbc",
+            "aes-256-cbc",
+            "aes-128-ecb",
+            "aes-192-ecb",
+            "aes-256-ecb",
+            "aes-128-ctr",
+            "aes-192-ctr",
+            "aes-256-ctr",
+            "aes-128-xts",
+            "aes-256-xts",
+            "hmac-sha1",
+            "hmac-sha256",
+            "sha1",
+            "sha256",
+        ],
+    ),
+];
+
+/// With `ACRYPTO_REQUIRE_KERNEL=1`, every well-known kernel device is there
+/// with exactly its algorithms.
+#[test]
+fn well_known_kernel_devices_are_all_there() {
+    let Some(e) = kernel_engine() else { return };
+    if !required() {
+        println!("  note: the well-known kernel devices are required only with ACRYPTO_REQUIRE_KERNEL=1");
+        return;
+    }
+    let devs = e.devices();
+    let mut missing = Vec::new();
+    for (name, algs) in WELL_KNOWN {
+        let want: std::collections::BTreeSet<String> = algs.iter().map(|a| a.to_string()).collect();
+        match devs.iter().find(|d| d.name == *name) {
+            None => missing.push(format!("{name}: no such device")),
+            Some(d) => {
+                let got: std::collections::BTreeSet<String> =
+                    d.capabilities.iter().map(|c| c.alg.to_string()).collect();
+                if got != want {
+                    missing.push(format!("{name}: offers {got:?}, want {want:?}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "well-known kernel devices:\n{}", missing.join("\n"));
+    println!(
+        "RESULT PASS {}rust: all {} well-known kernel devices",
+        std::env::var("T_TAG").unwrap_or_default(),
+        WELL_KNOWN.len()
+    );
 }
 
 #[test]
