@@ -26,9 +26,22 @@ fn engine() -> Engine {
     e
 }
 
+thread_local! {
+    /// Requests `on_device` sent, in this test (each test has its thread).
+    static SENT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Each device ran an equal share of what `on_device` sent in this test.
+fn assert_equal_shares(e: &Engine) {
+    let sent = SENT.with(|s| s.get());
+    assert!(sent > 0 && sent.is_multiple_of(DEVICES as u64), "{sent} requests sent");
+    common::assert_each_device_ran(e, sent / DEVICES as u64);
+}
+
 /// Runs `req` on a one-step session bound to `device`, alternating between
 /// the inline and the queued path with `n`.
 fn on_device(e: &Engine, device: &str, step: &Step, req: Request, n: usize) -> Result<Request, Error> {
+    SENT.with(|s| s.set(s.get() + 1));
     let s = e.session(SessionBuilder::new().push(step.clone()).bind(device))?;
     if n.is_multiple_of(2) {
         e.run(&s, req)
@@ -259,6 +272,7 @@ fn ciphers_match_openssl_on_every_device() {
         checks += n;
     }
     assert!(checks > 1000, "only {checks} checks");
+    assert_equal_shares(&e);
 }
 
 #[test]
@@ -271,6 +285,7 @@ fn digests_and_macs_match_openssl_on_every_device() {
         checks += n;
     }
     assert!(checks > 300, "only {checks} checks");
+    assert_equal_shares(&e);
 }
 
 /// A two-step route across two devices (encrypt on one, HMAC the
@@ -305,6 +320,8 @@ fn routed_encrypt_then_mac_matches_openssl() {
         assert_eq!(got.output(), &want_ct[..], "route {i}: ciphertext");
         assert_eq!(got.tag, want_tag, "route {i}: tag");
     }
+    // Each device ran the first step of two routes and the second of two.
+    common::assert_each_device_ran(&e, 4);
 }
 
 #[test]
@@ -321,4 +338,5 @@ fn rng_gives_the_length_asked_and_differs() {
         assert_ne!(a, b, "two rng draws on {} are equal", d.name);
         assert_ne!(a, vec![0; 64], "rng on {} left zeros", d.name);
     }
+    assert_equal_shares(&e);
 }

@@ -176,6 +176,10 @@ fn vectors_through_the_engine_run() {
     }
     report("engine run", failures, checks);
     assert_eq!(checks, DEVICES * (TOTAL_CASES + 15));
+    common::assert_each_device_ran(&e, (TOTAL_CASES + 15) as u64);
+    for d in e.devices() {
+        assert_eq!(d.stats.completed_err, 15, "{}: the tampered tags fail", d.name);
+    }
 }
 
 #[test]
@@ -215,7 +219,7 @@ fn vectors_through_the_engine_queue() {
     }
     report("engine queue", failures, checks);
     assert_eq!(checks, DEVICES * TOTAL_CASES);
-    e.wait_idle();
+    common::assert_each_device_ran(&e, TOTAL_CASES as u64);
     let st = e.stats();
     println!("{st:?}");
 }

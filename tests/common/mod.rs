@@ -22,6 +22,23 @@ pub fn repo_root() -> &'static std::path::Path {
         .expect("the repository's tests/vectors")
 }
 
+/// Each device of `e` ran exactly `share` requests (submitted, and completed
+/// one way or the other): the "every device" runs use identical software
+/// devices, so only the devices' own statistics show that each really ran
+/// its part (a session bound to one device that ran on another would pass
+/// every output check).
+pub fn assert_each_device_ran(e: &acrypto::Engine, share: u64) {
+    e.wait_idle();
+    for d in e.devices() {
+        let st = &d.stats;
+        assert_eq!(st.submitted, share, "{}: requests submitted to the device", d.name);
+        assert_eq!(st.completed_ok + st.completed_err, share, "{}: requests the device completed", d.name);
+        // (Not in_flight: a device's count of work in hand may drop just
+        // after the completion was delivered, so after wait_idle too.)
+        assert_eq!(st.moved, 0, "{}: requests moved to another device", d.name);
+    }
+}
+
 /// Runs `cmd` with `input` on its stdin and collects its output. Stdin is
 /// fed from another thread so that a large output cannot deadlock.
 pub fn run_with_input(mut cmd: std::process::Command, input: &[u8]) -> std::io::Result<std::process::Output> {
