@@ -31,6 +31,9 @@ const PLUG: u64 = u64::MAX;
 const KEY16: [u8; 16] = *b"0123456789abcdef";
 const IV: [u8; 16] = [7u8; 16];
 
+/// AES-128-CBC and HMAC-SHA1 "by hand" use the crates the devices use: they
+/// check that the engine ran the right steps on the right data, not the
+/// primitives (see the module comment).
 fn cbc_encrypt_by_hand(key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
     use cbc::cipher::{block_padding::NoPadding, BlockEncryptMut, KeyIvInit};
     let mut buf = data.to_vec();
