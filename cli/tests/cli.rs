@@ -1022,3 +1022,49 @@ fn progress_bar_only_on_a_terminal_for_large_inputs() {
     let _ = std::fs::remove_file(&inp);
     let _ = std::fs::remove_file(&out);
 }
+
+#[test]
+fn bench_null_device_batch_openssl_and_mix() {
+    let args = [
+        "bench",
+        "-a",
+        "aes-128-cbc",
+        "--sizes",
+        "64",
+        "--seconds",
+        "0.05",
+        "--json",
+        "--devices",
+        "null:1",
+        "--submit",
+        "batch",
+        "--mix",
+    ];
+    let j: Value = serde_json::from_slice(&ok(&args, b"")).expect("bench --json is JSON");
+    assert_eq!(j["submit"], "batch");
+    assert_eq!(j["device_count"], 1);
+    let r = &j["results"][0];
+    let ns = r["async"]["ns_per_request"].as_f64().unwrap();
+    let ops_s = r["async"]["ops_per_sec"].as_f64().unwrap();
+    assert!(ns > 0.0 && (ns * ops_s / 1e9 - 1.0).abs() < 1e-6, "ns/req {ns} vs {ops_s} op/s");
+    // The openssl baseline is there when the command is.
+    let has_openssl = std::process::Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success());
+    if has_openssl {
+        let mb = r["openssl"]["mb_per_sec"].as_f64().unwrap();
+        assert!(mb > 0.0);
+        assert!(r["openssl"]["command"].as_str().unwrap().starts_with("openssl speed -evp aes-128-cbc -bytes 64"));
+        let want = r["async"]["mb_per_sec"].as_f64().unwrap() / mb;
+        assert!((r["ratio"]["vs_openssl"].as_f64().unwrap() - want).abs() < 1e-6 * want.max(1.0));
+    } else {
+        assert!(r["openssl"].is_null() && r["ratio"]["vs_openssl"].is_null());
+    }
+    let mix = &r["mix"];
+    for side in ["low_priority_load", "high_priority", "high_priority_idle"] {
+        assert!(mix[side]["ops"].as_u64().unwrap() > 0, "{side} in {mix}");
+    }
+    assert!(mix["p99_vs_idle_p99"].as_f64().unwrap() > 0.0);
+    // Without the baseline.
+    let args = ["bench", "-a", "sha1", "--sizes", "16", "--seconds", "0.02", "--json", "--openssl", "off"];
+    let j: Value = serde_json::from_slice(&ok(&args, b"")).unwrap();
+    assert!(j["results"][0]["openssl"].is_null());
+}

@@ -13,6 +13,18 @@
 //!   at a time through the queued path, for a quarter of the time (at most
 //!   0.25 s).
 //!
+//! - openssl (when the `openssl` command exists and `--openssl off` was
+//!   not given): `openssl speed -evp ALG -bytes N -seconds S` (`-hmac
+//!   DIGEST` for HMACs), one stream on one core, run as a child process in
+//!   the same run; the ratio async ÷ openssl stands next to async ÷ sync.
+//! - `--mix`: a saturating priority-0 load (the async load above) with one
+//!   priority-7 request at a time on the same devices; its p50/p99 next to
+//!   the same requests' p99 on idle devices.
+//! - `--submit batch`: the async load hands each session's free requests
+//!   to `Engine::submit_batch` in one call instead of one `submit` each.
+//! - `--devices null:1`: the null device completes at once, so `ns/req`
+//!   is the engine's own cost per request.
+//!
 //! cbc and ecb sizes that are not a multiple of 16 are rounded up to the next
 //! block (xts up to 16 bytes at least), and the output says so.
 
@@ -57,9 +69,26 @@ pub struct BenchArgs {
     /// free request of the window in one `submit_batch` call.
     #[arg(long, value_enum, default_value = "single")]
     submit: SubmitMode,
+    /// Also run `openssl speed` for each figure as a baseline (auto: when
+    /// the `openssl` command exists).
+    #[arg(long, value_enum, default_value = "auto")]
+    openssl: OpensslMode,
+    /// Also measure priority: a saturating priority-0 load with a trickle
+    /// of priority-7 requests on the same devices.
+    #[arg(long)]
+    mix: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// Whether to run the `openssl speed` baseline.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum OpensslMode {
+    /// When the `openssl` command is found.
+    Auto,
+    /// Never.
+    Off,
 }
 
 /// How the async side hands requests to the engine.
@@ -232,6 +261,80 @@ fn async_side(
     Ok(Figures { ops, secs: took.as_secs_f64(), size, lat_ns: lat })
 }
 
+/// `openssl speed` single-stream throughput of `alg` on `size`-byte
+/// buffers, in MB/s, with the command line that measured it. `None` when
+/// OpenSSL has no such benchmark (rng) or the command is missing or fails.
+fn openssl_speed(alg: Algorithm, size: usize, secs: f64) -> Option<(f64, String)> {
+    let what: Vec<String> = match alg {
+        Algorithm::Aes { .. } | Algorithm::Digest(_) => vec!["-evp".into(), alg.to_string()],
+        Algorithm::Hmac(d) => vec!["-hmac".into(), Algorithm::Digest(d).to_string()],
+        Algorithm::Rng => return None,
+    };
+    // `-seconds` takes whole seconds.
+    let seconds = secs.ceil().max(1.0) as u64;
+    let mut args = vec!["speed".to_string()];
+    args.extend(what);
+    args.extend(["-bytes".into(), size.to_string(), "-seconds".into(), seconds.to_string()]);
+    let out = std::process::Command::new("openssl").args(&args).stderr(std::process::Stdio::null()).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let mb = parse_openssl_speed(&String::from_utf8_lossy(&out.stdout))?;
+    Some((mb, format!("openssl {}", args.join(" "))))
+}
+
+/// The figure of `openssl speed`'s result line (the last line, its last
+/// field: thousands of bytes per second with a `k`), in MB/s.
+fn parse_openssl_speed(out: &str) -> Option<f64> {
+    let line = out.lines().rev().find(|l| !l.trim().is_empty())?;
+    let kb: f64 = line.split_whitespace().last()?.strip_suffix('k')?.parse().ok()?;
+    Some(kb * 1000.0 / 1e6)
+}
+
+/// Priority in latency: a priority-0 load keeps the devices saturated
+/// (every session `batch` deep) while one priority-7 request at a time
+/// goes through; then the same priority-7 requests on idle devices.
+struct Mix {
+    load: Figures,
+    high: Figures,
+    idle: Figures,
+}
+
+fn mix_side(
+    engine: &Engine,
+    alg: Algorithm,
+    key: &[u8],
+    size: usize,
+    a: &BenchArgs,
+    low: &[Session],
+) -> CliResult<Mix> {
+    let high = engine.session(SessionBuilder::new().step(alg, op_of(alg), key).priority(7))?;
+    let trickle = |secs: f64| -> CliResult<Figures> {
+        let mut req = request(alg, size);
+        let mut lat = Vec::new();
+        let start = Instant::now();
+        while start.elapsed().as_secs_f64() < secs || lat.is_empty() {
+            let t = Instant::now();
+            let p = engine.submit_pending(&high, req).map_err(|r| r.error)?;
+            req = p.wait().into_result()?;
+            lat.push(t.elapsed().as_nanos() as u64);
+            // A trickle: the next one a little later.
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        Ok(Figures { ops: lat.len() as u64, secs: start.elapsed().as_secs_f64(), size, lat_ns: lat })
+    };
+    let idle = trickle((a.seconds / 4.0).min(0.25))?;
+    let (load, high) = std::thread::scope(|scope| {
+        let load = scope.spawn(|| async_side(engine, low, alg, size, a.batch, a.seconds, a.submit));
+        // Let the load fill the queues first.
+        std::thread::sleep(std::time::Duration::from_secs_f64((a.seconds / 10.0).min(0.05)));
+        let high = trickle(a.seconds * 0.8);
+        let load = load.join().unwrap_or_else(|_| Err(fail!("bench: the priority-0 load panicked")));
+        (load, high)
+    });
+    Ok(Mix { load: load?, high: high?, idle })
+}
+
 /// Submits every free request, one `submit_batch` call per session (a
 /// session's requests are the slots `i` with `i % sessions == s`). Returns
 /// how many were accepted; refused ones go back to `free`.
@@ -285,6 +388,8 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
         .iter()
         .map(|n| parse_alg(n.trim(), &[OpKind::Cipher, OpKind::Mac, OpKind::Hash, OpKind::Rng], "algorithm"))
         .collect::<CliResult<Vec<_>>>()?;
+    let use_openssl = a.openssl == OpensslMode::Auto
+        && std::process::Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success());
     let ndev = engine.devices().len();
     let nsessions = a.sessions.unwrap_or(ndev.max(1));
     if !a.json {
@@ -297,13 +402,23 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
         outln!("sync: direct call of the primitive on one thread; async: through the engine; ratio = async/sync throughput");
         outln!("latency (us): sync = one call; async = submission to completion under that load; 1-deep = async, one request in flight");
         outln!("ns/req: async wall-clock time per request (on a null device: the engine's own cost per request)");
+        if use_openssl {
+            outln!("openssl: `openssl speed -evp ALG` (hmac: -hmac DIGEST) single stream, same sizes; vs ossl = async/openssl");
+        }
+        if a.mix {
+            outln!(
+                "mix: priority-7 requests one at a time under a saturating priority-0 load vs the same on idle devices"
+            );
+        }
         outln!(
-            "{:<12} {:>6} {:>10} {:>10} {:>6} {:>11} {:>11} {:>7} {:>15} {:>15} {:>15}",
+            "{:<12} {:>6} {:>10} {:>10} {:>6} {:>10} {:>8} {:>11} {:>11} {:>7} {:>15} {:>15} {:>15}",
             "algorithm",
             "bytes",
             "sync MB/s",
             "async MB/s",
             "ratio",
+            "ossl MB/s",
+            "vs ossl",
             "sync op/s",
             "async op/s",
             "ns/req",
@@ -332,14 +447,19 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
             let mut one =
                 async_side(engine, &sessions[..1], alg, size, 1, (a.seconds / 4.0).min(0.25), SubmitMode::Single)?;
             let ratio = asy.mb_s() / sync.mb_s();
+            let ossl = if use_openssl { openssl_speed(alg, size, a.seconds) } else { None };
+            let vs_openssl = ossl.as_ref().map(|(mb, _)| asy.mb_s() / mb);
+            let mut mix = if a.mix { Some(mix_side(engine, alg, &key, size, a, &sessions)?) } else { None };
             if !a.json {
                 outln!(
-                    "{:<12} {:>6} {:>10.1} {:>10.1} {:>5.2}x {:>11.0} {:>11.0} {:>7.0} {:>15} {:>15} {:>15}",
+                    "{:<12} {:>6} {:>10.1} {:>10.1} {:>5.2}x {:>10} {:>8} {:>11.0} {:>11.0} {:>7.0} {:>15} {:>15} {:>15}",
                     alg.to_string(),
                     if note.is_some() { format!("{size}*") } else { size.to_string() },
                     sync.mb_s(),
                     asy.mb_s(),
                     ratio,
+                    ossl.as_ref().map_or("-".to_string(), |(mb, _)| format!("{mb:.1}")),
+                    vs_openssl.map_or("-".to_string(), |r| format!("{r:.2}x")),
                     sync.ops_s(),
                     asy.ops_s(),
                     asy.ns_per_op(),
@@ -348,10 +468,30 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
                     format!("{:.1}/{:.1}", one.quantile_us(0.5), one.quantile_us(0.99)),
                 );
             }
+            if let (Some(m), false) = (mix.as_mut(), a.json) {
+                let idle99 = m.idle.quantile_us(0.99);
+                outln!(
+                    "  mix: priority 7 p50/p99 {:.1}/{:.1} us under priority-0 load ({:.1} MB/s); idle p99 {:.1} us; p99 {:.1}x idle",
+                    m.high.quantile_us(0.5),
+                    m.high.quantile_us(0.99),
+                    m.load.mb_s(),
+                    idle99,
+                    m.high.quantile_us(0.99) / idle99
+                );
+            }
             if let Some(n) = &note {
                 notes.push(n.clone());
             }
             let (sp50, ap50) = (sync.quantile_us(0.5), asy.quantile_us(0.5));
+            let mix_json = mix.as_mut().map(|m| {
+                let idle99 = m.idle.quantile_us(0.99);
+                json!({
+                    "low_priority_load": m.load.json(),
+                    "high_priority": m.high.json(),
+                    "high_priority_idle": m.idle.json(),
+                    "p99_vs_idle_p99": m.high.quantile_us(0.99) / idle99,
+                })
+            });
             results.push(json!({
                 "algorithm": alg.to_string(),
                 "size": size,
@@ -360,7 +500,13 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
                 "sync": sync.json(),
                 "async": asy.json(),
                 "async_one_in_flight": one.json(),
-                "ratio": { "throughput": ratio, "latency_p50": if sp50 > 0.0 { ap50 / sp50 } else { 0.0 } },
+                "openssl": ossl.as_ref().map(|(mb, cmd)| json!({ "mb_per_sec": mb, "command": cmd })),
+                "mix": mix_json,
+                "ratio": {
+                    "throughput": ratio,
+                    "latency_p50": if sp50 > 0.0 { ap50 / sp50 } else { 0.0 },
+                    "vs_openssl": vs_openssl,
+                },
             }));
         }
     }
@@ -399,5 +545,14 @@ mod tests {
         assert!(effective_size(cbc, 4096).1.is_none());
         let ctr: Algorithm = "aes-128-ctr".parse().unwrap();
         assert_eq!(effective_size(ctr, 1500).0, 1500);
+    }
+
+    #[test]
+    fn openssl_speed_output_parses() {
+        let out = "The 'numbers' are in 1000s of bytes per second processed.\ntype           1504 bytes\nAES-128-CBC    1352697.60k\n\n";
+        assert_eq!(parse_openssl_speed(out), Some(1352.6976));
+        assert_eq!(parse_openssl_speed("hmac(sha1)      144879.75k"), Some(144.87975));
+        assert_eq!(parse_openssl_speed("no figure here"), None);
+        assert_eq!(parse_openssl_speed(""), None);
     }
 }
