@@ -211,6 +211,19 @@ impl DeviceInner {
         }
     }
 
+    /// Adds a batch's tally to the counters: one atomic update per counter
+    /// (and per latency bucket used), not per request.
+    pub(crate) fn record_tally(&self, t: &Tally, now: u64) {
+        if t.ok + t.err == 0 {
+            return;
+        }
+        self.account_busy(t.taken_ns, now);
+        self.counters.latency.add_buckets(&t.latency);
+        self.counters.completed_ok.add(t.ok);
+        self.counters.completed_err.add(t.err);
+        self.counters.bytes.add(t.bytes);
+    }
+
     pub(crate) fn stats(&self) -> Stats {
         let out = self.outstanding.load(Ordering::Relaxed) as u64;
         let queued = self.queued.load(Ordering::Relaxed);
@@ -228,6 +241,34 @@ impl DeviceInner {
             queue_capacity: self.capacity,
             broken_reason: lock(&self.broken_reason).clone(),
             stats: self.stats(),
+        }
+    }
+}
+
+/// Completions of one batch on one device, counted locally and added to
+/// the device's counters once (see [`DeviceInner::record_tally`]).
+#[derive(Default)]
+pub(crate) struct Tally {
+    ok: u64,
+    err: u64,
+    bytes: u64,
+    /// When the batch was taken (its earliest item).
+    taken_ns: u64,
+    latency: [u64; crate::stats::LATENCY_BUCKETS],
+}
+
+impl Tally {
+    /// Counts what `record_done` would for one completed item.
+    pub(crate) fn count(&mut self, ok: bool, bytes: u64, taken_ns: u64, since_ns: u64, now: u64) {
+        if self.ok + self.err == 0 || taken_ns < self.taken_ns {
+            self.taken_ns = taken_ns;
+        }
+        self.latency[crate::stats::bucket(std::time::Duration::from_nanos(now.saturating_sub(since_ns)))] += 1;
+        if ok {
+            self.ok += 1;
+            self.bytes += bytes;
+        } else {
+            self.err += 1;
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::balancer::{Candidate, WorkInfo};
 use crate::completion::{Completion, Due};
-use crate::device::{DeviceId, DeviceInner, DeviceState};
+use crate::device::{DeviceId, DeviceInner, DeviceState, Tally};
 use crate::engine::{EngineInner, CANCELING};
 use crate::error::{Error, Result};
 use crate::request::Request;
@@ -171,6 +171,16 @@ impl EngineInner {
                 && !job.tried.contains(&d.id)
                 && Some(d.id) != from_broken
         };
+        // One capable device (a bound step, or a one-device engine): no
+        // balancer to ask, so no candidate table to build.
+        let mut capable_devs = devs.iter().filter(|d| capable(d));
+        if let (Some(only), None) = (capable_devs.next(), capable_devs.next()) {
+            let extra = pending.filter(|p| p.0 == only.id).map_or(0, |p| p.1);
+            if admitted || only.queued.load(Ordering::Relaxed) + extra < only.capacity {
+                return Ok(only.clone());
+            }
+            return Err(Error::Busy);
+        }
         // Candidates live on the stack for up to 16 devices: no allocation per submission.
         let mut cands: SmallVec<[Candidate<'_>; 16]> = SmallVec::new();
         for d in devs.iter() {
@@ -235,6 +245,7 @@ impl EngineInner {
     pub(crate) fn step_done(&self, dev: &Arc<DeviceInner>, job: Box<Job>, status: Result<()>) {
         let mut due = Due::new();
         let now = self.now_ns();
+        dev.record_done(status.is_ok(), job.bytes(), job.taken_ns, job.enqueued_ns, now);
         self.step_done_into(dev, job, status, now, &mut due);
         if !due.is_empty() {
             self.out_of_flight_delivering(due);
@@ -250,10 +261,17 @@ impl EngineInner {
     pub(crate) fn steps_done(&self, dev: &Arc<DeviceInner>, items: impl Iterator<Item = (Box<Job>, Result<()>)>) {
         let mut due = Due::new();
         let now = self.now_ns();
-        let mut n = 0;
+        // The device's counters first, as `step_done` has them before the
+        // work moves on: whoever sees a request finished sees it counted.
+        let items: Vec<(Box<Job>, Result<()>)> = items.collect();
+        let mut tally = Tally::default();
+        for (job, status) in &items {
+            tally.count(status.is_ok(), job.bytes(), job.taken_ns, job.enqueued_ns, now);
+        }
+        dev.record_tally(&tally, now);
+        let n = items.len();
         for (job, status) in items {
             self.step_done_into(dev, job, status, now, &mut due);
-            n += 1;
         }
         if !due.is_empty() {
             self.out_of_flight_delivering(due);
@@ -264,8 +282,8 @@ impl EngineInner {
 
     /// Accounts a completed step and moves the job on: its next device, a
     /// retry, or its end (a completion due here is added to `due`).
+    /// The device's counters were updated by the caller.
     fn step_done_into(&self, dev: &Arc<DeviceInner>, mut job: Box<Job>, status: Result<()>, now: u64, due: &mut Due) {
-        dev.record_done(status.is_ok(), job.bytes(), job.taken_ns, job.enqueued_ns, now);
         let steps = job.session.steps.len();
         match status {
             Ok(()) if job.step_end < steps => {

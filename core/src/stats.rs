@@ -31,11 +31,24 @@ pub const LATENCY_BUCKETS: usize = 24;
 #[derive(Debug, Default)]
 pub struct Histogram([Counter; LATENCY_BUCKETS]);
 
+/// The bucket a latency falls in.
+pub(crate) fn bucket(d: Duration) -> usize {
+    let us = d.as_micros() as u64;
+    (64 - us.leading_zeros() as usize).min(LATENCY_BUCKETS - 1)
+}
+
 impl Histogram {
     pub(crate) fn record(&self, d: Duration) {
-        let us = d.as_micros() as u64;
-        let b = (64 - us.leading_zeros() as usize).min(LATENCY_BUCKETS - 1);
-        self.0[b].inc();
+        self.0[bucket(d)].inc();
+    }
+
+    /// Adds counts per bucket (a batch counted locally).
+    pub(crate) fn add_buckets(&self, counts: &[u64; LATENCY_BUCKETS]) {
+        for (b, &n) in self.0.iter().zip(counts) {
+            if n != 0 {
+                b.add(n);
+            }
+        }
     }
     /// A copy of the bucket counts.
     pub fn snapshot(&self) -> [u64; LATENCY_BUCKETS] {

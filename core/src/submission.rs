@@ -40,12 +40,14 @@ impl EngineInner {
         let mut run_dev: Option<Arc<DeviceInner>> = None;
         // Why the batch stops early, once the run before it is queued.
         let mut stop: Option<Stop> = None;
+        // One submission time for the batch.
+        let now = self.now_ns();
         while let Some((request, completion)) = items.next() {
             if let Err(error) = self.admit_one(s, &request) {
                 stop = Some(Stop::Item(error, request, completion));
                 break;
             }
-            let mut job = Job::new(s, request, completion, self.now_ns());
+            let mut job = Job::new(s, request, completion, now);
             let pending = run_dev.as_ref().map(|d| (d.id, run.len()));
             let dev = match self.pick(&job, false, None, pending) {
                 Ok(dev) => dev,
