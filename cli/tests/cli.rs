@@ -1052,7 +1052,10 @@ fn bench_null_device_batch_openssl_and_mix() {
     if has_openssl {
         let mb = r["openssl"]["mb_per_sec"].as_f64().unwrap();
         assert!(mb > 0.0);
-        assert!(r["openssl"]["command"].as_str().unwrap().starts_with("openssl speed -evp aes-128-cbc -bytes 64"));
+        assert!(r["openssl"]["command"]
+            .as_str()
+            .unwrap()
+            .starts_with("openssl speed -elapsed -evp aes-128-cbc -bytes 64"));
         let want = r["async"]["mb_per_sec"].as_f64().unwrap() / mb;
         assert!((r["ratio"]["vs_openssl"].as_f64().unwrap() - want).abs() < 1e-6 * want.max(1.0));
     } else {

@@ -14,9 +14,10 @@
 //!   0.25 s).
 //!
 //! - openssl (when the `openssl` command exists and `--openssl off` was
-//!   not given): `openssl speed -evp ALG -bytes N -seconds S` (`-hmac
-//!   DIGEST` for HMACs), one stream on one core, run as a child process in
-//!   the same run; the ratio async ÷ openssl stands next to async ÷ sync.
+//!   not given): `openssl speed -elapsed -evp ALG -bytes N -seconds S`
+//!   (`-hmac DIGEST` for HMACs), one stream on one core, run as a child
+//!   process in the same run, divided by wall-clock time like the other
+//!   figures; the ratio async ÷ openssl stands next to async ÷ sync.
 //! - `--mix`: a saturating priority-0 load (the async load above) with one
 //!   priority-7 request at a time on the same devices; its p50/p99 next to
 //!   the same requests' p99 on idle devices.
@@ -270,9 +271,11 @@ fn openssl_speed(alg: Algorithm, size: usize, secs: f64) -> Option<(f64, String)
         Algorithm::Hmac(d) => vec!["-hmac".into(), Algorithm::Digest(d).to_string()],
         Algorithm::Rng => return None,
     };
-    // `-seconds` takes whole seconds.
+    // `-seconds` takes whole seconds. `-elapsed` divides by wall-clock time,
+    // as every other figure here does (by default `openssl speed` divides
+    // by its CPU time, which on a shared machine is not the same thing).
     let seconds = secs.ceil().max(1.0) as u64;
-    let mut args = vec!["speed".to_string()];
+    let mut args = vec!["speed".to_string(), "-elapsed".to_string()];
     args.extend(what);
     args.extend(["-bytes".into(), size.to_string(), "-seconds".into(), seconds.to_string()]);
     let out = std::process::Command::new("openssl").args(&args).stderr(std::process::Stdio::null()).output().ok()?;
@@ -403,7 +406,7 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
         outln!("latency (us): sync = one call; async = submission to completion under that load; 1-deep = async, one request in flight");
         outln!("ns/req: async wall-clock time per request (on a null device: the engine's own cost per request)");
         if use_openssl {
-            outln!("openssl: `openssl speed -evp ALG` (hmac: -hmac DIGEST) single stream, same sizes; vs ossl = async/openssl");
+            outln!("openssl: `openssl speed -elapsed -evp ALG` (hmac: -hmac DIGEST) single stream, same sizes; vs ossl = async/openssl");
         }
         if a.mix {
             outln!(
