@@ -240,3 +240,33 @@ fn the_software_device_keeps_the_schedule_with_the_session() {
         assert_eq!((again.data, again.tag), (fresh.data, fresh.tag), "{name}");
     }
 }
+
+#[test]
+fn a_key_slot_of_another_kind_falls_back_to_a_fresh_expansion() {
+    use acrypto::drivers::crypto::apply_step;
+    let key = [0x42u8; 16];
+    let cbc: Algorithm = "aes-128-cbc".parse().unwrap();
+    let hmac: Algorithm = "hmac-sha256".parse().unwrap();
+    let reference = |alg: Algorithm, op: Op| {
+        let mut r = Request::new(vec![7; 48]).with_iv(&vec![1; alg.iv_len()]);
+        apply_step(&acrypto::Step::new(alg, op, &key).unwrap(), &mut r).unwrap();
+        r
+    };
+    // The slot holds a foreign type: the step still answers correctly.
+    let foreign = acrypto::Step::new(cbc, Op::Encrypt, &key).unwrap();
+    assert_eq!(foreign.key.schedule(|_| Ok::<u32, ()>(5)).unwrap(), Some(&5));
+    let mut r = Request::new(vec![7; 48]).with_iv(&[1; 16]);
+    apply_step(&foreign, &mut r).unwrap();
+    assert_eq!(r.data, reference(cbc, Op::Encrypt).data);
+    // A clone of an AES key (its slot holds the AES schedule) used for HMAC.
+    let aes_step = acrypto::Step::new(cbc, Op::Encrypt, &key).unwrap();
+    apply_step(&aes_step, &mut Request::new(vec![0; 16]).with_iv(&[0; 16])).unwrap();
+    let mac_step = acrypto::Step { alg: hmac, op: Op::Digest, key: aes_step.key.clone(), device: None };
+    let mut m = Request::new(vec![7; 48]);
+    apply_step(&mac_step, &mut m).unwrap();
+    assert_eq!(m.tag, reference(hmac, Op::Digest).tag);
+    // And the AES step still uses its own schedule correctly afterwards.
+    let mut again = Request::new(vec![7; 48]).with_iv(&[1; 16]);
+    apply_step(&aes_step, &mut again).unwrap();
+    assert_eq!(again.data, reference(cbc, Op::Encrypt).data);
+}
