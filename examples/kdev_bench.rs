@@ -6,7 +6,7 @@
 //! bench` runs it in the VM. The VM's CPU is emulated: only the ratios
 //! mean anything.
 
-use acrypto::{Algorithm, CipherMode, Completion, Op, Pending, Request, SessionBuilder};
+use acrypto::{Algorithm, CipherMode, Op, Pending, Request, SessionBuilder};
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -30,11 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             while start.elapsed().as_secs_f64() < secs {
                 while window.len() < 128 {
                     let p = Pending::new();
-                    engine.submit_blocking(
-                        &s,
-                        Request::new(vec![0x5a; size]).with_iv(&iv),
-                        Completion::Slot(p.clone()),
-                    )?;
+                    engine.submit_blocking(&s, Request::new(vec![0x5a; size]).with_iv(&iv), p.completion())?;
                     window.push_back(p);
                 }
                 if let Some(p) = window.pop_front() {

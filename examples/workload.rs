@@ -82,7 +82,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    engine.wait_idle();
+    engine.wait_idle().unwrap();
     let took = start.elapsed();
     let st = engine.stats();
     println!(

@@ -50,7 +50,7 @@ fn submit(e: &Engine, s: &acrypto::Session, done: &Statuses, len: usize, user: u
 /// submitted completed once and successfully.
 fn finish(e: &Engine, shared: &[Arc<Shared>], done: &Statuses, n: u64) {
     shared.iter().for_each(|s| s.open());
-    e.wait_idle();
+    e.wait_idle().unwrap();
     e.shutdown(acrypto::ShutdownMode::Drain); // flushes the completion workers
     let mut got = done.lock().unwrap().clone();
     got.sort_by_key(|(u, _)| *u);

@@ -74,7 +74,7 @@ fn two_step_route_on_two_devices_equals_steps_by_hand() {
         *g2.lock().unwrap() = Some(d);
     })
     .unwrap();
-    e.wait_idle();
+    e.wait_idle().unwrap();
     e.shutdown(ShutdownMode::Drain); // flushes the completion worker
     assert_eq!(calls.load(Ordering::SeqCst), 1, "callback runs exactly once");
     let d = got.lock().unwrap().take().unwrap();
@@ -151,7 +151,7 @@ fn high_priority_comes_out_first_under_a_saturating_low_priority_load() {
         e.submit_with(&high, Request::new(vec![0; 16]).with_iv(&IV).with_user(10_000 + i), |_| {}).unwrap();
     }
     ds.open();
-    e.wait_idle();
+    e.wait_idle().unwrap();
     // The highs first, in FIFO order, but for one aged low item after every
     // AGING_QUANTUM of them; then the lows, in FIFO order.
     let q = AGING_QUANTUM as u64;
@@ -182,7 +182,7 @@ fn aging_serves_low_priority_under_a_high_priority_load_that_would_starve_it() {
         e.submit_with(&high, Request::new(vec![0; 16]).with_iv(&IV).with_user(10_000 + i), |_| {}).unwrap();
     }
     ds.open();
-    e.wait_idle();
+    e.wait_idle().unwrap();
     let order = ds.order();
     let lows: Vec<usize> = order.iter().enumerate().filter(|(_, u)| **u < 10_000).map(|(i, _)| i).collect();
     // Every low runs after exactly AGING_QUANTUM highs, long before the highs end.
@@ -211,7 +211,7 @@ fn ordered_sessions_complete_in_submission_order() {
         )
         .unwrap();
     }
-    e.wait_idle();
+    e.wait_idle().unwrap();
     e.shutdown(ShutdownMode::Drain);
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen, (0..2000).collect::<Vec<_>>());
@@ -533,7 +533,7 @@ fn a_panicking_callback_does_not_take_the_device_down() {
     let e = acrypto::soft_engine(1).unwrap();
     let s = e.session(SessionBuilder::new().step(Algorithm::Rng, Op::Generate, &[]).direct(true)).unwrap();
     e.submit_with(&s, Request::new(vec![0; 4]), |_| panic!("callback panic (expected by the test)")).unwrap();
-    e.wait_idle();
+    e.wait_idle().unwrap();
     let r = e.submit_pending(&s, Request::new(vec![0; 4])).unwrap().wait();
     assert!(r.status.is_ok());
 }
@@ -569,7 +569,7 @@ fn batch_submission_stops_at_the_first_refusal_and_hands_back_the_rest() {
     assert_eq!(refused.rest.len(), 11);
     assert_eq!(refused.rest[0].0.user, 9);
     ds.open();
-    e.wait_idle();
+    e.wait_idle().unwrap();
     let ok = e.submit_batch(&s, (0..5).map(|_| (Request::new(vec![0; 16]).with_iv(&IV), Completion::callback(|_| {}))));
     assert_eq!(ok.unwrap(), 5);
 }
@@ -588,7 +588,7 @@ fn statistics_add_up() {
     for _ in 0..100 {
         pend.push(e.submit_pending(&bad, Request::new(vec![0; 10]).with_tag(&[0; 20])).unwrap());
     }
-    let failed = pend.into_iter().filter(|p| p.clone().wait().status.is_err()).count();
+    let failed = pend.into_iter().map(acrypto::Pending::wait).filter(|d| d.status.is_err()).count();
     assert_eq!(failed, 100);
     let st = e.stats();
     let payload: u64 = (0..3000u64).map(|i| 100 + i % 50).sum();

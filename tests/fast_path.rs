@@ -144,7 +144,7 @@ fn a_bad_request_stops_a_batch_after_the_good_ones_before_it() {
     assert!(matches!(err.rejected.error, Error::InvalidLength(_)), "{:?}", err.rejected.error);
     assert_eq!(err.rejected.request.data.len(), 33, "the refused request comes back untouched");
     assert_eq!(err.rest.len(), 2);
-    e.wait_idle();
+    e.wait_idle().unwrap();
     let users: Vec<u64> = cq.poll(100).into_iter().map(|d| d.request.user).collect();
     assert_eq!(users, [0, 1, 2]);
 }

@@ -105,7 +105,7 @@ fn a_million_requests_through_failing_breaking_and_vanishing_devices() {
     for t in submitters {
         t.join().unwrap();
     }
-    e.wait_idle();
+    e.wait_idle().unwrap();
     let st = e.stats();
     e.shutdown(acrypto::ShutdownMode::Drain); // runs the last deferred callbacks
 

@@ -168,7 +168,7 @@ impl<'e> Window<'e> {
             self.finish_one();
         }
         let p = Pending::new();
-        match self.engine.submit_blocking(s, req, Completion::Slot(p.clone())) {
+        match self.engine.submit_blocking(s, req, p.completion()) {
             Ok(()) => self.inflight.push_back((check, p)),
             Err(r) => self.tally.fail(format!("{}: refused: {}", check.what, r.error)),
         }

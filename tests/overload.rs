@@ -58,7 +58,7 @@ fn far_beyond_capacity_busy_appears_memory_stays_bounded_nothing_is_lost() {
             peak_queued = peak_queued.max(st.queue_depth);
         }
     }
-    e.wait_idle();
+    e.wait_idle().unwrap();
     let rss_after = rss_kib();
     e.shutdown(acrypto::ShutdownMode::Drain);
     let st = e.stats();

@@ -21,8 +21,9 @@ pub enum Completion {
     Callback(Callback),
     /// Push onto this queue for the application to poll.
     Queue(CompletionQueue),
-    /// Fill this slot (blocking wait and `Future`).
-    Slot(Pending),
+    /// Fill a [`Pending`]'s slot (blocking wait and `Future`); made by
+    /// [`Pending::completion`].
+    Slot(SlotHandle),
 }
 
 impl Completion {
@@ -187,8 +188,22 @@ impl CompletionQueue {
 }
 
 /// A request's completion to wait for, by blocking or as a `Future`.
-#[derive(Clone, Default)]
+///
+/// One owner: a `Pending` is not `Clone`, so exactly one task waits on it
+/// and is woken (share the result, not the handle). Made by
+/// `Engine::submit_pending`, or by [`Pending::new`] with
+/// [`Pending::completion`] for `Engine::submit`.
+#[derive(Default)]
 pub struct Pending(Arc<Slot>);
+
+/// The engine's side of a [`Pending`]: where the completion goes.
+pub struct SlotHandle(Arc<Slot>);
+
+impl fmt::Debug for SlotHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SlotHandle")
+    }
+}
 
 #[derive(Default)]
 struct Slot {
@@ -215,6 +230,12 @@ impl Pending {
         Self::default()
     }
 
+    /// The completion that fills this slot, to pass to `Engine::submit`
+    /// (for one request: a second completion of the same slot is ignored).
+    pub fn completion(&self) -> Completion {
+        Completion::Slot(SlotHandle(self.0.clone()))
+    }
+
     /// Whether the request has finished.
     pub fn is_finished(&self) -> bool {
         lock(&self.0.state).filled
@@ -230,10 +251,15 @@ impl Pending {
     pub fn try_take(&self) -> Option<Done> {
         lock(&self.0.state).done.take()
     }
+}
 
+impl SlotHandle {
     pub(crate) fn fill(&self, d: Done) {
         let waker = {
             let mut s = lock(&self.0.state);
+            if s.filled {
+                return;
+            }
             s.done = Some(d);
             s.filled = true;
             s.waker.take()
@@ -245,11 +271,11 @@ impl Pending {
     }
 }
 
-/// A `Pending` is consumed by `wait`; a clone may have taken the result.
+/// The result was taken already (`try_take`, then `wait` or `.await`).
 fn taken_twice() -> Done {
     Done {
         request: Default::default(),
-        status: Err(crate::Error::InvalidArgument("completion already taken by another handle".into())),
+        status: Err(crate::Error::InvalidArgument("completion already taken (try_take)".into())),
     }
 }
 

@@ -6,11 +6,13 @@ use crate::balancer::{Balancer, LeastLoaded};
 use crate::completion::{deliver_all, deliver_now, Completion, Due, Finished, Pending, Waiters};
 use crate::device::{DeviceHandle, DeviceId, DeviceInfo, DeviceInner, DeviceState, Driver};
 use crate::error::{Error, Result};
+use crate::identity;
+use crate::reentry::{self, Delivering};
 use crate::request::{Done, Request};
 use crate::route::Job;
 use crate::session::{Session, SessionBuilder, SessionInner};
 use crate::stats::{Counters, Stats};
-use crate::sync::{lock, read, thread, thread_local, write, Arc, AtomicU64, AtomicUsize, Mutex, Ordering, RwLock};
+use crate::sync::{lock, read, thread, write, Arc, AtomicU64, AtomicUsize, Mutex, Ordering, RwLock};
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::Instant;
@@ -99,13 +101,6 @@ const DRAINING: usize = 1;
 pub(crate) const CANCELING: usize = 2;
 const DOWN: usize = 3;
 
-// How many completion deliveries the current thread is inside of.
-// (loom's `thread_local!` takes no `const` initialiser.)
-#[cfg(not(acrypto_loom))]
-thread_local!(static CALLBACK_DEPTH: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
-#[cfg(acrypto_loom)]
-thread_local!(static CALLBACK_DEPTH: std::cell::Cell<u64> = std::cell::Cell::new(0));
-
 /// Callbacks waiting for a completion worker.
 #[derive(Default)]
 struct Deferred {
@@ -137,6 +132,8 @@ impl Deferred {
 }
 
 pub(crate) struct EngineInner {
+    /// Process-unique: the sessions of this engine carry it.
+    pub(crate) id: u64,
     pub(crate) devices: RwLock<Vec<Arc<DeviceInner>>>,
     pub(crate) balancer: Box<dyn Balancer>,
     pub(crate) config: EngineConfig,
@@ -225,6 +222,7 @@ impl EngineBuilder {
         }
         let deferred = (self.config.completion_workers > 0).then(|| Arc::new(Deferred::default()));
         let inner = Arc::new(EngineInner {
+            id: identity::next_id(),
             devices: RwLock::new(Vec::new()),
             balancer: self.balancer,
             config: self.config,
@@ -335,9 +333,18 @@ impl Engine {
     }
 
     /// Creates a session, checking that every step can run somewhere.
+    ///
+    /// # Errors
+    /// The builder's first bad step or setting (`InvalidKey`,
+    /// `InvalidArgument`, e.g. two steps that both write the tag);
+    /// `NoSuchDevice` / `Unsupported` for a binding to a device that is
+    /// missing or cannot do its step; `NoDevice` when no device can do a
+    /// step; `ShutDown` once the engine is shutting down.
     pub fn session(&self, b: SessionBuilder) -> Result<Session> {
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let s = b.finish(id)?;
+        if self.inner.state.load(Ordering::SeqCst) != RUNNING {
+            return Err(Error::ShutDown);
+        }
+        let s = b.finish(identity::next_id(), self.inner.id)?;
         let devs = read(&self.inner.devices);
         for step in s.steps() {
             match &step.device {
@@ -378,7 +385,7 @@ impl Engine {
     /// Submits a request and returns a handle to wait on or `.await`.
     pub fn submit_pending(&self, s: &Session, r: Request) -> Result<Pending, Rejected> {
         let p = Pending::new();
-        self.submit(s, r, Completion::Slot(p.clone()))?;
+        self.submit(s, r, p.completion())?;
         Ok(p)
     }
 
@@ -422,8 +429,15 @@ impl Engine {
     }
 
     /// Blocks until nothing is in flight.
-    pub fn wait_idle(&self) {
+    ///
+    /// # Errors
+    /// `WouldDeadlock` when called from inside a completion this engine
+    /// delivers on its own thread (a DIRECT callback): it would wait for
+    /// itself.
+    pub fn wait_idle(&self) -> Result<()> {
+        reentry::refuse_inside(self.inner.id, "wait_idle")?;
         self.inner.wait_delivered();
+        Ok(())
     }
 
     /// Marks a device broken by name (as its driver would).
@@ -459,7 +473,7 @@ impl EngineInner {
     /// is inside of (a callback may wait or shut down). Deferred callbacks
     /// are queued by then.
     fn wait_delivered(&self) {
-        let depth = CALLBACK_DEPTH.with(|d| d.get());
+        let depth = reentry::depth(self.id);
         self.changed
             .wait_until(|| self.in_flight_now() == 0 && self.delivering.fetch_add(0, Ordering::SeqCst) <= depth);
     }
@@ -474,6 +488,17 @@ impl EngineInner {
             .find(|d| d.name == name)
             .cloned()
             .ok_or_else(|| Error::NoSuchDevice(name.to_string()))
+    }
+
+    /// Refuses a session another engine made.
+    pub(crate) fn owns(&self, s: &SessionInner) -> Result<()> {
+        if s.engine != self.id {
+            return Err(Error::InvalidArgument(format!(
+                "session {} belongs to another engine; sessions work only on the engine that made them",
+                s.id
+            )));
+        }
+        Ok(())
     }
 
     pub(crate) fn validate(s: &SessionInner, r: &Request) -> Result<()> {
@@ -499,8 +524,13 @@ impl EngineInner {
         if self.state.load(Ordering::SeqCst) != RUNNING {
             return reject(Error::ShutDown, request);
         }
-        if let Err(e) = Self::validate(s, &request) {
+        if let Err(e) = self.owns(s).and_then(|()| Self::validate(s, &request)) {
             return reject(e, request);
+        }
+        if block {
+            if let Err(e) = reentry::refuse_inside(self.id, "submit_blocking") {
+                return reject(e, request);
+            }
         }
         // Admission against the in-flight bound.
         loop {
@@ -631,9 +661,10 @@ impl EngineInner {
         self.delivering.fetch_add(1, Ordering::SeqCst);
         self.in_flight.fetch_sub(list.len() as u64, Ordering::SeqCst);
         self.changed.notify();
-        CALLBACK_DEPTH.with(|d| d.set(d.get() + 1));
-        deliver_all(list);
-        CALLBACK_DEPTH.with(|d| d.set(d.get() - 1));
+        {
+            let _inside = Delivering::enter(self.id);
+            deliver_all(list);
+        }
         self.delivering.fetch_sub(1, Ordering::SeqCst);
         self.changed.notify();
     }
@@ -651,9 +682,8 @@ impl EngineInner {
             if matches!(f.completion, Completion::Callback(_)) && !direct && self.deferred.is_some() {
                 self.defer(f);
             } else {
-                CALLBACK_DEPTH.with(|d| d.set(d.get() + 1));
+                let _inside = Delivering::enter(self.id);
                 deliver_now(f);
-                CALLBACK_DEPTH.with(|d| d.set(d.get() - 1));
             }
         }
     }
@@ -698,7 +728,10 @@ impl EngineInner {
         if self.state.load(Ordering::SeqCst) != RUNNING {
             return Err(Error::ShutDown);
         }
+        self.owns(s)?;
         Self::validate(s, &request)?;
+        reentry::refuse_inside(self.id, "run")?;
+        request.start_run();
         if let Some(dev) = self.claim_idle_device(s) {
             match self.run_inline_on(&dev, s, &mut request) {
                 Some(Ok(())) => return Ok(request),
@@ -709,7 +742,7 @@ impl EngineInner {
             }
         }
         let p = Pending::new();
-        self.submit(s, request, Completion::Slot(p.clone()), true)?;
+        self.submit(s, request, p.completion(), true)?;
         p.wait().into_result()
     }
 

@@ -50,6 +50,11 @@ pub enum Error {
     /// A named device does not exist.
     #[error("no such device: {0}")]
     NoSuchDevice(String),
+    /// A blocking call (`run`, `submit_blocking`, `wait_idle`) made from
+    /// inside a completion the engine delivers on its own thread (a DIRECT
+    /// callback): it could wait for itself forever, so it is refused.
+    #[error("would deadlock: {0}")]
+    WouldDeadlock(String),
     /// Anything else a driver reports.
     #[error("internal error: {0}")]
     Internal(String),

@@ -14,7 +14,9 @@ pub mod completion;
 pub mod device;
 pub mod engine;
 pub mod error;
+mod identity;
 pub mod queue;
+mod reentry;
 pub mod request;
 mod route;
 pub mod session;
@@ -26,7 +28,7 @@ pub use alg::{Algorithm, Capability, CipherMode, DigestKind, Op, OpKind};
 pub use balancer::{
     Affinity, AffinityKey, Balancer, Candidate, Failover, LeastLoaded, RateAware, RoundRobin, SizeThreshold, WorkInfo,
 };
-pub use completion::{spin_until, Completion, CompletionQueue, Pending};
+pub use completion::{spin_until, Completion, CompletionQueue, Pending, SlotHandle};
 pub use device::{DeviceClass, DeviceHandle, DeviceId, DeviceInfo, DeviceState, Driver, Work};
 pub use engine::{BatchRejected, Engine, EngineBuilder, EngineConfig, Rejected, RemoveMode, ShutdownMode};
 pub use error::{Error, Result};

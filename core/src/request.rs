@@ -13,7 +13,11 @@ use crate::error::Error;
 /// - `tag`: output of a digest/MAC step (resized to the digest length), or
 ///   the expected MAC for a verify step.
 /// - `user`: the caller's cookie, untouched.
-#[derive(Default, Clone, PartialEq, Eq)]
+///
+/// A request may be reused: every submission (and `run`) starts a new run,
+/// in which the first transforming step reads `data` again, whatever an
+/// earlier run left in `out`. Equality compares the public fields only.
+#[derive(Default, Clone)]
 pub struct Request {
     /// Input (and output when `out` is `None`).
     pub data: Vec<u8>,
@@ -25,8 +29,18 @@ pub struct Request {
     pub tag: Vec<u8>,
     /// The caller's cookie.
     pub user: u64,
+    /// Whether a step of the current run wrote `out` (so later steps read
+    /// it). Per run: cleared when the request is submitted.
     out_written: bool,
 }
+
+impl PartialEq for Request {
+    fn eq(&self, o: &Self) -> bool {
+        self.data == o.data && self.out == o.out && self.iv == o.iv && self.tag == o.tag && self.user == o.user
+    }
+}
+
+impl Eq for Request {}
 
 /// Lengths only: buffers may hold plaintext, which has no place in logs.
 impl std::fmt::Debug for Request {
@@ -102,6 +116,13 @@ impl Request {
             Some(o) => o,
             None => &self.data,
         }
+    }
+
+    /// Starts a new run: the first transforming step will read `data` (the
+    /// engine calls this when the request is submitted; a driver test that
+    /// runs a request twice by hand calls it between the runs).
+    pub fn start_run(&mut self) {
+        self.out_written = false;
     }
 
     /// Bytes the request carries (for statistics and balancing).

@@ -34,6 +34,8 @@ pub(crate) struct Job {
 impl Job {
     /// A request admitted at `now`, about to be placed on its first device.
     pub(crate) fn new(session: &Arc<SessionInner>, request: Request, completion: Completion, now: u64) -> Box<Job> {
+        let mut request = request;
+        request.start_run();
         let seq = session.flags.ordered.then(|| lock(&session.order).take_seq());
         Box::new(Job {
             session: session.clone(),

@@ -160,7 +160,7 @@ impl SessionBuilder {
         self
     }
 
-    pub(crate) fn finish(self, id: u64) -> Result<Session> {
+    pub(crate) fn finish(self, id: u64, engine: u64) -> Result<Session> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -176,6 +176,7 @@ impl SessionBuilder {
                 self.priority, PRIORITY_LEVELS
             )));
         }
+        check_tag_use(&self.steps)?;
         let rng = self.steps.iter().any(|s| s.alg.kind() == OpKind::Rng);
         if rng && self.steps.len() > 1 {
             return Err(Error::InvalidArgument("rng cannot be chained with other steps".into()));
@@ -188,6 +189,7 @@ impl SessionBuilder {
         }
         Ok(Session(Arc::new(SessionInner {
             id,
+            engine,
             steps,
             priority: self.priority,
             flags: self.flags,
@@ -198,6 +200,40 @@ impl SessionBuilder {
             order: Mutex::new(OrderState::default()),
         })))
     }
+}
+
+/// Refuses routes whose steps overwrite each other's results: a request
+/// has one tag, so at most one step may compute a digest or MAC into it,
+/// and no such step may come before a verify step (which would then
+/// compare the computed value instead of the caller's expected tag).
+fn check_tag_use(steps: &[Step]) -> Result<()> {
+    let mut writer: Option<(usize, &Step)> = None;
+    for (i, st) in steps.iter().enumerate() {
+        match (st.op, writer) {
+            (Op::Digest, Some((j, w))) => {
+                return Err(Error::InvalidArgument(format!(
+                    "steps {} ({} digest) and {} ({} digest) both write the request's tag; \
+                     the first result would be lost (use two sessions)",
+                    j + 1,
+                    w.alg,
+                    i + 1,
+                    st.alg
+                )))
+            }
+            (Op::Digest, None) => writer = Some((i, st)),
+            (Op::Verify, Some((j, w))) => {
+                return Err(Error::InvalidArgument(format!(
+                    "step {} ({} digest) overwrites the tag that step {} ({} verify) checks",
+                    j + 1,
+                    w.alg,
+                    i + 1,
+                    st.alg
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Longest route a session may have.
@@ -221,7 +257,8 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
-    /// The engine-unique id.
+    /// The session's id, unique in the process (no two sessions share one,
+    /// whichever engines made them).
     pub fn id(&self) -> u64 {
         self.0.id
     }
@@ -258,6 +295,8 @@ impl Session {
 
 pub(crate) struct SessionInner {
     pub(crate) id: u64,
+    /// The id of the engine that made it (it refuses the others').
+    pub(crate) engine: u64,
     pub(crate) steps: Vec<Step>,
     pub(crate) priority: u8,
     pub(crate) flags: SessionFlags,

@@ -99,6 +99,7 @@ impl EngineInner {
         if self.state.load(Ordering::SeqCst) != RUNNING {
             return Err(Error::ShutDown);
         }
+        self.owns(s)?;
         Self::validate(s, request)?;
         let cur = self.in_flight.fetch_add(1, Ordering::SeqCst);
         // The same handshake with shutdown as `submit`'s.

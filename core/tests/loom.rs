@@ -177,7 +177,7 @@ fn shutdown_with_work_in_flight() {
         stopper.join().unwrap();
         driver.join().unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        let rej = e.submit(&s, Request::new(vec![0; 4]), Completion::Slot(Pending::new())).unwrap_err();
+        let rej = e.submit(&s, Request::new(vec![0; 4]), Pending::new().completion()).unwrap_err();
         assert_eq!(rej.error, Error::ShutDown);
     });
 }

@@ -28,7 +28,7 @@ pub fn repo_root() -> &'static std::path::Path {
 /// its part (a session bound to one device that ran on another would pass
 /// every output check).
 pub fn assert_each_device_ran(e: &acrypto::Engine, share: u64) {
-    e.wait_idle();
+    e.wait_idle().unwrap();
     for d in e.devices() {
         let st = &d.stats;
         assert_eq!(st.submitted, share, "{}: requests submitted to the device", d.name);
