@@ -195,6 +195,13 @@ enum acrypto_status
    Nothing to report yet (a pending request has not finished).
    */
   ACRYPTO_STATUS_NOT_READY = 20,
+  /*
+   A blocking call (`acrypto_engine_wait_idle`, `acrypto_engine_free`,
+   a blocking submit or run on a DIRECT session) made from inside a
+   callback of the same engine: it would wait for itself, so it was
+   refused and did nothing.
+   */
+  ACRYPTO_STATUS_WOULD_DEADLOCK = 21,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1097,13 +1104,17 @@ acrypto_status acrypto_engine_new_config(struct acrypto_engine_config *cfg,
  Sessions and queues made from the engine stay valid to free; submitting
  on them fails with `ACRYPTO_STATUS_SHUT_DOWN`.
 
- Never call this from a callback or a C driver's thread of this engine.
+ Called from inside a callback of this engine, it frees nothing and
+ returns `ACRYPTO_STATUS_WOULD_DEADLOCK` (the shutdown would wait for
+ the callback that called it); free the engine after the callback
+ returned. Never call it from a C driver's thread of this engine.
+ Returns `ACRYPTO_STATUS_OK` otherwise (also for NULL).
 
  # Safety
  `engine` is NULL or from `acrypto_engine_new*`, not yet freed, and no
  other thread uses it any more.
  */
-void acrypto_engine_free(struct acrypto_engine *engine);
+acrypto_status acrypto_engine_free(struct acrypto_engine *engine);
 
 /*
  Shuts the engine down without freeing it: no new work; queued work
@@ -1119,7 +1130,8 @@ acrypto_status acrypto_engine_shutdown(const struct acrypto_engine *engine, uint
  Blocks until every request submitted on the engine's sessions has
  completed and been delivered: its callback returned, its completion is
  in its queue, or its pending handle is ready (the "wait for all").
- Never call it from a callback.
+ Called from inside a callback of this engine it waits for nothing and
+ returns `ACRYPTO_STATUS_WOULD_DEADLOCK` (it would wait for itself).
 
  # Safety
  `engine` is NULL or a live engine.
@@ -1177,6 +1189,16 @@ acrypto_status acrypto_engine_mark_broken(const struct acrypto_engine *engine,
 acrypto_status acrypto_engine_remove_device(const struct acrypto_engine *engine,
                                             const char *device,
                                             uint32_t mode);
+
+/*
+ The reason of the most recent failing acrypto call on the calling
+ thread (a NUL-terminated UTF-8 line, such as "no such device: kdev:
+ cannot open /dev/acrypto: No such file or directory"), or NULL if no
+ call on this thread has failed with a reason yet. Successful calls do
+ not clear it. The string belongs to the library and stays valid until
+ the next acrypto call on the same thread; copy it to keep it.
+ */
+const char *acrypto_last_error(void);
 
 /*
  Registers a device driven by C code. `name` is unique in the engine

@@ -123,6 +123,11 @@ fn queue_descriptor_is_readable_while_completions_wait() {
 }
 
 #[test]
+fn c_status_codes_tell_the_truth() {
+    run_c_test("tests/c/truth.c");
+}
+
+#[test]
 fn panics_never_reach_c() {
     run_c_test("tests/c/panic.c");
 }

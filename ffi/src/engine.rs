@@ -255,15 +255,27 @@ pub unsafe extern "C" fn acrypto_engine_new_config(
 /// Sessions and queues made from the engine stay valid to free; submitting
 /// on them fails with `ACRYPTO_STATUS_SHUT_DOWN`.
 ///
-/// Never call this from a callback or a C driver's thread of this engine.
+/// Called from inside a callback of this engine, it frees nothing and
+/// returns `ACRYPTO_STATUS_WOULD_DEADLOCK` (the shutdown would wait for
+/// the callback that called it); free the engine after the callback
+/// returned. Never call it from a C driver's thread of this engine.
+/// Returns `ACRYPTO_STATUS_OK` otherwise (also for NULL).
 ///
 /// # Safety
 /// `engine` is NULL or from `acrypto_engine_new*`, not yet freed, and no
 /// other thread uses it any more.
 #[no_mangle]
-pub unsafe extern "C" fn acrypto_engine_free(engine: *mut acrypto_engine) {
-    // SAFETY: the caller's contract is free_handle's.
-    unsafe { crate::free_handle(engine, |e| e.engine.shutdown(ShutdownMode::Cancel)) };
+pub unsafe extern "C" fn acrypto_engine_free(engine: *mut acrypto_engine) -> acrypto_status {
+    ffi_guard!({
+        // SAFETY: NULL is checked first; C promises a live engine.
+        if !engine.is_null() && unsafe { &*engine }.deliveries.inside_callback() {
+            crate::last_error::set("acrypto_engine_free called from inside a callback of the same engine");
+            return acrypto_status::WouldDeadlock;
+        }
+        // SAFETY: the caller's contract is free_handle's.
+        unsafe { crate::free_handle(engine, |e| e.engine.shutdown(ShutdownMode::Cancel)) };
+        acrypto_status::Ok
+    })
 }
 
 pub(crate) fn engine_ref<'a>(e: *const acrypto_engine) -> &'a Engine {
@@ -304,7 +316,8 @@ pub unsafe extern "C" fn acrypto_engine_shutdown(engine: *const acrypto_engine, 
 /// Blocks until every request submitted on the engine's sessions has
 /// completed and been delivered: its callback returned, its completion is
 /// in its queue, or its pending handle is ready (the "wait for all").
-/// Never call it from a callback.
+/// Called from inside a callback of this engine it waits for nothing and
+/// returns `ACRYPTO_STATUS_WOULD_DEADLOCK` (it would wait for itself).
 ///
 /// # Safety
 /// `engine` is NULL or a live engine.
@@ -312,9 +325,16 @@ pub unsafe extern "C" fn acrypto_engine_shutdown(engine: *const acrypto_engine, 
 pub unsafe extern "C" fn acrypto_engine_wait_idle(engine: *const acrypto_engine) -> acrypto_status {
     ffi_guard!({
         non_null!(engine);
-        engine_ref(engine).wait_idle();
         // SAFETY: engine checked non-NULL; C promises it live.
-        unsafe { &*engine }.deliveries.wait_zero();
+        let deliveries = &unsafe { &*engine }.deliveries;
+        if deliveries.inside_callback() {
+            crate::last_error::set("acrypto_engine_wait_idle called from inside a callback of the same engine");
+            return acrypto_status::WouldDeadlock;
+        }
+        if let Err(e) = engine_ref(engine).wait_idle() {
+            return e.into();
+        }
+        deliveries.wait_zero();
         acrypto_status::Ok
     })
 }

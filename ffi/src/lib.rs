@@ -21,6 +21,7 @@
 
 pub mod balancer;
 pub mod engine;
+pub mod last_error;
 pub mod provider;
 pub mod session;
 
@@ -77,10 +78,15 @@ pub enum acrypto_status {
     Io = 19,
     /// Nothing to report yet (a pending request has not finished).
     NotReady = 20,
+    /// A blocking call (`acrypto_engine_wait_idle`, `acrypto_engine_free`,
+    /// a blocking submit or run on a DIRECT session) made from inside a
+    /// callback of the same engine: it would wait for itself, so it was
+    /// refused and did nothing.
+    WouldDeadlock = 21,
 }
 
 impl acrypto_status {
-    const ALL: [acrypto_status; 21] = [
+    const ALL: [acrypto_status; 22] = [
         acrypto_status::Ok,
         acrypto_status::NullArgument,
         acrypto_status::InvalidArgument,
@@ -102,6 +108,7 @@ impl acrypto_status {
         acrypto_status::BufferTooSmall,
         acrypto_status::Io,
         acrypto_status::NotReady,
+        acrypto_status::WouldDeadlock,
     ];
 
     /// The status of a `u32` from C, if it names one.
@@ -132,12 +139,16 @@ impl acrypto_status {
             acrypto_status::BufferTooSmall => c"buffer too small",
             acrypto_status::Io => c"system call failed",
             acrypto_status::NotReady => c"not finished yet",
+            acrypto_status::WouldDeadlock => c"refused: called from inside a callback, it would wait for itself",
         }
     }
 }
 
+/// A core error's status; its message becomes the thread's last error
+/// (see [`last_error::acrypto_last_error`]).
 impl From<&Error> for acrypto_status {
     fn from(e: &Error) -> Self {
+        last_error::set(&e.to_string());
         match e {
             Error::NoDevice(_) => acrypto_status::NoDevice,
             Error::Busy => acrypto_status::Busy,
@@ -153,6 +164,7 @@ impl From<&Error> for acrypto_status {
             Error::ShutDown => acrypto_status::ShutDown,
             Error::Exists(_) => acrypto_status::Exists,
             Error::NoSuchDevice(_) => acrypto_status::NoSuchDevice,
+            Error::WouldDeadlock(_) => acrypto_status::WouldDeadlock,
             _ => acrypto_status::Internal,
         }
     }
@@ -186,6 +198,7 @@ pub(crate) fn status_to_error(s: acrypto_status) -> Result<(), Error> {
         acrypto_status::Exists => Err(Error::Exists(msg())),
         acrypto_status::NoSuchDevice => Err(Error::NoSuchDevice(msg())),
         acrypto_status::Internal | acrypto_status::Panic => Err(Error::Internal(msg())),
+        acrypto_status::WouldDeadlock => Err(Error::WouldDeadlock(msg())),
     }
 }
 

@@ -356,6 +356,13 @@ impl Deliveries {
         DeliveryGuard(self.clone())
     }
 
+    /// Whether the calling thread is inside a C callback of these
+    /// deliveries (its own delivery would never end while it waits).
+    pub(crate) fn inside_callback(&self) -> bool {
+        let me = self as *const Deliveries as usize;
+        IN_CALLBACK.with(|v| v.borrow().contains(&me))
+    }
+
     pub(crate) fn wait_zero(&self) {
         let mut g = lock(&self.lock);
         // Checked under the lock, and the last delivery notifies under it:
@@ -363,6 +370,28 @@ impl Deliveries {
         while self.n.load(Ordering::SeqCst) != 0 {
             g = self.cv.wait(g).unwrap_or_else(|p| p.into_inner());
         }
+    }
+}
+
+// The engines (their `Deliveries`, by address) whose C callback the
+// calling thread is running, innermost last.
+thread_local!(static IN_CALLBACK: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) });
+
+/// Marks the calling thread as inside a C callback of `d` while it lives.
+struct InCallback;
+
+impl InCallback {
+    fn enter(d: &Deliveries) -> InCallback {
+        IN_CALLBACK.with(|v| v.borrow_mut().push(d as *const Deliveries as usize));
+        InCallback
+    }
+}
+
+impl Drop for InCallback {
+    fn drop(&mut self) {
+        IN_CALLBACK.with(|v| {
+            v.borrow_mut().pop();
+        });
     }
 }
 
@@ -599,9 +628,12 @@ fn completion_for(s: &acrypto_session, target: &Target<'_>, ptrs: OutPtrs) -> Co
             let cb = *cb;
             Completion::callback(move |done: Done| {
                 let c = ptrs.deliver(done);
-                // SAFETY: cb is the C caller's callback, a valid function
-                // pointer; c lives across the call.
-                unsafe { cb(&c) };
+                {
+                    let _inside = InCallback::enter(&guard.0);
+                    // SAFETY: cb is the C caller's callback, a valid function
+                    // pointer; c lives across the call.
+                    unsafe { cb(&c) };
+                }
                 drop(guard);
             })
         }
