@@ -199,11 +199,12 @@ fn a_custom_balancer_decides_placement_and_rehash() {
     }
     assert_eq!(placed(&e), vec![0, 0, 12]);
     // d2's worker holds request 0; rehash puts the 11 queued on the first
-    // remaining candidate.
+    // remaining candidate, whose worker then takes request 1 and holds it.
     assert_eq!(shared[2].held(), 0);
     e.mark_broken("d2", "test").unwrap();
-    assert_eq!(e.device("d0").unwrap().stats.queue_depth, 11);
-    assert_eq!(e.device("d1").unwrap().stats.queue_depth, 0);
+    assert_eq!(shared[0].held(), 1);
+    assert_eq!(e.device("d0").unwrap().stats.queue_depth, 10);
+    assert_eq!(e.device("d1").unwrap().stats.submitted, 0);
     finish(&e, &shared, &done, 12);
     assert_eq!(shared[0].order(), (1..12).collect::<Vec<_>>());
     assert_eq!(shared[2].order(), vec![0]);

@@ -179,8 +179,17 @@ fn run(shared: &Shared, script: &Script, dev: &DeviceHandle, mut w: Work) {
         if !*g {
             let _ = shared.held_tx.lock().unwrap().send(w.request().user);
         }
+        let start = Instant::now();
         while !*g {
-            g = shared.gate_cv.wait(g).unwrap();
+            if start.elapsed() > HAND_OFF_TIMEOUT {
+                // The test failed with the gate closed (the engine's drop then
+                // waits for this work): let it finish so that the failure is
+                // reported instead of hanging.
+                eprintln!("scripted: a gate stayed closed for {HAND_OFF_TIMEOUT:?}; opening it");
+                *g = true;
+                break;
+            }
+            g = shared.gate_cv.wait_timeout(g, Duration::from_secs(1)).unwrap().0;
         }
     }
     let n = shared.processed.fetch_add(1, Ordering::SeqCst) + 1;
