@@ -253,7 +253,9 @@ chmod +x "$ird/init"
 # CONFIG_PAGE_POISONING but no KASAN, KFENCE or kmemleak. Page poisoning takes
 # precedence over init_on_free (the kernel says so at boot), so init_on_free
 # is not asked for: poisoning also checks the pages on their next allocation.
+# Not for the benchmark: the checks cost time.
 memdebug="slub_debug=FZPU page_poison=1"
+[ "$mode" = bench ] && memdebug=
 
 # ---- 7. boot ---------------------------------------------------------------------
 log "booting (timeout ${timeout_s}s), console in $build/console.log"
