@@ -76,7 +76,7 @@
 /*
  Number of algorithms (`acrypto_alg` values are `0..ACRYPTO_ALG_COUNT`).
  */
-#define ACRYPTO_ALG_COUNT 16
+#define ACRYPTO_ALG_COUNT 20
 
 /*
  Session flag: run callbacks in the completing context (a device's
@@ -283,6 +283,23 @@ enum acrypto_alg
    rng: fills the output with random bytes (no key, no input read).
    */
   ACRYPTO_ALG_RNG = 15,
+  /*
+   aes-128-gcm (AEAD: 16-byte key, 12-byte nonce as the IV, AAD, a
+   16-byte tag; open takes tags of 12 to 16 bytes).
+   */
+  ACRYPTO_ALG_AES_128_GCM = 16,
+  /*
+   aes-192-gcm.
+   */
+  ACRYPTO_ALG_AES_192_GCM = 17,
+  /*
+   aes-256-gcm.
+   */
+  ACRYPTO_ALG_AES_256_GCM = 18,
+  /*
+   chacha20-poly1305 (RFC 8439: 32-byte key, 12-byte nonce, 16-byte tag).
+   */
+  ACRYPTO_ALG_CHACHA20_POLY1305 = 19,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -301,11 +318,11 @@ enum acrypto_op
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
   /*
-   Cipher: encrypt.
+   Cipher: encrypt. AEAD: seal (encrypt, write the tag).
    */
   ACRYPTO_OP_ENCRYPT = 0,
   /*
-   Cipher: decrypt.
+   Cipher: decrypt. AEAD: open (verify the tag; decrypt only if it does).
    */
   ACRYPTO_OP_DECRYPT = 1,
   /*
@@ -899,6 +916,13 @@ typedef struct acrypto_completion {
    written (`tag_len` at least the digest length); for a verify step,
    the expected MAC (10 bytes up to the digest length), copied in.
  - `user`: handed back untouched in the completion.
+
+ AEAD (this struct carries no associated data yet: the AAD is empty):
+ `iv` is the 12-byte nonce; a seal writes the 16-byte tag to `tag`
+ (`tag_len` at least 16); an open reads the expected tag from `tag` (12
+ to 16 bytes for GCM, 16 for ChaCha20-Poly1305) and, when it does not
+ verify, completes with `ACRYPTO_STATUS_VERIFY_FAILED` and writes
+ nothing to `out`.
 
  Limits: `data_len` at most 1 GiB, `iv_len` and `tag_len` at most 256.
  */

@@ -178,7 +178,8 @@ fn c_results_equal_the_rust_path_and_openssl() {
     let modes = ["run", "callback", "queue", "pending", "batch"];
     let mut rng = seeded("c_abi crosscheck");
     let mut checked = 0;
-    for (i, alg) in Algorithm::all().enumerate() {
+    // AEAD through C: c_aead_seal_open_and_tamper.
+    for (i, alg) in Algorithm::all().enumerate().filter(|(_, a)| a.kind() != OpKind::Aead) {
         for round in 0..3 {
             let mode = modes[(i + round) % modes.len()];
             let key: Vec<u8> = match alg.key_len() {
@@ -201,6 +202,7 @@ fn c_results_equal_the_rust_path_and_openssl() {
                 OpKind::Hash => &[Op::Digest],
                 OpKind::Mac => &[Op::Digest],
                 OpKind::Rng => &[Op::Generate],
+                OpKind::Aead => unreachable!(),
             };
             for &op in ops {
                 let opn = match op {
@@ -252,6 +254,7 @@ fn c_results_equal_the_rust_path_and_openssl() {
                         }
                     }
                     OpKind::Rng => assert_eq!(c_out.len(), data.len()),
+                    OpKind::Aead => unreachable!(),
                 }
                 checked += 1;
             }

@@ -311,7 +311,8 @@ fn lengths(alg: Algorithm, r: &mut StdRng) -> Vec<usize> {
 fn generate_reference() -> Vec<RefCase> {
     let mut out = Vec::new();
     let key_lens = [0usize, 1, 16, 20, 32, 64, 65, 100, 129, 192];
-    for alg in Algorithm::all().filter(|a| *a != Algorithm::Rng) {
+    // AEAD on the kernel devices: aead_on_kernel_devices_is_unsupported.
+    for alg in Algorithm::all().filter(|a| *a != Algorithm::Rng && a.kind() != acrypto::OpKind::Aead) {
         let mut r = rng::seeded(&format!("kernel devices {alg}"));
         let mut xts = Vec::new();
         for (i, n) in lengths(alg, &mut r).into_iter().enumerate() {
@@ -347,7 +348,7 @@ fn generate_reference() -> Vec<RefCase> {
                     let output = openssl::hmac(d, &key, &input);
                     out.push(RefCase { alg, op: Op::Digest, key, iv: vec![], input, output });
                 }
-                Algorithm::Rng => unreachable!(),
+                Algorithm::Rng | Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => unreachable!(),
             }
         }
         if !xts.is_empty() {

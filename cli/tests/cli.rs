@@ -283,7 +283,8 @@ fn openssl_into_dec(alg: Algorithm, key: &str, iv: &str, seed: &str) -> ([u8; 32
 #[test]
 fn streamed_64_mib_every_algorithm_and_key_size() {
     let mut r = rng::seeded("cli 64 MiB keys");
-    for alg in Algorithm::all().filter(|a| a.kind() != acrypto::OpKind::Rng) {
+    // AEAD input is one request (it cannot be streamed): tested on its own.
+    for alg in Algorithm::all().filter(|a| !matches!(a.kind(), acrypto::OpKind::Rng | acrypto::OpKind::Aead)) {
         let seed = format!("cli 64 MiB {alg}");
         let a = alg.to_string();
         match alg {
@@ -355,7 +356,7 @@ fn streamed_64_mib_every_algorithm_and_key_size() {
                 let (t, _) = stream_small(theirs, &seed);
                 assert_eq!(String::from_utf8(m).unwrap().trim(), hex::encode(t), "{alg}: 64 MiB");
             }
-            Algorithm::Rng => unreachable!(),
+            Algorithm::Rng | Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => unreachable!(),
         }
     }
 }

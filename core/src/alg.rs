@@ -18,6 +18,10 @@ pub enum OpKind {
     Mac,
     /// Random numbers.
     Rng,
+    /// Authenticated encryption with associated data: [`Op::Encrypt`] seals
+    /// (encrypts and writes the tag), [`Op::Decrypt`] opens (verifies the
+    /// tag, then decrypts).
+    Aead,
 }
 
 /// Block cipher mode.
@@ -69,11 +73,29 @@ pub enum Algorithm {
     Digest(DigestKind),
     /// Random bytes.
     Rng,
+    /// AES-GCM (NIST SP 800-38D) with a key of `key_bits` (128, 192, 256):
+    /// a 12-byte nonce, a 16-byte tag (open accepts tags truncated to 12).
+    AesGcm {
+        /// 128, 192 or 256.
+        key_bits: u16,
+    },
+    /// ChaCha20-Poly1305 (RFC 8439): a 32-byte key, a 12-byte nonce, a
+    /// 16-byte tag.
+    ChaCha20Poly1305,
 }
 
+/// Nonce length of every AEAD (the length TLS 1.3 and IPsec use).
+pub const AEAD_NONCE_LEN: usize = 12;
+/// Tag length an AEAD seal writes.
+pub const AEAD_TAG_LEN: usize = 16;
+/// Shortest GCM tag an open accepts (SP 800-38D: 96 to 128 bits for
+/// general use; the 32- and 64-bit tags of its Appendix C are refused).
+pub const MIN_GCM_TAG: usize = 12;
+
 impl Algorithm {
-    /// Every algorithm acrypto knows, in a stable order.
-    pub const ALL: [Algorithm; 16] = {
+    /// Every algorithm acrypto knows, in a stable order (the C ABI's
+    /// algorithm ids are indices into it: new ones go at the end).
+    pub const ALL: [Algorithm; 20] = {
         use Algorithm::*;
         use CipherMode::*;
         [
@@ -93,6 +115,10 @@ impl Algorithm {
             Digest(DigestKind::Sha1),
             Digest(DigestKind::Sha256),
             Rng,
+            AesGcm { key_bits: 128 },
+            AesGcm { key_bits: 192 },
+            AesGcm { key_bits: 256 },
+            ChaCha20Poly1305,
         ]
     };
 
@@ -108,6 +134,7 @@ impl Algorithm {
             Algorithm::Hmac(_) => OpKind::Mac,
             Algorithm::Digest(_) => OpKind::Hash,
             Algorithm::Rng => OpKind::Rng,
+            Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => OpKind::Aead,
         }
     }
 
@@ -121,16 +148,42 @@ impl Algorithm {
             },
             Algorithm::Hmac(_) => None,
             Algorithm::Digest(_) | Algorithm::Rng => Some(0),
+            Algorithm::AesGcm { key_bits } => Some(key_bits as usize / 8),
+            Algorithm::ChaCha20Poly1305 => Some(32),
         }
     }
 
-    /// The IV length in bytes (0 when the algorithm takes none).
+    /// The IV (AEAD: nonce) length in bytes (0 when the algorithm takes none).
     pub const fn iv_len(&self) -> usize {
         match self {
             Algorithm::Aes { mode: CipherMode::Ecb, .. } => 0,
             Algorithm::Aes { .. } => 16,
+            Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => AEAD_NONCE_LEN,
             _ => 0,
         }
+    }
+
+    /// The tag length an AEAD seal writes (0 for other algorithms).
+    pub const fn tag_len(&self) -> usize {
+        match self {
+            Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => AEAD_TAG_LEN,
+            _ => 0,
+        }
+    }
+
+    /// Checks the tag an AEAD open is given: 16 bytes, or 12 to 16 for GCM.
+    /// Other algorithms and operations take any tag here.
+    pub fn check_tag(&self, op: Op, tag: &[u8]) -> Result<()> {
+        let min = match self {
+            Algorithm::AesGcm { .. } => MIN_GCM_TAG,
+            Algorithm::ChaCha20Poly1305 => AEAD_TAG_LEN,
+            _ => return Ok(()),
+        };
+        if op == Op::Decrypt && !(min..=AEAD_TAG_LEN).contains(&tag.len()) {
+            let want = if min == AEAD_TAG_LEN { format!("{min}") } else { format!("{min} to {AEAD_TAG_LEN}") };
+            return Err(Error::InvalidLength(format!("{self} open takes a tag of {want} bytes, got {}", tag.len())));
+        }
+        Ok(())
     }
 
     /// The digest or MAC length in bytes (0 for ciphers and rng).
@@ -156,6 +209,16 @@ impl Algorithm {
 
     /// Checks an IV (or XTS tweak) for this algorithm.
     pub fn check_iv(&self, iv: &[u8]) -> Result<()> {
+        if let Algorithm::AesGcm { .. } = self {
+            // GCM is defined for any IV of at least one byte; OpenSSL takes
+            // them, acrypto takes the 12-byte form every protocol uses.
+            if !iv.is_empty() && iv.len() != AEAD_NONCE_LEN {
+                return Err(Error::Unsupported(format!(
+                    "{self}: only {AEAD_NONCE_LEN}-byte nonces are supported, got {} bytes",
+                    iv.len()
+                )));
+            }
+        }
         if iv.len() != self.iv_len() {
             return Err(Error::InvalidLength(format!(
                 "{self} takes a {}-byte IV, got {} bytes",
@@ -203,6 +266,8 @@ impl fmt::Display for Algorithm {
             Algorithm::Digest(DigestKind::Sha1) => f.write_str("sha1"),
             Algorithm::Digest(DigestKind::Sha256) => f.write_str("sha256"),
             Algorithm::Rng => f.write_str("rng"),
+            Algorithm::AesGcm { key_bits } => write!(f, "aes-{key_bits}-gcm"),
+            Algorithm::ChaCha20Poly1305 => f.write_str("chacha20-poly1305"),
         }
     }
 }
@@ -220,9 +285,10 @@ impl FromStr for Algorithm {
 /// What one step of a route does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
-    /// Cipher: encrypt the data.
+    /// Cipher: encrypt the data. AEAD: seal (encrypt, write the tag).
     Encrypt,
-    /// Cipher: decrypt the data.
+    /// Cipher: decrypt the data. AEAD: open (verify the tag; decrypt only
+    /// if it verifies).
     Decrypt,
     /// Hash or MAC: compute over the data into the request's tag.
     Digest,
@@ -242,6 +308,7 @@ impl Op {
                 | (OpKind::Hash, Op::Digest)
                 | (OpKind::Mac, Op::Digest | Op::Verify)
                 | (OpKind::Rng, Op::Generate)
+                | (OpKind::Aead, Op::Encrypt | Op::Decrypt)
         )
     }
 }

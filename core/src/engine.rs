@@ -504,9 +504,10 @@ impl EngineInner {
     pub(crate) fn validate(s: &SessionInner, r: &Request) -> Result<()> {
         for step in &s.steps {
             let alg = step.alg;
-            if alg.kind() == OpKind::Cipher {
+            if matches!(alg.kind(), OpKind::Cipher | OpKind::Aead) {
                 alg.check_iv(&r.iv)?;
                 alg.check_data_len(r.data.len())?;
+                alg.check_tag(step.op, &r.tag)?;
             }
             if step.op == Op::Verify && !(MIN_VERIFY_TAG..=alg.digest_len()).contains(&r.tag.len()) {
                 return Err(Error::InvalidLength(format!(

@@ -9,9 +9,17 @@ use crate::error::Error;
 /// - `out`: optional separate output buffer; when set, `data` is left as it
 ///   was and the result of the first transforming step lands in `out`
 ///   (resized to fit); later steps work on `out`.
-/// - `iv`: the IV (16 bytes for cbc and ctr; the tweak for xts; empty for ecb).
+/// - `iv`: the IV (16 bytes for cbc and ctr; the tweak for xts; empty for
+///   ecb; the 12-byte nonce for an AEAD).
+/// - `aad`: an AEAD's associated data (authenticated, not encrypted; other
+///   algorithms ignore it).
 /// - `tag`: output of a digest/MAC step (resized to the digest length), or
-///   the expected MAC for a verify step.
+///   the expected MAC for a verify step. AEAD: a seal writes the 16-byte
+///   tag; an open reads the expected tag (GCM: 12 to 16 bytes).
+///
+/// An AEAD open whose tag does not verify fails with
+/// [`Error::VerifyFailed`] and releases no plaintext: the output is left
+/// as the ciphertext (the tag is checked before anything is decrypted).
 /// - `user`: the caller's cookie, untouched.
 ///
 /// A request may be reused: every submission (and `run`) starts a new run,
@@ -23,8 +31,10 @@ pub struct Request {
     pub data: Vec<u8>,
     /// Separate output buffer.
     pub out: Option<Vec<u8>>,
-    /// IV or tweak.
+    /// IV, tweak or nonce.
     pub iv: Vec<u8>,
+    /// AEAD associated data.
+    pub aad: Vec<u8>,
     /// Digest/MAC output, or the expected tag for verification.
     pub tag: Vec<u8>,
     /// The caller's cookie.
@@ -49,6 +59,7 @@ impl std::fmt::Debug for Request {
             .field("data_len", &self.data.len())
             .field("out_len", &self.out.as_ref().map(Vec::len))
             .field("iv_len", &self.iv.len())
+            .field("aad_len", &self.aad.len())
             .field("tag_len", &self.tag.len())
             .field("user", &self.user)
             .finish()
@@ -64,6 +75,12 @@ impl Request {
     /// Sets the IV (builder style).
     pub fn with_iv(mut self, iv: &[u8]) -> Self {
         self.iv = iv.to_vec();
+        self
+    }
+
+    /// Sets the AEAD associated data (builder style).
+    pub fn with_aad(mut self, aad: &[u8]) -> Self {
+        self.aad = aad.to_vec();
         self
     }
 

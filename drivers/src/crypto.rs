@@ -48,6 +48,9 @@ pub fn apply_step(step: &Step, req: &mut Request) -> Result<(), Error> {
     }
     // `Step::new` checks the key too, but a step's fields are public.
     alg.check_key(step.key.bytes())?;
+    if alg.kind() == acrypto_core::OpKind::Aead {
+        return crate::aead::apply(step, req);
+    }
     let mut scratch = None;
     let sched = schedule_for(alg, &step.key, &mut scratch)?;
     match alg {
@@ -88,6 +91,7 @@ pub fn apply_step(step: &Step, req: &mut Request) -> Result<(), Error> {
         Algorithm::Rng => {
             getrandom::getrandom(req.current_mut()).map_err(|e| Error::DeviceFailure(format!("getrandom: {e}")))
         }
+        Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => crate::aead::apply(step, req),
     }
 }
 

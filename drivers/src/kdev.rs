@@ -220,6 +220,8 @@ fn triple(alg: Algorithm) -> (u32, u32, u32) {
         Algorithm::Digest(d) => (CRYPTO_OP_HASH, digest_type(d), CRYPTO_MODE_NONE),
         Algorithm::Hmac(d) => (CRYPTO_OP_HMAC, digest_type(d), CRYPTO_MODE_NONE),
         Algorithm::Rng => (CRYPTO_OP_RNG, CRYPTO_TYPE_RNG, CRYPTO_MODE_NONE),
+        // Never sent: the module has no AEAD path yet and `prepare` refuses it.
+        Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => (u32::MAX, u32::MAX, u32::MAX),
     }
 }
 
@@ -627,6 +629,10 @@ enum Prepared {
     Later(Work, usize),
 }
 
+fn aead_unsupported(alg: Algorithm) -> Error {
+    Error::Unsupported(format!("kdev does not offer {alg}: the kernel module has no AEAD path"))
+}
+
 fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepared {
     let step = match work.steps().get(step_no) {
         Some(s) => s.clone(),
@@ -638,6 +644,9 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepa
     }
     if let Err(e) = alg.check_key(step.key.bytes()) {
         return Prepared::Failed(work, e);
+    }
+    if alg.kind() == OpKind::Aead {
+        return Prepared::Failed(work, aead_unsupported(alg));
     }
     let (_, req) = work.parts();
     let len = req.current().len();
@@ -686,6 +695,7 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepa
             q.dst_len = len as u32;
             out_len = len;
         }
+        OpKind::Aead => return Prepared::Failed(work, aead_unsupported(alg)),
         OpKind::Rng => {
             let buf = req.current_mut();
             q.dst = buf.as_mut_ptr() as u64;

@@ -13,6 +13,7 @@
 //! - [`spec`]: device specifications such as `soft:4`, as the CLI and the
 //!   `ACRYPTO_DEVICES` environment variable give them.
 
+pub mod aead;
 pub mod afalg;
 pub mod crypto;
 pub mod kdev;

@@ -90,6 +90,10 @@ impl Schedule {
                 Schedule::HmacSha256(KeyedMac(<Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|_| key_error(alg))?))
             }
             Algorithm::Digest(_) | Algorithm::Rng => Schedule::None,
+            // Expanded by the AEAD code itself (crate::aead::AeadKey).
+            Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => {
+                return Err(Error::InvalidArgument(format!("{alg} has no cipher or MAC schedule")))
+            }
         })
     }
 

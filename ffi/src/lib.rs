@@ -395,18 +395,27 @@ pub enum acrypto_alg {
     Sha256 = 14,
     /// rng: fills the output with random bytes (no key, no input read).
     Rng = 15,
+    /// aes-128-gcm (AEAD: 16-byte key, 12-byte nonce as the IV, AAD, a
+    /// 16-byte tag; open takes tags of 12 to 16 bytes).
+    Aes_128_Gcm = 16,
+    /// aes-192-gcm.
+    Aes_192_Gcm = 17,
+    /// aes-256-gcm.
+    Aes_256_Gcm = 18,
+    /// chacha20-poly1305 (RFC 8439: 32-byte key, 12-byte nonce, 16-byte tag).
+    Chacha20Poly1305 = 19,
 }
 
 /// Number of algorithms (`acrypto_alg` values are `0..ACRYPTO_ALG_COUNT`).
-pub const ACRYPTO_ALG_COUNT: u32 = 16;
+pub const ACRYPTO_ALG_COUNT: u32 = 20;
 
 /// Operations of a route step.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum acrypto_op {
-    /// Cipher: encrypt.
+    /// Cipher: encrypt. AEAD: seal (encrypt, write the tag).
     Encrypt = 0,
-    /// Cipher: decrypt.
+    /// Cipher: decrypt. AEAD: open (verify the tag; decrypt only if it does).
     Decrypt = 1,
     /// Hash or MAC: compute into the request's tag.
     Digest = 2,
@@ -472,7 +481,7 @@ pub extern "C" fn acrypto_version() -> *const c_char {
 /// static and NUL-terminated; NULL for a value that names no algorithm.
 #[no_mangle]
 pub extern "C" fn acrypto_alg_name(alg: u32) -> *const c_char {
-    const NAMES: [&CStr; 16] = [
+    const NAMES: [&CStr; ACRYPTO_ALG_COUNT as usize] = [
         c"aes-128-cbc",
         c"aes-192-cbc",
         c"aes-256-cbc",
@@ -489,6 +498,10 @@ pub extern "C" fn acrypto_alg_name(alg: u32) -> *const c_char {
         c"sha1",
         c"sha256",
         c"rng",
+        c"aes-128-gcm",
+        c"aes-192-gcm",
+        c"aes-256-gcm",
+        c"chacha20-poly1305",
     ];
     NAMES.get(alg as usize).map_or(std::ptr::null(), |n| n.as_ptr())
 }
@@ -582,7 +595,12 @@ mod tests {
             acrypto_alg::Sha1,
             acrypto_alg::Sha256,
             acrypto_alg::Rng,
+            acrypto_alg::Aes_128_Gcm,
+            acrypto_alg::Aes_192_Gcm,
+            acrypto_alg::Aes_256_Gcm,
+            acrypto_alg::Chacha20Poly1305,
         ];
+        assert_eq!(c_enum.len(), Algorithm::ALL.len());
         for (i, (alg, c)) in Algorithm::ALL.iter().zip(c_enum).enumerate() {
             assert_eq!(c as u32, i as u32);
             assert_eq!(alg_from_u32(i as u32), Ok(*alg));

@@ -77,9 +77,15 @@ impl Shape {
     fn of(steps: &[Step]) -> Shape {
         let kinds = |k: OpKind| steps.iter().any(|s| s.alg.kind() == k);
         Shape {
-            writes_out: kinds(OpKind::Cipher) || kinds(OpKind::Rng),
-            writes_tag: steps.iter().rev().find(|s| s.op == Op::Digest).map(|s| s.alg.digest_len()),
-            reads_tag: steps.iter().any(|s| s.op == Op::Verify),
+            writes_out: kinds(OpKind::Cipher) || kinds(OpKind::Rng) || kinds(OpKind::Aead),
+            writes_tag: steps.iter().rev().find_map(|s| match (s.alg.kind(), s.op) {
+                (_, Op::Digest) => Some(s.alg.digest_len()),
+                (OpKind::Aead, Op::Encrypt) => Some(s.alg.tag_len()),
+                _ => None,
+            }),
+            reads_tag: steps
+                .iter()
+                .any(|s| s.op == Op::Verify || (s.alg.kind() == OpKind::Aead && s.op == Op::Decrypt)),
             rng: kinds(OpKind::Rng),
         }
     }
@@ -180,6 +186,13 @@ fn session_ref<'a>(s: *const acrypto_session) -> &'a acrypto_session {
 ///   written (`tag_len` at least the digest length); for a verify step,
 ///   the expected MAC (10 bytes up to the digest length), copied in.
 /// - `user`: handed back untouched in the completion.
+///
+/// AEAD (this struct carries no associated data yet: the AAD is empty):
+/// `iv` is the 12-byte nonce; a seal writes the 16-byte tag to `tag`
+/// (`tag_len` at least 16); an open reads the expected tag from `tag` (12
+/// to 16 bytes for GCM, 16 for ChaCha20-Poly1305) and, when it does not
+/// verify, completes with `ACRYPTO_STATUS_VERIFY_FAILED` and writes
+/// nothing to `out`.
 ///
 /// Limits: `data_len` at most 1 GiB, `iv_len` and `tag_len` at most 256.
 #[repr(C)]

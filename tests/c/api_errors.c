@@ -137,7 +137,7 @@ int main(void)
 	EXPECT(ACRYPTO_STATUS_INVALID_ARGUMENT, acrypto_session_new(e, &st, 1, 8, 0, NULL, &s));
 	EXPECT(ACRYPTO_STATUS_INVALID_ARGUMENT, acrypto_session_new(e, &st, 1, 0, 0x80, NULL, &s));
 	EXPECT(ACRYPTO_STATUS_NO_SUCH_DEVICE, acrypto_session_new(e, &st, 1, 0, 0, "hifn0", &s));
-	st.alg = 16;
+	st.alg = ACRYPTO_ALG_COUNT;
 	EXPECT(ACRYPTO_STATUS_INVALID_ARGUMENT, acrypto_session_new(e, &st, 1, 0, 0, NULL, &s));
 	st.alg = 0xFFFFFFFFu;
 	EXPECT(ACRYPTO_STATUS_INVALID_ARGUMENT, acrypto_session_new(e, &st, 1, 0, 0, NULL, &s));

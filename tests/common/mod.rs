@@ -64,7 +64,7 @@ pub fn hex(b: &[u8]) -> String {
 pub fn default_op(alg: acrypto::Algorithm) -> acrypto::Op {
     use acrypto::{Op, OpKind};
     match alg.kind() {
-        OpKind::Cipher => Op::Encrypt,
+        OpKind::Cipher | OpKind::Aead => Op::Encrypt,
         OpKind::Hash | OpKind::Mac => Op::Digest,
         OpKind::Rng => Op::Generate,
     }

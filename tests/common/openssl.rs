@@ -4,7 +4,8 @@
 //! (`openssl enc`, `openssl dgst`, `openssl mac`). The command line refuses
 //! XTS ("enc: XTS ciphers not supported", OpenSSL 3.0), so XTS goes through
 //! `xts_ref`, a small C program (`tests/common/xts_ref.c`) built once per test
-//! binary against the system's libcrypto (`EVP_aes_128_xts`/`EVP_aes_256_xts`).
+//! binary against the system's libcrypto (`EVP_aes_128_xts`/`EVP_aes_256_xts`);
+//! AEAD likewise through `aead_ref` (`tests/common/aead_ref.c`).
 //! `tests/setup.sh` installs what both need (`openssl`, `gcc`, `libssl-dev`).
 
 use acrypto::{Algorithm, CipherMode, DigestKind, Op};
@@ -84,32 +85,104 @@ pub fn hmac(d: DigestKind, key: &[u8], data: &[u8]) -> Vec<u8> {
     openssl(&args, data)
 }
 
-/// Builds `xts_ref` once per test binary (into a unique name, then renamed,
-/// so test binaries running at the same time do not collide).
+/// Builds `xts_ref` once per test binary.
 fn xts_ref_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let src = super::repo_root().join("tests/common/xts_ref.c");
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        std::fs::create_dir_all(dir).unwrap();
-        let bin = dir.join("xts_ref");
-        let tmp = dir.join(format!("xts_ref.{}.tmp", std::process::id()));
-        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-        let out = Command::new(&cc)
-            .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-            .arg(&tmp)
-            .arg(&src)
-            .arg("-lcrypto")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {cc} (run tests/setup.sh): {e}"));
-        assert!(
-            out.status.success(),
-            "building xts_ref failed (run tests/setup.sh for gcc and libssl-dev):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::rename(&tmp, &bin).unwrap();
-        bin
-    })
+    BIN.get_or_init(|| build_ref("xts_ref"))
+}
+
+/// Builds `aead_ref` once per test binary.
+fn aead_ref_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build_ref("aead_ref"))
+}
+
+/// Builds `tests/common/NAME.c` against libcrypto (into a unique name, then
+/// renamed, so test binaries running at the same time do not collide).
+fn build_ref(name: &str) -> PathBuf {
+    let src = super::repo_root().join(format!("tests/common/{name}.c"));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(dir).unwrap();
+    let bin = dir.join(name);
+    let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = Command::new(&cc)
+        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&tmp)
+        .arg(&src)
+        .arg("-lcrypto")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cc} (run tests/setup.sh): {e}"));
+    assert!(
+        out.status.success(),
+        "building {name} failed (run tests/setup.sh for gcc and libssl-dev):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::rename(&tmp, &bin).unwrap();
+    bin
+}
+
+/// One AEAD job for [`aead_batch`].
+pub struct AeadJob<'a> {
+    /// An AEAD algorithm.
+    pub alg: Algorithm,
+    /// Seal (`Encrypt`) or open (`Decrypt`).
+    pub op: Op,
+    /// The key.
+    pub key: &'a [u8],
+    /// The nonce.
+    pub nonce: &'a [u8],
+    /// Associated data.
+    pub aad: &'a [u8],
+    /// Plaintext (seal) or ciphertext (open).
+    pub data: &'a [u8],
+    /// The expected tag (open; ignored by seal).
+    pub tag: &'a [u8],
+}
+
+/// What libcrypto answers to an AEAD job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AeadAnswer {
+    /// Seal: ciphertext and 16-byte tag.
+    Sealed(Vec<u8>, Vec<u8>),
+    /// Open: the tag verified; the plaintext.
+    Opened(Vec<u8>),
+    /// Open: the tag did not verify.
+    Failed,
+}
+
+/// Runs many AEAD jobs through one `aead_ref` process (`tests/common/aead_ref.c`,
+/// `EVP_aes_*_gcm` and `EVP_chacha20_poly1305`); panics on a job libcrypto
+/// calls malformed.
+pub fn aead_batch(jobs: &[AeadJob<'_>]) -> Vec<AeadAnswer> {
+    let f = |b: &[u8]| if b.is_empty() { "-".to_string() } else { hex::encode(b) };
+    let mut input = String::new();
+    for j in jobs {
+        let dir = match j.op {
+            Op::Encrypt => 's',
+            Op::Decrypt => 'o',
+            op => panic!("{op:?} is not an AEAD operation"),
+        };
+        input += &format!("{dir} {} {} {} {} {} {}\n", j.alg, f(j.key), f(j.nonce), f(j.aad), f(j.data), f(j.tag));
+    }
+    let bin = aead_ref_binary().to_string_lossy().into_owned();
+    let out = pipe(&bin, &[], input.as_bytes());
+    let lines: Vec<String> = BufReader::new(&out[..]).lines().map(Result::unwrap).collect();
+    assert_eq!(lines.len(), jobs.len(), "aead_ref answered {} of {} jobs", lines.len(), jobs.len());
+    let unhex = |s: &str| if s == "-" { Vec::new() } else { hex::decode(s).expect("aead_ref output is hex") };
+    lines
+        .iter()
+        .zip(jobs)
+        .map(|(l, j)| match (l.as_str(), j.op) {
+            ("ERR", _) => panic!("libcrypto refused the {} job", j.alg),
+            ("FAIL", _) => AeadAnswer::Failed,
+            (l, Op::Encrypt) => {
+                let (c, t) = l.split_once(' ').expect("aead_ref seal answer");
+                AeadAnswer::Sealed(unhex(c), unhex(t))
+            }
+            (l, _) => AeadAnswer::Opened(unhex(l)),
+        })
+        .collect()
 }
 
 /// One XTS job for [`xts_batch`].
@@ -156,5 +229,6 @@ pub fn reference(alg: Algorithm, op: Op, key: &[u8], iv: &[u8], data: &[u8]) -> 
         Algorithm::Digest(d) => digest(d, data),
         Algorithm::Hmac(d) => hmac(d, key, data),
         Algorithm::Rng => panic!("rng has no reference"),
+        Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => panic!("{alg}: use aead_batch"),
     }
 }

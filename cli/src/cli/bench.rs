@@ -167,7 +167,7 @@ fn effective_size(alg: Algorithm, size: usize) -> (usize, Option<String>) {
 
 fn op_of(alg: Algorithm) -> Op {
     match alg.kind() {
-        OpKind::Cipher => Op::Encrypt,
+        OpKind::Cipher | OpKind::Aead => Op::Encrypt,
         OpKind::Hash | OpKind::Mac => Op::Digest,
         OpKind::Rng => Op::Generate,
     }

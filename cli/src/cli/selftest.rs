@@ -10,10 +10,13 @@
 //! - HMAC-SHA1: RFC 2202 section 3, test cases 1 and 2.
 //! - HMAC-SHA256: RFC 4231 section 4, test cases 1 and 2.
 //! - SHA-1, SHA-256: FIPS 180-2 Appendices A and B ("abc" and the 448-bit message).
+//! - AES-GCM: NIST CAVP `gcmEncryptExtIV{128,192,256}.rsp`, the first case
+//!   with a 96-bit IV, 128-bit PT, AAD and tag.
+//! - ChaCha20-Poly1305: RFC 8439 section 2.8.2.
 //! - rng: no known answer; two 64-byte draws must differ and not be all zero.
 //!
 //! Each cipher case runs encrypt and decrypt, each MAC case digest and
-//! verify, each through both the blocking inline path (`Engine::run`) and the
+//! verify, each AEAD case seal, open and an open with a flipped tag bit, each through both the blocking inline path (`Engine::run`) and the
 //! queued asynchronous path (`submit_pending`), on a session bound to the
 //! device under test.
 
@@ -103,6 +106,63 @@ const KATS: &[Kat] = &[
           output: "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1", source: "FIPS 180-2 B.2" },
 ];
 
+/// One AEAD known answer.
+struct AeadKat {
+    alg: &'static str,
+    key: &'static str,
+    nonce: &'static str,
+    aad: &'static str,
+    pt: &'static str,
+    ct: &'static str,
+    tag: &'static str,
+    source: &'static str,
+}
+
+#[rustfmt::skip]
+const AEAD_KATS: &[AeadKat] = &[
+    AeadKat { alg: "aes-128-gcm", key: "c939cc13397c1d37de6ae0e1cb7c423c", nonce: "b3d8cc017cbb89b39e0f67e2",
+              aad: "24825602bd12a984e0092d3e448eda5f", pt: "c3b3c41f113a31b73d9a5cd432103069",
+              ct: "93fe7d9e9bfd10348a5606e5cafa7354", tag: "0032a1dc85f1c9786925a2e71d8272dd",
+              source: "NIST CAVP gcmEncryptExtIV128 PTlen=128 AADlen=128 Count=0" },
+    AeadKat { alg: "aes-192-gcm", key: "6f44f52c2f62dae4e8684bd2bc7d16ee7c557330305a790d", nonce: "9ae35825d7c7edc9a39a0732",
+              aad: "1b4236b846fc2a0f782881ba48a067e9", pt: "37222d30895eb95884bbbbaee4d9cae1",
+              ct: "a54b5da33fc1196a8ef31a5321bfcaeb", tag: "1c198086450ae1834dd6c2636796bce2",
+              source: "NIST CAVP gcmEncryptExtIV192 PTlen=128 AADlen=128 Count=0" },
+    AeadKat { alg: "aes-256-gcm", key: "92e11dcdaa866f5ce790fd24501f92509aacf4cb8b1339d50c9c1240935dd08b",
+              nonce: "ac93a1a6145299bde902f21a", aad: "1e0889016f67601c8ebea4943bc23ad6", pt: "2d71bcfa914e4ac045b2aa60955fad24",
+              ct: "8995ae2e6df3dbf96fac7b7137bae67f", tag: "eca5aa77d51d4a0a14d9c51e1da474ab",
+              source: "NIST CAVP gcmEncryptExtIV256 PTlen=128 AADlen=128 Count=0" },
+    AeadKat { alg: "chacha20-poly1305", key: "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f",
+              nonce: "070000004041424344454647", aad: "50515253c0c1c2c3c4c5c6c7",
+              pt: "4c616469657320616e642047656e746c656d656e206f662074686520636c617373206f66202739393a204966204920636f756c64206f6666657220796f75206f6e6c79206f6e652074697020666f7220746865206675747572652c2073756e73637265656e20776f756c642062652069742e",
+              ct: "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116",
+              tag: "1ae10b594f09e26a7e902ecbd0600691", source: "RFC 8439 section 2.8.2" },
+];
+
+/// Runs one AEAD case on one device: seal, open, and an open with a
+/// flipped tag bit that must fail and leave the ciphertext.
+fn check_aead(engine: &Engine, dev: &str, alg: Algorithm, k: &AeadKat) -> Result<(), String> {
+    let (key, nonce, aad, pt, ct, tag) = (h(k.key), h(k.nonce), h(k.aad), h(k.pt), h(k.ct), h(k.tag));
+    let session =
+        |op| engine.session(SessionBuilder::new().step(alg, op, &key).bind(dev)).map_err(|e| format!("session: {e}"));
+    let got = both_paths(engine, &session(Op::Encrypt)?, Request::new(pt.clone()).with_iv(&nonce).with_aad(&aad))?;
+    if got.data != ct || got.tag != tag {
+        return Err("seal: wrong ciphertext or tag".into());
+    }
+    let open = || Request::new(ct.clone()).with_iv(&nonce).with_aad(&aad);
+    let got = both_paths(engine, &session(Op::Decrypt)?, open().with_tag(&tag))?;
+    if got.data != pt {
+        return Err("open: wrong plaintext".into());
+    }
+    let mut bad = tag.clone();
+    bad[0] ^= 1;
+    match engine.run(&session(Op::Decrypt)?, open().with_tag(&bad)) {
+        Err(acrypto::Error::VerifyFailed) => Ok(()),
+        Ok(_) => Err("open accepted a wrong tag".into()),
+        Err(e) => Err(format!("open with a wrong tag: {e} (want a verify failure)")),
+    }
+}
+
 fn h(s: &str) -> Vec<u8> {
     hex::decode(s).expect("embedded vectors are hex")
 }
@@ -154,6 +214,7 @@ fn check(engine: &Engine, dev: &str, alg: Algorithm, k: &Kat) -> Result<(), Stri
             }
         }
         OpKind::Rng => unreachable!("rng has no known answer"),
+        OpKind::Aead => unreachable!("AEAD cases are AeadKat"),
     }
     Ok(())
 }
@@ -204,6 +265,14 @@ pub fn run(engine: &Engine, a: &SelftestArgs) -> CliResult<()> {
                     failures.push(format!("health check: {e}"));
                 }
                 1
+            } else if alg.kind() == OpKind::Aead {
+                let kats: Vec<&AeadKat> = AEAD_KATS.iter().filter(|k| k.alg == name).collect();
+                for k in &kats {
+                    if let Err(e) = check_aead(engine, &d.name, alg, k) {
+                        failures.push(format!("{}: {e}", k.source));
+                    }
+                }
+                kats.len()
             } else {
                 for k in &kats {
                     if let Err(e) = check(engine, &d.name, alg, k) {
