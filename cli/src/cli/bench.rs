@@ -267,7 +267,9 @@ fn async_side(
 /// OpenSSL has no such benchmark (rng) or the command is missing or fails.
 fn openssl_speed(alg: Algorithm, size: usize, secs: f64) -> Option<(f64, String)> {
     let what: Vec<String> = match alg {
-        Algorithm::Aes { .. } | Algorithm::Digest(_) => vec!["-evp".into(), alg.to_string()],
+        Algorithm::Aes { .. } | Algorithm::Digest(_) | Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => {
+            vec!["-evp".into(), alg.to_string()]
+        }
         Algorithm::Hmac(d) => vec!["-hmac".into(), Algorithm::Digest(d).to_string()],
         Algorithm::Rng => return None,
     };
