@@ -883,11 +883,11 @@ fn bench_json_holds_baseline_async_and_ratio() {
 #[test]
 fn selftest_passes_on_every_device() {
     let t = String::from_utf8(ok(&["selftest", "--devices", "soft:3"], b"")).unwrap();
-    assert!(t.contains("48 algorithm/device pairs pass, 0 fail"), "{t}");
+    assert!(t.contains("60 algorithm/device pairs pass, 0 fail"), "{t}");
     let j: Value = serde_json::from_slice(&ok(&["selftest", "--json", "--device", "soft1"], b"")).unwrap();
     assert_eq!(j["ok"], true);
     assert_eq!(j["failed"], 0);
-    assert_eq!(j["passed"], 16);
+    assert_eq!(j["passed"], 20);
     assert!(j["results"].as_array().unwrap().iter().all(|r| r["device"] == "soft1" && r["status"] == "pass"));
 }
 
