@@ -58,15 +58,20 @@ pub struct EncArgs {
 /// Arguments of `dec` (and, with `-d`, of `enc`).
 #[derive(Args, Debug)]
 pub struct CipherArgs {
-    /// Cipher, as OpenSSL names it: aes-{128,192,256}-{cbc,ecb,ctr}, aes-{128,256}-xts.
+    /// Cipher, as OpenSSL names it: aes-{128,192,256}-{cbc,ecb,ctr}, aes-{128,256}-xts; or an AEAD,
+    /// aes-{128,192,256}-gcm or chacha20-poly1305 (the output is the ciphertext and the 16-byte tag;
+    /// -d verifies before it writes anything; at most 1 GiB, one request).
     #[arg(short = 'a', long = "alg", alias = "cipher", value_name = "ALG")]
     alg: String,
     /// Key in hex (exactly the cipher's key length; xts: both keys, 32 or 64 bytes).
     #[arg(short = 'K', long = "key", value_name = "HEX")]
     key: String,
-    /// IV in hex, 16 bytes (for xts the initial tweak; unused by ecb).
+    /// IV in hex, 16 bytes (for xts the initial tweak; unused by ecb; AEAD: the 12-byte nonce).
     #[arg(long = "iv", value_name = "HEX")]
     iv: Option<String>,
+    /// AEAD associated data in hex (authenticated, not encrypted).
+    #[arg(long = "aad", value_name = "HEX")]
+    aad: Option<String>,
     /// No PKCS#7 padding for cbc and ecb (the input must be a multiple of 16 bytes).
     #[arg(long)]
     nopad: bool,
@@ -223,7 +228,23 @@ fn spawn_reader(mut chunker: Chunker, mut input: Box<dyn Read + Send>) -> (Recei
 
 /// Runs `enc` (or `dec` when `decrypt`).
 pub fn run(engine: &Engine, a: &CipherArgs, decrypt: bool) -> CliResult<()> {
-    let alg = parse_alg(&a.alg, &[OpKind::Cipher], "cipher")?;
+    let alg = parse_alg(&a.alg, &[OpKind::Cipher, OpKind::Aead], "cipher")?;
+    if alg.kind() == OpKind::Aead {
+        let args = super::aead::AeadArgs {
+            alg,
+            key: &a.key,
+            iv: a.iv.as_deref(),
+            aad: a.aad.as_deref(),
+            device: a.device.as_deref(),
+            input: a.input.as_ref(),
+            output: a.output.as_ref(),
+            decrypt,
+        };
+        return super::aead::run(engine, &args);
+    }
+    if a.aad.is_some() {
+        return Err(usage!("--aad applies to the AEAD algorithms only, not {alg}"));
+    }
     let Algorithm::Aes { mode, .. } = alg else { unreachable!("parse_alg returned a cipher") };
     let key = parse_hex("--key", &a.key)?;
     alg.check_key(&key).map_err(|e| usage!("{e}"))?;

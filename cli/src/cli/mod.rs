@@ -1,5 +1,6 @@
 //! The `acrypto` command: argument parsing, errors, and shared helpers.
 
+mod aead;
 mod bench;
 mod devices;
 mod enc;
