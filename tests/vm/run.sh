@@ -256,6 +256,11 @@ chmod +x "$ird/init"
 # Not for the benchmark: the checks cost time.
 memdebug="slub_debug=FZPU page_poison=1"
 [ "$mode" = bench ] && memdebug=
+# The emulated CPUs stop whenever the host is busy: at the default
+# thresholds (RCU stall 21 s, soft lockup 20 s) a loaded host alone made the
+# guest report an RCU stall (in page poisoning) with a Call Trace. The
+# longest thresholds the kernel takes still catch a CPU that really hangs.
+memdebug="$memdebug rcupdate.rcu_cpu_stall_timeout=300 watchdog_thresh=60"
 
 # ---- 7. boot ---------------------------------------------------------------------
 log "booting (timeout ${timeout_s}s), console in $build/console.log"
