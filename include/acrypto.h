@@ -1050,7 +1050,8 @@ acrypto_status acrypto_engine_new_devices(const char *devices, struct acrypto_en
 /*
  Creates an empty engine configuration: default devices (as
  `acrypto_engine_new`), least-loaded balancing, one completion worker,
- 65536 requests in flight at most.
+ 65536 requests in flight at most, the default byte limit (see
+ `acrypto_engine_config_set_max_in_flight_bytes`).
 
  # Safety
  `out` is NULL or writable.
@@ -1098,6 +1099,21 @@ acrypto_status acrypto_engine_config_set_balancer_name(struct acrypto_engine_con
  */
 acrypto_status acrypto_engine_config_set_max_in_flight(struct acrypto_engine_config *cfg,
                                                        size_t max_in_flight);
+
+/*
+ Sets the most bytes of requests accepted and not yet completed (a
+ request counts its input, output buffer, IV and tag); beyond it
+ submissions fail with `ACRYPTO_STATUS_BUSY`. One request larger than the
+ limit is still accepted when nothing else is in flight. 0 keeps the
+ default: the environment variable `ACRYPTO_MAX_IN_FLIGHT_BYTES` (bytes,
+ or with a K, M or G suffix) if set, else an eighth of physical memory
+ between 64 MiB and 1 GiB.
+
+ # Safety
+ `cfg` is NULL or a live configuration.
+ */
+acrypto_status acrypto_engine_config_set_max_in_flight_bytes(struct acrypto_engine_config *cfg,
+                                                             uint64_t max_bytes);
 
 /*
  Sets the number of threads running deferred (non-DIRECT) callbacks,

@@ -128,6 +128,11 @@ fn c_status_codes_tell_the_truth() {
 }
 
 #[test]
+fn the_byte_limit_is_set_from_c_and_refuses_with_busy() {
+    run_c_test("tests/c/byte_limit.c");
+}
+
+#[test]
 fn panics_never_reach_c() {
     run_c_test("tests/c/panic.c");
 }

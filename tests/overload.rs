@@ -81,3 +81,68 @@ fn far_beyond_capacity_busy_appears_memory_stays_bounded_nothing_is_lost() {
     assert!(grown < 64 * 1024, "RSS grew by {grown} KiB");
     println!("overload: {accepted} accepted, {busy} busy, peak in flight {peak_in_flight}, RSS +{grown} KiB");
 }
+
+/// 17.8: the in-flight limit counts requests; the byte limit bounds what
+/// they hold. 5,000 requests of 1 MiB against a 64 MiB limit: `Busy`
+/// appears, RSS stays near the limit (5 GB if they piled up), every
+/// accepted request completes once.
+#[test]
+fn the_byte_limit_bounds_memory_under_5000_pending_1_mib_requests() {
+    const ATTEMPTS: u64 = 5_000;
+    const SIZE: usize = 1 << 20;
+    const LIMIT: u64 = 64 << 20;
+    let script = Script { algs: vec![AES128CTR], queue_len: 8192, batch: 8, ..Script::default() };
+    let devs: Vec<_> = (0..2).map(|i| Scripted::gated(&format!("d{i}"), script.clone())).collect();
+    let shared: Vec<_> = devs.iter().map(|d| d.shared.clone()).collect();
+    let mut b = Engine::builder().max_in_flight_bytes(LIMIT);
+    for d in devs {
+        b = b.device(d);
+    }
+    let e = b.build().unwrap();
+    assert_eq!(e.max_in_flight_bytes(), LIMIT);
+    let s = e.session(SessionBuilder::new().step(AES128CTR, Op::Encrypt, &[1; 16])).unwrap();
+    let seen: Arc<Vec<AtomicU8>> = Arc::new((0..ATTEMPTS).map(|_| AtomicU8::new(0)).collect());
+    let rss_before = rss_kib();
+    let (mut accepted, mut busy, mut peak_bytes) = (0u64, 0u64, 0u64);
+    for i in 0..ATTEMPTS {
+        if i == ATTEMPTS / 2 {
+            // Nothing completes in the first half: only the byte limit
+            // stands between the submitter and 2.5 GB queued.
+            assert!(busy > 0, "Busy must appear before the devices run");
+            shared.iter().for_each(|s| s.open());
+        }
+        let seen2 = seen.clone();
+        let data = vec![(i % 251) as u8; SIZE];
+        match e.submit_with(&s, Request::new(data).with_iv(&[0; 16]).with_user(i), move |d| {
+            seen2[d.request.user as usize].fetch_add(1, Ordering::SeqCst);
+        }) {
+            Ok(()) => accepted += 1,
+            Err(rej) => {
+                assert_eq!(rej.error, Error::Busy);
+                assert_eq!(rej.request.data.len(), SIZE, "refused requests come back intact");
+                assert_eq!(rej.request.user, i);
+                busy += 1;
+            }
+        }
+        peak_bytes = peak_bytes.max(e.in_flight_bytes());
+    }
+    e.wait_idle().unwrap();
+    let rss_after = rss_kib();
+    e.shutdown(acrypto::ShutdownMode::Drain);
+    let st = e.stats();
+    assert!(busy > 0);
+    assert_eq!(accepted + busy, ATTEMPTS);
+    assert_eq!(st.rejected_busy, busy);
+    assert_eq!(st.completed_ok, accepted);
+    assert_eq!(e.in_flight_bytes(), 0, "every charge was released");
+    assert!(peak_bytes <= LIMIT, "bytes in flight peaked at {peak_bytes}");
+    for (i, c) in seen.iter().enumerate() {
+        let n = c.load(Ordering::SeqCst);
+        assert!(n <= 1, "request {i} completed {n} times");
+    }
+    let completed = seen.iter().filter(|c| c.load(Ordering::SeqCst) == 1).count() as u64;
+    assert_eq!(completed, accepted, "every accepted request completed");
+    let grown = rss_after.saturating_sub(rss_before);
+    assert!(grown < 4 * LIMIT / 1024, "RSS grew by {grown} KiB");
+    println!("byte limit: {accepted} accepted, {busy} busy, peak {peak_bytes} bytes in flight, RSS +{grown} KiB");
+}

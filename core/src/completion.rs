@@ -73,12 +73,14 @@ pub fn spin_until(ready: &mut impl FnMut() -> bool) -> bool {
 const SPIN_ROUNDS: u32 = 256;
 
 /// Wakes sleepers on a condition only when someone sleeps: a notify with no
-/// waiter costs one atomic load instead of a futex call.
+/// waiter costs one atomic load instead of a futex call. A sleeper is a
+/// blocked thread or a task's `Waker` (woken once, at the next notify).
 #[derive(Default)]
 pub(crate) struct Waiters {
     count: AtomicUsize,
     lock: Mutex<()>,
     cv: Condvar,
+    wakers: Mutex<Vec<Waker>>,
 }
 
 impl Waiters {
@@ -98,13 +100,29 @@ impl Waiters {
         self.count.fetch_sub(1, Ordering::AcqRel);
     }
 
+    /// Wakes `w` at the next notify. The caller checks its condition again
+    /// after registering (a change before the registration is seen by that
+    /// check, one after it notifies).
+    pub(crate) fn register(&self, w: &Waker) {
+        let mut ws = lock(&self.wakers);
+        ws.push(w.clone());
+        self.count.fetch_add(1, Ordering::AcqRel);
+    }
+
     pub(crate) fn notify(&self) {
         // A read-modify-write, not a load: it reads the latest count, so a
         // waiter that registered before it is seen (and one that registers
         // after it sees the state change), under acquire/release alone.
         if self.count.fetch_add(0, Ordering::AcqRel) > 0 {
-            let _g = lock(&self.lock);
-            self.cv.notify_all();
+            {
+                let _g = lock(&self.lock);
+                self.cv.notify_all();
+            }
+            let woken = std::mem::take(&mut *lock(&self.wakers));
+            if !woken.is_empty() {
+                self.count.fetch_sub(woken.len(), Ordering::AcqRel);
+                woken.into_iter().for_each(Waker::wake);
+            }
         }
     }
 }

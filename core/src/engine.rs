@@ -3,12 +3,14 @@
 
 use crate::alg::{Algorithm, Op, OpKind, MIN_VERIFY_TAG};
 use crate::balancer::{Balancer, LeastLoaded};
+use crate::budget::{self, charge_of, ByteBudget};
 use crate::completion::{deliver_all, deliver_now, Completion, Due, Finished, Pending, Waiters};
 use crate::device::{DeviceHandle, DeviceId, DeviceInfo, DeviceInner, DeviceState, Driver};
 use crate::error::{Error, Result};
 use crate::identity;
 use crate::reentry::{self, Delivering};
 use crate::request::{Done, Request};
+use crate::room::Submission;
 use crate::route::Job;
 use crate::session::{Session, SessionBuilder, SessionInner};
 use crate::stats::{Counters, Stats};
@@ -28,11 +30,20 @@ pub struct EngineConfig {
     pub completion_workers: usize,
     /// How many times work failed by a device fault is retried elsewhere.
     pub max_retries: u32,
+    /// Most bytes of requests accepted and not yet completed (a request
+    /// counts its input, an output buffer, IV and tag); beyond it,
+    /// `Busy`. A single request larger than the limit is still accepted
+    /// when nothing else is in flight. 0 (the default) takes the
+    /// environment's [`BYTE_LIMIT_ENV`](crate::BYTE_LIMIT_ENV)
+    /// (`ACRYPTO_MAX_IN_FLIGHT_BYTES`) if set, else
+    /// [`default_byte_limit`](crate::default_byte_limit) (an eighth of
+    /// physical memory, between 64 MiB and 1 GiB).
+    pub max_in_flight_bytes: u64,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { max_in_flight: 1 << 16, completion_workers: 1, max_retries: 8 }
+        EngineConfig { max_in_flight: 1 << 16, completion_workers: 1, max_retries: 8, max_in_flight_bytes: 0 }
     }
 }
 
@@ -96,6 +107,19 @@ impl From<Rejected> for Error {
     }
 }
 
+/// What a submission does when there is no room (the in-flight or byte
+/// limit is reached, or every capable queue is full).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Room {
+    /// Refuse with `Busy` (counted in the statistics).
+    Refuse,
+    /// Block until there is room.
+    Wait,
+    /// Refuse with `Busy`, not counted: the caller waits for room and
+    /// tries again (an awaited submission).
+    Retry,
+}
+
 pub(crate) const RUNNING: usize = 0;
 const DRAINING: usize = 1;
 pub(crate) const CANCELING: usize = 2;
@@ -139,6 +163,8 @@ pub(crate) struct EngineInner {
     pub(crate) config: EngineConfig,
     pub(crate) state: AtomicUsize,
     pub(crate) in_flight: AtomicU64,
+    /// Bytes of the requests in flight, against the byte limit.
+    pub(crate) bytes: ByteBudget,
     /// Completions being delivered in the completing context right now.
     pub(crate) delivering: AtomicU64,
     pub(crate) counters: Counters,
@@ -199,6 +225,11 @@ impl EngineBuilder {
         self.config.max_in_flight = n;
         self
     }
+    /// The byte limit (see [`EngineConfig::max_in_flight_bytes`]).
+    pub fn max_in_flight_bytes(mut self, n: u64) -> Self {
+        self.config.max_in_flight_bytes = n;
+        self
+    }
     /// Completion worker threads.
     pub fn completion_workers(mut self, n: usize) -> Self {
         self.config.completion_workers = n;
@@ -216,10 +247,15 @@ impl EngineBuilder {
     }
 
     /// Builds the engine and registers the devices.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a zero in-flight limit or a bad
+    /// `ACRYPTO_MAX_IN_FLIGHT_BYTES`; a device's registration error.
     pub fn build(self) -> Result<Engine> {
         if self.config.max_in_flight == 0 {
             return Err(Error::InvalidArgument("max_in_flight must be at least 1".into()));
         }
+        let byte_limit = budget::resolve(self.config.max_in_flight_bytes)?;
         let deferred = (self.config.completion_workers > 0).then(|| Arc::new(Deferred::default()));
         let inner = Arc::new(EngineInner {
             id: identity::next_id(),
@@ -228,6 +264,7 @@ impl EngineBuilder {
             config: self.config,
             state: AtomicUsize::new(RUNNING),
             in_flight: AtomicU64::new(0),
+            bytes: ByteBudget::new(byte_limit),
             delivering: AtomicU64::new(0),
             counters: Counters::default(),
             changed: Waiters::default(),
@@ -368,13 +405,13 @@ impl Engine {
     /// Submits a request; its completion goes to `completion`. On refusal
     /// (`Busy`, bad input, no device, shut down) the request comes back.
     pub fn submit(&self, s: &Session, r: Request, c: Completion) -> Result<(), Rejected> {
-        self.inner.submit(&s.0, r, c, false)
+        self.inner.submit(&s.0, r, c, Room::Refuse)
     }
 
     /// Like [`submit`](Self::submit), but waits for room instead of
     /// returning `Busy`.
     pub fn submit_blocking(&self, s: &Session, r: Request, c: Completion) -> Result<(), Rejected> {
-        self.inner.submit(&s.0, r, c, true)
+        self.inner.submit(&s.0, r, c, Room::Wait)
     }
 
     /// Submits a request with a callback.
@@ -387,6 +424,20 @@ impl Engine {
         let p = Pending::new();
         self.submit(s, r, p.completion())?;
         Ok(p)
+    }
+
+    /// Submits a request once there is room: the future resolves to the
+    /// request's [`Pending`] when it is accepted, woken (never polled in a
+    /// loop) when work completes or leaves a queue, so an async caller
+    /// waits for room without `Busy` and without blocking its executor.
+    /// Runtime-agnostic, like `Pending`.
+    ///
+    /// # Errors
+    /// The future resolves to the refusal for anything but `Busy`: bad
+    /// input, no device, `ShutDown` (also when the engine shuts down while
+    /// it waits).
+    pub fn submit_async(&self, s: &Session, r: Request) -> Submission {
+        Submission::new(self.inner.clone(), s.0.clone(), r)
     }
 
     /// Submits requests in order until one is refused. On refusal, says
@@ -421,6 +472,16 @@ impl Engine {
         let e = &self.inner;
         let depth = read(&e.devices).iter().map(|d| d.queued.load(Ordering::Relaxed)).sum();
         e.counters.snapshot(depth, e.in_flight.load(Ordering::SeqCst))
+    }
+
+    /// The byte limit in force (see [`EngineConfig::max_in_flight_bytes`]).
+    pub fn max_in_flight_bytes(&self) -> u64 {
+        self.inner.bytes.limit()
+    }
+
+    /// Bytes of the requests in flight now.
+    pub fn in_flight_bytes(&self) -> u64 {
+        self.inner.bytes.used()
     }
 
     /// The balancer's name.
@@ -520,7 +581,14 @@ impl EngineInner {
         Ok(())
     }
 
-    fn submit(&self, s: &Arc<SessionInner>, request: Request, c: Completion, block: bool) -> Result<(), Rejected> {
+    pub(crate) fn submit(
+        &self,
+        s: &Arc<SessionInner>,
+        request: Request,
+        c: Completion,
+        room: Room,
+    ) -> Result<(), Rejected> {
+        let block = room == Room::Wait;
         let reject = |error, request| Err(Rejected { error, request });
         if self.state.load(Ordering::SeqCst) != RUNNING {
             return reject(Error::ShutDown, request);
@@ -533,7 +601,8 @@ impl EngineInner {
                 return reject(e, request);
             }
         }
-        // Admission against the in-flight bound.
+        // Admission against the in-flight and byte bounds.
+        let charge = charge_of(&request);
         loop {
             let cur = self.in_flight.fetch_add(1, Ordering::SeqCst);
             // Shutdown sets its state, then reads the in-flight count with a
@@ -544,16 +613,19 @@ impl EngineInner {
                 self.changed.notify();
                 return reject(Error::ShutDown, request);
             }
-            if (cur as usize) < self.config.max_in_flight {
+            if (cur as usize) < self.config.max_in_flight && self.bytes.try_charge(charge) {
                 break;
             }
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             if !block {
-                self.counters.rejected_busy.inc();
+                if room == Room::Refuse {
+                    self.counters.rejected_busy.inc();
+                }
                 return reject(Error::Busy, request);
             }
             self.changed.wait_until(|| {
-                (self.in_flight.load(Ordering::SeqCst) as usize) < self.config.max_in_flight
+                ((self.in_flight.load(Ordering::SeqCst) as usize) < self.config.max_in_flight
+                    && self.bytes.has_room(charge))
                     || self.state.load(Ordering::SeqCst) != RUNNING
             });
             if self.state.load(Ordering::SeqCst) != RUNNING {
@@ -561,6 +633,7 @@ impl EngineInner {
             }
         }
         let mut job = Job::new(s, request, c, self.now_ns());
+        job.charged = charge;
         loop {
             match self.place_and_push(job, false, None) {
                 Ok(()) => {
@@ -580,7 +653,7 @@ impl EngineInner {
                 }
                 Err((e, j)) => {
                     let e = if self.state.load(Ordering::SeqCst) == RUNNING { e } else { Error::ShutDown };
-                    if e == Error::Busy {
+                    if e == Error::Busy && room == Room::Refuse {
                         self.counters.rejected_busy.inc();
                     }
                     let job = *j;
@@ -589,6 +662,7 @@ impl EngineInner {
                         // what waited behind its sequence number.
                         self.deliver_ordered(&job.session, seq, None);
                     }
+                    self.bytes.release(job.charged);
                     self.in_flight.fetch_sub(1, Ordering::SeqCst);
                     self.changed.notify();
                     return reject(e, job.request);
@@ -615,7 +689,8 @@ impl EngineInner {
     /// flight: the caller hands `due` to `out_of_flight_delivering`, so a
     /// batch of completions is delivered together.
     pub(crate) fn finish_into(&self, job: Box<Job>, status: Result<()>, now: u64, due: &mut Due) {
-        let Job { session, request, completion, seq, submitted_ns, .. } = *job;
+        let Job { session, request, completion, seq, submitted_ns, charged, .. } = *job;
+        self.bytes.release(charged);
         self.record_request_done(&session, status.is_ok(), request.len() as u64, submitted_ns, now);
         let direct = session.flags.direct;
         let f = Finished { done: Done { request, status }, completion };
@@ -743,7 +818,7 @@ impl EngineInner {
             }
         }
         let p = Pending::new();
-        self.submit(s, request, p.completion(), true)?;
+        self.submit(s, request, p.completion(), Room::Wait)?;
         p.wait().into_result()
     }
 

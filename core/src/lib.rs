@@ -10,6 +10,7 @@
 
 pub mod alg;
 pub mod balancer;
+mod budget;
 pub mod completion;
 pub mod device;
 pub mod engine;
@@ -18,6 +19,7 @@ mod identity;
 pub mod queue;
 mod reentry;
 pub mod request;
+mod room;
 mod route;
 pub mod session;
 pub mod stats;
@@ -28,11 +30,13 @@ pub use alg::{Algorithm, Capability, CipherMode, DigestKind, Op, OpKind};
 pub use balancer::{
     Affinity, AffinityKey, Balancer, Candidate, Failover, LeastLoaded, RateAware, RoundRobin, SizeThreshold, WorkInfo,
 };
+pub use budget::{default_byte_limit, BYTE_LIMIT_ENV};
 pub use completion::{spin_until, Completion, CompletionQueue, Pending, SlotHandle};
 pub use device::{DeviceClass, DeviceHandle, DeviceId, DeviceInfo, DeviceState, Driver, Work};
 pub use engine::{BatchRejected, Engine, EngineBuilder, EngineConfig, Rejected, RemoveMode, ShutdownMode};
 pub use error::{Error, Result};
 pub use queue::PRIORITY_LEVELS;
 pub use request::{Done, Request};
+pub use room::Submission;
 pub use session::{Key, Session, SessionBuilder, SessionFlags, Step};
 pub use stats::Stats;

@@ -29,6 +29,9 @@ pub(crate) struct Job {
     /// Devices that failed the current step (not tried again).
     pub(crate) tried: Vec<DeviceId>,
     pub(crate) retries: u32,
+    /// Bytes charged against the engine's byte limit (released when the
+    /// job finishes or is handed back).
+    pub(crate) charged: u64,
 }
 
 impl Job {
@@ -49,6 +52,7 @@ impl Job {
             taken_ns: now,
             tried: Vec::new(),
             retries: 0,
+            charged: 0,
         })
     }
 

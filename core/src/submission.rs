@@ -3,6 +3,7 @@
 //! device is queued under one lock of that device's queue, and its driver
 //! is told `data_ready` once per run, not once per request.
 
+use crate::budget::charge_of;
 use crate::completion::Completion;
 use crate::device::{DeviceInner, DeviceState};
 use crate::engine::{BatchRejected, EngineInner, Rejected, RUNNING};
@@ -48,6 +49,7 @@ impl EngineInner {
                 break;
             }
             let mut job = Job::new(s, request, completion, now);
+            job.charged = charge_of(&job.request);
             let pending = run_dev.as_ref().map(|d| (d.id, run.len()));
             let dev = match self.pick(&job, false, None, pending) {
                 Ok(dev) => dev,
@@ -108,7 +110,7 @@ impl EngineInner {
             self.changed.notify();
             return Err(Error::ShutDown);
         }
-        if (cur as usize) >= self.config.max_in_flight {
+        if (cur as usize) >= self.config.max_in_flight || !self.bytes.try_charge(charge_of(request)) {
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             self.counters.rejected_busy.inc();
             return Err(Error::Busy);
@@ -186,6 +188,7 @@ impl EngineInner {
         if let Some(seq) = job.seq {
             self.deliver_ordered(&job.session, seq, None);
         }
+        self.bytes.release(job.charged);
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.changed.notify();
         (job.request, job.completion)

@@ -27,6 +27,7 @@ pub struct acrypto_engine_config {
     devices: Option<String>,
     balancer: Option<Box<dyn Balancer>>,
     max_in_flight: Option<usize>,
+    max_in_flight_bytes: Option<u64>,
     completion_workers: Option<usize>,
 }
 
@@ -46,6 +47,9 @@ fn build(devices: &str, cfg: Option<&mut acrypto_engine_config>) -> Result<Engin
         }
         if let Some(n) = cfg.completion_workers {
             b = b.completion_workers(n);
+        }
+        if let Some(n) = cfg.max_in_flight_bytes {
+            b = b.max_in_flight_bytes(n);
         }
     }
     Ok(b.build()?)
@@ -99,7 +103,8 @@ pub unsafe extern "C" fn acrypto_engine_new_devices(
 
 /// Creates an empty engine configuration: default devices (as
 /// `acrypto_engine_new`), least-loaded balancing, one completion worker,
-/// 65536 requests in flight at most.
+/// 65536 requests in flight at most, the default byte limit (see
+/// `acrypto_engine_config_set_max_in_flight_bytes`).
 ///
 /// # Safety
 /// `out` is NULL or writable.
@@ -107,7 +112,13 @@ pub unsafe extern "C" fn acrypto_engine_new_devices(
 pub unsafe extern "C" fn acrypto_engine_config_new(out: *mut *mut acrypto_engine_config) -> acrypto_status {
     ffi_guard!({
         non_null!(out);
-        let c = acrypto_engine_config { devices: None, balancer: None, max_in_flight: None, completion_workers: None };
+        let c = acrypto_engine_config {
+            devices: None,
+            balancer: None,
+            max_in_flight: None,
+            max_in_flight_bytes: None,
+            completion_workers: None,
+        };
         // SAFETY: out checked non-NULL.
         unsafe { put(out, Box::into_raw(Box::new(c))) };
         acrypto_status::Ok
@@ -200,6 +211,28 @@ pub unsafe extern "C" fn acrypto_engine_config_set_max_in_flight(
             return acrypto_status::InvalidArgument;
         }
         cfg_mut(cfg).max_in_flight = Some(max_in_flight);
+        acrypto_status::Ok
+    })
+}
+
+/// Sets the most bytes of requests accepted and not yet completed (a
+/// request counts its input, output buffer, IV and tag); beyond it
+/// submissions fail with `ACRYPTO_STATUS_BUSY`. One request larger than the
+/// limit is still accepted when nothing else is in flight. 0 keeps the
+/// default: the environment variable `ACRYPTO_MAX_IN_FLIGHT_BYTES` (bytes,
+/// or with a K, M or G suffix) if set, else an eighth of physical memory
+/// between 64 MiB and 1 GiB.
+///
+/// # Safety
+/// `cfg` is NULL or a live configuration.
+#[no_mangle]
+pub unsafe extern "C" fn acrypto_engine_config_set_max_in_flight_bytes(
+    cfg: *mut acrypto_engine_config,
+    max_bytes: u64,
+) -> acrypto_status {
+    ffi_guard!({
+        non_null!(cfg);
+        cfg_mut(cfg).max_in_flight_bytes = (max_bytes != 0).then_some(max_bytes);
         acrypto_status::Ok
     })
 }
