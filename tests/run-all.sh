@@ -19,6 +19,17 @@ stage "unit, integration, known-answer, cross-check, C ABI and doc tests"
 # The uapi bindings' staleness test must run, not skip, here.
 ACRYPTO_REQUIRE_LIBCLANG=1 cargo test --release --workspace --locked
 
+stage "docs: rustdoc warnings are errors"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+stage "the library does not pull in the command's dependencies"
+tree=$(cargo tree -e normal -p acrypto --locked --prefix none)
+if printf '%s\n' "$tree" | grep -E '^(clap|indicatif|serde_json) '; then
+	echo "the acrypto library depends on the command's crates (above)" >&2
+	exit 1
+fi
+printf '%s\n' "$tree" | grep -q '^acrypto-core ' # the check sees the tree
+
 stage "loom models"
 RUSTFLAGS="--cfg acrypto_loom" CARGO_TARGET_DIR=target/loom \
 	cargo test --release --locked -p acrypto-core --test loom

@@ -322,11 +322,19 @@ impl Engine {
     }
 
     /// Registers a device.
+    ///
+    /// # Errors
+    /// As [`register_arc`](Self::register_arc).
     pub fn register(&self, d: impl Driver) -> Result<DeviceId> {
         self.register_arc(Arc::new(d))
     }
 
     /// Registers a shared device.
+    ///
+    /// # Errors
+    /// `ShutDown` once the engine is shutting down; `InvalidArgument` for a
+    /// device without a name or with a bad capability table; `Exists` when
+    /// a device of that name is registered; the driver's `attach` error.
     pub fn register_arc(&self, d: Arc<dyn Driver>) -> Result<DeviceId> {
         let e = &self.inner;
         if e.state.load(Ordering::SeqCst) != RUNNING {
@@ -404,22 +412,37 @@ impl Engine {
 
     /// Submits a request; its completion goes to `completion`. On refusal
     /// (`Busy`, bad input, no device, shut down) the request comes back.
+    ///
+    /// # Errors
+    /// A [`Rejected`] holding the untouched request and why: `Busy` (the
+    /// in-flight or byte limit, or every capable queue full), the bad
+    /// input (`InvalidLength`, `InvalidArgument`), `NoDevice` /
+    /// `DeviceBroken` (nothing can take it), `ShutDown`.
     pub fn submit(&self, s: &Session, r: Request, c: Completion) -> Result<(), Rejected> {
         self.inner.submit(&s.0, r, c, Room::Refuse)
     }
 
     /// Like [`submit`](Self::submit), but waits for room instead of
     /// returning `Busy`.
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit), but never `Busy`.
     pub fn submit_blocking(&self, s: &Session, r: Request, c: Completion) -> Result<(), Rejected> {
         self.inner.submit(&s.0, r, c, Room::Wait)
     }
 
     /// Submits a request with a callback.
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit) (the callback is then not called).
     pub fn submit_with(&self, s: &Session, r: Request, f: impl FnOnce(Done) + Send + 'static) -> Result<(), Rejected> {
         self.submit(s, r, Completion::callback(f))
     }
 
     /// Submits a request and returns a handle to wait on or `.await`.
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit).
     pub fn submit_pending(&self, s: &Session, r: Request) -> Result<Pending, Rejected> {
         let p = Pending::new();
         self.submit(s, r, p.completion())?;
@@ -442,6 +465,10 @@ impl Engine {
 
     /// Submits requests in order until one is refused. On refusal, says
     /// how many were accepted and hands back the refused one and the rest.
+    ///
+    /// # Errors
+    /// A [`BatchRejected`]: how many were accepted, the refused request
+    /// with its error (as [`submit`](Self::submit)), and the rest.
     pub fn submit_batch(
         &self,
         s: &Session,
@@ -453,6 +480,12 @@ impl Engine {
     /// Runs a request and waits for it. A software device that is idle runs
     /// it on the calling thread (no thread hop); otherwise it is queued and
     /// this blocks until done (waiting for room rather than failing `Busy`).
+    ///
+    /// # Errors
+    /// The refusal (as [`submit_blocking`](Self::submit_blocking)) or the
+    /// request's own failure (`VerifyFailed`, `DeviceFailure`, `Canceled`
+    /// by a shutdown, ...); the request's buffers are lost with it (use
+    /// `submit_pending` to keep them).
     pub fn run(&self, s: &Session, r: Request) -> Result<Request> {
         self.inner.run(&s.0, r)
     }
@@ -502,6 +535,9 @@ impl Engine {
     }
 
     /// Marks a device broken by name (as its driver would).
+    ///
+    /// # Errors
+    /// `NoSuchDevice` for an unknown name.
     pub fn mark_broken(&self, name: &str, reason: &str) -> Result<()> {
         let dev = self.inner.find(name)?;
         self.inner.mark_broken(&dev, reason);
@@ -511,6 +547,10 @@ impl Engine {
     /// Removes a device; its queued work drains, migrates or is canceled.
     /// Returns once the driver has completed everything it took and was
     /// detached. Do not call from the device's own driver thread.
+    ///
+    /// # Errors
+    /// `NoSuchDevice` for an unknown name or a device already being
+    /// removed.
     pub fn remove_device(&self, name: &str, mode: RemoveMode) -> Result<()> {
         self.inner.remove_device(name, mode)
     }

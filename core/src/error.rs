@@ -68,5 +68,5 @@ impl Error {
     }
 }
 
-/// Result with acrypto's [`Error`].
+/// Result with acrypto's [`Error`](enum@Error).
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -118,7 +118,7 @@ impl SessionBuilder {
         Self::default()
     }
 
-    /// Appends a step; a bad key or op is reported by [`build`](Self::build).
+    /// Appends a step; a bad key or op is reported by [`Engine::session`](crate::Engine::session).
     pub fn step(mut self, alg: Algorithm, op: Op, key: &[u8]) -> Self {
         match Step::new(alg, op, key) {
             Ok(s) => self.steps.push(s),

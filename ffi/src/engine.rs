@@ -80,7 +80,7 @@ pub unsafe extern "C" fn acrypto_engine_new(out: *mut *mut acrypto_engine) -> ac
 }
 
 /// Creates an engine with the devices of a specification such as
-/// "soft:4" (a comma-separated list of KIND[:COUNT]; today KIND is "soft").
+/// "soft:4" (a comma-separated list of `KIND[:COUNT]`; today KIND is "soft").
 ///
 /// # Safety
 /// `devices` is NULL or a NUL-terminated string; `out` is NULL or writable.

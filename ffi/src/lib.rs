@@ -3,7 +3,7 @@
 //! Every `extern "C"` function of `libacrypto` lives in this crate and
 //! follows one recipe, as rustls-ffi does: check every pointer for NULL,
 //! validate every enum (taken as `uint32_t`) and length, run the body under
-//! [`ffi_guard!`] so that no panic crosses the boundary, write
+//! `ffi_guard!` so that no panic crosses the boundary, write
 //! out-parameters only on success, and return an [`acrypto_status`].
 //!
 //! - [`engine`]: engines, configuration, devices, statistics.
