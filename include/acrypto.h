@@ -1040,7 +1040,7 @@ acrypto_status acrypto_engine_new(struct acrypto_engine **out);
 
 /*
  Creates an engine with the devices of a specification such as
- "soft:4" (a comma-separated list of KIND[:COUNT]; today KIND is "soft").
+ "soft:4" (a comma-separated list of `KIND[:COUNT]`; today KIND is "soft").
 
  # Safety
  `devices` is NULL or a NUL-terminated string; `out` is NULL or writable.

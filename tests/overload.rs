@@ -25,7 +25,9 @@ fn far_beyond_capacity_busy_appears_memory_stays_bounded_nothing_is_lost() {
     let script = Script { algs: vec![AES128CTR], queue_len: 256, batch: 8, ..Script::default() };
     let devs: Vec<_> = (0..3).map(|i| Scripted::gated(&format!("d{i}"), script.clone())).collect();
     let shared: Vec<_> = devs.iter().map(|d| d.shared.clone()).collect();
-    let mut b = Engine::builder().max_in_flight(MAX_IN_FLIGHT);
+    // The byte limit also bounds callbacks that completed but wait for a
+    // starved completion worker (they leave the in-flight count at once).
+    let mut b = Engine::builder().max_in_flight(MAX_IN_FLIGHT).max_in_flight_bytes(8 << 20);
     for d in devs {
         b = b.device(d);
     }
@@ -145,4 +147,43 @@ fn the_byte_limit_bounds_memory_under_5000_pending_1_mib_requests() {
     let grown = rss_after.saturating_sub(rss_before);
     assert!(grown < 4 * LIMIT / 1024, "RSS grew by {grown} KiB");
     println!("byte limit: {accepted} accepted, {busy} busy, peak {peak_bytes} bytes in flight, RSS +{grown} KiB");
+}
+
+/// Deferred callbacks keep their request's bytes charged until they have
+/// run: with the completion worker held inside a callback, completed
+/// requests pile up against the byte limit (not in memory without bound),
+/// and `Busy` comes; once the worker runs them, the charge is gone.
+#[test]
+fn bytes_of_callbacks_waiting_for_a_completion_worker_stay_charged() {
+    const SIZE: usize = 16 << 10;
+    let e = Engine::builder()
+        .max_in_flight_bytes(64 << 10)
+        .completion_workers(1)
+        .device(acrypto::SoftDevice::new("soft0"))
+        .build()
+        .unwrap();
+    let s = e.session(SessionBuilder::new().step(AES128CTR, Op::Encrypt, &[1; 16])).unwrap();
+    let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+    e.submit_with(&s, Request::new(vec![0; 16]).with_iv(&[0; 16]), move |_| {
+        entered_tx.send(()).unwrap();
+        let _ = hold_rx.recv_timeout(HAND_OFF_TIMEOUT);
+    })
+    .unwrap();
+    entered_rx.recv_timeout(HAND_OFF_TIMEOUT).expect("the worker runs the first callback");
+    let mut accepted = 0;
+    let busy = loop {
+        match e.submit_with(&s, Request::new(vec![0; SIZE]).with_iv(&[0; 16]), |_| {}) {
+            Ok(()) => accepted += 1,
+            Err(rej) => break rej.error,
+        }
+        wait_until("the request completed", || e.stats().in_flight == 0);
+        assert!(accepted <= 4, "completed callbacks waiting for the worker are not charged");
+    };
+    assert_eq!(busy, Error::Busy);
+    assert!(e.in_flight_bytes() >= accepted * (SIZE as u64), "{} bytes charged", e.in_flight_bytes());
+    hold_tx.send(()).unwrap();
+    wait_until("the worker ran every callback", || e.in_flight_bytes() == 0);
+    assert!(e.submit_with(&s, Request::new(vec![0; SIZE]).with_iv(&[0; 16]), |_| {}).is_ok());
+    e.shutdown(acrypto::ShutdownMode::Drain);
 }

@@ -7,7 +7,28 @@
 
 use crate::error::{Error, Result};
 use crate::request::Request;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{thread_local, AtomicU64, Ordering};
+use std::cell::Cell;
+
+// Whether this thread is a completion worker. A deferred callback's bytes
+// are released after it ran, so a callback that waits for byte room on its
+// own worker could wait for itself: there a blocking submission is charged
+// without waiting (it may go over the limit by what callbacks submit).
+// (loom's `thread_local!` takes no `const` initialiser.)
+#[cfg(not(acrypto_loom))]
+thread_local!(static COMPLETION_WORKER: Cell<bool> = const { Cell::new(false) });
+#[cfg(acrypto_loom)]
+thread_local!(static COMPLETION_WORKER: Cell<bool> = Cell::new(false));
+
+/// Marks the calling thread as a completion worker (for its lifetime).
+pub(crate) fn mark_completion_worker() {
+    COMPLETION_WORKER.with(|w| w.set(true));
+}
+
+/// Whether the calling thread is a completion worker.
+pub(crate) fn on_completion_worker() -> bool {
+    COMPLETION_WORKER.with(|w| w.get())
+}
 
 /// The environment variable that sets the byte limit of engines whose
 /// configuration leaves it at 0 ("default"): a number of bytes, with an
@@ -57,6 +78,13 @@ impl ByteBudget {
                 Err(now) => cur = now,
             }
         }
+    }
+
+    /// Charges `n` bytes whether they fit or not (a completion worker's
+    /// blocking submission; see [`on_completion_worker`]).
+    pub(crate) fn force_charge(&self, n: u64) -> bool {
+        self.used.fetch_add(n, Ordering::SeqCst);
+        true
     }
 
     /// Whether `n` bytes would fit now.

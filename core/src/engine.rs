@@ -128,28 +128,36 @@ const DOWN: usize = 3;
 /// Callbacks waiting for a completion worker.
 #[derive(Default)]
 struct Deferred {
-    queue: Mutex<VecDeque<Finished>>,
+    /// Each callback with the bytes its request is charged: released once
+    /// the callback has run, so callbacks a starved worker has not run yet
+    /// still count against the byte limit.
+    queue: Mutex<VecDeque<(Finished, u64)>>,
     ready: Waiters,
     stop: AtomicUsize,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
 }
 
 impl Deferred {
-    fn push(&self, f: Finished) {
-        lock(&self.queue).push_back(f);
+    fn push(&self, f: Finished, charged: u64) {
+        lock(&self.queue).push_back((f, charged));
         self.ready.notify();
     }
 
-    fn run(&self) {
+    fn run(&self, bytes: &ByteBudget, changed: &Waiters) {
+        budget::mark_completion_worker();
         loop {
             self.ready.wait_until(|| !lock(&self.queue).is_empty() || self.stop.load(Ordering::SeqCst) != 0);
-            let batch: Vec<Finished> = lock(&self.queue).drain(..).collect();
+            let batch: Vec<(Finished, u64)> = lock(&self.queue).drain(..).collect();
             if batch.is_empty() {
                 // Stopping, and nothing is left.
                 return;
             }
-            for f in batch {
+            for (f, charged) in batch {
                 deliver_now(f);
+                if charged != 0 {
+                    bytes.release(charged);
+                    changed.notify();
+                }
             }
         }
     }
@@ -164,12 +172,12 @@ pub(crate) struct EngineInner {
     pub(crate) state: AtomicUsize,
     pub(crate) in_flight: AtomicU64,
     /// Bytes of the requests in flight, against the byte limit.
-    pub(crate) bytes: ByteBudget,
+    pub(crate) bytes: Arc<ByteBudget>,
     /// Completions being delivered in the completing context right now.
     pub(crate) delivering: AtomicU64,
     pub(crate) counters: Counters,
     /// Notified whenever work completes or leaves a queue.
-    pub(crate) changed: Waiters,
+    pub(crate) changed: Arc<Waiters>,
     deferred: Option<Arc<Deferred>>,
     pub(crate) next_id: AtomicU64,
     pub(crate) epoch: Instant,
@@ -264,10 +272,10 @@ impl EngineBuilder {
             config: self.config,
             state: AtomicUsize::new(RUNNING),
             in_flight: AtomicU64::new(0),
-            bytes: ByteBudget::new(byte_limit),
+            bytes: Arc::new(ByteBudget::new(byte_limit)),
             delivering: AtomicU64::new(0),
             counters: Counters::default(),
-            changed: Waiters::default(),
+            changed: Arc::default(),
             deferred,
             next_id: AtomicU64::new(1),
             epoch: Instant::now(),
@@ -277,7 +285,8 @@ impl EngineBuilder {
             let mut threads = lock(&d.threads);
             for _ in 0..inner.config.completion_workers {
                 let d2 = d.clone();
-                threads.push(thread::spawn(move || d2.run()));
+                let (bytes, changed) = (inner.bytes.clone(), inner.changed.clone());
+                threads.push(thread::spawn(move || d2.run(&bytes, &changed)));
             }
         }
         let engine = Engine { inner: inner.clone(), _guard: Arc::new(ShutdownOnDrop(inner)) };
@@ -653,7 +662,10 @@ impl EngineInner {
                 self.changed.notify();
                 return reject(Error::ShutDown, request);
             }
-            if (cur as usize) < self.config.max_in_flight && self.bytes.try_charge(charge) {
+            let fits = |b: &ByteBudget| {
+                b.try_charge(charge) || (block && budget::on_completion_worker() && b.force_charge(charge))
+            };
+            if (cur as usize) < self.config.max_in_flight && fits(&self.bytes) {
                 break;
             }
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -665,7 +677,7 @@ impl EngineInner {
             }
             self.changed.wait_until(|| {
                 ((self.in_flight.load(Ordering::SeqCst) as usize) < self.config.max_in_flight
-                    && self.bytes.has_room(charge))
+                    && (self.bytes.has_room(charge) || budget::on_completion_worker()))
                     || self.state.load(Ordering::SeqCst) != RUNNING
             });
             if self.state.load(Ordering::SeqCst) != RUNNING {
@@ -730,7 +742,6 @@ impl EngineInner {
     /// batch of completions is delivered together.
     pub(crate) fn finish_into(&self, job: Box<Job>, status: Result<()>, now: u64, due: &mut Due) {
         let Job { session, request, completion, seq, submitted_ns, charged, .. } = *job;
-        self.bytes.release(charged);
         self.record_request_done(&session, status.is_ok(), request.len() as u64, submitted_ns, now);
         let direct = session.flags.direct;
         let f = Finished { done: Done { request, status }, completion };
@@ -741,11 +752,16 @@ impl EngineInner {
             |f: &Finished| matches!(f.completion, Completion::Callback(_)) && !direct && self.deferred.is_some();
         match seq {
             None if deferred(&f) => {
-                self.defer(f);
+                self.defer(f, charged);
                 self.out_of_flight();
             }
-            None => due.push(f),
+            None => {
+                self.bytes.release(charged);
+                due.push(f);
+            }
             Some(seq) => {
+                // (An ORDERED completion waiting for its turn is not charged.)
+                self.bytes.release(charged);
                 // Counted as delivering until this thread's turn as the
                 // session's drainer (if it gets one) is over.
                 self.delivering.fetch_add(1, Ordering::SeqCst);
@@ -757,10 +773,16 @@ impl EngineInner {
         }
     }
 
-    fn defer(&self, f: Finished) {
+    /// Queues a callback for a completion worker; its `charged` bytes are
+    /// released once it has run.
+    fn defer(&self, f: Finished, charged: u64) {
         match &self.deferred {
-            Some(d) => d.push(f),
-            None => deliver_now(f),
+            Some(d) => d.push(f, charged),
+            None => {
+                deliver_now(f);
+                self.bytes.release(charged);
+                self.changed.notify();
+            }
         }
     }
 
@@ -796,7 +818,7 @@ impl EngineInner {
         let direct = s.flags.direct;
         while let Some(f) = lock(&s.order).next() {
             if matches!(f.completion, Completion::Callback(_)) && !direct && self.deferred.is_some() {
-                self.defer(f);
+                self.defer(f, 0);
             } else {
                 let _inside = Delivering::enter(self.id);
                 deliver_now(f);
