@@ -102,10 +102,10 @@ impl ByteBudget {
 }
 
 /// What a request is charged: its buffers as the engine will hold them
-/// (the input, an output buffer as long as the input, the IV and tag).
+/// (the input, an output buffer as long as the input, the IV, tag and AAD).
 pub(crate) fn charge_of(r: &Request) -> u64 {
     let out = r.out.as_ref().map_or(0, |o| o.len().max(r.data.len()));
-    (r.data.len() + out + r.iv.len() + r.tag.len()) as u64
+    (r.data.len() + out + r.iv.len() + r.tag.len() + r.aad.len()) as u64
 }
 
 /// The byte limit an engine gets when its configuration says 0: the
