@@ -5,24 +5,35 @@
  *
  * Thin on purpose: sessions own one crypto transform each, requests are
  * handed to the crypto API with a completion callback, and completions are
- * queued per file descriptor for read()/poll(). No balancing, no routing:
- * user space does that.
+ * queued per file descriptor for read()/poll(). No balancing, no routing,
+ * no enumeration (user space reads /proc/crypto): only what needs the
+ * kernel, through the crypto API's public interface.
  *
  * Object lifetimes:
  *  - struct acrypto_ctx (one per open fd) is reference counted: the fd holds
  *    one reference and every request holds one. It outlives release() while
- *    requests are still in the crypto layer.
+ *    requests are still in the crypto layer, and holds a reference on this
+ *    module until it is freed, so the module cannot be unloaded (rmmod says
+ *    "in use") while a closed fd's requests are still in a driver.
  *  - struct acrypto_session is reference counted: the fd's xarray holds one
  *    reference and every request holds one, so a transform is freed only
  *    after its last request finished. Final puts happen in process context
- *    only (ioctl, read, release, or the reap worker), never in a crypto
+ *    only (ioctl, read, release, or the module's workers), never in a crypto
  *    callback, because freeing a transform may sleep.
  *  - struct acrypto_req is owned by the crypto layer while in flight, then
  *    by the completion list (read() frees it) or the reap list (the reap
  *    worker frees it, when the fd is closed or the synchronous caller was
  *    interrupted). Its data is a kernel copy, or, for large batch cipher
- *    requests, the submitter's pages pinned until the request is freed.
- * Module exit waits until every context is gone, then flushes the worker.
+ *    requests, the submitter's pages, pinned from submission until the
+ *    driver has finished with them (the finish worker unpins them before
+ *    the completion becomes readable) and charged to the submitter's
+ *    mm->pinned_vm against RLIMIT_MEMLOCK meanwhile.
+ *  - Batch requests remember the submitter's mm (mmgrab: the pointer stays
+ *    unique while the request lives); read() from another mm delivers the
+ *    record with -EPERM and writes nothing.
+ * Everything a user can make the module allocate is GFP_KERNEL_ACCOUNT
+ * (memory cgroup) and bounded per fd: max_sessions sessions, max_inflight
+ * batch requests, one interrupted synchronous request per session.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -32,16 +43,19 @@
 #include <crypto/skcipher.h>
 #include <linux/acrypto.h>
 #include <linux/atomic.h>
+#include <linux/capability.h>
 #include <linux/completion.h>
 #include <linux/ctype.h>
 #include <linux/fs.h>
 #include <linux/kref.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/random.h>
-#include <linux/rwsem.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -51,12 +65,8 @@
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 
-/* Exported (GPL) by crypto/api.c, declared only in crypto/internal.h. */
-extern struct list_head crypto_alg_list;
-extern struct rw_semaphore crypto_alg_sem;
-
 #define ACRYPTO_BUFFER_CAP	(1U << 20)	/* kmalloc'ed, scatterlist-able */
-#define ACRYPTO_ENUM_CAP	512
+#define ACRYPTO_STRUCT_CAP	4096		/* largest structure size accepted */
 
 static unsigned int max_sessions = 64;
 module_param(max_sessions, uint, 0444);
@@ -79,9 +89,15 @@ MODULE_PARM_DESC(zero_copy_min,
 
 static struct workqueue_struct *acrypto_wq;
 static atomic_t acrypto_live_ctx = ATOMIC_INIT(0);
-static DECLARE_WAIT_QUEUE_HEAD(acrypto_unload_wait);
 
 /* The algorithm names the module serves, and what they mean in the ABI. */
+enum acrypto_kind {
+	ACRYPTO_KIND_CIPHER = 1,
+	ACRYPTO_KIND_HASH,
+	ACRYPTO_KIND_HMAC,
+	ACRYPTO_KIND_RNG,
+};
+
 struct acrypto_alg_desc {
 	const char *name;
 	u32 kind;
@@ -90,33 +106,34 @@ struct acrypto_alg_desc {
 };
 
 static const struct acrypto_alg_desc acrypto_algs[] = {
-	{ "ecb(aes)", ACRYPTO_KIND_CIPHER, CRYPTO_MODE_ECB, 0 },
-	{ "cbc(aes)", ACRYPTO_KIND_CIPHER, CRYPTO_MODE_CBC, 0 },
-	{ "ctr(aes)", ACRYPTO_KIND_CIPHER, CRYPTO_MODE_CTR, 0 },
-	{ "xts(aes)", ACRYPTO_KIND_CIPHER, CRYPTO_MODE_XTS, 0 },
-	{ "sha1", ACRYPTO_KIND_HASH, CRYPTO_MODE_NONE, CRYPTO_TYPE_SHA1 },
-	{ "sha256", ACRYPTO_KIND_HASH, CRYPTO_MODE_NONE, CRYPTO_TYPE_SHA256 },
-	{ "hmac(sha1)", ACRYPTO_KIND_HMAC, CRYPTO_MODE_NONE, CRYPTO_TYPE_SHA1 },
-	{ "hmac(sha256)", ACRYPTO_KIND_HMAC, CRYPTO_MODE_NONE, CRYPTO_TYPE_SHA256 },
-	{ "stdrng", ACRYPTO_KIND_RNG, CRYPTO_MODE_NONE, CRYPTO_TYPE_RNG },
+	{ "ecb(aes)", ACRYPTO_KIND_CIPHER, ACRYPTO_DEV_MODE_ECB, 0 },
+	{ "cbc(aes)", ACRYPTO_KIND_CIPHER, ACRYPTO_DEV_MODE_CBC, 0 },
+	{ "ctr(aes)", ACRYPTO_KIND_CIPHER, ACRYPTO_DEV_MODE_CTR, 0 },
+	{ "xts(aes)", ACRYPTO_KIND_CIPHER, ACRYPTO_DEV_MODE_XTS, 0 },
+	{ "sha1", ACRYPTO_KIND_HASH, ACRYPTO_DEV_MODE_NONE, ACRYPTO_DEV_TYPE_SHA1 },
+	{ "sha256", ACRYPTO_KIND_HASH, ACRYPTO_DEV_MODE_NONE, ACRYPTO_DEV_TYPE_SHA256 },
+	{ "hmac(sha1)", ACRYPTO_KIND_HMAC, ACRYPTO_DEV_MODE_NONE, ACRYPTO_DEV_TYPE_SHA1 },
+	{ "hmac(sha256)", ACRYPTO_KIND_HMAC, ACRYPTO_DEV_MODE_NONE, ACRYPTO_DEV_TYPE_SHA256 },
+	{ "stdrng", ACRYPTO_KIND_RNG, ACRYPTO_DEV_MODE_NONE, ACRYPTO_DEV_TYPE_RNG },
 };
 
 struct acrypto_ctx {
 	struct kref ref;
-	spinlock_t lock;		/* done, reap, closed, inflight */
+	spinlock_t lock;		/* done, reap, finish, closed, inflight, orphans */
 	struct list_head done;		/* batch completions for read() */
 	struct list_head reap;		/* finished requests nobody will read */
+	struct list_head finish;	/* finished, pages still to unpin */
 	struct work_struct reap_work;
+	struct work_struct finish_work;
 	wait_queue_head_t wait;
 	bool closed;
 	unsigned int inflight;		/* batch requests accepted, not freed */
+	unsigned int orphans;		/* interrupted synchronous requests running */
+	atomic64_t pinned_pages;	/* pages this fd's requests hold pinned */
 	struct mutex lock_sessions;	/* nsessions, session allocation */
 	unsigned int nsessions;
 	u32 next_id;			/* for xa_alloc_cyclic */
 	struct xarray sessions;
-	struct mutex lock_enum;		/* snapshot */
-	struct acrypto_alg_info *snap;
-	unsigned int nsnap;
 };
 
 struct acrypto_session {
@@ -126,7 +143,6 @@ struct acrypto_session {
 	u32 type;
 	u32 mode;
 	u32 kind;
-	u32 priority;
 	union {
 		struct crypto_skcipher *sk;
 		struct crypto_ahash *ah;
@@ -137,7 +153,6 @@ struct acrypto_session {
 	unsigned int block_size;
 	unsigned int out_size;
 	unsigned int src_size;
-	unsigned int dst_size;
 	u32 driver_flags;
 
 	spinlock_t key_lock;		/* key_set, key_busy, users */
@@ -145,15 +160,18 @@ struct acrypto_session {
 	bool key_busy;			/* setkey running */
 	unsigned int users;		/* requests in the crypto layer */
 
+	bool orphan;			/* under ctx->lock: an interrupted ADD runs */
+	wait_queue_head_t orphan_wait;
+
 	struct mutex lock_sync;		/* the synchronous flow's state */
-	u8 *src;
+	u8 *src;			/* src_size bytes, allocated on first use */
 	unsigned int src_len;
 	bool src_set;
-	u8 iv[ACRYPTO_MAX_IV_LEN];
+	u8 iv[ACRYPTO_DEV_MAX_IV_LEN];
 	bool iv_set;
 };
 
-/* User pages pinned for the duration of one request (zero copy). */
+/* User pages pinned while the driver works on them (zero copy). */
 struct acrypto_pinned {
 	struct page **pages;
 	unsigned int npages;
@@ -165,6 +183,7 @@ struct acrypto_req {
 	struct list_head node;
 	struct acrypto_ctx *ctx;
 	struct acrypto_session *sess;
+	struct mm_struct *mm;		/* batch: the submitter's (mmgrab) */
 	u64 tag;
 	u32 session_id;			/* as the submitter named it */
 	u64 udst;			/* where read() copies the output */
@@ -179,9 +198,10 @@ struct acrypto_req {
 	unsigned int out_len;
 	u8 *buf;			/* data, processed in place */
 	bool pinned;			/* no buf: the caller's pages */
+	unsigned long charged;		/* pages counted in mm->pinned_vm */
 	struct acrypto_pinned pin_src;
 	struct acrypto_pinned pin_dst;
-	u8 iv[ACRYPTO_MAX_IV_LEN];
+	u8 iv[ACRYPTO_DEV_MAX_IV_LEN];
 	u8 digest[HASH_MAX_DIGESTSIZE];
 	struct scatterlist sg;
 	union {
@@ -197,12 +217,15 @@ static void acrypto_ctx_free(struct kref *ref)
 	struct acrypto_ctx *ctx = container_of(ref, struct acrypto_ctx, ref);
 
 	xa_destroy(&ctx->sessions);
-	mutex_destroy(&ctx->lock_enum);
 	mutex_destroy(&ctx->lock_sessions);
-	kvfree(ctx->snap);
 	kfree(ctx);
-	if (atomic_dec_and_test(&acrypto_live_ctx))
-		wake_up(&acrypto_unload_wait);
+	atomic_dec(&acrypto_live_ctx);
+	/*
+	 * Not the last code of this module to run: the caller holds the fd
+	 * (and so the file's module reference), or is a work item of
+	 * acrypto_wq, which module exit destroys (waiting for it) first.
+	 */
+	module_put(THIS_MODULE);
 }
 
 static void acrypto_ctx_put(struct acrypto_ctx *ctx)
@@ -276,15 +299,38 @@ static void acrypto_session_unuse(struct acrypto_session *s)
 	spin_unlock_irqrestore(&s->key_lock, flags);
 }
 
+/* ---- pinned pages ------------------------------------------------------ */
+
+static unsigned int acrypto_npages(u64 uaddr, unsigned int len)
+{
+	return DIV_ROUND_UP(offset_in_page(uaddr) + len, PAGE_SIZE);
+}
+
+/*
+ * Charges @n pages to @mm's pinned_vm as RDMA's ib_umem_get() does: over
+ * RLIMIT_MEMLOCK without CAP_IPC_LOCK it is refused.
+ */
+static int acrypto_charge(struct mm_struct *mm, unsigned long n)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	s64 pinned = atomic64_add_return(n, &mm->pinned_vm);
+
+	if (pinned > limit && !capable(CAP_IPC_LOCK)) {
+		atomic64_sub(n, &mm->pinned_vm);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int acrypto_pin(struct acrypto_pinned *p, u64 uaddr, unsigned int len, bool write)
 {
 	unsigned int offset = offset_in_page(uaddr);
-	unsigned int n = DIV_ROUND_UP(offset + len, PAGE_SIZE);
+	unsigned int n = acrypto_npages(uaddr, len);
 	int got, ret;
 
 	if (uaddr + len < uaddr || uaddr > ULONG_MAX)
 		return -EFAULT;
-	p->pages = kvmalloc_array(n, sizeof(*p->pages), GFP_KERNEL);
+	p->pages = kvmalloc_array(n, sizeof(*p->pages), GFP_KERNEL_ACCOUNT);
 	if (!p->pages)
 		return -ENOMEM;
 	got = pin_user_pages_fast((unsigned long)uaddr & PAGE_MASK, n,
@@ -295,7 +341,7 @@ static int acrypto_pin(struct acrypto_pinned *p, u64 uaddr, unsigned int len, bo
 		ret = got < 0 ? got : -EFAULT;
 		goto err_free_pages;
 	}
-	ret = sg_alloc_table_from_pages(&p->sgt, p->pages, n, offset, len, GFP_KERNEL);
+	ret = sg_alloc_table_from_pages(&p->sgt, p->pages, n, offset, len, GFP_KERNEL_ACCOUNT);
 	if (ret)
 		goto err_unpin;
 	p->npages = n;
@@ -311,7 +357,7 @@ err_free_pages:
 }
 
 /* Process context only: marking pages dirty may sleep. */
-static void acrypto_unpin(struct acrypto_pinned *p)
+static void acrypto_unpin(struct acrypto_ctx *ctx, struct acrypto_pinned *p)
 {
 	if (!p->npages)
 		return;
@@ -321,7 +367,19 @@ static void acrypto_unpin(struct acrypto_pinned *p)
 	else
 		unpin_user_pages(p->pages, p->npages);
 	kvfree(p->pages);
+	atomic64_sub(p->npages, &ctx->pinned_pages);
 	p->npages = 0;
+}
+
+/* Unpins a finished (or never started) request's pages and uncharges them. */
+static void acrypto_req_unpin(struct acrypto_req *r)
+{
+	acrypto_unpin(r->ctx, &r->pin_dst);
+	acrypto_unpin(r->ctx, &r->pin_src);
+	if (r->charged) {
+		atomic64_sub(r->charged, &r->mm->pinned_vm);
+		r->charged = 0;
+	}
 }
 
 /* Process context only: may drop the last session and context references. */
@@ -331,8 +389,8 @@ static void acrypto_req_free(struct acrypto_req *r)
 
 	if (r->batch) {
 		spin_lock_irq(&ctx->lock);
-		/* Readers wait for idle; pollers for room (EPOLLOUT). */
-		if (ctx->inflight-- == max_inflight || !ctx->inflight)
+		/* Pollers wait for room (EPOLLOUT). */
+		if (ctx->inflight-- == max_inflight)
 			wake_up_interruptible(&ctx->wait);
 		spin_unlock_irq(&ctx->lock);
 	}
@@ -341,8 +399,9 @@ static void acrypto_req_free(struct acrypto_req *r)
 	else if (r->sess->kind != ACRYPTO_KIND_RNG)
 		ahash_request_free(r->creq.ah);
 	kfree_sensitive(r->buf);
-	acrypto_unpin(&r->pin_dst);
-	acrypto_unpin(&r->pin_src);
+	acrypto_req_unpin(r);
+	if (r->mm)
+		mmdrop(r->mm);
 	acrypto_session_put(r->sess);
 	kfree_sensitive(r);
 	acrypto_ctx_put(ctx);
@@ -364,6 +423,53 @@ static void acrypto_reap_work(struct work_struct *work)
 
 /* ---- completion ------------------------------------------------------- */
 
+/*
+ * The request's output is final and its pages unpinned: hand it to its
+ * synchronous caller, read(), or the reap worker. Any context.
+ */
+static void acrypto_req_deliver(struct acrypto_req *r)
+{
+	struct acrypto_ctx *ctx = r->ctx;
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctx->lock, flags);
+	if (!r->batch && !r->orphan) {
+		r->finished = true;
+		complete(&r->done);
+	} else if (r->orphan || ctx->closed) {
+		if (r->orphan) {
+			ctx->orphans--;
+			r->sess->orphan = false;
+			wake_up_interruptible(&r->sess->orphan_wait);
+		}
+		list_add_tail(&r->node, &ctx->reap);
+		/* Under the lock: the worker cannot free ctx before this. */
+		queue_work(acrypto_wq, &ctx->reap_work);
+	} else {
+		list_add_tail(&r->node, &ctx->done);
+		wake_up_interruptible_poll(&ctx->wait, EPOLLIN | EPOLLRDNORM);
+	}
+	spin_unlock_irqrestore(&ctx->lock, flags);
+}
+
+/* Unpins finished zero-copy requests in process context, then delivers them. */
+static void acrypto_finish_work(struct work_struct *work)
+{
+	struct acrypto_ctx *ctx = container_of(work, struct acrypto_ctx, finish_work);
+	struct acrypto_req *r, *tmp;
+	LIST_HEAD(list);
+
+	spin_lock_irq(&ctx->lock);
+	list_splice_init(&ctx->finish, &list);
+	spin_unlock_irq(&ctx->lock);
+	list_for_each_entry_safe(r, tmp, &list, node) {
+		list_del_init(&r->node);
+		acrypto_req_unpin(r);
+		/* Each holds a ctx reference, so ctx outlives this loop. */
+		acrypto_req_deliver(r);
+	}
+}
+
 /* Any context: hard or soft interrupt, a crypto worker, or the submitter. */
 static void acrypto_req_complete(struct acrypto_req *r, int err)
 {
@@ -372,20 +478,15 @@ static void acrypto_req_complete(struct acrypto_req *r, int err)
 
 	if (r->sess->kind != ACRYPTO_KIND_RNG)
 		acrypto_session_unuse(r->sess);
-
-	spin_lock_irqsave(&ctx->lock, flags);
 	r->status = err;
-	if (!r->batch && !r->orphan) {
-		r->finished = true;
-		complete(&r->done);
-	} else if (r->orphan || ctx->closed) {
-		list_add_tail(&r->node, &ctx->reap);
-		/* Under the lock: the worker cannot free ctx before this. */
-		queue_work(acrypto_wq, &ctx->reap_work);
-	} else {
-		list_add_tail(&r->node, &ctx->done);
-		wake_up_interruptible_poll(&ctx->wait, EPOLLIN | EPOLLRDNORM);
+	if (!r->pinned) {
+		acrypto_req_deliver(r);
+		return;
 	}
+	/* The data is final: unpin now, not when user space reads. */
+	spin_lock_irqsave(&ctx->lock, flags);
+	list_add_tail(&r->node, &ctx->finish);
+	queue_work(acrypto_wq, &ctx->finish_work);
 	spin_unlock_irqrestore(&ctx->lock, flags);
 }
 
@@ -414,11 +515,11 @@ static struct acrypto_req *acrypto_req_alloc(struct acrypto_ctx *ctx,
 	const u32 cflags = CRYPTO_TFM_REQ_MAY_BACKLOG | CRYPTO_TFM_REQ_MAY_SLEEP;
 	struct acrypto_req *r;
 
-	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
 		return NULL;
 	/* At least one byte, so that an empty hash still has a real page. */
-	r->buf = kmalloc(max(len, 1U), GFP_KERNEL | __GFP_NOWARN);
+	r->buf = kmalloc(max(len, 1U), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!r->buf)
 		goto err_free_req;
 	r->len = len;
@@ -426,7 +527,7 @@ static struct acrypto_req *acrypto_req_alloc(struct acrypto_ctx *ctx,
 
 	switch (s->kind) {
 	case ACRYPTO_KIND_CIPHER:
-		r->creq.sk = skcipher_request_alloc(s->sk, GFP_KERNEL);
+		r->creq.sk = skcipher_request_alloc(s->sk, GFP_KERNEL_ACCOUNT);
 		if (!r->creq.sk)
 			goto err_free_buf;
 		skcipher_request_set_callback(r->creq.sk, cflags,
@@ -435,7 +536,7 @@ static struct acrypto_req *acrypto_req_alloc(struct acrypto_ctx *ctx,
 		break;
 	case ACRYPTO_KIND_HASH:
 	case ACRYPTO_KIND_HMAC:
-		r->creq.ah = ahash_request_alloc(s->ah, GFP_KERNEL);
+		r->creq.ah = ahash_request_alloc(s->ah, GFP_KERNEL_ACCOUNT);
 		if (!r->creq.ah)
 			goto err_free_buf;
 		ahash_request_set_callback(r->creq.ah, cflags,
@@ -498,11 +599,6 @@ static void acrypto_req_start(struct acrypto_req *r)
 
 /* ---- validation helpers ---------------------------------------------- */
 
-static bool acrypto_zero(const void *p, size_t n)
-{
-	return !memchr_inv(p, 0, n);
-}
-
 /* Driver names: what cra_driver_name uses, nothing that reaches modprobe oddly. */
 static int acrypto_check_name(const char *name, size_t size)
 {
@@ -522,14 +618,38 @@ static int acrypto_check_name(const char *name, size_t size)
 static int acrypto_cipher_len_ok(u32 mode, unsigned int len)
 {
 	switch (mode) {
-	case CRYPTO_MODE_ECB:
-	case CRYPTO_MODE_CBC:
+	case ACRYPTO_DEV_MODE_ECB:
+	case ACRYPTO_DEV_MODE_CBC:
 		return len && !(len % 16);
-	case CRYPTO_MODE_CTR:
+	case ACRYPTO_DEV_MODE_CTR:
 		return len != 0;
-	case CRYPTO_MODE_XTS:
+	case ACRYPTO_DEV_MODE_XTS:
 		return len >= 16;
 	}
+	return 0;
+}
+
+/*
+ * Copies an argument of @usize bytes in: shorter than the module's
+ * structure is zero-extended, longer must be zero past it (-E2BIG).
+ */
+static int acrypto_copy_in(void *karg, size_t ksize, const void __user *uarg, size_t usize)
+{
+	return copy_struct_from_user(karg, ksize, uarg, usize);
+}
+
+/*
+ * Copies an argument of @usize bytes out: what the module knows, then zero
+ * for the fields of a larger structure it does not know.
+ */
+static int acrypto_copy_out(void __user *uarg, size_t usize, const void *karg, size_t ksize)
+{
+	size_t n = min(usize, ksize);
+
+	if (copy_to_user(uarg, karg, n))
+		return -EFAULT;
+	if (usize > ksize && clear_user(uarg + ksize, usize - ksize))
+		return -EFAULT;
 	return 0;
 }
 
@@ -549,19 +669,19 @@ static const struct acrypto_alg_desc *acrypto_desc_find(u32 kind, u32 mode, u32 
 	return NULL;
 }
 
-static u32 acrypto_alg_flags(const struct crypto_alg *alg)
+static u32 acrypto_alg_flags(u32 cra_flags)
 {
 	u32 f = 0;
 
-	if (alg->cra_flags & CRYPTO_ALG_ASYNC)
-		f |= ACRYPTO_ALG_F_ASYNC;
+	if (cra_flags & CRYPTO_ALG_ASYNC)
+		f |= ACRYPTO_DEV_F_ASYNC;
 	/*
 	 * Heuristic: drivers flagged KERN_DRIVER_ONLY are the ones backed by
 	 * a device (HIFN, PadLock, QAT, CCP, ...). CPU implementations such as
 	 * *-generic, *-aesni, *-avx2 never set it.
 	 */
-	if (alg->cra_flags & CRYPTO_ALG_KERN_DRIVER_ONLY)
-		f |= ACRYPTO_ALG_F_HW;
+	if (cra_flags & CRYPTO_ALG_KERN_DRIVER_ONLY)
+		f |= ACRYPTO_DEV_F_HW;
 	return f;
 }
 
@@ -571,6 +691,7 @@ static int acrypto_session_init_tfm(struct acrypto_session *s,
 {
 	const char *want = driver[0] ? driver : d->name;
 	struct crypto_tfm *tfm;
+	u32 cra_flags;
 
 	switch (s->kind) {
 	case ACRYPTO_KIND_CIPHER: {
@@ -580,11 +701,12 @@ static int acrypto_session_init_tfm(struct acrypto_session *s,
 			return PTR_ERR(sk);
 		s->sk = sk;
 		tfm = crypto_skcipher_tfm(sk);
+		cra_flags = crypto_skcipher_alg(sk)->base.cra_flags;
 		s->iv_size = crypto_skcipher_ivsize(sk);
 		s->block_size = crypto_skcipher_blocksize(sk);
 		if (s->key_size < crypto_skcipher_min_keysize(sk) ||
 		    s->key_size > crypto_skcipher_max_keysize(sk) ||
-		    s->iv_size != (s->mode == CRYPTO_MODE_ECB ? 0 : 16))
+		    s->iv_size != (s->mode == ACRYPTO_DEV_MODE_ECB ? 0 : 16))
 			return -EINVAL;
 		break;
 	}
@@ -596,6 +718,7 @@ static int acrypto_session_init_tfm(struct acrypto_session *s,
 			return PTR_ERR(ah);
 		s->ah = ah;
 		tfm = crypto_ahash_tfm(ah);
+		cra_flags = crypto_hash_alg_common(ah)->base.cra_flags;
 		s->out_size = crypto_ahash_digestsize(ah);
 		s->block_size = crypto_tfm_alg_blocksize(tfm);
 		if (s->out_size > HASH_MAX_DIGESTSIZE)
@@ -609,7 +732,7 @@ static int acrypto_session_init_tfm(struct acrypto_session *s,
 		int err;
 
 		s->key_set = true;
-		if (!strcmp(driver, ACRYPTO_DRIVER_GET_RANDOM))
+		if (!strcmp(driver, ACRYPTO_DEV_GET_RANDOM))
 			return 0;
 		rng = crypto_alloc_rng(want, 0, 0);
 		if (IS_ERR(rng)) {
@@ -620,6 +743,7 @@ static int acrypto_session_init_tfm(struct acrypto_session *s,
 		}
 		s->rng = rng;
 		tfm = crypto_rng_tfm(rng);
+		cra_flags = crypto_rng_alg(rng)->base.cra_flags;
 		err = crypto_rng_reset(rng, NULL, crypto_rng_seedsize(rng));
 		if (err)
 			return err;
@@ -629,11 +753,11 @@ static int acrypto_session_init_tfm(struct acrypto_session *s,
 	/* A driver bound by name must implement the algorithm asked for. */
 	if (strcmp(crypto_tfm_alg_name(tfm), d->name))
 		return -EINVAL;
-	s->driver_flags = acrypto_alg_flags(tfm->__crt_alg);
+	s->driver_flags = acrypto_alg_flags(cra_flags);
 	return 0;
 }
 
-static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp)
+static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp, size_t usize)
 {
 	const struct acrypto_alg_desc *d;
 	struct acrypto_session_alloc arg;
@@ -642,29 +766,37 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp)
 	u32 kind, id;
 	int ret;
 
-	if (copy_from_user(&arg, argp, sizeof(arg)))
-		return -EFAULT;
-	if (arg.flags || arg.__pad || !acrypto_zero(arg.__reserved, sizeof(arg.__reserved)))
+	ret = acrypto_copy_in(&arg, sizeof(arg), argp, usize);
+	if (ret)
+		return ret;
+	/* In fields only: the out fields must be zero too. */
+	if (arg.flags || arg.__pad || arg.session_id ||
+	    memchr_inv(arg.bound_driver, 0, sizeof(arg.bound_driver)) || arg.key_size ||
+	    arg.iv_size || arg.block_size || arg.out_size || arg.driver_flags)
 		return -EINVAL;
 	ret = acrypto_check_name(arg.driver, sizeof(arg.driver));
 	if (ret)
 		return ret;
+	/* Nothing after the terminating NUL: room for nothing hidden. */
+	if (memchr_inv(arg.driver + strlen(arg.driver), 0,
+		       sizeof(arg.driver) - strlen(arg.driver)))
+		return -EINVAL;
 
 	switch (arg.operation) {
-	case CRYPTO_OP_ENCRYPT:
-	case CRYPTO_OP_DECRYPT:
+	case ACRYPTO_DEV_OP_ENCRYPT:
+	case ACRYPTO_DEV_OP_DECRYPT:
 		kind = ACRYPTO_KIND_CIPHER;
-		if (arg.type < CRYPTO_TYPE_AES_128 || arg.type > CRYPTO_TYPE_AES_256 ||
-		    (arg.mode == CRYPTO_MODE_XTS && arg.type == CRYPTO_TYPE_AES_192))
+		if (arg.type < ACRYPTO_DEV_TYPE_AES_128 || arg.type > ACRYPTO_DEV_TYPE_AES_256 ||
+		    (arg.mode == ACRYPTO_DEV_MODE_XTS && arg.type == ACRYPTO_DEV_TYPE_AES_192))
 			return -EINVAL;
 		break;
-	case CRYPTO_OP_HASH:
+	case ACRYPTO_DEV_OP_HASH:
 		kind = ACRYPTO_KIND_HASH;
 		break;
-	case CRYPTO_OP_HMAC:
+	case ACRYPTO_DEV_OP_HMAC:
 		kind = ACRYPTO_KIND_HMAC;
 		break;
-	case CRYPTO_OP_RNG:
+	case ACRYPTO_DEV_OP_RNG:
 		kind = ACRYPTO_KIND_RNG;
 		break;
 	default:
@@ -673,41 +805,32 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp)
 	d = acrypto_desc_find(kind, arg.mode, arg.type);
 	if (!d)
 		return -EINVAL;
-	if (kind != ACRYPTO_KIND_RNG && !strcmp(arg.driver, ACRYPTO_DRIVER_GET_RANDOM))
+	if (kind != ACRYPTO_KIND_RNG && !strcmp(arg.driver, ACRYPTO_DEV_GET_RANDOM))
 		return -EINVAL;
-	if (!arg.src_size || arg.src_size > max_buffer || arg.dst_size > max_buffer)
+	if (arg.src_size > max_buffer)
 		return -EMSGSIZE;
 
-	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
 	if (!s)
 		return -ENOMEM;
 	kref_init(&s->ref);
 	spin_lock_init(&s->key_lock);
+	init_waitqueue_head(&s->orphan_wait);
 	mutex_init(&s->lock_sync);
 	s->op = arg.operation;
 	s->type = arg.type;
 	s->mode = arg.mode;
 	s->kind = kind;
-	s->priority = arg.priority;
 	s->src_size = arg.src_size;
 	if (kind == ACRYPTO_KIND_CIPHER)
-		s->key_size = (16 + 8 * (arg.type - CRYPTO_TYPE_AES_128)) *
-			      (arg.mode == CRYPTO_MODE_XTS ? 2 : 1);
+		s->key_size = (16 + 8 * (arg.type - ACRYPTO_DEV_TYPE_AES_128)) *
+			      (arg.mode == ACRYPTO_DEV_MODE_XTS ? 2 : 1);
 
 	ret = acrypto_session_init_tfm(s, d, arg.driver);
 	if (ret)
 		goto err_put_session;
-	s->dst_size = arg.dst_size ? arg.dst_size :
-		      (s->out_size ? s->out_size : s->src_size);
-
-	s->src = kmalloc(s->src_size, GFP_KERNEL | __GFP_NOWARN);
-	if (!s->src) {
-		ret = -ENOMEM;
-		goto err_put_session;
-	}
 
 	/* Everything reported except the id, before the session is visible. */
-	memset(arg.bound_driver, 0, sizeof(arg.bound_driver));
 	if (s->kind == ACRYPTO_KIND_CIPHER)
 		bound = crypto_tfm_alg_driver_name(crypto_skcipher_tfm(s->sk));
 	else if (s->kind != ACRYPTO_KIND_RNG)
@@ -715,14 +838,13 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp)
 	else if (s->rng)
 		bound = crypto_tfm_alg_driver_name(crypto_rng_tfm(s->rng));
 	else
-		bound = ACRYPTO_DRIVER_GET_RANDOM;
+		bound = ACRYPTO_DEV_GET_RANDOM;
 	strscpy(arg.bound_driver, bound, sizeof(arg.bound_driver));
 	arg.key_size = s->key_size;
 	arg.iv_size = s->iv_size;
 	arg.block_size = s->block_size;
 	arg.out_size = s->out_size;
 	arg.driver_flags = s->driver_flags;
-	arg.dst_size = s->dst_size;
 
 	mutex_lock(&ctx->lock_sessions);
 	if (ctx->nsessions >= max_sessions) {
@@ -731,7 +853,7 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp)
 	}
 	/* Cyclic, so that a stale id does not name the next session at once. */
 	ret = xa_alloc_cyclic(&ctx->sessions, &id, s, XA_LIMIT(1, INT_MAX),
-			      &ctx->next_id, GFP_KERNEL);
+			      &ctx->next_id, GFP_KERNEL_ACCOUNT);
 	if (ret < 0)
 		goto err_unlock;
 	s->id = id;
@@ -742,10 +864,10 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp)
 
 	arg.session_id = id;
 	ret = 0;
-	if (copy_to_user(argp, &arg, sizeof(arg))) {
+	if (acrypto_copy_out(argp, usize, &arg, sizeof(arg))) {
 		/* Nobody learnt the id (or guessed it and freed it): undo. */
 		mutex_lock(&ctx->lock_sessions);
-		if (xa_cmpxchg(&ctx->sessions, id, s, NULL, GFP_KERNEL) == s) {
+		if (xa_cmpxchg(&ctx->sessions, id, s, NULL, GFP_KERNEL_ACCOUNT) == s) {
 			ctx->nsessions--;
 			acrypto_session_put(s);
 		}
@@ -763,15 +885,17 @@ err_put_session:
 	return ret;
 }
 
-/* ---- CRYPTO_SESSION_FREE ---------------------------------------------- */
+/* ---- ACRYPTO_IOC_SESSION_FREE ----------------------------------------- */
 
-static int acrypto_ioc_session_free(struct acrypto_ctx *ctx, void __user *argp)
+static int acrypto_ioc_session_free(struct acrypto_ctx *ctx, void __user *argp, size_t usize)
 {
 	struct acrypto_session_free arg;
 	struct acrypto_session *s;
+	int ret;
 
-	if (copy_from_user(&arg, argp, sizeof(arg)))
-		return -EFAULT;
+	ret = acrypto_copy_in(&arg, sizeof(arg), argp, usize);
+	if (ret)
+		return ret;
 	if (arg.__pad)
 		return -EINVAL;
 	if (!arg.session_id)
@@ -815,81 +939,114 @@ static int acrypto_session_setkey(struct acrypto_session *s, const u8 *key,
 	return ret;
 }
 
-static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp)
+/* A user buffer copied into a new accounted allocation (at least 1 byte). */
+static u8 *acrypto_dup_user(u64 uptr, unsigned int len)
 {
-	const u32 known = CRYPTO_FILL_KEY | CRYPTO_FILL_IV | CRYPTO_FILL_SRC;
+	u8 *p = kmalloc(max(len, 1U), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+
+	if (!p)
+		return ERR_PTR(-ENOMEM);
+	if (len && copy_from_user(p, u64_to_user_ptr(uptr), len)) {
+		kfree_sensitive(p);
+		return ERR_PTR(-EFAULT);
+	}
+	return p;
+}
+
+static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, size_t usize)
+{
+	const u32 known = ACRYPTO_DEV_FILL_KEY | ACRYPTO_DEV_FILL_IV | ACRYPTO_DEV_FILL_SRC;
 	struct acrypto_fill_data arg;
 	struct acrypto_session *s;
-	u8 *key = NULL;
+	u8 iv[ACRYPTO_DEV_MAX_IV_LEN];
+	u8 *key = NULL, *src = NULL;
 	int ret;
 
-	if (copy_from_user(&arg, argp, sizeof(arg)))
-		return -EFAULT;
-	if (!arg.flags || (arg.flags & ~known) || arg.__pad ||
-	    !acrypto_zero(arg.__reserved, sizeof(arg.__reserved)))
+	ret = acrypto_copy_in(&arg, sizeof(arg), argp, usize);
+	if (ret)
+		return ret;
+	if (!arg.flags || (arg.flags & ~known) || arg.__pad)
+		return -EINVAL;
+	/* A part not taken has no pointer and no length. */
+	if ((!(arg.flags & ACRYPTO_DEV_FILL_KEY) && (arg.key || arg.key_len)) ||
+	    (!(arg.flags & ACRYPTO_DEV_FILL_IV) && (arg.iv || arg.iv_len)) ||
+	    (!(arg.flags & ACRYPTO_DEV_FILL_SRC) && (arg.src || arg.src_len)))
 		return -EINVAL;
 	s = acrypto_session_get(ctx, arg.session_id);
 	if (!s)
 		return -ENOENT;
 
 	ret = -EINVAL;
-	if (arg.flags & CRYPTO_FILL_KEY) {
+	if (arg.flags & ACRYPTO_DEV_FILL_KEY) {
 		if (s->kind == ACRYPTO_KIND_CIPHER) {
 			if (arg.key_len != s->key_size)
 				goto out_put;
 		} else if (s->kind == ACRYPTO_KIND_HMAC) {
-			if (arg.key_len > ACRYPTO_MAX_KEY_LEN)
+			if (arg.key_len > ACRYPTO_DEV_MAX_KEY_LEN)
 				goto out_put;
 		} else {
 			goto out_put;
 		}
 	}
-	if ((arg.flags & CRYPTO_FILL_IV) && (!s->iv_size || arg.iv_len != s->iv_size))
+	if ((arg.flags & ACRYPTO_DEV_FILL_IV) && (!s->iv_size || arg.iv_len != s->iv_size))
 		goto out_put;
-	if (arg.flags & CRYPTO_FILL_SRC) {
+	if (arg.flags & ACRYPTO_DEV_FILL_SRC) {
 		if (arg.src_len > s->src_size) {
 			ret = -EMSGSIZE;
 			goto out_put;
 		}
 		if (s->kind == ACRYPTO_KIND_CIPHER && !acrypto_cipher_len_ok(s->mode, arg.src_len))
 			goto out_put;
-		if (s->kind == ACRYPTO_KIND_RNG && !arg.src_len)
+		if (s->kind == ACRYPTO_KIND_RNG && (!arg.src_len || arg.src))
 			goto out_put;
+	}
+
+	/* All or nothing: copy every part in before anything changes. */
+	if (arg.flags & ACRYPTO_DEV_FILL_KEY) {
+		key = acrypto_dup_user(arg.key, arg.key_len);
+		if (IS_ERR(key)) {
+			ret = PTR_ERR(key);
+			key = NULL;
+			goto out_put;
+		}
+	}
+	if ((arg.flags & ACRYPTO_DEV_FILL_IV) &&
+	    copy_from_user(iv, u64_to_user_ptr(arg.iv), arg.iv_len)) {
+		ret = -EFAULT;
+		goto out_free;
+	}
+	if ((arg.flags & ACRYPTO_DEV_FILL_SRC) && s->kind != ACRYPTO_KIND_RNG) {
+		src = acrypto_dup_user(arg.src, arg.src_len);
+		if (IS_ERR(src)) {
+			ret = PTR_ERR(src);
+			src = NULL;
+			goto out_free;
+		}
 	}
 
 	ret = mutex_lock_interruptible(&s->lock_sync);
 	if (ret)
-		goto out_put;
-
-	if (arg.flags & CRYPTO_FILL_KEY) {
-		/* An empty HMAC key is valid; keep a real buffer anyway. */
-		key = arg.key_len ? memdup_user(u64_to_user_ptr(arg.key), arg.key_len) :
-				    kzalloc(1, GFP_KERNEL);
-		if (!key)
-			key = ERR_PTR(-ENOMEM);
-		if (IS_ERR(key)) {
-			ret = PTR_ERR(key);
-			key = NULL;
+		goto out_free;
+	/* The synchronous source buffer exists once a session uses the flow. */
+	if (src && !s->src) {
+		s->src = kmalloc(max(s->src_size, 1U), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!s->src) {
+			ret = -ENOMEM;
 			goto out_unlock;
 		}
+	}
+	if (key) {
 		ret = acrypto_session_setkey(s, key, arg.key_len);
 		if (ret)
 			goto out_unlock;
 	}
-	if (arg.flags & CRYPTO_FILL_IV) {
-		if (copy_from_user(s->iv, u64_to_user_ptr(arg.iv), arg.iv_len)) {
-			ret = -EFAULT;
-			goto out_unlock;
-		}
+	if (arg.flags & ACRYPTO_DEV_FILL_IV) {
+		memcpy(s->iv, iv, arg.iv_len);
 		s->iv_set = true;
 	}
-	if (arg.flags & CRYPTO_FILL_SRC) {
-		s->src_set = false;
-		if (s->kind != ACRYPTO_KIND_RNG &&
-		    copy_from_user(s->src, u64_to_user_ptr(arg.src), arg.src_len)) {
-			ret = -EFAULT;
-			goto out_unlock;
-		}
+	if (arg.flags & ACRYPTO_DEV_FILL_SRC) {
+		if (src)
+			memcpy(s->src, src, arg.src_len);
 		s->src_len = arg.src_len;
 		s->src_set = true;
 	}
@@ -897,7 +1054,10 @@ static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp)
 
 out_unlock:
 	mutex_unlock(&s->lock_sync);
+out_free:
+	kfree_sensitive(src);
 	kfree_sensitive(key);
+	memzero_explicit(iv, sizeof(iv));
 out_put:
 	acrypto_session_put(s);
 	return ret;
@@ -905,7 +1065,17 @@ out_put:
 
 /* ---- CRYPTO_SESSION_ADD ------------------------------------------------ */
 
-static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp)
+static bool acrypto_orphan_done(struct acrypto_ctx *ctx, struct acrypto_session *s)
+{
+	bool done;
+
+	spin_lock_irq(&ctx->lock);
+	done = !s->orphan;
+	spin_unlock_irq(&ctx->lock);
+	return done;
+}
+
+static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp, size_t usize)
 {
 	struct acrypto_session_add arg;
 	struct acrypto_session *s;
@@ -914,9 +1084,10 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp)
 	const u8 *out;
 	int ret;
 
-	if (copy_from_user(&arg, argp, sizeof(arg)))
-		return -EFAULT;
-	if (arg.flags || arg.__pad || !acrypto_zero(arg.__reserved, sizeof(arg.__reserved)))
+	ret = acrypto_copy_in(&arg, sizeof(arg), argp, usize);
+	if (ret)
+		return ret;
+	if (arg.flags || arg.__pad)
 		return -EINVAL;
 	s = acrypto_session_get(ctx, arg.session_id);
 	if (!s)
@@ -931,6 +1102,10 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp)
 	out_len = s->out_size ? s->out_size : s->src_len;
 	ret = -ENOSPC;
 	if (arg.dst_len < out_len)
+		goto out_unlock;
+	/* One orphan per session: wait for the last interrupted one first. */
+	ret = wait_event_interruptible(s->orphan_wait, acrypto_orphan_done(ctx, s));
+	if (ret)
 		goto out_unlock;
 	if (s->kind != ACRYPTO_KIND_RNG) {
 		ret = acrypto_session_use(s);
@@ -948,7 +1123,7 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp)
 	if (s->kind != ACRYPTO_KIND_RNG)
 		memcpy(r->buf, s->src, s->src_len);
 	memcpy(r->iv, s->iv, sizeof(r->iv));
-	r->encrypt = s->op == CRYPTO_OP_ENCRYPT;
+	r->encrypt = s->op == ACRYPTO_DEV_OP_ENCRYPT;
 	acrypto_req_start(r);
 
 	if (wait_for_completion_interruptible(&r->done)) {
@@ -956,6 +1131,8 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp)
 		if (!r->finished) {
 			/* The callback will hand it to the reap worker. */
 			r->orphan = true;
+			s->orphan = true;
+			ctx->orphans++;
 			spin_unlock_irq(&ctx->lock);
 			ret = -EINTR;
 			goto out_unlock;
@@ -969,7 +1146,7 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp)
 		      r->digest : r->buf;
 		arg.dst_len = r->out_len;
 		if (copy_to_user(u64_to_user_ptr(arg.dst), out, r->out_len) ||
-		    copy_to_user(argp, &arg, sizeof(arg)))
+		    acrypto_copy_out(argp, usize, &arg, sizeof(arg)))
 			ret = -EFAULT;
 	}
 	acrypto_req_free(r);
@@ -983,23 +1160,43 @@ out_put:
 
 /* ---- ACRYPTO_IOC_SUBMIT ------------------------------------------------ */
 
+/* Fields that do not apply to the session's kind must be zero. */
+static bool acrypto_request_fields_ok(const struct acrypto_session *s,
+				      const struct acrypto_request *q)
+{
+	if (q->flags || q->__pad)
+		return false;
+	switch (s->kind) {
+	case ACRYPTO_KIND_CIPHER:
+		if (q->digest || q->digest_len)
+			return false;
+		if (q->op && q->op != ACRYPTO_DEV_OP_ENCRYPT && q->op != ACRYPTO_DEV_OP_DECRYPT)
+			return false;
+		return s->iv_size || !q->iv;
+	case ACRYPTO_KIND_HASH:
+	case ACRYPTO_KIND_HMAC:
+		return !q->op && !q->dst && !q->dst_len && !q->iv && !q->iv_len;
+	default:	/* RNG */
+		return !q->op && !q->src && !q->src_len && !q->iv && !q->iv_len &&
+		       !q->digest && !q->digest_len;
+	}
+}
+
 static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_request *q)
 {
 	struct acrypto_session *s;
 	struct acrypto_req *r;
+	unsigned long charge = 0;
 	bool hash, pin;
 	int ret;
 
-	if (q->flags || q->__pad || q->__reserved)
-		return -EINVAL;
 	s = acrypto_session_get(ctx, q->session_id);
 	if (!s)
 		return -ENOENT;
 	hash = s->kind == ACRYPTO_KIND_HASH || s->kind == ACRYPTO_KIND_HMAC;
 
 	ret = -EINVAL;
-	if (q->op && (s->kind != ACRYPTO_KIND_CIPHER ||
-		      (q->op != CRYPTO_OP_ENCRYPT && q->op != CRYPTO_OP_DECRYPT)))
+	if (!acrypto_request_fields_ok(s, q))
 		goto out_put;
 	if (s->kind == ACRYPTO_KIND_RNG) {
 		if (!q->dst_len)
@@ -1036,34 +1233,51 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 
 	/*
 	 * Large cipher requests work on the caller's pages: no copies. Source
-	 * and destination must then be the same buffer or disjoint ones.
+	 * and destination must then be the same buffer or disjoint ones, and
+	 * the pages must fit the caller's RLIMIT_MEMLOCK; otherwise copies.
 	 */
 	pin = s->kind == ACRYPTO_KIND_CIPHER && zero_copy_min && q->src_len >= zero_copy_min &&
 	      (q->src == q->dst || q->src + q->src_len <= q->dst ||
 	       q->dst + q->src_len <= q->src);
+	if (pin) {
+		charge = acrypto_npages(q->src, q->src_len);
+		if (q->src != q->dst)
+			charge += acrypto_npages(q->dst, q->src_len);
+		if (acrypto_charge(current->mm, charge)) {
+			pin = false;
+			charge = 0;
+		}
+	}
 
 	r = acrypto_req_alloc(ctx, s, pin ? 0 :
 			      s->kind == ACRYPTO_KIND_RNG ? q->dst_len : q->src_len);
 	if (!r) {
+		if (charge)
+			atomic64_sub(charge, &current->mm->pinned_vm);
 		ret = -ENOMEM;
 		goto out_uncount;
 	}
 	r->batch = true;	/* from here acrypto_req_free() uncounts */
+	r->mm = current->mm;
+	mmgrab(r->mm);
+	r->charged = charge;	/* and uncharges */
 	r->tag = q->tag;
 	r->session_id = q->session_id;
 	r->udst = hash ? q->digest : q->dst;
-	r->encrypt = q->op ? q->op == CRYPTO_OP_ENCRYPT : s->op == CRYPTO_OP_ENCRYPT;
+	r->encrypt = q->op ? q->op == ACRYPTO_DEV_OP_ENCRYPT : s->op == ACRYPTO_DEV_OP_ENCRYPT;
 	if (pin) {
 		struct scatterlist *dst;
 
 		ret = acrypto_pin(&r->pin_src, q->src, q->src_len, q->src == q->dst);
 		if (ret)
 			goto out_free_req;
+		atomic64_add(r->pin_src.npages, &ctx->pinned_pages);
 		dst = r->pin_src.sgt.sgl;
 		if (q->src != q->dst) {
 			ret = acrypto_pin(&r->pin_dst, q->dst, q->src_len, true);
 			if (ret)
 				goto out_free_req;
+			atomic64_add(r->pin_dst.npages, &ctx->pinned_pages);
 			dst = r->pin_dst.sgt.sgl;
 		}
 		r->pinned = true;
@@ -1091,7 +1305,7 @@ out_free_req:
 	return ret;
 out_uncount:
 	spin_lock_irq(&ctx->lock);
-	if (ctx->inflight-- == max_inflight || !ctx->inflight)
+	if (ctx->inflight-- == max_inflight)
 		wake_up_interruptible(&ctx->wait);
 	spin_unlock_irq(&ctx->lock);
 out_put:
@@ -1099,27 +1313,30 @@ out_put:
 	return ret;
 }
 
-static int acrypto_ioc_submit(struct acrypto_ctx *ctx, void __user *argp)
+static int acrypto_ioc_submit(struct acrypto_ctx *ctx, void __user *argp, size_t usize)
 {
-	struct acrypto_request __user *ureqs;
 	struct acrypto_submit arg;
 	struct acrypto_request q;
 	int ret = 0;
 	u32 i;
 
-	if (copy_from_user(&arg, argp, sizeof(arg)))
-		return -EFAULT;
-	if (arg.flags || arg.__pad || arg.__reserved)
+	ret = acrypto_copy_in(&arg, sizeof(arg), argp, usize);
+	if (ret)
+		return ret;
+	if (arg.flags || arg.submitted)
 		return -EINVAL;
 	if (!arg.count || arg.count > max_inflight)
 		return -EINVAL;
-	ureqs = u64_to_user_ptr(arg.reqs);
+	if (arg.entry_size < ACRYPTO_DEV_REQUEST_SIZE_VER0 ||
+	    arg.entry_size > ACRYPTO_STRUCT_CAP || arg.entry_size % 8)
+		return -EINVAL;
 
 	for (i = 0; i < arg.count; i++) {
-		if (copy_from_user(&q, &ureqs[i], sizeof(q))) {
-			ret = -EFAULT;
+		u64 at = arg.reqs + (u64)i * arg.entry_size;
+
+		ret = acrypto_copy_in(&q, sizeof(q), u64_to_user_ptr(at), arg.entry_size);
+		if (ret)
 			break;
-		}
 		ret = acrypto_submit_one(ctx, &q);
 		if (ret)
 			break;
@@ -1128,153 +1345,77 @@ static int acrypto_ioc_submit(struct acrypto_ctx *ctx, void __user *argp)
 		return ret;
 	arg.submitted = i;
 	/* On -EFAULT here the accepted requests still complete and are read. */
-	if (copy_to_user(argp, &arg, sizeof(arg)))
-		return -EFAULT;
-	return 0;
+	return acrypto_copy_out(argp, usize, &arg, sizeof(arg));
 }
 
-/* ---- ACRYPTO_IOC_ENUM -------------------------------------------------- */
+/* ---- ACRYPTO_IOC_INFO -------------------------------------------------- */
 
-static int acrypto_enum_snapshot(struct acrypto_ctx *ctx)
+static int acrypto_ioc_info(struct acrypto_ctx *ctx, void __user *argp, size_t usize)
 {
-	struct acrypto_alg_info *snap;
-	struct crypto_alg *alg;
-	unsigned int n = 0, i, j;
-	size_t k;
-
-	/* Instantiate the best driver of each name, so templates show up. */
-	for (k = 0; k < ARRAY_SIZE(acrypto_algs); k++)
-		crypto_has_alg(acrypto_algs[k].name, 0, 0);
-
-	snap = kvcalloc(ACRYPTO_ENUM_CAP, sizeof(*snap), GFP_KERNEL);
-	if (!snap)
-		return -ENOMEM;
-
-	down_read(&crypto_alg_sem);
-	list_for_each_entry(alg, &crypto_alg_list, cra_list) {
-		const u32 skip = CRYPTO_ALG_LARVAL | CRYPTO_ALG_DEAD |
-				 CRYPTO_ALG_DYING | CRYPTO_ALG_INTERNAL;
-		const struct acrypto_alg_desc *d = NULL;
-
-		if ((alg->cra_flags & skip) || !(alg->cra_flags & CRYPTO_ALG_TESTED))
-			continue;
-		for (k = 0; k < ARRAY_SIZE(acrypto_algs); k++) {
-			if (!strcmp(alg->cra_name, acrypto_algs[k].name)) {
-				d = &acrypto_algs[k];
-				break;
-			}
-		}
-		if (!d)
-			continue;
-		if (n == ACRYPTO_ENUM_CAP - 1)	/* keep one for get_random_bytes */
-			break;
-		snap[n].flags = acrypto_alg_flags(alg);
-		snap[n].priority = alg->cra_priority;
-		snap[n].kind = d->kind;
-		snap[n].mode = d->mode;
-		snap[n].type = d->type;
-		strscpy(snap[n].driver_name, alg->cra_driver_name, ACRYPTO_NAME_LEN);
-		strscpy(snap[n].alg_name, alg->cra_name, ACRYPTO_NAME_LEN);
-		n++;
-	}
-	up_read(&crypto_alg_sem);
-
-	snap[n].kind = ACRYPTO_KIND_RNG;
-	snap[n].type = CRYPTO_TYPE_RNG;
-	strscpy(snap[n].driver_name, ACRYPTO_DRIVER_GET_RANDOM, ACRYPTO_NAME_LEN);
-	strscpy(snap[n].alg_name, ACRYPTO_DRIVER_GET_RANDOM, ACRYPTO_NAME_LEN);
-	n++;
-
-	/* The highest priority per name is what an unbound session gets. */
-	for (i = 0; i < n; i++) {
-		bool best = true;
-
-		for (j = 0; j < n; j++) {
-			if (j != i && !strcmp(snap[i].alg_name, snap[j].alg_name) &&
-			    (snap[j].priority > snap[i].priority ||
-			     (snap[j].priority == snap[i].priority && j < i)))
-				best = false;
-		}
-		if (best)
-			snap[i].flags |= ACRYPTO_ALG_F_DEFAULT;
-	}
-
-	kvfree(ctx->snap);
-	ctx->snap = snap;
-	ctx->nsnap = n;
-	return 0;
-}
-
-static int acrypto_ioc_enum(struct acrypto_ctx *ctx, void __user *argp)
-{
-	struct acrypto_alg_info arg;
-	u32 index;
-	int ret = 0;
-
-	if (copy_from_user(&arg, argp, sizeof(arg)))
-		return -EFAULT;
-	if (!acrypto_zero(arg.__reserved, sizeof(arg.__reserved)))
-		return -EINVAL;
-	index = arg.index;
-
-	mutex_lock(&ctx->lock_enum);
-	if (index == 0 || !ctx->snap)
-		ret = acrypto_enum_snapshot(ctx);
-	if (!ret && index >= ctx->nsnap)
-		ret = -ENOENT;
-	if (!ret)
-		arg = ctx->snap[index];		/* zero-initialised padding */
-	mutex_unlock(&ctx->lock_enum);
-	if (ret)
-		return ret;
-	arg.index = index;
-	if (copy_to_user(argp, &arg, sizeof(arg)))
-		return -EFAULT;
-	return 0;
-}
-
-/* ---- ACRYPTO_IOC_VERSION ---------------------------------------------- */
-
-static int acrypto_ioc_version(void __user *argp)
-{
-	struct acrypto_version v;
+	struct acrypto_info v;
 
 	memset(&v, 0, sizeof(v));
-	v.abi_version = ACRYPTO_ABI_VERSION;
 	v.max_sessions = max_sessions;
 	v.max_inflight = max_inflight;
 	v.max_buffer = max_buffer;
+	v.zero_copy_min = zero_copy_min;
 	v.request_size = sizeof(struct acrypto_request);
 	v.completion_size = sizeof(struct acrypto_completion);
-	v.zero_copy_min = zero_copy_min;
-	if (copy_to_user(argp, &v, sizeof(v)))
-		return -EFAULT;
-	return 0;
+	mutex_lock(&ctx->lock_sessions);
+	v.sessions = ctx->nsessions;
+	mutex_unlock(&ctx->lock_sessions);
+	spin_lock_irq(&ctx->lock);
+	v.inflight = ctx->inflight;
+	v.orphans = ctx->orphans;
+	spin_unlock_irq(&ctx->lock);
+	v.pinned_pages = atomic64_read(&ctx->pinned_pages);
+	return acrypto_copy_out(argp, usize, &v, sizeof(v));
 }
 
 /* ---- file operations --------------------------------------------------- */
 
+struct acrypto_ioc {
+	unsigned int cmd;	/* direction, type and number; the size is the caller's */
+	size_t min_size;	/* the first version's */
+	int (*fn)(struct acrypto_ctx *ctx, void __user *argp, size_t usize);
+};
+
+#define ACRYPTO_IOC_KEY(cmd)	((cmd) & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT))
+
+static const struct acrypto_ioc acrypto_iocs[] = {
+	{ ACRYPTO_IOC_KEY(CRYPTO_SESSION_ALLOC), ACRYPTO_DEV_SESSION_ALLOC_SIZE_VER0,
+	  acrypto_ioc_session_alloc },
+	{ ACRYPTO_IOC_KEY(CRYPTO_FILL_DATA), ACRYPTO_DEV_FILL_DATA_SIZE_VER0,
+	  acrypto_ioc_fill_data },
+	{ ACRYPTO_IOC_KEY(CRYPTO_SESSION_ADD), ACRYPTO_DEV_SESSION_ADD_SIZE_VER0,
+	  acrypto_ioc_session_add },
+	{ ACRYPTO_IOC_KEY(ACRYPTO_IOC_SESSION_FREE), ACRYPTO_DEV_SESSION_FREE_SIZE_VER0,
+	  acrypto_ioc_session_free },
+	{ ACRYPTO_IOC_KEY(ACRYPTO_IOC_SUBMIT), ACRYPTO_DEV_SUBMIT_SIZE_VER0,
+	  acrypto_ioc_submit },
+	{ ACRYPTO_IOC_KEY(ACRYPTO_IOC_INFO), ACRYPTO_DEV_INFO_SIZE_VER0,
+	  acrypto_ioc_info },
+};
+
 static long acrypto_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct acrypto_ctx *ctx = file->private_data;
-	void __user *argp = (void __user *)arg;
+	size_t usize = _IOC_SIZE(cmd);
+	size_t i;
 
-	/* Exact command match also checks _IOC_SIZE and the direction. */
-	switch (cmd) {
-	case CRYPTO_SESSION_ALLOC:
-		return acrypto_ioc_session_alloc(ctx, argp);
-	case CRYPTO_FILL_DATA:
-		return acrypto_ioc_fill_data(ctx, argp);
-	case CRYPTO_SESSION_ADD:
-		return acrypto_ioc_session_add(ctx, argp);
-	case CRYPTO_SESSION_FREE:
-		return acrypto_ioc_session_free(ctx, argp);
-	case ACRYPTO_IOC_SUBMIT:
-		return acrypto_ioc_submit(ctx, argp);
-	case ACRYPTO_IOC_ENUM:
-		return acrypto_ioc_enum(ctx, argp);
-	case ACRYPTO_IOC_VERSION:
-		return acrypto_ioc_version(argp);
+	/*
+	 * Direction, type and number must match; the size may be anything
+	 * from the first version's up to ACRYPTO_STRUCT_CAP (the structure
+	 * grows at its end, see the uapi header).
+	 */
+	for (i = 0; i < ARRAY_SIZE(acrypto_iocs); i++) {
+		const struct acrypto_ioc *c = &acrypto_iocs[i];
+
+		if (ACRYPTO_IOC_KEY(cmd) != c->cmd)
+			continue;
+		if (usize < c->min_size || usize > ACRYPTO_STRUCT_CAP)
+			return -ENOTTY;
+		return c->fn(ctx, (void __user *)arg, usize);
 	}
 	return -ENOTTY;
 }
@@ -1284,7 +1425,7 @@ static bool acrypto_read_ready(struct acrypto_ctx *ctx)
 	bool ready;
 
 	spin_lock_irq(&ctx->lock);
-	ready = !list_empty(&ctx->done) || !ctx->inflight;
+	ready = !list_empty(&ctx->done);
 	spin_unlock_irq(&ctx->lock);
 	return ready;
 }
@@ -1296,7 +1437,6 @@ static ssize_t acrypto_read(struct file *file, char __user *buf, size_t count,
 	struct acrypto_completion c;
 	struct acrypto_req *r;
 	size_t n = 0;
-	bool idle;
 	int ret;
 
 	if (count < sizeof(c))
@@ -1307,14 +1447,14 @@ static ssize_t acrypto_read(struct file *file, char __user *buf, size_t count,
 		r = list_first_entry_or_null(&ctx->done, struct acrypto_req, node);
 		if (r)
 			list_del_init(&r->node);
-		idle = !ctx->inflight;
 		spin_unlock_irq(&ctx->lock);
 
 		if (!r) {
-			if (n || idle)
+			if (n)
 				break;
 			if (file->f_flags & O_NONBLOCK)
 				return -EAGAIN;
+			/* Also with nothing in flight: another thread may submit. */
 			ret = wait_event_interruptible(ctx->wait, acrypto_read_ready(ctx));
 			if (ret)
 				return ret;
@@ -1325,7 +1465,10 @@ static ssize_t acrypto_read(struct file *file, char __user *buf, size_t count,
 		c.tag = r->tag;
 		c.session_id = r->session_id;
 		c.status = r->status;
-		if (!r->status) {
+		if (r->mm != current->mm) {
+			/* Never write into another address space than the submitter's. */
+			c.status = -EPERM;
+		} else if (!r->status) {
 			const bool hash = r->sess->kind == ACRYPTO_KIND_HASH ||
 					  r->sess->kind == ACRYPTO_KIND_HMAC;
 
@@ -1370,19 +1513,23 @@ static int acrypto_open(struct inode *inode, struct file *file)
 {
 	struct acrypto_ctx *ctx;
 
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
 		return -ENOMEM;
 	kref_init(&ctx->ref);
 	spin_lock_init(&ctx->lock);
 	INIT_LIST_HEAD(&ctx->done);
 	INIT_LIST_HEAD(&ctx->reap);
+	INIT_LIST_HEAD(&ctx->finish);
 	INIT_WORK(&ctx->reap_work, acrypto_reap_work);
+	INIT_WORK(&ctx->finish_work, acrypto_finish_work);
 	init_waitqueue_head(&ctx->wait);
+	atomic64_set(&ctx->pinned_pages, 0);
 	mutex_init(&ctx->lock_sessions);
-	mutex_init(&ctx->lock_enum);
 	xa_init_flags(&ctx->sessions, XA_FLAGS_ALLOC1);
 	atomic_inc(&acrypto_live_ctx);
+	/* The file's own reference (fops->owner) is held: this cannot fail. */
+	__module_get(THIS_MODULE);
 	file->private_data = ctx;
 	return nonseekable_open(inode, file);
 }
@@ -1393,6 +1540,7 @@ static int acrypto_release(struct inode *inode, struct file *file)
 	struct acrypto_session *s;
 	struct acrypto_req *r, *tmp;
 	unsigned long id;
+	unsigned int left;
 	LIST_HEAD(list);
 
 	/* From now on completions go to the reap worker. */
@@ -1411,6 +1559,12 @@ static int acrypto_release(struct inode *inode, struct file *file)
 	ctx->nsessions = 0;
 	mutex_unlock(&ctx->lock_sessions);
 
+	spin_lock_irq(&ctx->lock);
+	left = ctx->inflight + ctx->orphans;
+	spin_unlock_irq(&ctx->lock);
+	if (left)
+		pr_debug("closed with %u requests in a driver; the module stays in use until they finish\n",
+			 left);
 	/* Requests still in flight hold their own references. */
 	acrypto_ctx_put(ctx);
 	return 0;
@@ -1438,15 +1592,14 @@ static int __init acrypto_init(void)
 	int ret;
 
 	/* The ABI has one layout for 32- and 64-bit callers: pin it. */
-	BUILD_BUG_ON(sizeof(struct acrypto_session_alloc) != 328);
-	BUILD_BUG_ON(sizeof(struct acrypto_fill_data) != 64);
-	BUILD_BUG_ON(sizeof(struct acrypto_session_add) != 40);
-	BUILD_BUG_ON(sizeof(struct acrypto_session_free) != 8);
-	BUILD_BUG_ON(sizeof(struct acrypto_request) != 80);
-	BUILD_BUG_ON(sizeof(struct acrypto_submit) != 32);
+	BUILD_BUG_ON(sizeof(struct acrypto_session_alloc) != ACRYPTO_DEV_SESSION_ALLOC_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct acrypto_fill_data) != ACRYPTO_DEV_FILL_DATA_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct acrypto_session_add) != ACRYPTO_DEV_SESSION_ADD_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct acrypto_session_free) != ACRYPTO_DEV_SESSION_FREE_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct acrypto_request) != ACRYPTO_DEV_REQUEST_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct acrypto_submit) != ACRYPTO_DEV_SUBMIT_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct acrypto_completion) != 24);
-	BUILD_BUG_ON(sizeof(struct acrypto_version) != 40);
-	BUILD_BUG_ON(sizeof(struct acrypto_alg_info) != 296);
+	BUILD_BUG_ON(sizeof(struct acrypto_info) != ACRYPTO_DEV_INFO_SIZE_VER0);
 
 	if (!max_sessions || !max_inflight || !max_buffer ||
 	    max_buffer > ACRYPTO_BUFFER_CAP) {
@@ -1468,15 +1621,15 @@ err_destroy_wq:
 
 static void __exit acrypto_exit(void)
 {
-	int live;
-
 	misc_deregister(&acrypto_misc);
-	/* Closed fds may still have requests in the crypto layer. */
-	live = atomic_read(&acrypto_live_ctx);
-	if (live)
-		pr_info("unload waits for the requests of %d closed files\n", live);
-	wait_event(acrypto_unload_wait, !atomic_read(&acrypto_live_ctx));
+	/*
+	 * Every context holds a module reference until its last request is
+	 * freed, so none is left here; the work items that dropped the last
+	 * ones may still be returning: destroying the queue waits for them.
+	 * Nothing here waits on a driver, so unloading never hangs.
+	 */
 	destroy_workqueue(acrypto_wq);
+	WARN_ON(atomic_read(&acrypto_live_ctx));
 }
 
 module_init(acrypto_init);

@@ -1,13 +1,20 @@
 //! The kdev devices: the kernel's crypto drivers through `/dev/acrypto`
 //! (the module in `kmod-c/`, ABI in `include/uapi/linux/acrypto.h`).
 //!
-//! Every kernel driver the module lists (`ACRYPTO_IOC_ENUM`: `cbc-aes-aesni`,
+//! Every kernel driver of an algorithm the module serves (`cbc-aes-aesni`,
 //! `cbc(aes-generic)`, `cryptd(...)` wrappers, `sha256-avx2`, a HIFN or
 //! PadLock driver where present, …) becomes one acrypto device named
 //! `kdev:DRIVER`, class [`DeviceClass::Kernel`] (or
 //! [`DeviceClass::Accelerator`] when the module flags it hardware), whose
 //! capabilities are the acrypto algorithms that driver implements (probed
 //! at creation: a session is allocated and keyed for each).
+//!
+//! **Enumeration** is the kernel's own list, `/proc/crypto` (the module has
+//! no enumeration ioctl: it would need crypto internals): every tested,
+//! non-internal driver whose `name` the ABI serves. One unbound session per
+//! algorithm is opened first, so that the kernel instantiates the templates
+//! it would pick (`cbc(aes-generic)`, …), which `/proc/crypto` lists only
+//! once used; plus the module's `get_random_bytes` pseudo driver.
 //!
 //! **One fd per device.** Each device opens `/dev/acrypto` for itself, so
 //! the module's per-fd limits (`max_sessions`, `max_inflight`) apply per
@@ -64,8 +71,10 @@ nix::ioctl_readwrite!(ioc_session_alloc, ACRYPTO_IOC_MAGIC, 0x40, acrypto_sessio
 nix::ioctl_write_ptr!(ioc_fill_data, ACRYPTO_IOC_MAGIC, 0x41, acrypto_fill_data);
 nix::ioctl_write_ptr!(ioc_session_free, ACRYPTO_IOC_MAGIC, 0x43, acrypto_session_free);
 nix::ioctl_readwrite!(ioc_submit, ACRYPTO_IOC_MAGIC, 0x48, acrypto_submit);
-nix::ioctl_readwrite!(ioc_enum, ACRYPTO_IOC_MAGIC, 0x49, acrypto_alg_info);
-nix::ioctl_read!(ioc_version, ACRYPTO_IOC_MAGIC, 0x4a, acrypto_version);
+nix::ioctl_read!(ioc_info, ACRYPTO_IOC_MAGIC, 0x4b, acrypto_info);
+
+/// The kernel's list of crypto drivers.
+pub const PROC_CRYPTO: &str = "/proc/crypto";
 
 const REQUEST_SIZE: usize = std::mem::size_of::<acrypto_request>();
 const COMPLETION_SIZE: usize = std::mem::size_of::<acrypto_completion>();
@@ -83,10 +92,9 @@ pub(crate) fn errno_error(what: &str, e: Errno) -> Error {
     }
 }
 
-/// A NUL-terminated C string from a fixed array.
-fn c_name(a: &[core::ffi::c_char]) -> String {
-    let bytes: Vec<u8> = a.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-    String::from_utf8_lossy(&bytes).into_owned()
+/// A NUL-terminated byte string constant of the header.
+fn c_str_const(b: &[u8]) -> String {
+    String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or_default()).into_owned()
 }
 
 fn set_name(dst: &mut [core::ffi::c_char], name: &str) -> Result<()> {
@@ -139,7 +147,7 @@ pub(crate) fn check_verify_len(alg: Algorithm, tag: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The module's limits (`ACRYPTO_IOC_VERSION`).
+/// The module's limits (`ACRYPTO_IOC_INFO`).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Sessions per fd.
@@ -150,7 +158,35 @@ pub struct Limits {
     pub max_buffer: usize,
 }
 
-/// One entry of the module's driver list (`ACRYPTO_IOC_ENUM`).
+/// The kernel algorithm names the module serves, and the acrypto
+/// algorithms each can do.
+const SERVED: &[(&str, &[Algorithm])] = {
+    use Algorithm::{Aes, Digest, Hmac};
+    use CipherMode::{Cbc, Ctr, Ecb, Xts};
+    use DigestKind::{Sha1, Sha256};
+    &[
+        (
+            "ecb(aes)",
+            &[Aes { key_bits: 128, mode: Ecb }, Aes { key_bits: 192, mode: Ecb }, Aes { key_bits: 256, mode: Ecb }],
+        ),
+        (
+            "cbc(aes)",
+            &[Aes { key_bits: 128, mode: Cbc }, Aes { key_bits: 192, mode: Cbc }, Aes { key_bits: 256, mode: Cbc }],
+        ),
+        (
+            "ctr(aes)",
+            &[Aes { key_bits: 128, mode: Ctr }, Aes { key_bits: 192, mode: Ctr }, Aes { key_bits: 256, mode: Ctr }],
+        ),
+        ("xts(aes)", &[Aes { key_bits: 128, mode: Xts }, Aes { key_bits: 256, mode: Xts }]),
+        ("sha1", &[Digest(Sha1)]),
+        ("sha256", &[Digest(Sha256)]),
+        ("hmac(sha1)", &[Hmac(Sha1)]),
+        ("hmac(sha256)", &[Hmac(Sha256)]),
+        ("stdrng", &[Algorithm::Rng]),
+    ]
+};
+
+/// One kernel driver a session can bind to (from `/proc/crypto`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelDriver {
     /// `cra_driver_name`, e.g. `cbc-aes-aesni`.
@@ -159,67 +195,91 @@ pub struct KernelDriver {
     pub alg_name: String,
     /// `cra_priority`.
     pub priority: u32,
-    /// `ACRYPTO_ALG_F_*`.
-    pub flags: u32,
-    /// `ACRYPTO_KIND_*`.
-    pub kind: u32,
-    /// `CRYPTO_MODE_*`.
-    pub mode: u32,
-    /// `CRYPTO_TYPE_*` (0 for AES).
-    pub type_: u32,
+    /// Completes through a callback (`async : yes`).
+    pub is_async: bool,
+    /// The module flags it hardware-backed (`ACRYPTO_DEV_F_HW` of a
+    /// session bound to it): known once a session was allocated, false
+    /// before.
+    pub hardware: bool,
 }
 
 impl KernelDriver {
     /// Whether the module thinks it is hardware.
     pub fn is_hardware(&self) -> bool {
-        self.flags & ACRYPTO_ALG_F_HW != 0
+        self.hardware
     }
 
     /// The acrypto algorithms this driver could do (before probing).
     pub fn candidate_algorithms(&self) -> Vec<Algorithm> {
-        let aes = |mode, sizes: &[u16]| sizes.iter().map(|&key_bits| Algorithm::Aes { key_bits, mode }).collect();
-        let digest = match self.type_ {
-            CRYPTO_TYPE_SHA1 => Some(DigestKind::Sha1),
-            CRYPTO_TYPE_SHA256 => Some(DigestKind::Sha256),
-            _ => None,
-        };
-        match (self.kind, self.mode) {
-            (ACRYPTO_KIND_CIPHER, CRYPTO_MODE_ECB) => aes(CipherMode::Ecb, &[128, 192, 256]),
-            (ACRYPTO_KIND_CIPHER, CRYPTO_MODE_CBC) => aes(CipherMode::Cbc, &[128, 192, 256]),
-            (ACRYPTO_KIND_CIPHER, CRYPTO_MODE_CTR) => aes(CipherMode::Ctr, &[128, 192, 256]),
-            (ACRYPTO_KIND_CIPHER, CRYPTO_MODE_XTS) => aes(CipherMode::Xts, &[128, 256]),
-            (ACRYPTO_KIND_HASH, _) => digest.map(Algorithm::Digest).into_iter().collect(),
-            (ACRYPTO_KIND_HMAC, _) => digest.map(Algorithm::Hmac).into_iter().collect(),
-            (ACRYPTO_KIND_RNG, _) => vec![Algorithm::Rng],
-            _ => Vec::new(),
-        }
+        SERVED.iter().find(|(n, _)| *n == self.alg_name).map(|(_, a)| a.to_vec()).unwrap_or_default()
     }
+}
+
+/// The drivers of the names the module serves in `/proc/crypto`'s text:
+/// blank-line separated `key : value` blocks; only tested
+/// (`selftest : passed`), non-internal ones, each driver once, in the
+/// kernel's order.
+pub fn parse_proc_crypto(text: &str) -> Vec<KernelDriver> {
+    let mut out: Vec<KernelDriver> = Vec::new();
+    for block in text.split("\n\n") {
+        let mut name = "";
+        let mut driver = "";
+        let mut priority = 0;
+        let (mut tested, mut internal, mut is_async) = (false, false, false);
+        for line in block.lines() {
+            let Some((k, v)) = line.split_once(':') else { continue };
+            let v = v.trim();
+            match k.trim() {
+                "name" => name = v,
+                "driver" => driver = v,
+                "priority" => priority = v.parse().unwrap_or(0),
+                "selftest" => tested = v == "passed",
+                "internal" => internal = v == "yes",
+                "async" => is_async = v == "yes",
+                _ => {}
+            }
+        }
+        if driver.is_empty() || !tested || internal || !SERVED.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        if out.iter().any(|d| d.driver == driver) {
+            continue;
+        }
+        out.push(KernelDriver {
+            driver: driver.to_string(),
+            alg_name: name.to_string(),
+            priority,
+            is_async,
+            hardware: false,
+        });
+    }
+    out
 }
 
 /// The (operation, type, mode) triple of an algorithm.
 fn triple(alg: Algorithm) -> (u32, u32, u32) {
     let digest_type = |d| match d {
-        DigestKind::Sha1 => CRYPTO_TYPE_SHA1,
-        DigestKind::Sha256 => CRYPTO_TYPE_SHA256,
+        DigestKind::Sha1 => ACRYPTO_DEV_TYPE_SHA1,
+        DigestKind::Sha256 => ACRYPTO_DEV_TYPE_SHA256,
     };
     match alg {
         Algorithm::Aes { key_bits, mode } => {
             let t = match key_bits {
-                128 => CRYPTO_TYPE_AES_128,
-                192 => CRYPTO_TYPE_AES_192,
-                _ => CRYPTO_TYPE_AES_256,
+                128 => ACRYPTO_DEV_TYPE_AES_128,
+                192 => ACRYPTO_DEV_TYPE_AES_192,
+                _ => ACRYPTO_DEV_TYPE_AES_256,
             };
             let m = match mode {
-                CipherMode::Ecb => CRYPTO_MODE_ECB,
-                CipherMode::Cbc => CRYPTO_MODE_CBC,
-                CipherMode::Ctr => CRYPTO_MODE_CTR,
-                CipherMode::Xts => CRYPTO_MODE_XTS,
+                CipherMode::Ecb => ACRYPTO_DEV_MODE_ECB,
+                CipherMode::Cbc => ACRYPTO_DEV_MODE_CBC,
+                CipherMode::Ctr => ACRYPTO_DEV_MODE_CTR,
+                CipherMode::Xts => ACRYPTO_DEV_MODE_XTS,
             };
-            (CRYPTO_OP_ENCRYPT, t, m)
+            (ACRYPTO_DEV_OP_ENCRYPT, t, m)
         }
-        Algorithm::Digest(d) => (CRYPTO_OP_HASH, digest_type(d), CRYPTO_MODE_NONE),
-        Algorithm::Hmac(d) => (CRYPTO_OP_HMAC, digest_type(d), CRYPTO_MODE_NONE),
-        Algorithm::Rng => (CRYPTO_OP_RNG, CRYPTO_TYPE_RNG, CRYPTO_MODE_NONE),
+        Algorithm::Digest(d) => (ACRYPTO_DEV_OP_HASH, digest_type(d), ACRYPTO_DEV_MODE_NONE),
+        Algorithm::Hmac(d) => (ACRYPTO_DEV_OP_HMAC, digest_type(d), ACRYPTO_DEV_MODE_NONE),
+        Algorithm::Rng => (ACRYPTO_DEV_OP_RNG, ACRYPTO_DEV_TYPE_RNG, ACRYPTO_DEV_MODE_NONE),
         // Never sent: the module has no AEAD path yet and `prepare` refuses it.
         Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => (u32::MAX, u32::MAX, u32::MAX),
     }
@@ -242,16 +302,15 @@ impl Fd {
     }
 
     fn limits(&self) -> Result<Limits> {
-        let mut v = acrypto_version::default();
-        // SAFETY: `v` is a valid, writable acrypto_version that outlives the call.
-        unsafe { ioc_version(self.raw(), &mut v) }.map_err(|e| errno_error("ACRYPTO_IOC_VERSION", e))?;
-        if v.abi_version != ACRYPTO_ABI_VERSION
-            || v.request_size as usize != REQUEST_SIZE
-            || v.completion_size as usize != COMPLETION_SIZE
-        {
+        let mut v = acrypto_info::default();
+        // SAFETY: `v` is a valid, writable acrypto_info that outlives the call.
+        unsafe { ioc_info(self.raw(), &mut v) }.map_err(|e| errno_error("ACRYPTO_IOC_INFO", e))?;
+        // The module accepts our request entries (it knows at least their
+        // fields) and returns records of the size we read.
+        if (v.request_size as usize) < REQUEST_SIZE || v.completion_size as usize != COMPLETION_SIZE {
             return Err(Error::Unsupported(format!(
-                "/dev/acrypto speaks ABI {} (request {} B, completion {} B); this build knows ABI {} ({} B, {} B)",
-                v.abi_version, v.request_size, v.completion_size, ACRYPTO_ABI_VERSION, REQUEST_SIZE, COMPLETION_SIZE
+                "/dev/acrypto takes requests of up to {} B and returns {} B completions; this build needs {} B and {} B",
+                v.request_size, v.completion_size, REQUEST_SIZE, COMPLETION_SIZE
             )));
         }
         if v.max_sessions == 0 || v.max_inflight == 0 || v.max_buffer == 0 {
@@ -264,42 +323,43 @@ impl Fd {
         })
     }
 
+    /// The drivers sessions can bind to: `/proc/crypto` after one unbound
+    /// session per algorithm (which instantiates the kernel's choice), plus
+    /// the module's `get_random_bytes`.
     fn enumerate(&self) -> Result<Vec<KernelDriver>> {
-        let mut out = Vec::new();
-        for index in 0u32.. {
-            let mut a = acrypto_alg_info { index, ..Default::default() };
-            // SAFETY: `a` is a valid, writable acrypto_alg_info that outlives the call.
-            match unsafe { ioc_enum(self.raw(), &mut a) } {
-                Ok(_) => {}
-                Err(Errno::ENOENT) => break,
-                Err(e) => return Err(errno_error("ACRYPTO_IOC_ENUM", e)),
+        let mut defaults = Vec::new();
+        for (_, algs) in SERVED {
+            if let Ok(id) = self.alloc_raw("", algs[0], 0) {
+                self.free_session(id);
+                defaults.push(algs[0]);
             }
-            out.push(KernelDriver {
-                driver: c_name(&a.driver_name),
-                alg_name: c_name(&a.alg_name),
-                priority: a.priority,
-                flags: a.flags,
-                kind: a.kind,
-                mode: a.mode,
-                type_: a.type_,
-            });
-            if index > 100_000 {
-                return Err(Error::DeviceFailure("ACRYPTO_IOC_ENUM never ends".into()));
-            }
+        }
+        let text =
+            std::fs::read_to_string(PROC_CRYPTO).map_err(|e| Error::DeviceFailure(format!("{PROC_CRYPTO}: {e}")))?;
+        let mut out = parse_proc_crypto(&text);
+        out.push(KernelDriver {
+            driver: c_str_const(ACRYPTO_DEV_GET_RANDOM),
+            alg_name: "stdrng".into(),
+            priority: 0,
+            is_async: false,
+            hardware: false,
+        });
+        if defaults.is_empty() {
+            return Err(Error::DeviceFailure("/dev/acrypto allocates no session of any algorithm".into()));
         }
         Ok(out)
     }
 
-    /// Allocates a session for `alg` bound to `driver` and sets its key.
-    fn alloc_session(&self, driver: &str, alg: Algorithm, key: &[u8], max_buffer: usize) -> Result<u32> {
+    /// Allocates an unkeyed session for `alg` bound to `driver` (empty: the
+    /// kernel's choice); `src_size` 0: batch path only.
+    fn alloc_raw(&self, driver: &str, alg: Algorithm, src_size: u32) -> Result<u32> {
+        self.alloc_raw_flags(driver, alg, src_size).map(|(id, _)| id)
+    }
+
+    /// As [`Fd::alloc_raw`], also returning the module's `ACRYPTO_DEV_F_*`.
+    fn alloc_raw_flags(&self, driver: &str, alg: Algorithm, src_size: u32) -> Result<(u32, u32)> {
         let (operation, type_, mode) = triple(alg);
-        let mut a = acrypto_session_alloc {
-            operation,
-            type_,
-            mode,
-            src_size: max_buffer.min(u32::MAX as usize) as u32,
-            ..Default::default()
-        };
+        let mut a = acrypto_session_alloc { operation, type_, mode, src_size, ..Default::default() };
         set_name(&mut a.driver, driver)?;
         // SAFETY: `a` is a valid, writable acrypto_session_alloc that outlives the call.
         unsafe { ioc_session_alloc(self.raw(), &mut a) }.map_err(|e| match e {
@@ -308,14 +368,21 @@ impl Fd {
             }
             e => errno_error(&format!("CRYPTO_SESSION_ALLOC {alg} on {driver}"), e),
         })?;
-        let id = a.session_id;
-        if id == 0 {
+        if a.session_id == 0 {
             return Err(Error::DeviceFailure(format!("{driver}: the kernel gave session id 0")));
         }
+        Ok((a.session_id, a.driver_flags))
+    }
+
+    /// Allocates a session for `alg` bound to `driver` and sets its key;
+    /// returns its id and the module's `ACRYPTO_DEV_F_*` for the driver.
+    fn alloc_session(&self, driver: &str, alg: Algorithm, key: &[u8]) -> Result<(u32, u32)> {
+        // The batch path only: no synchronous source buffer in the kernel.
+        let (id, flags) = self.alloc_raw_flags(driver, alg, 0)?;
         if alg.kind() == OpKind::Cipher || alg.kind() == OpKind::Mac {
             let f = acrypto_fill_data {
                 session_id: id,
-                flags: CRYPTO_FILL_KEY,
+                flags: ACRYPTO_DEV_FILL_KEY,
                 key: key.as_ptr() as u64,
                 key_len: key.len() as u32,
                 ..Default::default()
@@ -331,7 +398,7 @@ impl Fd {
                 });
             }
         }
-        Ok(id)
+        Ok((id, flags))
     }
 
     fn free_session(&self, id: u32) {
@@ -342,7 +409,7 @@ impl Fd {
     }
 }
 
-/// The drivers `/dev/acrypto` lists.
+/// The kernel drivers `/dev/acrypto` sessions can bind to.
 pub fn enumerate() -> Result<Vec<KernelDriver>> {
     Fd::open(DEVICE_PATH)?.enumerate()
 }
@@ -445,13 +512,28 @@ pub struct KdevDevice {
 }
 
 impl KdevDevice {
-    /// The device for the kernel driver named `driver` (as `ACRYPTO_IOC_ENUM`
+    /// The device for the kernel driver named `driver` (as [`enumerate`]
     /// lists it).
+    /// A template instance not used yet (`cryptd(cbc(aes-generic))`) is
+    /// instantiated by binding a session to it, then listed.
     pub fn open(driver: &str) -> Result<KdevDevice> {
-        let list = enumerate()?;
+        let mut list = enumerate()?;
+        if !list.iter().any(|d| d.driver == driver) {
+            let fd = Fd::open(DEVICE_PATH)?;
+            let made = SERVED.iter().any(|(_, algs)| match fd.alloc_raw(driver, algs[0], 0) {
+                Ok(id) => {
+                    fd.free_session(id);
+                    true
+                }
+                Err(_) => false,
+            });
+            if made {
+                list = enumerate()?;
+            }
+        }
         let d = list.into_iter().find(|d| d.driver == driver).ok_or_else(|| {
             Error::NoSuchDevice(format!(
-                "kernel driver '{driver}' is not listed by /dev/acrypto (see `acrypto devices`)"
+                "kernel driver '{driver}' is not in /proc/crypto for an algorithm /dev/acrypto serves (see `acrypto devices`)"
             ))
         })?;
         Self::from_driver(d)
@@ -459,7 +541,7 @@ impl KdevDevice {
 
     /// The device for one enumerated driver: opens its own fd and probes
     /// which algorithms work.
-    pub fn from_driver(info: KernelDriver) -> Result<KdevDevice> {
+    pub fn from_driver(mut info: KernelDriver) -> Result<KdevDevice> {
         let fd = Fd::open(DEVICE_PATH)?;
         let limits = fd.limits()?;
         let mut algs = Vec::new();
@@ -467,9 +549,11 @@ impl KdevDevice {
         for alg in info.candidate_algorithms() {
             // A key whose halves differ (XTS) and of the right length.
             let key: Vec<u8> = (0..alg.key_len().unwrap_or(16)).map(|i| i as u8 ^ 0x5a).collect();
-            match fd.alloc_session(&info.driver, alg, &key, limits.max_buffer) {
-                Ok(id) => {
+            match fd.alloc_session(&info.driver, alg, &key) {
+                Ok((id, flags)) => {
                     fd.free_session(id);
+                    info.hardware |= flags & ACRYPTO_DEV_F_HW != 0;
+                    info.is_async |= flags & ACRYPTO_DEV_F_ASYNC != 0;
                     algs.push(alg);
                 }
                 Err(e) => last_err = Some(e),
@@ -604,10 +688,10 @@ impl Shared {
             }
         }
         let kernel_key = match alg {
-            Algorithm::Hmac(d) => hmac_key(d, key, ACRYPTO_MAX_KEY_LEN as usize),
+            Algorithm::Hmac(d) => hmac_key(d, key, ACRYPTO_DEV_MAX_KEY_LEN as usize),
             _ => Zeroizing::new(key.to_vec()),
         };
-        let id = self.fd.alloc_session(&self.driver, alg, &kernel_key, self.limits.max_buffer)?;
+        let (id, _) = self.fd.alloc_session(&self.driver, alg, &kernel_key)?;
         st.sessions.insert(map_key, CachedSession { id, last_use: clock, batch });
         Ok(Some(id))
     }
@@ -685,8 +769,9 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepa
     let (_, req) = work.parts();
     match alg.kind() {
         OpKind::Cipher => {
-            q.op = if step.op == Op::Encrypt { CRYPTO_OP_ENCRYPT } else { CRYPTO_OP_DECRYPT };
-            q.iv = req.iv.as_ptr() as u64;
+            q.op = if step.op == Op::Encrypt { ACRYPTO_DEV_OP_ENCRYPT } else { ACRYPTO_DEV_OP_DECRYPT };
+            // An unused field is zero: no pointer without an IV (ECB).
+            q.iv = if req.iv.is_empty() { 0 } else { req.iv.as_ptr() as u64 };
             q.iv_len = req.iv.len() as u32;
             let buf = req.current_mut();
             q.src = buf.as_ptr() as u64;
@@ -729,7 +814,12 @@ fn submit(sh: &Shared, reqs: &[acrypto_request]) -> Vec<(u64, Error)> {
     let mut eagain = 0;
     while start < reqs.len() {
         let rest = &reqs[start..];
-        let mut s = acrypto_submit { reqs: rest.as_ptr() as u64, count: rest.len() as u32, ..Default::default() };
+        let mut s = acrypto_submit {
+            reqs: rest.as_ptr() as u64,
+            count: rest.len() as u32,
+            entry_size: REQUEST_SIZE as u32,
+            ..Default::default()
+        };
         // SAFETY: `s` is valid and writable for the call; it points at
         // `rest`, `count` initialized acrypto_requests. Their buffers belong
         // to works held in the slot table until their completions are read.
@@ -941,14 +1031,9 @@ fn reader(sh: Arc<Shared>) {
             }
         };
         if n == 0 {
-            // The kernel has nothing in flight while we count some: the
-            // accounting on one side is wrong; nothing more can be trusted.
-            let st = lock(&sh.state);
-            let ours = st.inflight;
-            drop(st);
-            if ours > 0 {
-                fail_all(&sh, &Error::DeviceFailure(format!("{}: the kernel lost {ours} requests", sh.name)));
-            }
+            // The ABI's read() blocks or fails, never returns 0: this is not
+            // the module we know; nothing more can be trusted.
+            fail_all(&sh, &Error::DeviceFailure(format!("{}: read returned 0 (end of file)", sh.name)));
             continue;
         }
         if n % COMPLETION_SIZE != 0 {
@@ -1026,32 +1111,109 @@ mod tests {
 
     #[test]
     fn layout_matches_the_abi() {
-        assert_eq!(REQUEST_SIZE, 80);
+        assert_eq!(REQUEST_SIZE, ACRYPTO_DEV_REQUEST_SIZE_VER0 as usize);
         assert_eq!(COMPLETION_SIZE, 24);
-        assert_eq!(std::mem::size_of::<acrypto_session_alloc>(), 328);
-        assert_eq!(std::mem::size_of::<acrypto_alg_info>(), 296);
+        assert_eq!(std::mem::size_of::<acrypto_session_alloc>(), ACRYPTO_DEV_SESSION_ALLOC_SIZE_VER0 as usize);
+        assert_eq!(std::mem::size_of::<acrypto_info>(), ACRYPTO_DEV_INFO_SIZE_VER0 as usize);
+        assert_eq!(std::mem::size_of::<acrypto_submit>(), ACRYPTO_DEV_SUBMIT_SIZE_VER0 as usize);
+        assert_eq!(c_str_const(ACRYPTO_DEV_GET_RANDOM), "get_random_bytes");
+    }
+
+    /// Three blocks as /proc/crypto prints them (6.1), plus an internal
+    /// one, an untested one, a name the module does not serve and a
+    /// duplicate.
+    const PROC: &str = "name         : cbc(aes)
+driver       : cbc-aes-aesni
+module       : aesni_intel
+priority     : 400
+refcnt       : 1
+selftest     : passed
+internal     : no
+type         : skcipher
+async        : yes
+blocksize    : 16
+
+name         : __cbc(aes)
+driver       : __cbc-aes-aesni
+module       : aesni_intel
+priority     : 400
+refcnt       : 1
+selftest     : passed
+internal     : yes
+type         : skcipher
+async        : no
+
+name         : sha256
+driver       : sha256-generic
+module       : kernel
+priority     : 100
+refcnt       : 1
+selftest     : passed
+internal     : no
+type         : shash
+blocksize    : 64
+digestsize   : 32
+
+name         : sha256
+driver       : sha256-avx2
+module       : sha256_ssse3
+priority     : 170
+refcnt       : 1
+selftest     : unknown
+internal     : no
+type         : shash
+
+name         : md5
+driver       : md5-generic
+module       : kernel
+priority     : 0
+refcnt       : 1
+selftest     : passed
+internal     : no
+type         : shash
+
+name         : cbc(aes)
+driver       : cbc-aes-aesni
+module       : aesni_intel
+priority     : 400
+refcnt       : 1
+selftest     : passed
+internal     : no
+type         : skcipher
+async        : yes
+";
+
+    #[test]
+    fn proc_crypto_is_parsed_and_filtered() {
+        let d = parse_proc_crypto(PROC);
+        let names: Vec<&str> = d.iter().map(|d| d.driver.as_str()).collect();
+        assert_eq!(names, ["cbc-aes-aesni", "sha256-generic"]);
+        assert_eq!(d[0].alg_name, "cbc(aes)");
+        assert_eq!(d[0].priority, 400);
+        assert!(d[0].is_async && !d[1].is_async);
+        assert!(!d[0].is_hardware());
+        assert!(parse_proc_crypto("").is_empty());
+        assert!(parse_proc_crypto("garbage\n\n: :\nname : cbc(aes)\n").is_empty());
     }
 
     #[test]
-    fn candidates_follow_the_enumeration() {
-        let d = |kind, mode, type_| KernelDriver {
+    fn candidates_follow_the_kernel_name() {
+        let d = |name: &str| KernelDriver {
             driver: "x".into(),
-            alg_name: "x".into(),
+            alg_name: name.into(),
             priority: 0,
-            flags: 0,
-            kind,
-            mode,
-            type_,
+            is_async: false,
+            hardware: false,
         };
-        assert_eq!(d(ACRYPTO_KIND_CIPHER, CRYPTO_MODE_XTS, 0).candidate_algorithms().len(), 2);
-        assert_eq!(d(ACRYPTO_KIND_CIPHER, CRYPTO_MODE_CBC, 0).candidate_algorithms().len(), 3);
-        assert_eq!(
-            d(ACRYPTO_KIND_HMAC, 0, CRYPTO_TYPE_SHA256).candidate_algorithms(),
-            [Algorithm::Hmac(DigestKind::Sha256)]
-        );
-        assert_eq!(d(ACRYPTO_KIND_RNG, 0, CRYPTO_TYPE_RNG).candidate_algorithms(), [Algorithm::Rng]);
-        assert!(d(99, 0, 0).candidate_algorithms().is_empty());
-        assert!(d(ACRYPTO_KIND_HASH, 0, 77).candidate_algorithms().is_empty());
+        assert_eq!(d("xts(aes)").candidate_algorithms().len(), 2);
+        assert_eq!(d("cbc(aes)").candidate_algorithms().len(), 3);
+        assert_eq!(d("hmac(sha256)").candidate_algorithms(), [Algorithm::Hmac(DigestKind::Sha256)]);
+        assert_eq!(d("stdrng").candidate_algorithms(), [Algorithm::Rng]);
+        assert!(d("md5").candidate_algorithms().is_empty());
+        // Every served name maps back to its own triple's algorithms.
+        for (name, algs) in SERVED {
+            assert_eq!(d(name).candidate_algorithms(), algs.to_vec(), "{name}");
+        }
     }
 
     #[test]

@@ -7,51 +7,50 @@
 #![allow(non_camel_case_types, non_upper_case_globals, dead_code, missing_docs)]
 #![allow(clippy::all)]
 
-pub const ACRYPTO_ABI_VERSION: u32 = 1;
-pub const ACRYPTO_NAME_LEN: u32 = 128;
-pub const ACRYPTO_MAX_KEY_LEN: u32 = 128;
-pub const ACRYPTO_MAX_IV_LEN: u32 = 16;
-pub const CRYPTO_OP_ENCRYPT: u32 = 1;
-pub const CRYPTO_OP_DECRYPT: u32 = 2;
-pub const CRYPTO_OP_HASH: u32 = 3;
-pub const CRYPTO_OP_HMAC: u32 = 4;
-pub const CRYPTO_OP_RNG: u32 = 5;
-pub const CRYPTO_TYPE_AES_128: u32 = 1;
-pub const CRYPTO_TYPE_AES_192: u32 = 2;
-pub const CRYPTO_TYPE_AES_256: u32 = 3;
-pub const CRYPTO_TYPE_SHA1: u32 = 4;
-pub const CRYPTO_TYPE_SHA256: u32 = 5;
-pub const CRYPTO_TYPE_RNG: u32 = 6;
-pub const CRYPTO_MODE_NONE: u32 = 0;
-pub const CRYPTO_MODE_ECB: u32 = 1;
-pub const CRYPTO_MODE_CBC: u32 = 2;
-pub const CRYPTO_MODE_CTR: u32 = 3;
-pub const CRYPTO_MODE_XTS: u32 = 4;
-pub const ACRYPTO_DRIVER_GET_RANDOM: &[u8; 17] = b"get_random_bytes\0";
-pub const CRYPTO_FILL_KEY: u32 = 1;
-pub const CRYPTO_FILL_IV: u32 = 2;
-pub const CRYPTO_FILL_SRC: u32 = 4;
-pub const ACRYPTO_ALG_F_ASYNC: u32 = 1;
-pub const ACRYPTO_ALG_F_HW: u32 = 2;
-pub const ACRYPTO_ALG_F_DEFAULT: u32 = 4;
-pub const ACRYPTO_KIND_CIPHER: u32 = 1;
-pub const ACRYPTO_KIND_HASH: u32 = 2;
-pub const ACRYPTO_KIND_HMAC: u32 = 3;
-pub const ACRYPTO_KIND_RNG: u32 = 4;
+pub const ACRYPTO_DEV_NAME_LEN: u32 = 128;
+pub const ACRYPTO_DEV_MAX_KEY_LEN: u32 = 128;
+pub const ACRYPTO_DEV_MAX_IV_LEN: u32 = 16;
+pub const ACRYPTO_DEV_OP_ENCRYPT: u32 = 1;
+pub const ACRYPTO_DEV_OP_DECRYPT: u32 = 2;
+pub const ACRYPTO_DEV_OP_HASH: u32 = 3;
+pub const ACRYPTO_DEV_OP_HMAC: u32 = 4;
+pub const ACRYPTO_DEV_OP_RNG: u32 = 5;
+pub const ACRYPTO_DEV_TYPE_AES_128: u32 = 1;
+pub const ACRYPTO_DEV_TYPE_AES_192: u32 = 2;
+pub const ACRYPTO_DEV_TYPE_AES_256: u32 = 3;
+pub const ACRYPTO_DEV_TYPE_SHA1: u32 = 4;
+pub const ACRYPTO_DEV_TYPE_SHA256: u32 = 5;
+pub const ACRYPTO_DEV_TYPE_RNG: u32 = 6;
+pub const ACRYPTO_DEV_MODE_NONE: u32 = 0;
+pub const ACRYPTO_DEV_MODE_ECB: u32 = 1;
+pub const ACRYPTO_DEV_MODE_CBC: u32 = 2;
+pub const ACRYPTO_DEV_MODE_CTR: u32 = 3;
+pub const ACRYPTO_DEV_MODE_XTS: u32 = 4;
+pub const ACRYPTO_DEV_GET_RANDOM: &[u8; 17] = b"get_random_bytes\0";
+pub const ACRYPTO_DEV_F_ASYNC: u32 = 1;
+pub const ACRYPTO_DEV_F_HW: u32 = 2;
+pub const ACRYPTO_DEV_FILL_KEY: u32 = 1;
+pub const ACRYPTO_DEV_FILL_IV: u32 = 2;
+pub const ACRYPTO_DEV_FILL_SRC: u32 = 4;
+pub const ACRYPTO_DEV_SESSION_ALLOC_SIZE_VER0: u32 = 304;
+pub const ACRYPTO_DEV_FILL_DATA_SIZE_VER0: u32 = 48;
+pub const ACRYPTO_DEV_SESSION_ADD_SIZE_VER0: u32 = 24;
+pub const ACRYPTO_DEV_SESSION_FREE_SIZE_VER0: u32 = 8;
+pub const ACRYPTO_DEV_SUBMIT_SIZE_VER0: u32 = 24;
+pub const ACRYPTO_DEV_REQUEST_SIZE_VER0: u32 = 72;
+pub const ACRYPTO_DEV_INFO_SIZE_VER0: u32 = 48;
 pub const ACRYPTO_IOC_MAGIC: u32 = 172;
 pub type __s32 = ::core::ffi::c_int;
 pub type __u32 = ::core::ffi::c_uint;
 pub type __u64 = ::core::ffi::c_ulonglong;
-#[doc = " struct acrypto_session_alloc - argument of CRYPTO_SESSION_ALLOC\n @operation:\tin, CRYPTO_OP_*\n @type:\tin, CRYPTO_TYPE_*\n @mode:\tin, CRYPTO_MODE_*\n @priority:\tin, stored and reported; the module does not schedule by it\n\t\t(user space does), any value\n @src_size:\tin, largest source of the synchronous flow, bytes;\n\t\t1..max_buffer (module parameter)\n @dst_size:\tin, expected largest result, <= max_buffer; 0 means \"same\n\t\tas src_size\" (digest size for hashes); reported back, kept from\n\t\tthe original ABI: the bound that counts is each ADD's dst_len\n @flags:\tin, zero\n @session_id:\tout, nonzero id valid on this fd only\n @driver:\tin, optional kernel driver name (cra_driver_name, e.g.\n\t\t\"cbc-aes-aesni\", \"cryptd(cbc(aes-generic))\") to bind to;\n\t\tempty string: the kernel's highest-priority driver\n @bound_driver: out, the driver actually allocated\n @key_size:\tout, required key length in bytes (0 for hashes and RNG)\n @iv_size:\tout, IV length in bytes (0 if none)\n @block_size:\tout, cipher block size or hash block size\n @out_size:\tout, digest size for hashes, 0 otherwise\n @driver_flags: out, ACRYPTO_ALG_F_* of the bound driver\n @__pad:\tzero\n @__reserved:\tzero"]
+#[doc = " struct acrypto_session_alloc - argument of CRYPTO_SESSION_ALLOC (304 bytes)\n @operation:\tin, ACRYPTO_DEV_OP_*\n @type:\tin, ACRYPTO_DEV_TYPE_*\n @mode:\tin, ACRYPTO_DEV_MODE_*\n @src_size:\tin, largest source of the synchronous flow in bytes,\n\t\t0..max_buffer (module parameter); 0: the session is used by the\n\t\tbatch path only (FILL_DATA with ACRYPTO_DEV_FILL_SRC is then\n\t\t-EMSGSIZE). The buffer is allocated at the first FILL_DATA with\n\t\ta source.\n @flags:\tin, zero\n @session_id:\tout, nonzero id valid on this fd only\n @driver:\tin, optional kernel driver name (cra_driver_name, e.g.\n\t\t\"cbc-aes-aesni\", \"cryptd(cbc(aes-generic))\") to bind to;\n\t\tempty string: the kernel's highest-priority driver\n @bound_driver: out, the driver actually allocated\n @key_size:\tout, required key length in bytes (0 for hashes and RNG)\n @iv_size:\tout, IV length in bytes (0 if none)\n @block_size:\tout, cipher block size or hash block size\n @out_size:\tout, digest size for hashes, 0 otherwise\n @driver_flags: out, ACRYPTO_DEV_F_* of the bound driver\n @__pad:\tzero"]
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct acrypto_session_alloc {
     pub operation: __u32,
     pub type_: __u32,
     pub mode: __u32,
-    pub priority: __u32,
     pub src_size: __u32,
-    pub dst_size: __u32,
     pub flags: __u32,
     pub session_id: __u32,
     pub driver: [::core::ffi::c_char; 128usize],
@@ -62,42 +61,35 @@ pub struct acrypto_session_alloc {
     pub out_size: __u32,
     pub driver_flags: __u32,
     pub __pad: __u32,
-    pub __reserved: [__u64; 2usize],
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of acrypto_session_alloc"][::core::mem::size_of::<acrypto_session_alloc>() - 328usize];
-    ["Alignment of acrypto_session_alloc"][::core::mem::align_of::<acrypto_session_alloc>() - 8usize];
+    ["Size of acrypto_session_alloc"][::core::mem::size_of::<acrypto_session_alloc>() - 304usize];
+    ["Alignment of acrypto_session_alloc"][::core::mem::align_of::<acrypto_session_alloc>() - 4usize];
     ["Offset of field: acrypto_session_alloc::operation"]
         [::core::mem::offset_of!(acrypto_session_alloc, operation) - 0usize];
     ["Offset of field: acrypto_session_alloc::type_"][::core::mem::offset_of!(acrypto_session_alloc, type_) - 4usize];
     ["Offset of field: acrypto_session_alloc::mode"][::core::mem::offset_of!(acrypto_session_alloc, mode) - 8usize];
-    ["Offset of field: acrypto_session_alloc::priority"]
-        [::core::mem::offset_of!(acrypto_session_alloc, priority) - 12usize];
     ["Offset of field: acrypto_session_alloc::src_size"]
-        [::core::mem::offset_of!(acrypto_session_alloc, src_size) - 16usize];
-    ["Offset of field: acrypto_session_alloc::dst_size"]
-        [::core::mem::offset_of!(acrypto_session_alloc, dst_size) - 20usize];
-    ["Offset of field: acrypto_session_alloc::flags"][::core::mem::offset_of!(acrypto_session_alloc, flags) - 24usize];
+        [::core::mem::offset_of!(acrypto_session_alloc, src_size) - 12usize];
+    ["Offset of field: acrypto_session_alloc::flags"][::core::mem::offset_of!(acrypto_session_alloc, flags) - 16usize];
     ["Offset of field: acrypto_session_alloc::session_id"]
-        [::core::mem::offset_of!(acrypto_session_alloc, session_id) - 28usize];
+        [::core::mem::offset_of!(acrypto_session_alloc, session_id) - 20usize];
     ["Offset of field: acrypto_session_alloc::driver"]
-        [::core::mem::offset_of!(acrypto_session_alloc, driver) - 32usize];
+        [::core::mem::offset_of!(acrypto_session_alloc, driver) - 24usize];
     ["Offset of field: acrypto_session_alloc::bound_driver"]
-        [::core::mem::offset_of!(acrypto_session_alloc, bound_driver) - 160usize];
+        [::core::mem::offset_of!(acrypto_session_alloc, bound_driver) - 152usize];
     ["Offset of field: acrypto_session_alloc::key_size"]
-        [::core::mem::offset_of!(acrypto_session_alloc, key_size) - 288usize];
+        [::core::mem::offset_of!(acrypto_session_alloc, key_size) - 280usize];
     ["Offset of field: acrypto_session_alloc::iv_size"]
-        [::core::mem::offset_of!(acrypto_session_alloc, iv_size) - 292usize];
+        [::core::mem::offset_of!(acrypto_session_alloc, iv_size) - 284usize];
     ["Offset of field: acrypto_session_alloc::block_size"]
-        [::core::mem::offset_of!(acrypto_session_alloc, block_size) - 296usize];
+        [::core::mem::offset_of!(acrypto_session_alloc, block_size) - 288usize];
     ["Offset of field: acrypto_session_alloc::out_size"]
-        [::core::mem::offset_of!(acrypto_session_alloc, out_size) - 300usize];
+        [::core::mem::offset_of!(acrypto_session_alloc, out_size) - 292usize];
     ["Offset of field: acrypto_session_alloc::driver_flags"]
-        [::core::mem::offset_of!(acrypto_session_alloc, driver_flags) - 304usize];
-    ["Offset of field: acrypto_session_alloc::__pad"][::core::mem::offset_of!(acrypto_session_alloc, __pad) - 308usize];
-    ["Offset of field: acrypto_session_alloc::__reserved"]
-        [::core::mem::offset_of!(acrypto_session_alloc, __reserved) - 312usize];
+        [::core::mem::offset_of!(acrypto_session_alloc, driver_flags) - 296usize];
+    ["Offset of field: acrypto_session_alloc::__pad"][::core::mem::offset_of!(acrypto_session_alloc, __pad) - 300usize];
 };
 impl Default for acrypto_session_alloc {
     fn default() -> Self {
@@ -108,7 +100,7 @@ impl Default for acrypto_session_alloc {
         }
     }
 }
-#[doc = " struct acrypto_fill_data - argument of CRYPTO_FILL_DATA\n @session_id:\tin\n @flags:\tin, CRYPTO_FILL_*; at least one\n @key:\tin, user pointer to the key (ciphers, HMAC); setting a key\n\t\twhile batch requests of the session are in flight is -EBUSY\n @iv:\t\tin, user pointer to the IV (iv_len must equal the session's\n\t\tiv_size)\n @src:\tin, user pointer to the source of the next CRYPTO_SESSION_ADD\n\t\t(src_len <= the session's src_size; for RNG, ignored:\n\t\tsrc_len is the number of random bytes wanted)\n @key_len:\tin\n @iv_len:\tin\n @src_len:\tin\n @__pad:\tzero\n @__reserved:\tzero\n\n The key is kept by the transform (setkey); the IV and the source are kept\n by the session for the synchronous flow only. The batch path passes its\n own IV and source per request and uses the session's key."]
+#[doc = " struct acrypto_fill_data - argument of CRYPTO_FILL_DATA (48 bytes)\n @session_id:\tin\n @flags:\tin, ACRYPTO_DEV_FILL_*; at least one\n @key:\tin, user pointer to the key (ciphers, HMAC); setting a key\n\t\twhile batch requests of the session are in flight is -EBUSY\n @iv:\t\tin, user pointer to the IV (iv_len must equal the session's\n\t\tiv_size)\n @src:\tin, user pointer to the source of the next CRYPTO_SESSION_ADD\n\t\t(src_len <= the session's src_size); zero for RNG, whose\n\t\tsrc_len is the number of random bytes wanted\n @key_len:\tin\n @iv_len:\tin\n @src_len:\tin\n @__pad:\tzero\n\n The pointer and length of a part whose flag is not set must be zero.\n All or nothing: every part is copied in before any is applied, so a\n fault (-EFAULT) or a refused length leaves the session as it was. The\n key is applied first; a key the driver refuses (-EINVAL) leaves the\n session without a key (-ENOKEY until one is set) and the IV and source\n as they were.\n\n The key is kept by the transform (setkey); the IV and the source are kept\n by the session for the synchronous flow only. The batch path passes its\n own IV and source per request and uses the session's key."]
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct acrypto_fill_data {
@@ -121,11 +113,10 @@ pub struct acrypto_fill_data {
     pub iv_len: __u32,
     pub src_len: __u32,
     pub __pad: __u32,
-    pub __reserved: [__u64; 2usize],
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of acrypto_fill_data"][::core::mem::size_of::<acrypto_fill_data>() - 64usize];
+    ["Size of acrypto_fill_data"][::core::mem::size_of::<acrypto_fill_data>() - 48usize];
     ["Alignment of acrypto_fill_data"][::core::mem::align_of::<acrypto_fill_data>() - 8usize];
     ["Offset of field: acrypto_fill_data::session_id"][::core::mem::offset_of!(acrypto_fill_data, session_id) - 0usize];
     ["Offset of field: acrypto_fill_data::flags"][::core::mem::offset_of!(acrypto_fill_data, flags) - 4usize];
@@ -136,10 +127,8 @@ const _: () = {
     ["Offset of field: acrypto_fill_data::iv_len"][::core::mem::offset_of!(acrypto_fill_data, iv_len) - 36usize];
     ["Offset of field: acrypto_fill_data::src_len"][::core::mem::offset_of!(acrypto_fill_data, src_len) - 40usize];
     ["Offset of field: acrypto_fill_data::__pad"][::core::mem::offset_of!(acrypto_fill_data, __pad) - 44usize];
-    ["Offset of field: acrypto_fill_data::__reserved"]
-        [::core::mem::offset_of!(acrypto_fill_data, __reserved) - 48usize];
 };
-#[doc = " struct acrypto_session_add - argument of CRYPTO_SESSION_ADD\n @session_id:\tin\n @flags:\tin, zero\n @dst:\tin, user pointer receiving the result (ciphertext/plaintext,\n\t\tdigest, random bytes)\n @dst_len:\tin, capacity of @dst; out, bytes written\n @__pad:\tzero\n @__reserved:\tzero\n\n Runs the operation on the data given by CRYPTO_FILL_DATA, sleeping\n interruptibly until it completes. A signal returns -EINTR; the request\n then finishes in the background and its result is dropped. The session's\n IV is not chained: every ADD starts from the IV last filled."]
+#[doc = " struct acrypto_session_add - argument of CRYPTO_SESSION_ADD (24 bytes)\n @session_id:\tin\n @flags:\tin, zero\n @dst:\tin, user pointer receiving the result (ciphertext/plaintext,\n\t\tdigest, random bytes)\n @dst_len:\tin, capacity of @dst; out, bytes written\n @__pad:\tzero\n\n Runs the operation on the data given by CRYPTO_FILL_DATA, sleeping\n interruptibly until it completes. A signal returns -EINTR; the request\n then finishes in the background and its result is dropped. Each session\n has at most one such orphan: the next ADD on the session first waits\n (interruptibly) for it to finish, so interrupted calls cannot queue\n unbounded work. The session's IV is not chained: every ADD starts from\n the IV last filled."]
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct acrypto_session_add {
@@ -148,11 +137,10 @@ pub struct acrypto_session_add {
     pub dst: __u64,
     pub dst_len: __u32,
     pub __pad: __u32,
-    pub __reserved: [__u64; 2usize],
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of acrypto_session_add"][::core::mem::size_of::<acrypto_session_add>() - 40usize];
+    ["Size of acrypto_session_add"][::core::mem::size_of::<acrypto_session_add>() - 24usize];
     ["Alignment of acrypto_session_add"][::core::mem::align_of::<acrypto_session_add>() - 8usize];
     ["Offset of field: acrypto_session_add::session_id"]
         [::core::mem::offset_of!(acrypto_session_add, session_id) - 0usize];
@@ -160,10 +148,8 @@ const _: () = {
     ["Offset of field: acrypto_session_add::dst"][::core::mem::offset_of!(acrypto_session_add, dst) - 8usize];
     ["Offset of field: acrypto_session_add::dst_len"][::core::mem::offset_of!(acrypto_session_add, dst_len) - 16usize];
     ["Offset of field: acrypto_session_add::__pad"][::core::mem::offset_of!(acrypto_session_add, __pad) - 20usize];
-    ["Offset of field: acrypto_session_add::__reserved"]
-        [::core::mem::offset_of!(acrypto_session_add, __reserved) - 24usize];
 };
-#[doc = " struct acrypto_session_free - argument of CRYPTO_SESSION_FREE\n @session_id:\tin; requests of the session already in flight still\n\t\tcomplete and are still read()\n @__pad:\tzero"]
+#[doc = " struct acrypto_session_free - argument of ACRYPTO_IOC_SESSION_FREE\n @session_id:\tin; requests of the session already in flight still\n\t\tcomplete and are still read()\n @__pad:\tzero"]
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct acrypto_session_free {
@@ -178,7 +164,7 @@ const _: () = {
         [::core::mem::offset_of!(acrypto_session_free, session_id) - 0usize];
     ["Offset of field: acrypto_session_free::__pad"][::core::mem::offset_of!(acrypto_session_free, __pad) - 4usize];
 };
-#[doc = " struct acrypto_request - one request of ACRYPTO_IOC_SUBMIT (80 bytes)\n @tag:\tin, any value; returned in the completion\n @session_id:\tin\n @op:\t\tin, 0 (the session's operation) or, for cipher sessions,\n\t\tCRYPTO_OP_ENCRYPT / CRYPTO_OP_DECRYPT\n @src:\tin, source (ciphers, hashes, HMAC); unused for RNG\n @dst:\tin, destination for ciphers (may equal @src) and RNG\n @iv:\t\tin, IV for ciphers with an IV\n @digest:\tin, destination of a hash or HMAC\n @src_len:\tin, <= max_buffer; cipher mode length rules apply\n @dst_len:\tin, >= src_len for ciphers; bytes wanted for RNG\n @iv_len:\tin, the session's iv_size\n @digest_len:\tin, >= the session's out_size for hashes\n @flags:\tin, zero (room for per-request options)\n @__pad:\tzero\n @__reserved:\tzero"]
+#[doc = " struct acrypto_request - one request of ACRYPTO_IOC_SUBMIT (72 bytes)\n @tag:\tin, any value; returned in the completion\n @session_id:\tin\n @op:\t\tin, 0 (the session's operation) or, for cipher sessions,\n\t\tACRYPTO_DEV_OP_ENCRYPT / ACRYPTO_DEV_OP_DECRYPT\n @src:\tin, source (ciphers, hashes, HMAC); zero for RNG\n @dst:\tin, destination for ciphers (may equal @src) and RNG; zero for\n\t\thashes\n @iv:\t\tin, IV for ciphers with an IV; zero otherwise\n @digest:\tin, destination of a hash or HMAC; zero otherwise\n @src_len:\tin, <= max_buffer; cipher mode length rules apply; zero\n\t\tfor RNG\n @dst_len:\tin, >= src_len for ciphers; bytes wanted for RNG; zero for\n\t\thashes\n @iv_len:\tin, the session's iv_size\n @digest_len:\tin, >= the session's out_size for hashes; zero otherwise\n @flags:\tin, zero (room for per-request options)\n @__pad:\tzero"]
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct acrypto_request {
@@ -195,11 +181,10 @@ pub struct acrypto_request {
     pub digest_len: __u32,
     pub flags: __u32,
     pub __pad: __u32,
-    pub __reserved: __u64,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of acrypto_request"][::core::mem::size_of::<acrypto_request>() - 80usize];
+    ["Size of acrypto_request"][::core::mem::size_of::<acrypto_request>() - 72usize];
     ["Alignment of acrypto_request"][::core::mem::align_of::<acrypto_request>() - 8usize];
     ["Offset of field: acrypto_request::tag"][::core::mem::offset_of!(acrypto_request, tag) - 0usize];
     ["Offset of field: acrypto_request::session_id"][::core::mem::offset_of!(acrypto_request, session_id) - 8usize];
@@ -214,31 +199,28 @@ const _: () = {
     ["Offset of field: acrypto_request::digest_len"][::core::mem::offset_of!(acrypto_request, digest_len) - 60usize];
     ["Offset of field: acrypto_request::flags"][::core::mem::offset_of!(acrypto_request, flags) - 64usize];
     ["Offset of field: acrypto_request::__pad"][::core::mem::offset_of!(acrypto_request, __pad) - 68usize];
-    ["Offset of field: acrypto_request::__reserved"][::core::mem::offset_of!(acrypto_request, __reserved) - 72usize];
 };
-#[doc = " struct acrypto_submit - argument of ACRYPTO_IOC_SUBMIT\n @reqs:\tin, user pointer to an array of struct acrypto_request\n @count:\tin, number of requests, 1..max_inflight\n @submitted:\tout, number accepted, in array order\n @flags:\tin, zero\n @__pad:\tzero\n @__reserved:\tzero\n\n Requests are taken in order until one is refused. If the first one is\n refused the ioctl fails with its errno and @submitted is 0; otherwise it\n returns 0 with @submitted < @count, and resubmitting from there reports\n the refused request's errno. Every accepted request produces exactly one\n completion, even when it fails in the driver."]
+#[doc = " struct acrypto_submit - argument of ACRYPTO_IOC_SUBMIT (24 bytes)\n @reqs:\tin, user pointer to an array of requests\n @count:\tin, number of requests, 1..max_inflight\n @submitted:\tout, number accepted, in array order\n @entry_size:\tin, the array's stride: sizeof(struct acrypto_request) as\n\t\tthe caller knows it, ACRYPTO_DEV_REQUEST_SIZE_VER0..4096, a\n\t\tmultiple of 8; each entry follows the growth rules above\n @flags:\tin, zero\n\n Requests are taken in order until one is refused. If the first one is\n refused the ioctl fails with its errno and @submitted is 0; otherwise it\n returns 0 with @submitted < @count, and resubmitting from there reports\n the refused request's errno. Every accepted request produces exactly one\n completion, even when it fails in the driver."]
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct acrypto_submit {
     pub reqs: __u64,
     pub count: __u32,
     pub submitted: __u32,
+    pub entry_size: __u32,
     pub flags: __u32,
-    pub __pad: __u32,
-    pub __reserved: __u64,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of acrypto_submit"][::core::mem::size_of::<acrypto_submit>() - 32usize];
+    ["Size of acrypto_submit"][::core::mem::size_of::<acrypto_submit>() - 24usize];
     ["Alignment of acrypto_submit"][::core::mem::align_of::<acrypto_submit>() - 8usize];
     ["Offset of field: acrypto_submit::reqs"][::core::mem::offset_of!(acrypto_submit, reqs) - 0usize];
     ["Offset of field: acrypto_submit::count"][::core::mem::offset_of!(acrypto_submit, count) - 8usize];
     ["Offset of field: acrypto_submit::submitted"][::core::mem::offset_of!(acrypto_submit, submitted) - 12usize];
-    ["Offset of field: acrypto_submit::flags"][::core::mem::offset_of!(acrypto_submit, flags) - 16usize];
-    ["Offset of field: acrypto_submit::__pad"][::core::mem::offset_of!(acrypto_submit, __pad) - 20usize];
-    ["Offset of field: acrypto_submit::__reserved"][::core::mem::offset_of!(acrypto_submit, __reserved) - 24usize];
+    ["Offset of field: acrypto_submit::entry_size"][::core::mem::offset_of!(acrypto_submit, entry_size) - 16usize];
+    ["Offset of field: acrypto_submit::flags"][::core::mem::offset_of!(acrypto_submit, flags) - 20usize];
 };
-#[doc = " struct acrypto_completion - record returned by read() (24 bytes)\n @tag:\tthe request's tag\n @status:\t0 or a negative errno (-EFAULT if the output could not be\n\t\tcopied to the request's dst/digest)\n @out_len:\tbytes written to dst (cipher, RNG) or digest (hash, HMAC)\n @session_id:\tthe request's session\n @__pad:\tzero\n\n read() needs a buffer of at least one record and returns whole records.\n It blocks until one is ready unless the fd is O_NONBLOCK (-EAGAIN); when\n nothing is ready and nothing is in flight it returns 0 at once."]
+#[doc = " struct acrypto_completion - record returned by read() (24 bytes)\n @tag:\tthe request's tag\n @status:\t0 or a negative errno: -EFAULT if the output could not be\n\t\tcopied to the request's dst/digest, -EPERM if read() is called\n\t\tby another address space than the submitter's\n @out_len:\tbytes written to dst (cipher, RNG) or digest (hash, HMAC)\n @session_id:\tthe request's session\n @__pad:\tzero\n\n read() needs a buffer of at least one record and returns whole records.\n It blocks until one is ready, also when nothing is in flight (another\n thread may submit), unless the fd is O_NONBLOCK (-EAGAIN); a signal\n interrupts it (-EINTR). It never returns 0."]
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct acrypto_completion {
@@ -259,72 +241,36 @@ const _: () = {
         [::core::mem::offset_of!(acrypto_completion, session_id) - 16usize];
     ["Offset of field: acrypto_completion::__pad"][::core::mem::offset_of!(acrypto_completion, __pad) - 20usize];
 };
-#[doc = " struct acrypto_version - argument of ACRYPTO_IOC_VERSION\n @abi_version:\tout, ACRYPTO_ABI_VERSION of the module\n @max_sessions:\tout, per-fd session limit (module parameter)\n @max_inflight:\tout, per-fd limit of batch requests in flight\n @max_buffer:\t\tout, largest source/destination of one request\n @request_size:\tout, sizeof(struct acrypto_request)\n @completion_size:\tout, sizeof(struct acrypto_completion)\n @zero_copy_min:\tout, smallest batch cipher request run on pinned user\n\t\t\tpages (0: never)\n @__pad:\t\tzero\n @__reserved:\t\tzero"]
+#[doc = " struct acrypto_info - argument of ACRYPTO_IOC_INFO (48 bytes)\n @max_sessions:\tout, per-fd session limit (module parameter)\n @max_inflight:\tout, per-fd limit of batch requests submitted and not\n\t\t\tyet read\n @max_buffer:\t\tout, largest source/destination of one request\n @zero_copy_min:\tout, smallest batch cipher request run on pinned user\n\t\t\tpages (0: never)\n @request_size:\tout, the largest acrypto_request entry_size whose\n\t\t\tfields this module knows\n @completion_size:\tout, sizeof(struct acrypto_completion) that read()\n\t\t\treturns\n @sessions:\t\tout, sessions open on this fd\n @inflight:\t\tout, batch requests of this fd submitted and not read\n @orphans:\t\tout, interrupted CRYPTO_SESSION_ADD requests of this\n\t\t\tfd still running (at most one per session)\n @__pad:\t\tzero\n @pinned_pages:\tout, user pages this fd's requests hold pinned now"]
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
-pub struct acrypto_version {
-    pub abi_version: __u32,
+pub struct acrypto_info {
     pub max_sessions: __u32,
     pub max_inflight: __u32,
     pub max_buffer: __u32,
+    pub zero_copy_min: __u32,
     pub request_size: __u32,
     pub completion_size: __u32,
-    pub zero_copy_min: __u32,
+    pub sessions: __u32,
+    pub inflight: __u32,
+    pub orphans: __u32,
     pub __pad: __u32,
-    pub __reserved: __u64,
+    pub pinned_pages: __u64,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of acrypto_version"][::core::mem::size_of::<acrypto_version>() - 40usize];
-    ["Alignment of acrypto_version"][::core::mem::align_of::<acrypto_version>() - 8usize];
-    ["Offset of field: acrypto_version::abi_version"][::core::mem::offset_of!(acrypto_version, abi_version) - 0usize];
-    ["Offset of field: acrypto_version::max_sessions"][::core::mem::offset_of!(acrypto_version, max_sessions) - 4usize];
-    ["Offset of field: acrypto_version::max_inflight"][::core::mem::offset_of!(acrypto_version, max_inflight) - 8usize];
-    ["Offset of field: acrypto_version::max_buffer"][::core::mem::offset_of!(acrypto_version, max_buffer) - 12usize];
-    ["Offset of field: acrypto_version::request_size"]
-        [::core::mem::offset_of!(acrypto_version, request_size) - 16usize];
-    ["Offset of field: acrypto_version::completion_size"]
-        [::core::mem::offset_of!(acrypto_version, completion_size) - 20usize];
-    ["Offset of field: acrypto_version::zero_copy_min"]
-        [::core::mem::offset_of!(acrypto_version, zero_copy_min) - 24usize];
-    ["Offset of field: acrypto_version::__pad"][::core::mem::offset_of!(acrypto_version, __pad) - 28usize];
-    ["Offset of field: acrypto_version::__reserved"][::core::mem::offset_of!(acrypto_version, __reserved) - 32usize];
+    ["Size of acrypto_info"][::core::mem::size_of::<acrypto_info>() - 48usize];
+    ["Alignment of acrypto_info"][::core::mem::align_of::<acrypto_info>() - 8usize];
+    ["Offset of field: acrypto_info::max_sessions"][::core::mem::offset_of!(acrypto_info, max_sessions) - 0usize];
+    ["Offset of field: acrypto_info::max_inflight"][::core::mem::offset_of!(acrypto_info, max_inflight) - 4usize];
+    ["Offset of field: acrypto_info::max_buffer"][::core::mem::offset_of!(acrypto_info, max_buffer) - 8usize];
+    ["Offset of field: acrypto_info::zero_copy_min"][::core::mem::offset_of!(acrypto_info, zero_copy_min) - 12usize];
+    ["Offset of field: acrypto_info::request_size"][::core::mem::offset_of!(acrypto_info, request_size) - 16usize];
+    ["Offset of field: acrypto_info::completion_size"]
+        [::core::mem::offset_of!(acrypto_info, completion_size) - 20usize];
+    ["Offset of field: acrypto_info::sessions"][::core::mem::offset_of!(acrypto_info, sessions) - 24usize];
+    ["Offset of field: acrypto_info::inflight"][::core::mem::offset_of!(acrypto_info, inflight) - 28usize];
+    ["Offset of field: acrypto_info::orphans"][::core::mem::offset_of!(acrypto_info, orphans) - 32usize];
+    ["Offset of field: acrypto_info::__pad"][::core::mem::offset_of!(acrypto_info, __pad) - 36usize];
+    ["Offset of field: acrypto_info::pinned_pages"][::core::mem::offset_of!(acrypto_info, pinned_pages) - 40usize];
 };
-#[doc = " struct acrypto_alg_info - argument of ACRYPTO_IOC_ENUM\n @index:\tin; index 0 takes a fresh snapshot of the kernel's registered\n\t\tdrivers for the supported algorithm names, later indices read\n\t\tthat snapshot; past the end: -ENOENT\n @flags:\tout, ACRYPTO_ALG_F_*\n @priority:\tout, cra_priority\n @kind:\tout, ACRYPTO_KIND_*\n @mode:\tout, CRYPTO_MODE_* for ciphers, CRYPTO_MODE_NONE otherwise\n @type:\tout, CRYPTO_TYPE_SHA1/SHA256/RNG for hashes, HMACs and RNGs,\n\t\t0 for AES (the key length picks CRYPTO_TYPE_AES_*)\n @driver_name: out, cra_driver_name: pass it as acrypto_session_alloc.driver\n @alg_name:\tout, cra_name (e.g. \"cbc(aes)\", \"hmac(sha256)\", \"stdrng\")\n @__reserved:\tzero"]
-#[repr(C)]
-#[derive(Debug, Copy, Clone)]
-pub struct acrypto_alg_info {
-    pub index: __u32,
-    pub flags: __u32,
-    pub priority: __u32,
-    pub kind: __u32,
-    pub mode: __u32,
-    pub type_: __u32,
-    pub driver_name: [::core::ffi::c_char; 128usize],
-    pub alg_name: [::core::ffi::c_char; 128usize],
-    pub __reserved: [__u64; 2usize],
-}
-#[allow(clippy::unnecessary_operation, clippy::identity_op)]
-const _: () = {
-    ["Size of acrypto_alg_info"][::core::mem::size_of::<acrypto_alg_info>() - 296usize];
-    ["Alignment of acrypto_alg_info"][::core::mem::align_of::<acrypto_alg_info>() - 8usize];
-    ["Offset of field: acrypto_alg_info::index"][::core::mem::offset_of!(acrypto_alg_info, index) - 0usize];
-    ["Offset of field: acrypto_alg_info::flags"][::core::mem::offset_of!(acrypto_alg_info, flags) - 4usize];
-    ["Offset of field: acrypto_alg_info::priority"][::core::mem::offset_of!(acrypto_alg_info, priority) - 8usize];
-    ["Offset of field: acrypto_alg_info::kind"][::core::mem::offset_of!(acrypto_alg_info, kind) - 12usize];
-    ["Offset of field: acrypto_alg_info::mode"][::core::mem::offset_of!(acrypto_alg_info, mode) - 16usize];
-    ["Offset of field: acrypto_alg_info::type_"][::core::mem::offset_of!(acrypto_alg_info, type_) - 20usize];
-    ["Offset of field: acrypto_alg_info::driver_name"]
-        [::core::mem::offset_of!(acrypto_alg_info, driver_name) - 24usize];
-    ["Offset of field: acrypto_alg_info::alg_name"][::core::mem::offset_of!(acrypto_alg_info, alg_name) - 152usize];
-    ["Offset of field: acrypto_alg_info::__reserved"][::core::mem::offset_of!(acrypto_alg_info, __reserved) - 280usize];
-};
-impl Default for acrypto_alg_info {
-    fn default() -> Self {
-        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
-        unsafe {
-            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
-            s.assume_init()
-        }
-    }
-}

@@ -27,7 +27,7 @@ int main(int argc, char **argv)
 	static unsigned char digest[MAX_FILES][32];
 	static unsigned char *data[MAX_FILES];
 	struct acrypto_session_alloc sa;
-	struct acrypto_version v;
+	struct acrypto_info v;
 	struct acrypto_submit sub;
 	const char *driver = "";
 	int fd, first = 1, n = 0, pending;
@@ -37,16 +37,16 @@ int main(int argc, char **argv)
 		first = 3;
 	}
 	fd = open("/dev/acrypto", O_RDWR | O_CLOEXEC);
-	if (fd < 0 || ioctl(fd, ACRYPTO_IOC_VERSION, &v)) {
+	if (fd < 0 || ioctl(fd, ACRYPTO_IOC_INFO, &v)) {
 		perror("/dev/acrypto");
 		return 1;
 	}
 
 	memset(&sa, 0, sizeof(sa));
-	sa.operation = CRYPTO_OP_HASH;
-	sa.type = CRYPTO_TYPE_SHA256;
-	sa.mode = CRYPTO_MODE_NONE;
-	sa.src_size = 64;	/* the synchronous flow is not used here */
+	sa.operation = ACRYPTO_DEV_OP_HASH;
+	sa.type = ACRYPTO_DEV_TYPE_SHA256;
+	sa.mode = ACRYPTO_DEV_MODE_NONE;
+	sa.src_size = 0;	/* the synchronous flow is not used here */
 	snprintf(sa.driver, sizeof(sa.driver), "%s", driver);
 	if (ioctl(fd, CRYPTO_SESSION_ALLOC, &sa)) {
 		perror("CRYPTO_SESSION_ALLOC");
@@ -83,6 +83,7 @@ int main(int argc, char **argv)
 	memset(&sub, 0, sizeof(sub));
 	sub.reqs = (uint64_t)(uintptr_t)req;
 	sub.count = (uint32_t)n;
+	sub.entry_size = sizeof(req[0]);	/* the stride: entries may grow */
 	if (ioctl(fd, ACRYPTO_IOC_SUBMIT, &sub)) {
 		perror("ACRYPTO_IOC_SUBMIT");
 		return 1;

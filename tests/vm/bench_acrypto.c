@@ -31,16 +31,16 @@ static double bench_sync(int fd, const char *drv, uint32_t len)
 {
 	long ops = 0;
 	double t0, t;
-	int id = sess_alloc(fd, CRYPTO_OP_ENCRYPT, CRYPTO_TYPE_AES_128, CRYPTO_MODE_CBC, drv, len,
+	int id = sess_alloc(fd, ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_CBC, drv, len,
 			    NULL);
 
 	if (id < 0 || sess_setkey(fd, (uint32_t)id, key, 16) ||
-	    sess_fill(fd, (uint32_t)id, CRYPTO_FILL_IV, NULL, 0, iv, 16, NULL, 0))
+	    sess_fill(fd, (uint32_t)id, ACRYPTO_DEV_FILL_IV, NULL, 0, iv, 16, NULL, 0))
 		return -1;
 	t0 = now();
 	do {
 		/* The original flow: FILL_DATA the source, then SESSION_ADD. */
-		if (sess_fill(fd, (uint32_t)id, CRYPTO_FILL_SRC, NULL, 0, NULL, 0, src, len) ||
+		if (sess_fill(fd, (uint32_t)id, ACRYPTO_DEV_FILL_SRC, NULL, 0, NULL, 0, src, len) ||
 		    sess_add(fd, (uint32_t)id, dst[0], len) != (int)len)
 			return -1;
 		ops++;
@@ -55,7 +55,7 @@ static double bench_batch(int fd, const char *drv, uint32_t len, uint32_t max_in
 	struct acrypto_completion c[256];
 	long done = 0, inflight = 0;
 	double t0, t;
-	int id = sess_alloc(fd, CRYPTO_OP_ENCRYPT, CRYPTO_TYPE_AES_128, CRYPTO_MODE_CBC, drv, len,
+	int id = sess_alloc(fd, ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_CBC, drv, len,
 			    NULL);
 
 	if (id < 0 || sess_setkey(fd, (uint32_t)id, key, 16))
@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 	const char *defaults[] = { "cbc-aes-aesni", "cryptd(cbc(aes-aesni))" };
 	const char **drivers = defaults;
 	int ndrivers = 2, fd = dev_open();
-	struct acrypto_version v;
+	struct acrypto_info v;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 1)
@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 		ndrivers = argc - 2;
 	}
 	memset(&v, 0, sizeof(v));
-	xioctl(fd, ACRYPTO_IOC_VERSION, &v);
+	xioctl(fd, ACRYPTO_IOC_INFO, &v);
 	for (int i = 0; i < (int)sizeof(src); i++)
 		src[i] = (unsigned char)i;
 

@@ -109,7 +109,7 @@ static inline int sess_free(int fd, uint32_t id)
 
 	memset(&f, 0, sizeof(f));
 	f.session_id = id;
-	return xioctl(fd, CRYPTO_SESSION_FREE, &f);
+	return xioctl(fd, ACRYPTO_IOC_SESSION_FREE, &f);
 }
 
 static inline int sess_fill(int fd, uint32_t id, uint32_t flags,
@@ -133,7 +133,7 @@ static inline int sess_fill(int fd, uint32_t id, uint32_t flags,
 
 static inline int sess_setkey(int fd, uint32_t id, const void *key, uint32_t len)
 {
-	return sess_fill(fd, id, CRYPTO_FILL_KEY, key, len, NULL, 0, NULL, 0);
+	return sess_fill(fd, id, ACRYPTO_DEV_FILL_KEY, key, len, NULL, 0, NULL, 0);
 }
 
 /* Runs the synchronous ADD; returns bytes written or -errno. */
@@ -159,6 +159,7 @@ static inline int submit(int fd, struct acrypto_request *reqs, uint32_t n)
 	memset(&s, 0, sizeof(s));
 	s.reqs = uptr(reqs);
 	s.count = n;
+	s.entry_size = sizeof(*reqs);
 	ret = xioctl(fd, ACRYPTO_IOC_SUBMIT, &s);
 	return ret ? ret : (int)s.submitted;
 }
@@ -197,6 +198,105 @@ static inline int read_all(int fd, struct acrypto_completion *c, int n)
 	return 0;
 }
 
+/*
+ * The kernel drivers a session can bind to, from /proc/crypto (the module
+ * has no enumeration of its own): every tested, non-internal driver whose
+ * cra_name is one the ABI serves.
+ */
+struct kdrv {
+	char driver[ACRYPTO_DEV_NAME_LEN];
+	char name[ACRYPTO_DEV_NAME_LEN];
+	unsigned int priority;
+	int async;
+};
+
+static const char *const kdrv_names[] = { "ecb(aes)", "cbc(aes)", "ctr(aes)", "xts(aes)", "sha1",
+					  "sha256", "hmac(sha1)", "hmac(sha256)", "stdrng" };
+
+static inline int kdrv_served(const char *name)
+{
+	for (size_t i = 0; i < sizeof(kdrv_names) / sizeof(kdrv_names[0]); i++)
+		if (!strcmp(name, kdrv_names[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * Instantiates the kernel's best driver of every name (templates such as
+ * cbc(aes-generic) only appear in /proc/crypto once used): one unbound
+ * session each, freed at once.
+ */
+static inline void kdrv_instantiate(int fd)
+{
+	static const uint32_t t[][3] = {
+		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_ECB },
+		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_CBC },
+		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_CTR },
+		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_XTS },
+		{ ACRYPTO_DEV_OP_HASH, ACRYPTO_DEV_TYPE_SHA1, ACRYPTO_DEV_MODE_NONE },
+		{ ACRYPTO_DEV_OP_HASH, ACRYPTO_DEV_TYPE_SHA256, ACRYPTO_DEV_MODE_NONE },
+		{ ACRYPTO_DEV_OP_HMAC, ACRYPTO_DEV_TYPE_SHA1, ACRYPTO_DEV_MODE_NONE },
+		{ ACRYPTO_DEV_OP_HMAC, ACRYPTO_DEV_TYPE_SHA256, ACRYPTO_DEV_MODE_NONE },
+		{ ACRYPTO_DEV_OP_RNG, ACRYPTO_DEV_TYPE_RNG, ACRYPTO_DEV_MODE_NONE },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int id = sess_alloc(fd, t[i][0], t[i][1], t[i][2], NULL, 0, NULL);
+
+		if (id > 0)
+			sess_free(fd, (uint32_t)id);
+	}
+}
+
+/* Fills out[] (at most max) and returns the count, or -errno. */
+static inline int kdrv_list(struct kdrv *out, int max)
+{
+	char line[512], key[64], val[ACRYPTO_DEV_NAME_LEN];
+	struct kdrv cur;
+	int n = 0, tested = 0, internal = 0, have = 0;
+	FILE *f = fopen("/proc/crypto", "r");
+
+	if (!f)
+		return -errno;
+	memset(&cur, 0, sizeof(cur));
+	for (;;) {
+		char *ok = fgets(line, sizeof(line), f);
+
+		if (!ok || line[0] == '\n') {	/* end of one entry */
+			if (have && tested && !internal && kdrv_served(cur.name) && n < max) {
+				int dup = 0;
+
+				for (int i = 0; i < n; i++)
+					dup |= !strcmp(out[i].driver, cur.driver);
+				if (!dup)
+					out[n++] = cur;
+			}
+			memset(&cur, 0, sizeof(cur));
+			tested = internal = have = 0;
+			if (!ok)
+				break;
+			continue;
+		}
+		if (sscanf(line, "%63s : %127[^\n]", key, val) != 2)
+			continue;
+		have = 1;
+		if (!strcmp(key, "name"))
+			snprintf(cur.name, sizeof(cur.name), "%s", val);
+		else if (!strcmp(key, "driver"))
+			snprintf(cur.driver, sizeof(cur.driver), "%s", val);
+		else if (!strcmp(key, "priority"))
+			cur.priority = (unsigned int)strtoul(val, NULL, 10);
+		else if (!strcmp(key, "selftest"))
+			tested = !strcmp(val, "passed");
+		else if (!strcmp(key, "internal"))
+			internal = !strcmp(val, "yes");
+		else if (!strcmp(key, "async"))
+			cur.async = !strcmp(val, "yes");
+	}
+	fclose(f);
+	return n;
+}
+
 static inline int hex2bin(const char *hex, unsigned char *out, size_t max)
 {
 	size_t n = 0;
@@ -225,8 +325,8 @@ static inline void bin2hex(const unsigned char *b, size_t n, char *out)
 
 static inline uint32_t aes_type(int bits)
 {
-	return bits == 128 ? CRYPTO_TYPE_AES_128 :
-	       bits == 192 ? CRYPTO_TYPE_AES_192 : CRYPTO_TYPE_AES_256;
+	return bits == 128 ? ACRYPTO_DEV_TYPE_AES_128 :
+	       bits == 192 ? ACRYPTO_DEV_TYPE_AES_192 : ACRYPTO_DEV_TYPE_AES_256;
 }
 
 #endif

@@ -19,7 +19,7 @@ static unsigned char key[32] = { 7 };
 
 static int setup(int fd, const char *drv, uint32_t len)
 {
-	int id = sess_alloc(fd, CRYPTO_OP_ENCRYPT, CRYPTO_TYPE_AES_128, CRYPTO_MODE_CBC, drv,
+	int id = sess_alloc(fd, ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_CBC, drv,
 			    len, NULL);
 
 	if (id > 0 && sess_setkey(fd, (uint32_t)id, key, 16))
@@ -128,14 +128,14 @@ static void *sync_adder(void *p)
 static int flood_and_exit(void)
 {
 	static const char *drv = "cryptd(cbc(aes-generic))";
-	struct acrypto_version v;
+	struct acrypto_info v;
 	int total = 0;
 
 	for (int i = 0; i < 4; i++) {
 		int fd = dev_open(), id;
 
 		memset(&v, 0, sizeof(v));
-		xioctl(fd, ACRYPTO_IOC_VERSION, &v);
+		xioctl(fd, ACRYPTO_IOC_INFO, &v);
 		id = setup(fd, drv, 16384);
 		if (id > 0)
 			total += flood(fd, id, (int)v.max_inflight, 16384);
@@ -148,7 +148,7 @@ int main(int argc, char **argv)
 {
 	static const char *drivers[] = { "cryptd(cbc(aes-generic))", "cryptd(cbc(aes-aesni))",
 					 "cbc-aes-aesni", "cbc(aes-generic)" };
-	struct acrypto_version v;
+	struct acrypto_info v;
 	int fd, ok, total = 0, i, rounds = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -156,7 +156,7 @@ int main(int argc, char **argv)
 		return flood_and_exit();
 	fd = dev_open();
 	memset(&v, 0, sizeof(v));
-	xioctl(fd, ACRYPTO_IOC_VERSION, &v);
+	xioctl(fd, ACRYPTO_IOC_INFO, &v);
 	close(fd);
 
 	/* 1. close with a full window of requests, nothing read */
@@ -226,10 +226,10 @@ int main(int argc, char **argv)
 		sigaction(SIGUSR1, &sa, NULL);
 		memset(&a, 0, sizeof(a));
 		a.fd = dev_open();
-		a.id = sess_alloc(a.fd, CRYPTO_OP_ENCRYPT, CRYPTO_TYPE_AES_256, CRYPTO_MODE_CBC,
+		a.id = sess_alloc(a.fd, ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_256, ACRYPTO_DEV_MODE_CBC,
 				  drivers[0], 1 << 16, NULL);
 		sess_setkey(a.fd, (uint32_t)a.id, key, 32);
-		sess_fill(a.fd, (uint32_t)a.id, CRYPTO_FILL_IV | CRYPTO_FILL_SRC, NULL, 0, key, 16,
+		sess_fill(a.fd, (uint32_t)a.id, ACRYPTO_DEV_FILL_IV | ACRYPTO_DEV_FILL_SRC, NULL, 0, key, 16,
 			  buf, 1 << 16);
 		pthread_create(&th, NULL, sync_adder, &a);
 		for (i = 0; i < 400; i++) {

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * Malformed-ioctl fuzzer for /dev/acrypto: THREADS threads issue at least
- * 100,000 random calls in total (bad sizes, bad pointers, unknown commands,
- * huge lengths, out-of-range indices and session ids, calls in the wrong
- * order, unknown driver names, nonzero padding), half on one shared fd and
- * half on a per-thread fd that is closed and reopened with work in flight.
+ * 200,000 random calls in total (bad sizes, bad pointers, unknown commands,
+ * huge lengths, out-of-range session ids, calls in the wrong order, unknown
+ * driver names, nonzero padding, out and inapplicable fields, grown
+ * structures with zero and nonzero tails, odd batch strides), half on one
+ * shared fd and half on a per-thread fd that is closed and reopened with
+ * work in flight. Every fd is O_NONBLOCK: read() with nothing ready is
+ * -EAGAIN (a blocking one would wait).
  * Every call must fail with an errno from the documented set or succeed;
  * every successful batch completion carries 0 or a negative errno; a
  * known-answer probe every 500 calls proves the module still computes
@@ -18,11 +21,11 @@
 
 #include "common.h"
 
-#define THREADS		4
+#define THREADS		8
 #define SCRATCH		(256 * 1024)
 #define MAX_IDS		96
 
-static long total_calls = 100000;
+static long total_calls = 200000;
 static unsigned long seed0 = 0xac5e7;
 static int shared_fd;
 static unsigned char *noaccess;	/* a PROT_NONE page */
@@ -40,6 +43,14 @@ struct fuzzer {
 	long calls, ok, bad, reopen, probes, probe_fail, completions;
 	long err[140];
 };
+
+static int fuzz_open(void)
+{
+	int fd = dev_open();
+
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return fd;
+}
 
 static uint64_t rnd(struct fuzzer *f)
 {
@@ -128,17 +139,17 @@ static const char *const good_drivers[] = {
 
 static void rdriver(struct fuzzer *f, char *name)
 {
-	memset(name, 0, ACRYPTO_NAME_LEN);
+	memset(name, 0, ACRYPTO_DEV_NAME_LEN);
 	switch (below(f, 40)) {
 	case 0:	/* unterminated */
-		memset(name, 'a', ACRYPTO_NAME_LEN);
+		memset(name, 'a', ACRYPTO_DEV_NAME_LEN);
 		break;
 	case 1:	/* bad characters */
-		snprintf(name, ACRYPTO_NAME_LEN, "cbc(aes)/../%c", (char)(below(f, 31) + 1));
+		snprintf(name, ACRYPTO_DEV_NAME_LEN, "cbc(aes)/../%c", (char)(below(f, 31) + 1));
 		break;
 	case 2:	/* well-formed but unknown: makes the kernel try modprobe, keep it rare */
 		if (chance(f, 10))
-			snprintf(name, ACRYPTO_NAME_LEN, "nosuch-%u", below(f, 1000));
+			snprintf(name, ACRYPTO_DEV_NAME_LEN, "nosuch-%u", below(f, 1000));
 		break;
 	case 3:	/* a real driver of another algorithm is refused by the name check */
 		strcpy(name, "sha256-generic");
@@ -176,7 +187,7 @@ static int allowed(int e)
 	switch (e) {
 	case EINVAL: case EFAULT: case ENOTTY: case ENOENT: case ENOKEY: case EBUSY:
 	case EAGAIN: case EMSGSIZE: case ENOSPC: case EMFILE: case ENODATA: case ENOMEM:
-	case EINTR: case EBADMSG: case ELIBBAD:
+	case EINTR: case EBADMSG: case ELIBBAD: case E2BIG:
 		return 1;
 	}
 	return 0;
@@ -225,12 +236,12 @@ static void probe(struct fuzzer *f)
 					      0xd8, 0xcd, 0xb7, 0x80, 0x70, 0xb4, 0xc5, 0x5a };
 	unsigned char out[16];
 	int fd = dev_open();
-	int id = sess_alloc(fd, CRYPTO_OP_ENCRYPT, CRYPTO_TYPE_AES_128, CRYPTO_MODE_ECB,
+	int id = sess_alloc(fd, ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_ECB,
 			    f->probes % 2 ? "cryptd(ecb(aes-generic))" : "", 16, NULL);
 
 	f->probes++;
 	if (id < 0 || sess_setkey(fd, (uint32_t)id, key, 16) ||
-	    sess_fill(fd, (uint32_t)id, CRYPTO_FILL_SRC, NULL, 0, NULL, 0, pt, 16) ||
+	    sess_fill(fd, (uint32_t)id, ACRYPTO_DEV_FILL_SRC, NULL, 0, NULL, 0, pt, 16) ||
 	    sess_add(fd, (uint32_t)id, out, 16) != 16 || memcmp(out, ct, 16))
 		f->probe_fail++;
 	close(fd);
@@ -239,21 +250,31 @@ static void probe(struct fuzzer *f)
 static unsigned int rcmd(struct fuzzer *f)
 {
 	static const unsigned int ours[] = { CRYPTO_SESSION_ALLOC, CRYPTO_FILL_DATA,
-					     CRYPTO_SESSION_ADD, CRYPTO_SESSION_FREE,
-					     ACRYPTO_IOC_SUBMIT, ACRYPTO_IOC_ENUM,
-					     ACRYPTO_IOC_VERSION };
+					     CRYPTO_SESSION_ADD, ACRYPTO_IOC_SESSION_FREE,
+					     ACRYPTO_IOC_SUBMIT, ACRYPTO_IOC_INFO };
+	const unsigned int nosize = ~(_IOC_SIZEMASK << _IOC_SIZESHIFT);
 	unsigned int c;
 
 	for (;;) {
-		if (chance(f, 50)) {	/* one of ours with a wrong size or direction */
-			c = ours[below(f, 7)];
-			c = _IOC(below(f, 4), ACRYPTO_IOC_MAGIC, _IOC_NR(c),
-				 chance(f, 50) ? _IOC_SIZE(c) + 1 + below(f, 64) : below(f, _IOC_SIZE(c)));
-		} else {		/* another number in our magic */
+		unsigned int o = ours[below(f, 6)];
+
+		switch (below(f, 4)) {
+		case 0:	/* one of ours, smaller than its first version */
+			c = _IOC(_IOC_DIR(o), ACRYPTO_IOC_MAGIC, _IOC_NR(o), below(f, _IOC_SIZE(o)));
+			break;
+		case 1:	/* one of ours, larger than any structure may grow */
+			c = _IOC(_IOC_DIR(o), ACRYPTO_IOC_MAGIC, _IOC_NR(o), 4097 + below(f, 12000));
+			break;
+		case 2:	/* one of ours in the wrong direction */
+			c = _IOC((_IOC_DIR(o) + 1 + below(f, 3)) & 3, ACRYPTO_IOC_MAGIC, _IOC_NR(o),
+				 _IOC_SIZE(o));
+			break;
+		default:	/* another number in our magic (0x49, 0x4a: retired) */
 			c = _IOC(below(f, 4), ACRYPTO_IOC_MAGIC, below(f, 256), below(f, 1024));
 		}
-		for (int i = 0; i < 7; i++)
-			if (c == ours[i])
+		for (int i = 0; i < 6; i++)
+			if ((c & nosize) == (ours[i] & nosize) && _IOC_SIZE(c) >= _IOC_SIZE(ours[i]) &&
+			    _IOC_SIZE(c) <= 4096)
 				c = 0;
 		if (c)
 			return c;
@@ -286,15 +307,19 @@ static void one_call(struct fuzzer *f)
 		a.operation = below(f, 7);
 		a.type = below(f, 8);
 		a.mode = below(f, 6);
-		a.priority = (uint32_t)rnd(f);
-		a.src_size = chance(f, 80) ? 16 * (1 + below(f, 256)) : rlen(f);
-		a.dst_size = chance(f, 80) ? 0 : rlen(f);
+		a.src_size = chance(f, 80) ? 16 * below(f, 256) : rlen(f);
 		if (chance(f, 5))
 			a.flags = 1u << below(f, 32);
 		if (chance(f, 5))
 			a.__pad = 1;
-		if (chance(f, 5))
-			a.__reserved[below(f, 2)] = rnd(f) | 1;
+		if (chance(f, 5)) {	/* out fields must be zero on input */
+			uint32_t *out[] = { &a.key_size, &a.iv_size, &a.block_size, &a.out_size,
+					    &a.driver_flags, &a.session_id };
+
+			*out[below(f, 6)] = (uint32_t)rnd(f) | 1;
+		}
+		if (chance(f, 2))
+			a.bound_driver[below(f, ACRYPTO_DEV_NAME_LEN)] = 'x';
 		rdriver(f, a.driver);
 		if (chance(f, 10))
 			ret = xioctl(fd, CRYPTO_SESSION_ALLOC, (void *)(uintptr_t)rptr(f, sizeof(a)));
@@ -319,8 +344,6 @@ static void one_call(struct fuzzer *f)
 		d.src = rptr(f, d.src_len);
 		if (chance(f, 3))
 			d.__pad = 1;
-		if (chance(f, 3))
-			d.__reserved[1] = 1;
 		ret = xioctl(fd, CRYPTO_FILL_DATA, chance(f, 5) ? (void *)(uintptr_t)rptr(f, 64) : &d);
 		account(f, "FILL_DATA", ret);
 		break;
@@ -345,7 +368,7 @@ static void one_call(struct fuzzer *f)
 		fr.session_id = rid(f, which);
 		if (chance(f, 3))
 			fr.__pad = 1;
-		ret = xioctl(fd, CRYPTO_SESSION_FREE, &fr);
+		ret = xioctl(fd, ACRYPTO_IOC_SESSION_FREE, &fr);
 		account(f, "SESSION_FREE", ret);
 		if (!ret)
 			forget(f, which, fr.session_id);
@@ -365,18 +388,31 @@ static void one_call(struct fuzzer *f)
 				/* some above the zero-copy threshold: pinned pages */
 				uint32_t len = 16 * (1 + below(f, chance(f, 20) ? 1024 : 64));
 
+				uint32_t shape = below(f, 3);	/* cipher, hash or RNG fields only */
+
 				rq[i].tag = rnd(f);
 				rq[i].session_id = rid(f, which);
-				rq[i].op = below(f, 3);
-				rq[i].src_len = len;
-				rq[i].dst_len = chance(f, 90) ? len : (uint32_t)rnd(f);
-				rq[i].iv_len = 16;
-				rq[i].digest_len = 64;
-				rq[i].src = (uint64_t)(uintptr_t)(s + below(f, SCRATCH / 2));
-				rq[i].dst = chance(f, 95) ? (uint64_t)(uintptr_t)(s + below(f, SCRATCH / 2))
-							  : rptr(f, len);
-				rq[i].iv = (uint64_t)(uintptr_t)(s + below(f, 4096));
-				rq[i].digest = (uint64_t)(uintptr_t)(s + below(f, 4096));
+				if (shape == 0) {
+					rq[i].op = below(f, 3);
+					rq[i].src_len = len;
+					rq[i].dst_len = chance(f, 90) ? len : (uint32_t)rnd(f);
+					rq[i].src = (uint64_t)(uintptr_t)(s + below(f, SCRATCH / 2));
+					rq[i].dst = chance(f, 95) ?
+						(uint64_t)(uintptr_t)(s + below(f, SCRATCH / 2)) : rptr(f, len);
+					if (chance(f, 75)) {	/* not ECB */
+						rq[i].iv_len = 16;
+						rq[i].iv = (uint64_t)(uintptr_t)(s + below(f, 4096));
+					}
+				} else if (shape == 1) {
+					rq[i].src_len = len;
+					rq[i].src = (uint64_t)(uintptr_t)(s + below(f, SCRATCH / 2));
+					rq[i].digest_len = 64;
+					rq[i].digest = (uint64_t)(uintptr_t)(s + below(f, 4096));
+				} else {
+					rq[i].dst_len = len;
+					rq[i].dst = chance(f, 95) ?
+						(uint64_t)(uintptr_t)(s + below(f, SCRATCH / 2)) : rptr(f, len);
+				}
 				continue;
 			}
 			rq[i].tag = rnd(f);
@@ -393,15 +429,24 @@ static void one_call(struct fuzzer *f)
 			if (chance(f, 3))
 				rq[i].flags = 1u << below(f, 32);
 			if (chance(f, 3))
-				rq[i].__reserved = 1;
+				rq[i].__pad = 1;
 		}
 		memset(&sb, 0, sizeof(sb));
 		sb.reqs = chance(f, 90) ? uptr(rq) : rptr(f, sizeof(rq));
 		sb.count = chance(f, 90) ? n : rlen(f);
+		/* The stride: mostly right, sometimes short, odd, huge or larger
+		 * (then each entry's tail is the next entry's bytes). */
+		sb.entry_size = chance(f, 85) ? (uint32_t)sizeof(rq[0]) :
+				chance(f, 50) ? 8 * below(f, 20) : rlen(f);
+		if (sb.entry_size > sizeof(rq[0]) && sb.entry_size <= 4096 &&
+		    (uint64_t)sb.entry_size * sb.count > sizeof(rq))
+			sb.count = (uint32_t)(sizeof(rq) / sb.entry_size);
+		if (!sb.count)
+			sb.count = 1;
 		if (chance(f, 3))
 			sb.flags = 1;
 		if (chance(f, 3))
-			sb.__reserved = 1;
+			sb.submitted = 1;
 		ret = xioctl(fd, ACRYPTO_IOC_SUBMIT, chance(f, 5) ? (void *)(uintptr_t)rptr(f, 32) : &sb);
 		account(f, "SUBMIT", ret);
 		if (chance(f, 50))
@@ -424,33 +469,51 @@ static void one_call(struct fuzzer *f)
 		account(f, "poll", ret < 0 ? -errno : 0);
 		break;
 	}
-	case 16: {	/* ENUM */
-		struct acrypto_alg_info info;
+	case 16: {	/* a known command with a grown structure: tail zero or not */
+		static const unsigned int ours[] = { CRYPTO_SESSION_ALLOC, CRYPTO_FILL_DATA,
+						     CRYPTO_SESSION_ADD, ACRYPTO_IOC_SESSION_FREE,
+						     ACRYPTO_IOC_SUBMIT, ACRYPTO_IOC_INFO };
+		unsigned int o = ours[below(f, 6)];
+		uint32_t base = _IOC_SIZE(o), size = base + 8 * (1 + below(f, 32));
+		int tail = chance(f, 50);
 
-		memset(&info, 0, sizeof(info));
-		info.index = chance(f, 5) ? 0 : (chance(f, 80) ? below(f, 80) : (uint32_t)rnd(f));
-		if (chance(f, 5))
-			info.__reserved[0] = 1;
-		ret = xioctl(fd, ACRYPTO_IOC_ENUM,
-			     chance(f, 10) ? (void *)(uintptr_t)rptr(f, sizeof(info)) : &info);
-		account(f, "ENUM", ret);
-		if (!ret && (info.driver_name[ACRYPTO_NAME_LEN - 1] || info.alg_name[ACRYPTO_NAME_LEN - 1])) {
+		memset(s, 0, 1024);
+		for (uint32_t i = 0; i < base; i += 4) {
+			uint32_t r = chance(f, 70) ? 0 : (uint32_t)rnd(f) & 0x3f;
+
+			memcpy(s + i, &r, 4);
+		}
+		if (tail)
+			s[base + below(f, size - base)] = (unsigned char)(1 + below(f, 255));
+		ret = xioctl(fd, _IOC(_IOC_DIR(o), ACRYPTO_IOC_MAGIC, _IOC_NR(o), size), s);
+		account(f, "grown", ret);
+		if (tail && _IOC_DIR(o) != _IOC_READ && ret == 0) {
 			f->bad++;
-			printf("  note: ENUM returned an unterminated name\n");
+			printf("  note: cmd %#x with a nonzero tail was accepted\n", o);
+		}
+		if (o == CRYPTO_SESSION_ALLOC && !ret)
+			remember(f, which, fd, (int)((struct acrypto_session_alloc *)s)->session_id);
+		if (o == ACRYPTO_IOC_INFO && !ret) {
+			for (uint32_t i = base; i < size; i++)
+				if (s[i]) {
+					f->bad++;
+					printf("  note: INFO left a nonzero byte past its structure\n");
+					break;
+				}
 		}
 		break;
 	}
-	case 17: {	/* VERSION */
-		struct acrypto_version v;
+	case 17: {	/* INFO */
+		struct acrypto_info v;
 
-		ret = xioctl(fd, ACRYPTO_IOC_VERSION, chance(f, 50) ? (void *)(uintptr_t)rptr(f, 40) : &v);
-		account(f, "VERSION", ret);
+		ret = xioctl(fd, ACRYPTO_IOC_INFO, chance(f, 50) ? (void *)(uintptr_t)rptr(f, 48) : &v);
+		account(f, "INFO", ret);
 		break;
 	}
 	case 18: {	/* garbage structs for every command */
 		static const unsigned int ours[] = { CRYPTO_SESSION_ALLOC, CRYPTO_FILL_DATA,
-						     CRYPTO_SESSION_ADD, CRYPTO_SESSION_FREE,
-						     ACRYPTO_IOC_SUBMIT, ACRYPTO_IOC_ENUM };
+						     CRYPTO_SESSION_ADD, ACRYPTO_IOC_SESSION_FREE,
+						     ACRYPTO_IOC_SUBMIT, ACRYPTO_IOC_INFO };
 		unsigned int cmd = ours[below(f, 6)];
 
 		for (uint32_t i = 0; i < 512; i += 8) {
@@ -462,7 +525,7 @@ static void one_call(struct fuzzer *f)
 		if (chance(f, 50))
 			memset(s, 0, 4);
 		if (cmd == CRYPTO_SESSION_ALLOC && chance(f, 50))
-			memset(s + 32, 0, ACRYPTO_NAME_LEN);
+			memset(s + 32, 0, ACRYPTO_DEV_NAME_LEN);
 		ret = xioctl(fd, cmd, s);
 		account(f, "garbage", ret);
 		if (cmd == CRYPTO_SESSION_ALLOC && !ret)
@@ -481,7 +544,7 @@ static void one_call(struct fuzzer *f)
 			break;
 		if (chance(f, 80))
 			account(f, "seq key", sess_setkey(fd, a.session_id, key, a.key_size));
-		account(f, "seq fill", sess_fill(fd, a.session_id, CRYPTO_FILL_IV | CRYPTO_FILL_SRC,
+		account(f, "seq fill", sess_fill(fd, a.session_id, ACRYPTO_DEV_FILL_IV | ACRYPTO_DEV_FILL_SRC,
 						 NULL, 0, data, a.iv_size, data, len));
 		account(f, "seq add", sess_add(fd, a.session_id, data, 4096));
 		if (chance(f, 50))
@@ -498,14 +561,14 @@ static void *fuzz_thread(void *p)
 	struct fuzzer *f = p;
 	long quota = total_calls / THREADS;
 
-	f->own_fd = dev_open();
+	f->own_fd = fuzz_open();
 	while (f->calls < quota) {
 		one_call(f);
 		if (f->calls % 500 == 0)
 			probe(f);
 		if (chance(f, 1) && chance(f, 10)) {	/* close with whatever is in flight */
 			close(f->own_fd);
-			f->own_fd = dev_open();
+			f->own_fd = fuzz_open();
 			f->nids[0] = 0;
 			f->reopen++;
 		}
@@ -526,7 +589,7 @@ int main(int argc, char **argv)
 	if (argc > 2)
 		seed0 = strtoul(argv[2], NULL, 0);
 	noaccess = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	shared_fd = dev_open();
+	shared_fd = fuzz_open();
 	for (int i = 0; i < THREADS; i++) {
 		unsigned char *m = mmap(NULL, SCRATCH + 4096, PROT_READ | PROT_WRITE,
 					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

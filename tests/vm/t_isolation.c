@@ -10,7 +10,7 @@ static int encrypt_block(int fd, uint32_t id, unsigned char out[16])
 {
 	static const unsigned char zero[16];
 
-	if (sess_fill(fd, id, CRYPTO_FILL_SRC, NULL, 0, NULL, 0, zero, 16))
+	if (sess_fill(fd, id, ACRYPTO_DEV_FILL_SRC, NULL, 0, NULL, 0, zero, 16))
 		return -1;
 	return sess_add(fd, id, out, 16) == 16 ? 0 : -1;
 }
@@ -26,9 +26,9 @@ int main(void)
 	memset(ka, 0xaa, sizeof(ka));
 	memset(kb, 0xbb, sizeof(kb));
 
-	ida = sess_alloc(a, CRYPTO_OP_ENCRYPT, CRYPTO_TYPE_AES_128, CRYPTO_MODE_ECB, NULL, 64, NULL);
+	ida = sess_alloc(a, ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_ECB, NULL, 64, NULL);
 	for (i = 0; i < 3; i++)
-		idb[i] = sess_alloc(b, CRYPTO_OP_ENCRYPT, CRYPTO_TYPE_AES_128, CRYPTO_MODE_ECB,
+		idb[i] = sess_alloc(b, ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_ECB,
 				    NULL, 64, NULL);
 	t_result(ida == 1 && idb[0] == 1 && idb[2] == 3, "session ids are per fd (A: %d, B: %d %d %d)",
 		 ida, idb[0], idb[1], idb[2]);
@@ -41,7 +41,7 @@ int main(void)
 	/* B's id 3 does not exist on A, whatever the call. */
 	ret = sess_setkey(a, (uint32_t)idb[2], kb, 16);
 	t_result(ret == -ENOENT, "FILL_DATA with fd B's session on fd A: %s", strerror(-ret));
-	ret = sess_fill(a, (uint32_t)idb[2], CRYPTO_FILL_SRC, NULL, 0, NULL, 0, buf, 16);
+	ret = sess_fill(a, (uint32_t)idb[2], ACRYPTO_DEV_FILL_SRC, NULL, 0, NULL, 0, buf, 16);
 	t_result(ret == -ENOENT, "FILL_DATA src with fd B's session on fd A: %s", strerror(-ret));
 	ret = sess_add(a, (uint32_t)idb[2], buf, 16);
 	t_result(ret == -ENOENT, "SESSION_ADD with fd B's session on fd A: %s", strerror(-ret));
@@ -71,7 +71,8 @@ int main(void)
 		fcntl(b, F_SETFL, fl | O_NONBLOCK);
 		usleep(100000);
 		n = read(b, &c, sizeof(c));
-		t_result(ret == 1 && n == 0, "fd A's completion is not readable on fd B (read %zd)", n);
+		t_result(ret == 1 && n < 0 && errno == EAGAIN,
+			 "fd A's completion is not readable on fd B (read %zd)", n);
 		t_result(read_all(a, &c, 1) == 0 && c.tag == 0xa && c.status == 0,
 			 "fd A reads its own completion");
 	}

@@ -5,7 +5,7 @@
  * three-ioctl flow and through the batch path, with the kernel's default
  * driver, the generic drivers, AES-NI and cryptd(...)-wrapped drivers (which
  * force the asynchronous callback path), plus every other driver the module
- * enumerates. XTS is also checked against AF_ALG's xts(aes). RNG sessions
+ * lists in /proc/crypto. XTS is also checked against AF_ALG's xts(aes). RNG sessions
  * are checked for length and non-repetition.
  *
  * Usage: t_kat VECTORS_FILE
@@ -21,7 +21,7 @@
 struct vec {
 	char name[32];
 	uint32_t op, type, mode;
-	unsigned char key[ACRYPTO_MAX_KEY_LEN];
+	unsigned char key[ACRYPTO_DEV_MAX_KEY_LEN];
 	int klen;
 	unsigned char iv[16];
 	int ivlen;
@@ -34,18 +34,18 @@ struct vec {
 static struct vec vecs[MAXV];
 static int nvecs;
 
-static struct acrypto_alg_info algs[256];
+static struct kdrv algs[256];
 static int nalgs;
 
 static const char *kernel_name(const struct vec *v)
 {
 	static const char *cipher[] = { "", "ecb(aes)", "cbc(aes)", "ctr(aes)", "xts(aes)" };
 
-	if (v->op == CRYPTO_OP_ENCRYPT)
+	if (v->op == ACRYPTO_DEV_OP_ENCRYPT)
 		return cipher[v->mode];
-	if (v->op == CRYPTO_OP_HASH)
-		return v->type == CRYPTO_TYPE_SHA1 ? "sha1" : "sha256";
-	return v->type == CRYPTO_TYPE_SHA1 ? "hmac(sha1)" : "hmac(sha256)";
+	if (v->op == ACRYPTO_DEV_OP_HASH)
+		return v->type == ACRYPTO_DEV_TYPE_SHA1 ? "sha1" : "sha256";
+	return v->type == ACRYPTO_DEV_TYPE_SHA1 ? "hmac(sha1)" : "hmac(sha256)";
 }
 
 /* Drivers every run must have: default, generic, AES-NI, cryptd. */
@@ -101,7 +101,7 @@ static int check_session(const struct acrypto_session_alloc *a, const char *drv,
 		sprintf(why, "bound to %s, not %s", a->bound_driver, drv);
 		return 0;
 	}
-	if (!strncmp(drv, "cryptd(", 7) && !(a->driver_flags & ACRYPTO_ALG_F_ASYNC)) {
+	if (!strncmp(drv, "cryptd(", 7) && !(a->driver_flags & ACRYPTO_DEV_F_ASYNC)) {
 		sprintf(why, "%s not reported async", drv);
 		return 0;
 	}
@@ -126,7 +126,7 @@ static int open_session(int fd, uint32_t op, const struct vec *v, const char *dr
 	}
 	if (!check_session(&a, drv, why))
 		goto fail;
-	if (v->op != CRYPTO_OP_HASH) {
+	if (v->op != ACRYPTO_DEV_OP_HASH) {
 		ret = sess_setkey(fd, (uint32_t)id, v->key, (uint32_t)v->klen);
 		if (ret) {
 			sprintf(why, "FILL_DATA key: %s", strerror(-ret));
@@ -146,15 +146,15 @@ static int run_sync(int fd, const char *drv, const struct vec *v, int decrypt, c
 	const unsigned char *want = decrypt ? v->data : v->exp;
 	int inlen = decrypt ? v->elen : v->dlen, wantlen = decrypt ? v->dlen : v->elen;
 	unsigned char out[MAXD];
-	uint32_t flags = CRYPTO_FILL_SRC;
+	uint32_t flags = ACRYPTO_DEV_FILL_SRC;
 	int id, ret, ok = 0;
 
-	id = open_session(fd, decrypt ? CRYPTO_OP_DECRYPT : v->op, v, drv, MAXD, why);
+	id = open_session(fd, decrypt ? ACRYPTO_DEV_OP_DECRYPT : v->op, v, drv, MAXD, why);
 	if (id < 0)
 		return 0;
 	if (v->ivlen)
-		flags |= CRYPTO_FILL_IV;
-	ret = sess_fill(fd, (uint32_t)id, flags, NULL, 0, v->iv, (uint32_t)v->ivlen, in,
+		flags |= ACRYPTO_DEV_FILL_IV;
+	ret = sess_fill(fd, (uint32_t)id, flags, NULL, 0, v->ivlen ? v->iv : NULL, (uint32_t)v->ivlen, in,
 			(uint32_t)inlen);
 	if (ret) {
 		sprintf(why, "FILL_DATA: %s", strerror(-ret));
@@ -198,7 +198,7 @@ static int run_batch(int fd, int ep, const char *drv, const char *vname, char *w
 			goto out;
 		ids[nids++] = id;
 		/* dec 2: encryption in place (src == dst) */
-		for (int dec = 0; dec <= (v->op == CRYPTO_OP_ENCRYPT ? 2 : 0); dec++) {
+		for (int dec = 0; dec <= (v->op == ACRYPTO_DEV_OP_ENCRYPT ? 2 : 0); dec++) {
 			struct acrypto_request *r = &reqs[n];
 
 			r->tag = 0x1000u + (uint64_t)n;
@@ -209,8 +209,8 @@ static int run_batch(int fd, int ep, const char *drv, const char *vname, char *w
 				memcpy(out[n], v->data, (size_t)v->dlen);
 				r->src = uptr(out[n]);
 			}
-			if (v->op == CRYPTO_OP_ENCRYPT) {
-				r->op = dec == 1 ? CRYPTO_OP_DECRYPT : CRYPTO_OP_ENCRYPT;
+			if (v->op == ACRYPTO_DEV_OP_ENCRYPT) {
+				r->op = dec == 1 ? ACRYPTO_DEV_OP_DECRYPT : ACRYPTO_DEV_OP_ENCRYPT;
 				r->dst = uptr(out[n]);
 				r->dst_len = MAXD;
 				r->iv = v->ivlen ? uptr(v->iv) : 0;
@@ -276,82 +276,91 @@ out:
 	return ok;
 }
 
-static int enumerate(int fd)
-{
-	struct acrypto_alg_info info;
-	int i, ret;
-
-	for (i = 0; i < 256; i++) {
-		memset(&info, 0, sizeof(info));
-		info.index = (uint32_t)i;
-		ret = xioctl(fd, ACRYPTO_IOC_ENUM, &info);
-		if (ret == -ENOENT)
-			break;
-		if (ret)
-			return ret;
-		algs[nalgs++] = info;
-		t_note("driver %-36s %-14s prio %4u%s%s%s", info.driver_name, info.alg_name,
-		       info.priority, info.flags & ACRYPTO_ALG_F_ASYNC ? " async" : "",
-		       info.flags & ACRYPTO_ALG_F_HW ? " hw" : "",
-		       info.flags & ACRYPTO_ALG_F_DEFAULT ? " default" : "");
-	}
-	return nalgs;
-}
-
 static int has_driver(const char *name)
 {
 	for (int i = 0; i < nalgs; i++)
-		if (!strcmp(algs[i].driver_name, name))
+		if (!strcmp(algs[i].driver, name))
 			return 1;
 	return 0;
 }
 
+/*
+ * The module's limits, and enumeration from /proc/crypto: every name the
+ * ABI serves is listed, and an unbound session of each name gets one of
+ * the listed drivers with the highest priority, as the crypto API picks.
+ */
 static void test_enum(int fd)
 {
-	static const char *names[] = { "ecb(aes)", "cbc(aes)", "ctr(aes)", "xts(aes)", "sha1",
-				       "sha256", "hmac(sha1)", "hmac(sha256)", "stdrng" };
-	struct acrypto_alg_info info;
-	struct acrypto_version ver;
+	static const uint32_t triple[][3] = {
+		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_ECB },
+		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_CBC },
+		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_CTR },
+		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_XTS },
+		{ ACRYPTO_DEV_OP_HASH, ACRYPTO_DEV_TYPE_SHA1, ACRYPTO_DEV_MODE_NONE },
+		{ ACRYPTO_DEV_OP_HASH, ACRYPTO_DEV_TYPE_SHA256, ACRYPTO_DEV_MODE_NONE },
+		{ ACRYPTO_DEV_OP_HMAC, ACRYPTO_DEV_TYPE_SHA1, ACRYPTO_DEV_MODE_NONE },
+		{ ACRYPTO_DEV_OP_HMAC, ACRYPTO_DEV_TYPE_SHA256, ACRYPTO_DEV_MODE_NONE },
+		{ ACRYPTO_DEV_OP_RNG, ACRYPTO_DEV_TYPE_RNG, ACRYPTO_DEV_MODE_NONE },
+	};
+	struct acrypto_info info;
 	char why[256] = "";
 	int ok = 1, ret;
 
-	memset(&ver, 0, sizeof(ver));
-	ret = xioctl(fd, ACRYPTO_IOC_VERSION, &ver);
-	t_result(!ret && ver.abi_version == ACRYPTO_ABI_VERSION &&
-			 ver.request_size == sizeof(struct acrypto_request) &&
-			 ver.completion_size == sizeof(struct acrypto_completion),
-		 "version: abi %u, limits sessions %u inflight %u buffer %u, zero copy from %u",
-		 ver.abi_version, ver.max_sessions, ver.max_inflight, ver.max_buffer,
-		 ver.zero_copy_min);
+	memset(&info, 0, sizeof(info));
+	ret = xioctl(fd, ACRYPTO_IOC_INFO, &info);
+	t_result(!ret && info.request_size == sizeof(struct acrypto_request) &&
+			 info.completion_size == sizeof(struct acrypto_completion) &&
+			 info.sessions == 0 && info.inflight == 0 && info.pinned_pages == 0,
+		 "info: limits sessions %u inflight %u buffer %u, zero copy from %u, request %u B",
+		 info.max_sessions, info.max_inflight, info.max_buffer, info.zero_copy_min,
+		 info.request_size);
 
-	ret = enumerate(fd);
-	if (ret <= 0) {
-		t_result(0, "enum: %s", ret ? strerror(-ret) : "empty");
+	kdrv_instantiate(fd);
+	nalgs = kdrv_list(algs, 256);
+	if (nalgs <= 0) {
+		t_result(0, "/proc/crypto: %s", nalgs ? strerror(-nalgs) : "no driver listed");
+		nalgs = 0;
 		return;
 	}
-	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-		int nd = 0;
+	for (int i = 0; i < nalgs; i++)
+		t_note("driver %-36s %-14s prio %4u%s", algs[i].driver, algs[i].name,
+		       algs[i].priority, algs[i].async ? " async" : "");
+	for (size_t k = 0; k < sizeof(triple) / sizeof(triple[0]); k++) {
+		struct acrypto_session_alloc a;
+		unsigned int best = 0, mine = 0;
+		int id, listed = 0;
 
-		for (int i = 0; i < nalgs; i++)
-			if (!strcmp(algs[i].alg_name, names[k]) &&
-			    (algs[i].flags & ACRYPTO_ALG_F_DEFAULT))
-				nd++;
-		if (nd != 1) {
+		id = sess_alloc(fd, triple[k][0], triple[k][1], triple[k][2], NULL, 0, &a);
+		if (id < 0) {
 			ok = 0;
-			sprintf(why, "%s has %d default drivers", names[k], nd);
+			snprintf(why, sizeof(why), "%s: SESSION_ALLOC %s", kdrv_names[k], strerror(-id));
+			continue;
+		}
+		sess_free(fd, (uint32_t)id);
+		for (int i = 0; i < nalgs; i++) {
+			if (strcmp(algs[i].name, kdrv_names[k]))
+				continue;
+			if (algs[i].priority > best)
+				best = algs[i].priority;
+			if (!strcmp(algs[i].driver, a.bound_driver)) {
+				listed = 1;
+				mine = algs[i].priority;
+			}
+		}
+		/* No stdrng at all: the module uses get_random_bytes. */
+		if (!strcmp(a.bound_driver, ACRYPTO_DEV_GET_RANDOM) && !best)
+			continue;
+		if (!listed || mine != best) {
+			ok = 0;
+			snprintf(why, sizeof(why), "%s: default %s (prio %u) is not a best listed one (%u)",
+				 kdrv_names[k], a.bound_driver, mine, best);
 		}
 	}
-	if (!has_driver("cbc-aes-aesni") || !has_driver(ACRYPTO_DRIVER_GET_RANDOM)) {
+	if (!has_driver("cbc-aes-aesni")) {
 		ok = 0;
-		strcpy(why, "cbc-aes-aesni or get_random_bytes missing");
+		strcpy(why, "cbc-aes-aesni missing");
 	}
-	memset(&info, 0, sizeof(info));
-	info.index = (uint32_t)nalgs;
-	if (xioctl(fd, ACRYPTO_IOC_ENUM, &info) != -ENOENT) {
-		ok = 0;
-		strcpy(why, "index past the end is not ENOENT");
-	}
-	t_result(ok, "enum: %d drivers, one default per algorithm %s", nalgs, why);
+	t_result(ok, "/proc/crypto: %d drivers; unbound sessions get a best one %s", nalgs, why);
 }
 
 static void test_rng(int fd, const char *drv)
@@ -364,12 +373,12 @@ static void test_rng(int fd, const char *drv)
 	char why[256] = "";
 	int id, ret, ok = 0;
 
-	id = sess_alloc(fd, CRYPTO_OP_RNG, CRYPTO_TYPE_RNG, CRYPTO_MODE_NONE, drv, 4096, &sa);
+	id = sess_alloc(fd, ACRYPTO_DEV_OP_RNG, ACRYPTO_DEV_TYPE_RNG, ACRYPTO_DEV_MODE_NONE, drv, 4096, &sa);
 	if (id < 0) {
 		t_result(0, "rng %s: SESSION_ALLOC: %s", drv, strerror(-id));
 		return;
 	}
-	ret = sess_fill(fd, (uint32_t)id, CRYPTO_FILL_SRC, NULL, 0, NULL, 0, NULL, 4096);
+	ret = sess_fill(fd, (uint32_t)id, ACRYPTO_DEV_FILL_SRC, NULL, 0, NULL, 0, NULL, 4096);
 	if (!ret) {
 		memset(a, 0, sizeof(a));
 		memset(b, 0, sizeof(b));
@@ -425,7 +434,7 @@ static void test_afalg_xts(void)
 		unsigned char out[MAXD];
 		int op, ret;
 
-		if (v->op != CRYPTO_OP_ENCRYPT || v->mode != CRYPTO_MODE_XTS)
+		if (v->op != ACRYPTO_DEV_OP_ENCRYPT || v->mode != ACRYPTO_DEV_MODE_XTS)
 			continue;
 		op = afalg_open("xts(aes)", v->key, v->klen);
 		if (op < 0) {
@@ -470,12 +479,12 @@ int main(int argc, char **argv)
 		for (int i = 0; i < nalgs && nd < 64; i++) {
 			int dup = 0;
 
-			if (strcmp(algs[i].alg_name, alg))
+			if (strcmp(algs[i].name, alg))
 				continue;
 			for (int k = 0; k < nd; k++)
-				dup |= !strcmp(drivers[k], algs[i].driver_name);
+				dup |= !strcmp(drivers[k], algs[i].driver);
 			if (!dup)
-				drivers[nd++] = algs[i].driver_name;
+				drivers[nd++] = algs[i].driver;
 		}
 
 		for (int k = 0; k < nd; k++) {
@@ -495,7 +504,7 @@ int main(int argc, char **argv)
 					if (strcmp(vecs[j].name, v->name))
 						continue;
 					ok = run_sync(fd, drv, &vecs[j], 0, why);
-					if (ok && v->op == CRYPTO_OP_ENCRYPT)
+					if (ok && v->op == ACRYPTO_DEV_OP_ENCRYPT)
 						ok = run_sync(fd, drv, &vecs[j], 1, why);
 				}
 				t_result(ok, "%s via %s, CRYPTO_SESSION_ADD %s", v->name,
@@ -511,18 +520,18 @@ int main(int argc, char **argv)
 	test_afalg_xts();
 
 	{
-		const char *rngs[32] = { "", ACRYPTO_DRIVER_GET_RANDOM, "drbg_nopr_hmac_sha256" };
+		const char *rngs[32] = { "", ACRYPTO_DEV_GET_RANDOM, "drbg_nopr_hmac_sha256" };
 		int nr = 3;
 
 		for (int i = 0; i < nalgs && nr < 32; i++) {
 			int dup = 0;
 
-			if (strcmp(algs[i].alg_name, "stdrng"))
+			if (strcmp(algs[i].name, "stdrng"))
 				continue;
 			for (int k = 0; k < nr; k++)
-				dup |= !strcmp(rngs[k], algs[i].driver_name);
+				dup |= !strcmp(rngs[k], algs[i].driver);
 			if (!dup)
-				rngs[nr++] = algs[i].driver_name;
+				rngs[nr++] = algs[i].driver;
 		}
 		for (int k = 0; k < nr; k++)
 			test_rng(fd, rngs[k]);

@@ -3,14 +3,26 @@
  * Per-fd limits and call-order rules: sessions (-EMFILE), requests in flight
  * (-EAGAIN), buffer size (-EMSGSIZE), output too small (-ENOSPC), calls in
  * the wrong order (-ENODATA, -ENOKEY), setting a key while requests use it
- * (-EBUSY, best effort: only if one is caught in flight).
+ * (-EBUSY, best effort: only if one is caught in flight), and read() with
+ * nothing in flight (-EAGAIN non-blocking, waits otherwise, never 0).
  */
+#include <signal.h>
+#include <sys/time.h>
+
 #include "common.h"
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
 
 int main(void)
 {
 	static unsigned char big[1 << 17], out[1 << 17];
-	struct acrypto_version v;
+	struct acrypto_info v;
 	struct acrypto_request *rq;
 	struct acrypto_completion *c;
 	unsigned char key[16] = { 1 };
@@ -18,40 +30,40 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	memset(&v, 0, sizeof(v));
-	if (xioctl(fd, ACRYPTO_IOC_VERSION, &v)) {
-		t_result(0, "VERSION");
+	if (xioctl(fd, ACRYPTO_IOC_INFO, &v)) {
+		t_result(0, "ACRYPTO_IOC_INFO");
 		return t_exit();
 	}
 
 	/* sessions */
 	ids = calloc(v.max_sessions + 1, sizeof(*ids));
 	for (i = 0; i < (int)v.max_sessions; i++) {
-		ids[i] = sess_alloc(fd, CRYPTO_OP_HASH, CRYPTO_TYPE_SHA1, 0, NULL, 64, NULL);
+		ids[i] = sess_alloc(fd, ACRYPTO_DEV_OP_HASH, ACRYPTO_DEV_TYPE_SHA1, 0, NULL, 64, NULL);
 		if (ids[i] < 0)
 			break;
 	}
 	t_result(i == (int)v.max_sessions, "%u sessions fit (got %d)", v.max_sessions, i);
-	ret = sess_alloc(fd, CRYPTO_OP_HASH, CRYPTO_TYPE_SHA1, 0, NULL, 64, NULL);
+	ret = sess_alloc(fd, ACRYPTO_DEV_OP_HASH, ACRYPTO_DEV_TYPE_SHA1, 0, NULL, 64, NULL);
 	t_result(ret == -EMFILE, "session %u is refused: %s", v.max_sessions + 1, strerror(-ret));
 	{
 		int other = dev_open();
 
-		ret = sess_alloc(other, CRYPTO_OP_HASH, CRYPTO_TYPE_SHA1, 0, NULL, 64, NULL);
+		ret = sess_alloc(other, ACRYPTO_DEV_OP_HASH, ACRYPTO_DEV_TYPE_SHA1, 0, NULL, 64, NULL);
 		t_result(ret > 0, "the limit is per fd: another fd still allocates");
 		close(other);
 	}
 	sess_free(fd, (uint32_t)ids[v.max_sessions / 2]);
-	ret = sess_alloc(fd, CRYPTO_OP_HASH, CRYPTO_TYPE_SHA1, 0, NULL, 64, NULL);
+	ret = sess_alloc(fd, ACRYPTO_DEV_OP_HASH, ACRYPTO_DEV_TYPE_SHA1, 0, NULL, 64, NULL);
 	t_result(ret > 0, "after SESSION_FREE a session fits again");
 	for (i = 0; i < (int)v.max_sessions; i++)
 		sess_free(fd, (uint32_t)ids[i]);
 	sess_free(fd, (uint32_t)ret);
 
 	/* buffer size */
-	ret = sess_alloc(fd, CRYPTO_OP_ENCRYPT, CRYPTO_TYPE_AES_128, CRYPTO_MODE_CTR, NULL,
+	ret = sess_alloc(fd, ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_CTR, NULL,
 			 v.max_buffer + 1, NULL);
 	t_result(ret == -EMSGSIZE, "src_size max_buffer+1 refused: %s", strerror(-ret));
-	id = sess_alloc(fd, CRYPTO_OP_ENCRYPT, CRYPTO_TYPE_AES_128, CRYPTO_MODE_CTR,
+	id = sess_alloc(fd, ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_CTR,
 			"cryptd(ctr(aes-generic))", v.max_buffer, NULL);
 	t_result(id > 0, "src_size max_buffer accepted");
 	if (id < 0)
@@ -60,7 +72,7 @@ int main(void)
 	/* wrong order */
 	ret = sess_add(fd, (uint32_t)id, out, sizeof(out));
 	t_result(ret == -ENODATA, "SESSION_ADD before FILL_DATA: %s", strerror(-ret));
-	ret = sess_fill(fd, (uint32_t)id, CRYPTO_FILL_IV | CRYPTO_FILL_SRC, NULL, 0, key, 16, big, 64);
+	ret = sess_fill(fd, (uint32_t)id, ACRYPTO_DEV_FILL_IV | ACRYPTO_DEV_FILL_SRC, NULL, 0, key, 16, big, 64);
 	ret = ret ? ret : sess_add(fd, (uint32_t)id, out, sizeof(out));
 	t_result(ret == -ENOKEY, "SESSION_ADD before the key: %s", strerror(-ret));
 	rq = calloc(v.max_inflight + 1, sizeof(*rq));
@@ -74,9 +86,9 @@ int main(void)
 	t_result(ret == -ENOKEY, "SUBMIT before the key: %s", strerror(-ret));
 	sess_setkey(fd, (uint32_t)id, key, 16);
 
-	ret = sess_fill(fd, (uint32_t)id, CRYPTO_FILL_SRC, NULL, 0, NULL, 0, big, v.max_buffer + 1);
+	ret = sess_fill(fd, (uint32_t)id, ACRYPTO_DEV_FILL_SRC, NULL, 0, NULL, 0, big, v.max_buffer + 1);
 	t_result(ret == -EMSGSIZE, "FILL_DATA src over src_size: %s", strerror(-ret));
-	ret = sess_fill(fd, (uint32_t)id, CRYPTO_FILL_SRC, NULL, 0, NULL, 0, big, 100);
+	ret = sess_fill(fd, (uint32_t)id, ACRYPTO_DEV_FILL_SRC, NULL, 0, NULL, 0, big, 100);
 	ret = ret ? ret : sess_add(fd, (uint32_t)id, out, 99);
 	t_result(ret == -ENOSPC, "SESSION_ADD with dst too small: %s", strerror(-ret));
 	rq[0].src_len = v.max_buffer + 1;
@@ -87,10 +99,10 @@ int main(void)
 	rq[0].flags = 1;
 	ret = submit(fd, rq, 1);
 	rq[0].flags = 0;
-	rq[0].__reserved = 1ull << 40;
+	rq[0].__pad = 1;
 	ret = ret == -EINVAL ? submit(fd, rq, 1) : ret;
-	rq[0].__reserved = 0;
-	t_result(ret == -EINVAL, "SUBMIT with nonzero request flags or reserved: %s", strerror(-ret));
+	rq[0].__pad = 0;
+	t_result(ret == -EINVAL, "SUBMIT with nonzero request flags or pad: %s", strerror(-ret));
 	rq[0].dst_len = 63;
 	ret = submit(fd, rq, 1);
 	t_result(ret == -ENOSPC, "SUBMIT with dst_len < src_len: %s", strerror(-ret));
@@ -129,9 +141,25 @@ int main(void)
 			ret = -EIO;
 	t_result(!ret, "all %d completions read, status 0", n);
 	{
-		ssize_t r = read(fd, c, sizeof(*c));
+		struct sigaction sa;
+		struct itimerval it = { .it_value = { 0, 200000 } };
+		int fl = fcntl(fd, F_GETFL);
+		ssize_t r;
 
-		t_result(r == 0, "read with nothing in flight returns 0 (%zd)", r);
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+		r = read(fd, c, sizeof(*c));
+		t_result(r < 0 && errno == EAGAIN,
+			 "O_NONBLOCK read with nothing in flight: EAGAIN (%zd)", r);
+		fcntl(fd, F_SETFL, fl);
+		/* Blocking: waits (another thread could submit) until a signal. */
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_alarm;
+		sigaction(SIGALRM, &sa, NULL);
+		setitimer(ITIMER_REAL, &it, NULL);
+		r = read(fd, c, sizeof(*c));
+		t_result(r < 0 && errno == EINTR && alarms == 1,
+			 "blocking read with nothing in flight waits, never returns 0 (%zd, %s)", r,
+			 r < 0 ? strerror(errno) : "data");
 		r = read(fd, c, sizeof(*c) - 1);
 		t_result(r < 0 && errno == EINVAL, "read smaller than a record: EINVAL");
 	}
