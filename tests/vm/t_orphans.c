@@ -12,6 +12,7 @@
  * Usage: t_orphans [CALLS]
  */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <time.h>
 
@@ -110,8 +111,6 @@ int main(int argc, char **argv)
 
 	/* Interrupt them, and watch the orphan count, until the calls are made. */
 	while (calls < total_calls && time(NULL) - t0 < 240) {
-		struct timespec ts = { 0, 20000 };
-
 		for (i = 0; i < ADDERS; i++)
 			pthread_kill(ad[i].th, SIGUSR1);
 		signals += ADDERS;
@@ -123,7 +122,7 @@ int main(int argc, char **argv)
 					max_orphans = info.orphans;
 			}
 		}
-		nanosleep(&ts, NULL);
+		sched_yield();
 	}
 	stop = 1;
 	for (i = 0; i < ADDERS; i++) {
