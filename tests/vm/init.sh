@@ -45,8 +45,8 @@ mount -t tmpfs scratch /host/run
 cp /host$BUILD/kmod/acrypto.ko /acrypto.ko
 cp /host$BUILD/broken/acrypto_broken.ko /acrypto_broken.ko 2>/dev/null
 
-# load STAGE PARAMS...: insmod, the stage's tests, rmmod (module exit must
-# wait for whatever the last test left in flight).
+# load STAGE PARAMS...: insmod, the stage's tests, rmmod (refused while a
+# closed fd's requests are still in a driver, so retried for a bounded time).
 load() {
 	stage=$1
 	shift

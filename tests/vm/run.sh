@@ -135,7 +135,7 @@ build_module "$build/broken" acrypto_broken.ko >"$build/broken.verdict" || {
 
 # ---- 4. the C tests, static so that nothing depends on the chroot's libs ----
 cflags=(-O2 -g -Wall -Wextra -Werror -I"$repo/include/uapi" -pthread)
-for t in t_kat t_isolation t_limits t_threads t_close t_fuzz bench_acrypto; do
+for t in t_kat t_isolation t_limits t_threads t_close t_fuzz t_abi t_mm t_orphans bench_acrypto; do
 	[ -f "$here/$t.c" ] || { echo "vm: missing $t.c" >&2; continue; }
 	gcc "${cflags[@]}" -static -o "$build/$t" "$here/$t.c"
 done
@@ -144,7 +144,7 @@ for e in "$repo"/examples-c/kernel/*.c; do
 	gcc "${cflags[@]}" -static -o "$build/$(basename "$e" .c)" "$e"
 done
 # The same tests as 32-bit programs: one layout for both, compat_ptr_ioctl.
-for t in t_kat t_isolation t_limits; do
+for t in t_kat t_isolation t_limits t_abi; do
 	gcc -m32 "${cflags[@]}" -static -o "$build/${t}32" "$here/$t.c"
 done
 gcc "${cflags[@]}" -o "$build/xts_ref" "$here/xts_ref.c" -lcrypto
