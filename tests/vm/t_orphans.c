@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Signal storm: ADDERS threads call CRYPTO_SESSION_ADD (64 KiB AES-256-CBC
+ * Signal storm: ADDERS threads call CRYPTO_SESSION_ADD (4 KiB AES-256-CBC
  * on the slow cryptd(cbc(aes-generic)), one session each) 100,000 times in
  * total while another thread interrupts them with signals. Every
  * interrupted request finishes in the background (an orphan); the module
@@ -19,7 +19,7 @@
 #include "common.h"
 
 #define ADDERS	4
-#define LEN	65536
+#define LEN	4096
 
 static long total_calls = 100000;
 static volatile long calls;	/* ADD calls made, all threads */
