@@ -62,10 +62,16 @@ static const char *const fixed_drivers[][6] = {
 	{ "hmac(sha256)", "", "hmac(sha256-generic)", "cryptd(hmac(sha256-generic))", NULL, NULL },
 };
 
+/*
+ * Reads every vector of PATH. A line that does not parse, a bad hex field, or
+ * more vectors than fit is an error (-1 with the reason on stderr): a
+ * vector file the test cannot read must fail the test, not shorten it.
+ */
 static int load_vectors(const char *path)
 {
 	char name[32], key[512], iv[64], *data, *exp, fmt[64];
 	FILE *f = fopen(path, "r");
+	int ret = -1;
 
 	if (!f) {
 		perror(path);
@@ -73,26 +79,47 @@ static int load_vectors(const char *path)
 	}
 	data = malloc(2 * MAXD + 8);
 	exp = malloc(2 * MAXD + 8);
-	while (nvecs < MAXV) {
+	if (!data || !exp) {
+		fprintf(stderr, "%s: out of memory\n", path);
+		goto out;
+	}
+	snprintf(fmt, sizeof(fmt), "%%31s %%u %%u %%u %%511s %%63s %%%ds %%%ds", 2 * MAXD, 2 * MAXD);
+	for (;;) {
 		struct vec *v = &vecs[nvecs];
+		int n;
 
-		snprintf(fmt, sizeof(fmt), "%%31s %%u %%u %%u %%511s %%63s %%%ds %%%ds", 2 * MAXD,
-			 2 * MAXD);
-		if (fscanf(f, fmt, name, &v->op, &v->type, &v->mode, key, iv, data, exp) != 8)
+		if (nvecs == MAXV) {
+			if (fscanf(f, " %31s", name) == 1) {
+				fprintf(stderr, "%s: more than %d vectors\n", path, MAXV);
+				goto out;
+			}
 			break;
+		}
+		n = fscanf(f, fmt, name, &v->op, &v->type, &v->mode, key, iv, data, exp);
+		if (n == EOF && feof(f))
+			break;
+		if (n != 8) {
+			fprintf(stderr, "%s: vector %d cannot be parsed (%d of 8 fields)\n", path,
+				nvecs + 1, n);
+			goto out;
+		}
 		snprintf(v->name, sizeof(v->name), "%s", name);
 		v->klen = hex2bin(key, v->key, sizeof(v->key));
 		v->ivlen = hex2bin(iv, v->iv, sizeof(v->iv));
 		v->dlen = hex2bin(data, v->data, sizeof(v->data));
 		v->elen = hex2bin(exp, v->exp, sizeof(v->exp));
-		if (v->klen < 0 || v->ivlen < 0 || v->dlen < 0 || v->elen < 0)
-			break;
+		if (v->klen < 0 || v->ivlen < 0 || v->dlen < 0 || v->elen < 0) {
+			fprintf(stderr, "%s: vector %d (%s): bad hex field\n", path, nvecs + 1, name);
+			goto out;
+		}
 		nvecs++;
 	}
+	ret = nvecs;
+out:
 	free(data);
 	free(exp);
 	fclose(f);
-	return nvecs;
+	return ret;
 }
 
 static int check_session(const struct acrypto_session_alloc *a, const char *drv, char *why)
@@ -455,9 +482,13 @@ int main(int argc, char **argv)
 	int fd, ep;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc != 2 || load_vectors(argv[1]) <= 0) {
+	if (argc != 2) {
 		fprintf(stderr, "usage: t_kat VECTORS\n");
 		return 2;
+	}
+	if (load_vectors(argv[1]) <= 0) {
+		t_result(0, "vectors %s: none read, or a vector that cannot be parsed", argv[1]);
+		return 1;
 	}
 	fd = dev_open();
 	ep = epoll_create1(EPOLL_CLOEXEC);
