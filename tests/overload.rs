@@ -5,8 +5,17 @@ mod support;
 
 use acrypto::{Engine, Error, Op, Request, SessionBuilder};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use support::*;
+
+/// RSS is the whole process's and the test harness runs tests in parallel:
+/// each test that measures it holds this lock, so that one test's buffers
+/// are not counted as another's growth.
+static RSS_MEASURE: Mutex<()> = Mutex::new(());
+
+fn measure_alone() -> MutexGuard<'static, ()> {
+    RSS_MEASURE.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn rss_kib() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -19,6 +28,7 @@ fn rss_kib() -> u64 {
 
 #[test]
 fn far_beyond_capacity_busy_appears_memory_stays_bounded_nothing_is_lost() {
+    let _alone = measure_alone();
     const ATTEMPTS: u64 = 300_000;
     const SIZE: usize = 4096;
     const MAX_IN_FLIGHT: usize = 600;
@@ -90,6 +100,7 @@ fn far_beyond_capacity_busy_appears_memory_stays_bounded_nothing_is_lost() {
 /// accepted request completes once.
 #[test]
 fn the_byte_limit_bounds_memory_under_5000_pending_1_mib_requests() {
+    let _alone = measure_alone();
     const ATTEMPTS: u64 = 5_000;
     const SIZE: usize = 1 << 20;
     const LIMIT: u64 = 64 << 20;
@@ -155,6 +166,7 @@ fn the_byte_limit_bounds_memory_under_5000_pending_1_mib_requests() {
 /// and `Busy` comes; once the worker runs them, the charge is gone.
 #[test]
 fn bytes_of_callbacks_waiting_for_a_completion_worker_stay_charged() {
+    let _alone = measure_alone();
     const SIZE: usize = 16 << 10;
     let e = Engine::builder()
         .max_in_flight_bytes(64 << 10)
