@@ -213,6 +213,19 @@ struct kdrv {
 static const char *const kdrv_names[] = { "ecb(aes)", "cbc(aes)", "ctr(aes)", "xts(aes)", "sha1",
 					  "sha256", "hmac(sha1)", "hmac(sha256)", "stdrng" };
 
+/* The (op, type, mode) of each name above, in the same order. */
+static const uint32_t kdrv_triples[][3] = {
+	{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_ECB },
+	{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_CBC },
+	{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_CTR },
+	{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_XTS },
+	{ ACRYPTO_DEV_OP_HASH, ACRYPTO_DEV_TYPE_SHA1, ACRYPTO_DEV_MODE_NONE },
+	{ ACRYPTO_DEV_OP_HASH, ACRYPTO_DEV_TYPE_SHA256, ACRYPTO_DEV_MODE_NONE },
+	{ ACRYPTO_DEV_OP_HMAC, ACRYPTO_DEV_TYPE_SHA1, ACRYPTO_DEV_MODE_NONE },
+	{ ACRYPTO_DEV_OP_HMAC, ACRYPTO_DEV_TYPE_SHA256, ACRYPTO_DEV_MODE_NONE },
+	{ ACRYPTO_DEV_OP_RNG, ACRYPTO_DEV_TYPE_RNG, ACRYPTO_DEV_MODE_NONE },
+};
+
 static inline int kdrv_served(const char *name)
 {
 	for (size_t i = 0; i < sizeof(kdrv_names) / sizeof(kdrv_names[0]); i++)
@@ -228,20 +241,8 @@ static inline int kdrv_served(const char *name)
  */
 static inline void kdrv_instantiate(int fd)
 {
-	static const uint32_t t[][3] = {
-		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_ECB },
-		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_CBC },
-		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_CTR },
-		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_XTS },
-		{ ACRYPTO_DEV_OP_HASH, ACRYPTO_DEV_TYPE_SHA1, ACRYPTO_DEV_MODE_NONE },
-		{ ACRYPTO_DEV_OP_HASH, ACRYPTO_DEV_TYPE_SHA256, ACRYPTO_DEV_MODE_NONE },
-		{ ACRYPTO_DEV_OP_HMAC, ACRYPTO_DEV_TYPE_SHA1, ACRYPTO_DEV_MODE_NONE },
-		{ ACRYPTO_DEV_OP_HMAC, ACRYPTO_DEV_TYPE_SHA256, ACRYPTO_DEV_MODE_NONE },
-		{ ACRYPTO_DEV_OP_RNG, ACRYPTO_DEV_TYPE_RNG, ACRYPTO_DEV_MODE_NONE },
-	};
-
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		int id = sess_alloc(fd, t[i][0], t[i][1], t[i][2], NULL, 0, NULL);
+	for (size_t i = 0; i < sizeof(kdrv_triples) / sizeof(kdrv_triples[0]); i++) {
+		int id = sess_alloc(fd, kdrv_triples[i][0], kdrv_triples[i][1], kdrv_triples[i][2], NULL, 0, NULL);
 
 		if (id > 0)
 			sess_free(fd, (uint32_t)id);

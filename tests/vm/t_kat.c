@@ -318,17 +318,6 @@ static int has_driver(const char *name)
  */
 static void test_enum(int fd)
 {
-	static const uint32_t triple[][3] = {
-		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_ECB },
-		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_CBC },
-		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_CTR },
-		{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_XTS },
-		{ ACRYPTO_DEV_OP_HASH, ACRYPTO_DEV_TYPE_SHA1, ACRYPTO_DEV_MODE_NONE },
-		{ ACRYPTO_DEV_OP_HASH, ACRYPTO_DEV_TYPE_SHA256, ACRYPTO_DEV_MODE_NONE },
-		{ ACRYPTO_DEV_OP_HMAC, ACRYPTO_DEV_TYPE_SHA1, ACRYPTO_DEV_MODE_NONE },
-		{ ACRYPTO_DEV_OP_HMAC, ACRYPTO_DEV_TYPE_SHA256, ACRYPTO_DEV_MODE_NONE },
-		{ ACRYPTO_DEV_OP_RNG, ACRYPTO_DEV_TYPE_RNG, ACRYPTO_DEV_MODE_NONE },
-	};
 	struct acrypto_info info;
 	char why[256] = "";
 	int ok = 1, ret;
@@ -352,12 +341,12 @@ static void test_enum(int fd)
 	for (int i = 0; i < nalgs; i++)
 		t_note("driver %-36s %-14s prio %4u%s", algs[i].driver, algs[i].name,
 		       algs[i].priority, algs[i].async ? " async" : "");
-	for (size_t k = 0; k < sizeof(triple) / sizeof(triple[0]); k++) {
+	for (size_t k = 0; k < sizeof(kdrv_triples) / sizeof(kdrv_triples[0]); k++) {
 		struct acrypto_session_alloc a;
 		unsigned int best = 0, mine = 0;
 		int id, listed = 0;
 
-		id = sess_alloc(fd, triple[k][0], triple[k][1], triple[k][2], NULL, 0, &a);
+		id = sess_alloc(fd, kdrv_triples[k][0], kdrv_triples[k][1], kdrv_triples[k][2], NULL, 0, &a);
 		if (id < 0) {
 			ok = 0;
 			snprintf(why, sizeof(why), "%s: SESSION_ALLOC %s", kdrv_names[k], strerror(-id));
