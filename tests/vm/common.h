@@ -198,6 +198,20 @@ static inline int read_all(int fd, struct acrypto_completion *c, int n)
 	return 0;
 }
 
+/* The module's reference count (-1 when it is not loaded). */
+static inline int module_refcnt(void)
+{
+	FILE *f = fopen("/sys/module/acrypto/refcnt", "r");
+	int n = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
 /*
  * The kernel drivers a session can bind to, from /proc/crypto (the module
  * has no enumeration of its own): every tested, non-internal driver whose

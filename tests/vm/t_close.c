@@ -53,19 +53,6 @@ static int flood(int fd, int id, int n, uint32_t len)
 	return done;
 }
 
-static int module_refcnt(void)
-{
-	FILE *f = fopen("/sys/module/acrypto/refcnt", "r");
-	int n = -1;
-
-	if (f) {
-		if (fscanf(f, "%d", &n) != 1)
-			n = -1;
-		fclose(f);
-	}
-	return n;
-}
-
 struct racer {
 	int fd;
 	int id;

@@ -63,19 +63,6 @@ static void *adder(void *p)
 	return NULL;
 }
 
-static int module_refcnt(void)
-{
-	FILE *f = fopen("/sys/module/acrypto/refcnt", "r");
-	int n = -1;
-
-	if (f) {
-		if (fscanf(f, "%d", &n) != 1)
-			n = -1;
-		fclose(f);
-	}
-	return n;
-}
-
 int main(int argc, char **argv)
 {
 	static struct adder ad[ADDERS];
