@@ -135,14 +135,21 @@ fn plugged(e: &Engine, s: &acrypto::Session, ds: &Shared) {
     assert_eq!(ds.held(), PLUG);
 }
 
-#[test]
-fn high_priority_comes_out_first_under_a_saturating_low_priority_load() {
+/// One gated device recording the order it takes items in, and two sessions
+/// on it: priority 0 (low) and priority 7 (high).
+fn priority_pair() -> (Engine, Arc<Shared>, acrypto::Session, acrypto::Session) {
     let dev = Scripted::gated("dev", Script { queue_len: 4096, batch: 1, ..only(&[AES128]) });
     let ds = dev.shared.clone();
     ds.record_order.store(true, Ordering::SeqCst);
     let e = Engine::builder().device(dev).build().unwrap();
     let low = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).priority(0)).unwrap();
     let high = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).priority(7)).unwrap();
+    (e, ds, low, high)
+}
+
+#[test]
+fn high_priority_comes_out_first_under_a_saturating_low_priority_load() {
+    let (e, ds, low, high) = priority_pair();
     plugged(&e, &low, &ds);
     for i in 0..2000 {
         e.submit_with(&low, Request::new(vec![0; 16]).with_iv(&IV).with_user(i), |_| {}).unwrap();
@@ -167,12 +174,7 @@ fn high_priority_comes_out_first_under_a_saturating_low_priority_load() {
 
 #[test]
 fn aging_serves_low_priority_under_a_high_priority_load_that_would_starve_it() {
-    let dev = Scripted::gated("dev", Script { queue_len: 4096, batch: 1, ..only(&[AES128]) });
-    let ds = dev.shared.clone();
-    ds.record_order.store(true, Ordering::SeqCst);
-    let e = Engine::builder().device(dev).build().unwrap();
-    let low = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).priority(0)).unwrap();
-    let high = e.session(SessionBuilder::new().step(AES128, Op::Encrypt, &KEY16).priority(7)).unwrap();
+    let (e, ds, low, high) = priority_pair();
     plugged(&e, &high, &ds);
     // 40 lows behind 800 highs: strict priority would run every high first.
     for i in 0..40 {
