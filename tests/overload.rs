@@ -17,6 +17,17 @@ fn measure_alone() -> MutexGuard<'static, ()> {
     RSS_MEASURE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// An engine of `n` gated scripted devices `d0`.. (closed until opened
+/// through the returned handles), built from `builder`.
+fn gated_engine(n: usize, script: &Script, mut builder: acrypto::EngineBuilder) -> (Engine, Vec<Arc<Shared>>) {
+    let devs: Vec<_> = (0..n).map(|i| Scripted::gated(&format!("d{i}"), script.clone())).collect();
+    let shared = devs.iter().map(|d| d.shared.clone()).collect();
+    for d in devs {
+        builder = builder.device(d);
+    }
+    (builder.build().unwrap(), shared)
+}
+
 fn rss_kib() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
     s.lines()
@@ -33,15 +44,10 @@ fn far_beyond_capacity_busy_appears_memory_stays_bounded_nothing_is_lost() {
     const SIZE: usize = 4096;
     const MAX_IN_FLIGHT: usize = 600;
     let script = Script { algs: vec![AES128CTR], queue_len: 256, batch: 8, ..Script::default() };
-    let devs: Vec<_> = (0..3).map(|i| Scripted::gated(&format!("d{i}"), script.clone())).collect();
-    let shared: Vec<_> = devs.iter().map(|d| d.shared.clone()).collect();
     // The byte limit also bounds callbacks that completed but wait for a
     // starved completion worker (they leave the in-flight count at once).
-    let mut b = Engine::builder().max_in_flight(MAX_IN_FLIGHT).max_in_flight_bytes(8 << 20);
-    for d in devs {
-        b = b.device(d);
-    }
-    let e = b.build().unwrap();
+    let builder = Engine::builder().max_in_flight(MAX_IN_FLIGHT).max_in_flight_bytes(8 << 20);
+    let (e, shared) = gated_engine(3, &script, builder);
     let s = e.session(SessionBuilder::new().step(AES128CTR, Op::Encrypt, &[1; 16])).unwrap();
     let seen: Arc<Vec<AtomicU8>> = Arc::new((0..ATTEMPTS).map(|_| AtomicU8::new(0)).collect());
     let rss_before = rss_kib();
@@ -105,13 +111,7 @@ fn the_byte_limit_bounds_memory_under_5000_pending_1_mib_requests() {
     const SIZE: usize = 1 << 20;
     const LIMIT: u64 = 64 << 20;
     let script = Script { algs: vec![AES128CTR], queue_len: 8192, batch: 8, ..Script::default() };
-    let devs: Vec<_> = (0..2).map(|i| Scripted::gated(&format!("d{i}"), script.clone())).collect();
-    let shared: Vec<_> = devs.iter().map(|d| d.shared.clone()).collect();
-    let mut b = Engine::builder().max_in_flight_bytes(LIMIT);
-    for d in devs {
-        b = b.device(d);
-    }
-    let e = b.build().unwrap();
+    let (e, shared) = gated_engine(2, &script, Engine::builder().max_in_flight_bytes(LIMIT));
     assert_eq!(e.max_in_flight_bytes(), LIMIT);
     let s = e.session(SessionBuilder::new().step(AES128CTR, Op::Encrypt, &[1; 16])).unwrap();
     let seen: Arc<Vec<AtomicU8>> = Arc::new((0..ATTEMPTS).map(|_| AtomicU8::new(0)).collect());
@@ -166,7 +166,6 @@ fn the_byte_limit_bounds_memory_under_5000_pending_1_mib_requests() {
 /// and `Busy` comes; once the worker runs them, the charge is gone.
 #[test]
 fn bytes_of_callbacks_waiting_for_a_completion_worker_stay_charged() {
-    let _alone = measure_alone();
     const SIZE: usize = 16 << 10;
     let e = Engine::builder()
         .max_in_flight_bytes(64 << 10)
