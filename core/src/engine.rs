@@ -708,16 +708,9 @@ impl EngineInner {
                     if e == Error::Busy && room == Room::Refuse {
                         self.counters.rejected_busy.inc();
                     }
-                    let job = *j;
-                    if let Some(seq) = job.seq {
-                        // Nothing is delivered for a refused request; release
-                        // what waited behind its sequence number.
-                        self.deliver_ordered(&job.session, seq, None);
-                    }
-                    self.bytes.release(job.charged);
-                    self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                    self.changed.notify();
-                    return reject(e, job.request);
+                    // Nothing is delivered for a refused request: its completion is dropped.
+                    let (request, _completion) = self.hand_back(j);
+                    return reject(e, request);
                 }
             }
         }

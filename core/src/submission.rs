@@ -183,7 +183,7 @@ impl EngineInner {
 
     /// Gives an admitted job back unqueued: its sequence number is skipped,
     /// it leaves the in-flight count, and its request and completion return.
-    fn hand_back(&self, job: Box<Job>) -> (Request, Completion) {
+    pub(crate) fn hand_back(&self, job: Box<Job>) -> (Request, Completion) {
         let job = *job;
         if let Some(seq) = job.seq {
             self.deliver_ordered(&job.session, seq, None);
