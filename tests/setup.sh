@@ -16,8 +16,12 @@
 set -eu
 
 pkgs="${*:-}"
-[ -n "$pkgs" ] || pkgs="openssl gcc g++ libc6-dev make binutils libssl-dev pkg-config strace libclang-dev clang
-      qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static gcc-multilib kmod cpio gzip"
+if [ -z "$pkgs" ]; then
+	# One line per need, so that a new need is a new line.
+	pkgs="openssl gcc g++ libc6-dev make binutils libssl-dev pkg-config strace"
+	pkgs="$pkgs libclang-dev clang"
+	pkgs="$pkgs qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static gcc-multilib kmod cpio gzip"
+fi
 
 need=""
 for pkg in $pkgs; do
