@@ -10,7 +10,8 @@
 #   tests/vm/run.sh          the test suite (default)
 #   tests/vm/run.sh bench    the benchmark only (not part of the tests)
 #
-# Environment: VM_TIMEOUT (seconds, default 900: a hang detector; the guest
+# Environment: VM_ONLY (a regex: run only the manifest's test lines whose
+# name matches, for working on them; CI never sets it), VM_TIMEOUT (seconds, default 900: a hang detector; the guest
 # needs about 6 minutes, more on a loaded machine), KVER (default: newest
 # kernel with both /boot/vmlinuz-$KVER and /lib/modules/$KVER/build).
 set -euo pipefail
@@ -223,6 +224,13 @@ if [ "$rust_tests" = skip ]; then
 	log "skipped: $(grep -c '\$B/kernel_devices' "$here/manifest") manifest entries of the Rust tests"
 else
 	cp "$here/manifest" "$build/manifest"
+fi
+# VM_ONLY=REGEX: a partial run while working on some tests (never a verdict
+# for CI): only the test lines whose NAME matches REGEX, under their load lines.
+if [ -n "${VM_ONLY:-}" ]; then
+	awk -v re="$VM_ONLY" '$1 != "test" || $2 ~ re' "$build/manifest" >"$build/manifest.only"
+	mv "$build/manifest.only" "$build/manifest"
+	log "PARTIAL RUN (VM_ONLY=$VM_ONLY): $(grep -c '^test ' "$build/manifest") test lines"
 fi
 cp "$here/selftest.manifest" "$build/selftest.manifest"
 manifest_ids "$build/manifest" >"$build/manifest.ids" || exit 2
