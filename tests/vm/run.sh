@@ -243,8 +243,10 @@ ird=$build/initramfs
 mkdir -p "$ird"/{bin,dev,proc,sys,host,tmp,lib/modules}
 cp /bin/busybox "$ird/bin/busybox"
 # sha512 before drbg: its self-test instantiates hmac(sha512)
-mods="virtio_pci 9pnet_virtio 9p aesni_intel cryptd crypto_simd ecb ctr xts sha512_generic sha512_ssse3 drbg
-      ansi_cprng af_alg algif_skcipher algif_hash sha1_ssse3 sha256_ssse3"
+# One line per need, so that a new need is a new line.
+mods="virtio_pci 9pnet_virtio 9p"
+mods="$mods aesni_intel cryptd crypto_simd ecb ctr xts sha512_generic sha512_ssse3 drbg"
+mods="$mods ansi_cprng af_alg algif_skcipher algif_hash sha1_ssse3 sha256_ssse3"
 : >"$ird/modules.list"
 for m in $mods; do
 	modprobe --show-depends -S "$KVER" "$m" 2>/dev/null | awk '$1 == "insmod" { print $2 }'
@@ -284,6 +286,8 @@ memdebug="slub_debug=FZPU page_poison=1"
 memdebug="$memdebug rcupdate.rcu_cpu_stall_timeout=300 watchdog_thresh=60"
 
 # ---- 7. boot ---------------------------------------------------------------------
+# More devices for the guest: one line per need (qemu_extra+=(...)).
+qemu_extra=()
 log "booting (timeout ${timeout_s}s), console in $build/console.log"
 boot_start=$(date +%s)
 set +e
@@ -292,6 +296,7 @@ timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$build/initrd.gz" \
 	-fsdev local,id=fs0,path=/,security_model=none,readonly=on \
 	-device virtio-9p-pci,fsdev=fs0,mount_tag=host \
+	"${qemu_extra[@]}" \
 	-append "console=ttyS0 quiet panic=-1 oops=panic $memdebug" </dev/null |
 	tee "$build/console.log" | sed -u 's/\r$//' |
 	grep --line-buffered -E '^(RESULT FAIL|RESULT PASS [^ ]+/[^ ]+:|GUEST|SELFTEST)'
