@@ -21,6 +21,8 @@ if [ -z "$pkgs" ]; then
 	pkgs="openssl gcc g++ libc6-dev make binutils libssl-dev pkg-config strace"
 	pkgs="$pkgs libclang-dev clang"
 	pkgs="$pkgs qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static gcc-multilib kmod cpio gzip"
+	# LUKS2 header tests on plain files (ports/blk/tests/luks2.rs)
+	pkgs="$pkgs cryptsetup-bin"
 fi
 
 need=""
