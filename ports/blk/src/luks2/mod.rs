@@ -5,7 +5,7 @@
 //!
 //! The format is the cryptsetup project's LUKS2 on-disk format. Bad input
 //! (a wrong passphrase, corrupt or truncated headers, an unsupported cipher)
-//! is an [`Error`], never a panic, and [`format`] writes nothing unless every
+//! is an [`Error`], never a panic, and [`format()`] writes nothing unless every
 //! check has passed.
 
 mod disk;
@@ -399,7 +399,7 @@ pub fn open(backing: &File, passphrase: &[u8]) -> Result<Volume, Error> {
     }
 }
 
-/// The key derivation of the one keyslot [`format`] writes.
+/// The key derivation of the one keyslot [`format()`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pbkdf {
     /// PBKDF2-HMAC-SHA256 with this many iterations.
@@ -410,7 +410,7 @@ pub enum Pbkdf {
     Argon2i { time: u32, memory_kib: u32, lanes: u32 },
 }
 
-/// What [`format`] writes.
+/// What [`format()`] writes.
 #[derive(Debug, Clone)]
 pub struct FormatOptions {
     /// Data segment cipher, e.g. `aes-xts-plain64`.
@@ -469,7 +469,7 @@ pub fn format(backing: &File, passphrase: &[u8], params: &FormatOptions) -> Resu
     format_with_key(backing, passphrase, params, None)
 }
 
-/// [`format`] with a given volume key instead of a random one.
+/// [`format()`] with a given volume key instead of a random one.
 pub fn format_with_key(
     backing: &File,
     passphrase: &[u8],
