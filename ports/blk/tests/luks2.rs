@@ -371,3 +371,106 @@ fn bad_format_requests_write_nothing() {
         assert!(fs::read(path).unwrap() == before, "{o:?} changed the file");
     }
 }
+
+/// Rewrites the JSON of both header copies (16 KiB headers) with `edit`
+/// and gives them valid checksums again, as a hostile or buggy writer could.
+fn rewrite_json(img: &Path, edit: &dyn Fn(&mut serde_json::Value)) {
+    use sha2::Digest;
+    let mut all = fs::read(img).unwrap();
+    for off in [0usize, 16384] {
+        let hdr = &mut all[off..off + 16384];
+        let area = &hdr[4096..];
+        let end = area.iter().position(|&c| c == 0).unwrap();
+        let mut v: serde_json::Value = serde_json::from_slice(&area[..end]).unwrap();
+        edit(&mut v);
+        let text = serde_json::to_vec(&v).unwrap();
+        assert!(text.len() < 12288);
+        hdr[4096..].fill(0);
+        hdr[4096..4096 + text.len()].copy_from_slice(&text);
+        hdr[448..512].fill(0);
+        let sum = sha2::Sha256::digest(&*hdr);
+        hdr[448..480].copy_from_slice(&sum);
+    }
+    fs::write(img, all).unwrap();
+}
+
+#[test]
+fn hostile_metadata_with_valid_checksums_is_an_error_not_a_panic() {
+    use serde_json::json;
+    let d = Dir::new();
+    let base = d.image("base.img", 20 * MIB);
+    let vk = random(64);
+    cs_format(&d, &base, b"pw", &vk, PBKDF2_FAST);
+    let pristine = fs::read(&base).unwrap();
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        ("identity", Box::new(|_| {}), ""),
+        (
+            "serpent",
+            Box::new(|v| v["segments"]["0"]["encryption"] = json!("serpent-xts-plain64")),
+            "serpent-xts-plain64",
+        ),
+        ("scrypt", Box::new(|v| v["keyslots"]["0"]["kdf"]["type"] = json!("scrypt")), "scrypt"),
+        ("0 stripes", Box::new(|v| v["keyslots"]["0"]["af"]["stripes"] = json!(0)), "stripes"),
+        ("many stripes", Box::new(|v| v["keyslots"]["0"]["af"]["stripes"] = json!(1u64 << 40)), "stripes"),
+        ("af hash", Box::new(|v| v["keyslots"]["0"]["af"]["hash"] = json!("md4")), "md4"),
+        (
+            "area at u64 max",
+            Box::new(|v| v["keyslots"]["0"]["area"]["offset"] = json!(u64::MAX.to_string())),
+            "overflows",
+        ),
+        ("area too small", Box::new(|v| v["keyslots"]["0"]["area"]["size"] = json!("4096")), "too small"),
+        ("area outside", Box::new(|v| v["keyslots"]["0"]["area"]["offset"] = json!("0")), "outside"),
+        ("area cipher", Box::new(|v| v["keyslots"]["0"]["area"]["encryption"] = json!("aes-ecb")), "aes-ecb"),
+        ("huge key", Box::new(|v| v["keyslots"]["0"]["key_size"] = json!(100_000)), "key size"),
+        ("sector 1000", Box::new(|v| v["segments"]["0"]["sector_size"] = json!(1000)), "sector size"),
+        ("segment at 0", Box::new(|v| v["segments"]["0"]["offset"] = json!("0")), "inside the keyslots area"),
+        (
+            "segment at max",
+            Box::new(|v| v["segments"]["0"]["offset"] = json!((u64::MAX - 511).to_string())),
+            "overflows",
+        ),
+        ("segment past end", Box::new(|v| v["segments"]["0"]["size"] = json!((64 * MIB).to_string())), "too small"),
+        ("offset a number", Box::new(|v| v["segments"]["0"]["offset"] = json!(16777216)), "not a string"),
+        (
+            "iterations a string",
+            Box::new(|v| v["keyslots"]["0"]["kdf"]["iterations"] = json!("1000")),
+            "not an unsigned",
+        ),
+        ("0 iterations", Box::new(|v| v["keyslots"]["0"]["kdf"]["iterations"] = json!(0)), "0 iterations"),
+        ("salt", Box::new(|v| v["keyslots"]["0"]["kdf"]["salt"] = json!("!!!")), "base64"),
+        ("no digests", Box::new(|v| v["digests"] = json!({})), "no digest"),
+        ("no keyslot", Box::new(|v| v["keyslots"] = json!({})), "no keyslot"),
+        ("json_size", Box::new(|v| v["config"]["json_size"] = json!("4096")), "json_size"),
+        (
+            "requirements",
+            Box::new(|v| v["config"]["requirements"] = json!({"mandatory": ["online-reencrypt"]})),
+            "online-reencrypt",
+        ),
+        ("two segments", Box::new(|v| v["segments"]["1"] = v["segments"]["0"].clone()), "2 data segments"),
+        ("integrity", Box::new(|v| v["segments"]["0"]["integrity"] = json!({"type": "hmac(sha256)"})), "integrity"),
+        ("not an object", Box::new(|v| *v = json!([1, 2])), "not an object"),
+        (
+            "argon2 memory",
+            Box::new(|v| {
+                v["keyslots"]["0"]["kdf"] = json!({"type": "argon2id", "time": 4, "memory": 8u64 << 20, "cpus": 1, "salt": "AAAAAAAAAAAAAAAAAAAAAA=="});
+            }),
+            "memory",
+        ),
+    ];
+    for (name, edit, want) in cases {
+        let img = d.file("h.img", &pristine);
+        rewrite_json(&img, &*edit);
+        match open(&img, b"pw") {
+            Ok(v) => {
+                assert_eq!(want, "", "{name}: opened");
+                assert_eq!(&v.key[..], &vk[..]);
+            }
+            Err(e) => assert!(!want.is_empty() && e.to_string().contains(want), "{name}: {e}"),
+        }
+    }
+    // A changed digest: the key is found but does not match, so no keyslot opens.
+    let img = d.file("h.img", &pristine);
+    rewrite_json(&img, &|v| v["digests"]["0"]["digest"] = json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+    assert_eq!(open(&img, b"pw").unwrap_err(), Error::WrongPassphrase);
+}

@@ -318,7 +318,10 @@ pub fn open(backing: &File, passphrase: &[u8]) -> Result<Volume, Error> {
     }
     let data_end = match seg.size {
         Some(n) => seg.offset.checked_add(n).ok_or_else(|| Error::Invalid("segment size overflows".into()))?,
-        None => seg.offset + seg.sector_size as u64,
+        None => seg
+            .offset
+            .checked_add(seg.sector_size as u64)
+            .ok_or_else(|| Error::Invalid("segment offset overflows".into()))?,
     };
     if file_len < data_end {
         return Err(Error::TooSmall(format!("the data segment needs {data_end} bytes, the file has {file_len}")));
