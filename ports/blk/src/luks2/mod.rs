@@ -413,6 +413,34 @@ pub enum Pbkdf {
     Argon2i { time: u32, memory_kib: u32, lanes: u32 },
 }
 
+impl Pbkdf {
+    /// The KDF cryptsetup's options name: `--pbkdf KIND` (pbkdf2, argon2id,
+    /// argon2i), `--pbkdf-force-iterations N` (PBKDF2 iterations or Argon2
+    /// passes), `--pbkdf-memory KIB`, `--pbkdf-parallel N`. What is not
+    /// given takes a fixed default (no benchmark): PBKDF2-SHA256 1000000
+    /// iterations; Argon2 4 passes, 65536 KiB, 1 lane.
+    pub fn from_options(
+        kind: &str,
+        force_iterations: Option<u32>,
+        memory_kib: Option<u32>,
+        parallel: Option<u32>,
+    ) -> Result<Pbkdf, Error> {
+        let (time, memory_kib, lanes) =
+            (force_iterations.unwrap_or(4), memory_kib.unwrap_or(64 * 1024), parallel.unwrap_or(1));
+        match kind {
+            "pbkdf2" => {
+                if memory_kib != 64 * 1024 || parallel.is_some() {
+                    return Err(Error::Invalid("--pbkdf-memory and --pbkdf-parallel are for argon2".into()));
+                }
+                Ok(Pbkdf::Pbkdf2 { iterations: force_iterations.unwrap_or(1_000_000) })
+            }
+            "argon2id" => Ok(Pbkdf::Argon2id { time, memory_kib, lanes }),
+            "argon2i" => Ok(Pbkdf::Argon2i { time, memory_kib, lanes }),
+            _ => Err(Error::Unsupported(format!("pbkdf {kind:?} (pbkdf2, argon2id, argon2i are)"))),
+        }
+    }
+}
+
 /// What [`format()`] writes.
 #[derive(Debug, Clone)]
 pub struct FormatOptions {
@@ -613,6 +641,23 @@ mod tests {
                 assert_ne!(&kdf::af_merge(hash, &bad, 64, stripes).unwrap()[..], &key[..]);
             }
         }
+    }
+
+    #[test]
+    fn pbkdf_from_cryptsetup_options() {
+        use super::Pbkdf;
+        assert_eq!(Pbkdf::from_options("pbkdf2", Some(2000), None, None), Ok(Pbkdf::Pbkdf2 { iterations: 2000 }));
+        assert_eq!(Pbkdf::from_options("pbkdf2", None, None, None), Ok(Pbkdf::Pbkdf2 { iterations: 1_000_000 }));
+        assert_eq!(
+            Pbkdf::from_options("argon2id", None, Some(1024), Some(2)),
+            Ok(Pbkdf::Argon2id { time: 4, memory_kib: 1024, lanes: 2 })
+        );
+        assert_eq!(
+            Pbkdf::from_options("argon2i", Some(5), None, None),
+            Ok(Pbkdf::Argon2i { time: 5, memory_kib: 65536, lanes: 1 })
+        );
+        assert!(Pbkdf::from_options("pbkdf2", None, Some(1024), None).is_err());
+        assert!(Pbkdf::from_options("scrypt", None, None, None).unwrap_err().to_string().contains("scrypt"));
     }
 
     #[test]
