@@ -425,17 +425,17 @@ impl Pbkdf {
         memory_kib: Option<u32>,
         parallel: Option<u32>,
     ) -> Result<Pbkdf, Error> {
-        let (time, memory_kib, lanes) =
-            (force_iterations.unwrap_or(4), memory_kib.unwrap_or(64 * 1024), parallel.unwrap_or(1));
+        let (time, lanes) = (force_iterations.unwrap_or(4), parallel.unwrap_or(1));
+        let mem = memory_kib.unwrap_or(64 * 1024);
         match kind {
             "pbkdf2" => {
-                if memory_kib != 64 * 1024 || parallel.is_some() {
+                if memory_kib.is_some() || parallel.is_some() {
                     return Err(Error::Invalid("--pbkdf-memory and --pbkdf-parallel are for argon2".into()));
                 }
                 Ok(Pbkdf::Pbkdf2 { iterations: force_iterations.unwrap_or(1_000_000) })
             }
-            "argon2id" => Ok(Pbkdf::Argon2id { time, memory_kib, lanes }),
-            "argon2i" => Ok(Pbkdf::Argon2i { time, memory_kib, lanes }),
+            "argon2id" => Ok(Pbkdf::Argon2id { time, memory_kib: mem, lanes }),
+            "argon2i" => Ok(Pbkdf::Argon2i { time, memory_kib: mem, lanes }),
             _ => Err(Error::Unsupported(format!("pbkdf {kind:?} (pbkdf2, argon2id, argon2i are)"))),
         }
     }
@@ -657,6 +657,8 @@ mod tests {
             Ok(Pbkdf::Argon2i { time: 5, memory_kib: 65536, lanes: 1 })
         );
         assert!(Pbkdf::from_options("pbkdf2", None, Some(1024), None).is_err());
+        assert!(Pbkdf::from_options("pbkdf2", None, Some(65536), None).is_err());
+        assert!(Pbkdf::from_options("pbkdf2", None, None, Some(1)).is_err());
         assert!(Pbkdf::from_options("scrypt", None, None, None).unwrap_err().to_string().contains("scrypt"));
     }
 
