@@ -30,6 +30,9 @@ if printf '%s\n' "$tree" | grep -E '^(clap|indicatif|serde_json) '; then
 fi
 printf '%s\n' "$tree" | grep -q '^acrypto-core ' # the check sees the tree
 
+stage "OpenSSL provider: EVP program, openssl enc/rand, TLS through s_server and s_client"
+tests/provider/run.sh
+
 stage "loom models"
 RUSTFLAGS="--cfg acrypto_loom" CARGO_TARGET_DIR=target/loom \
 	cargo test --release --locked -p acrypto-core --test loom

@@ -1,0 +1,727 @@
+/*
+ * evp.c - the acrypto OpenSSL provider driven through the EVP API.
+ *
+ *   evp MODULES_DIR VECTORS_FILE
+ *
+ * Loads acrypto and default into a library context and checks, for every
+ * cipher acrypto offers:
+ *  - the algorithm fetched with "provider=acrypto" really comes from acrypto
+ *    (EVP_CIPHER_get0_provider);
+ *  - random keys, IVs, sizes and padding settings, fed in random update
+ *    chunkings, give the default provider's bytes, both ways;
+ *  - a context copied mid-stream (dupctx) continues exactly like the
+ *    original; init with the key only then the IV only equals both at once;
+ *  - contexts made in the parent keep working in a forked child;
+ *  - inside ASYNC jobs the operation pauses, with exactly one wait fd per
+ *    wait context, and resumes that come too early pause again;
+ *  - OpenSSL's own evp test records (VECTORS_FILE) pass;
+ *  - bad use (wrong key length, update/final without a key, XTS with equal
+ *    key halves, a data unit too short, bad padding) is an OpenSSL error;
+ *  - ACRYPTO-RNG generates, and the provider's counters grew.
+ * Prints "evp: N passed, M failed"; exits non-zero on any failure.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/async.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/provider.h>
+#include <openssl/rand.h>
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                        \
+    do {                                                                                   \
+        if (cond) {                                                                        \
+            passed++;                                                                      \
+        } else {                                                                           \
+            failed++;                                                                      \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);       \
+            ERR_print_errors_fp(stderr);                                                   \
+        }                                                                                  \
+    } while (0)
+
+/* A call that must fail and leave an OpenSSL error behind. */
+#define CHECK_ERR(call)                                                                    \
+    do {                                                                                   \
+        ERR_clear_error();                                                                 \
+        int ok_ = (call);                                                                  \
+        unsigned long e_ = ERR_peek_last_error();                                          \
+        if (ok_ <= 0 && e_ != 0) {                                                         \
+            passed++;                                                                      \
+        } else {                                                                           \
+            failed++;                                                                      \
+            fprintf(stderr, "%s:%d: %s gave %d (error %lx), want an error\n", __FILE__,    \
+                    __LINE__, #call, ok_, e_);                                             \
+        }                                                                                  \
+        ERR_clear_error();                                                                 \
+    } while (0)
+
+static OSSL_LIB_CTX *libctx;
+static OSSL_PROVIDER *prov_acrypto, *prov_default;
+
+static const char *const cipher_names[] = {
+    "AES-128-ECB", "AES-192-ECB", "AES-256-ECB", "AES-128-CBC", "AES-192-CBC", "AES-256-CBC",
+    "AES-128-CTR", "AES-192-CTR", "AES-256-CTR", "AES-128-XTS", "AES-256-XTS",
+};
+#define N_CIPHERS (sizeof(cipher_names) / sizeof(cipher_names[0]))
+
+/* A small deterministic generator, seeded from the command line or the clock. */
+static unsigned long long rng_state;
+
+static unsigned long long rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static size_t rnd_below(size_t n)
+{
+    return n == 0 ? 0 : (size_t)(rnd() % n);
+}
+
+static void rnd_bytes(unsigned char *p, size_t n)
+{
+    while (n--)
+        *p++ = (unsigned char)rnd();
+}
+
+static EVP_CIPHER *fetch(const char *name, const char *props)
+{
+    EVP_CIPHER *c = EVP_CIPHER_fetch(libctx, name, props);
+
+    if (c == NULL) {
+        fprintf(stderr, "cannot fetch %s (%s)\n", name, props);
+        ERR_print_errors_fp(stderr);
+    }
+    return c;
+}
+
+static int is_mode(const EVP_CIPHER *c, int mode)
+{
+    return EVP_CIPHER_get_mode(c) == mode;
+}
+
+static void random_key(const EVP_CIPHER *c, unsigned char *key)
+{
+    int kl = EVP_CIPHER_get_key_length(c);
+
+    rnd_bytes(key, kl);
+    if (is_mode(c, EVP_CIPH_XTS_MODE) && memcmp(key, key + kl / 2, kl / 2) == 0)
+        key[0] ^= 1;
+}
+
+/*
+ * One operation with chunked updates: the chunk sizes come from rnd() when
+ * chunked, else one update. Returns the output length, or -1.
+ */
+static int run(const EVP_CIPHER *c, int enc, int pad, const unsigned char *key, const unsigned char *iv,
+               const unsigned char *in, size_t inl, unsigned char *out, int chunked)
+{
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int outl, total = 0;
+    size_t off = 0;
+
+    if (ctx == NULL || !EVP_CipherInit_ex2(ctx, c, key, iv, enc, NULL)
+        || !EVP_CIPHER_CTX_set_padding(ctx, pad))
+        goto fail;
+    while (off < inl) {
+        size_t n = inl - off;
+
+        if (chunked && !is_mode(c, EVP_CIPH_XTS_MODE))
+            n = 1 + rnd_below(n < 100 ? n : (rnd() & 1 ? 17 : n));
+        if (!EVP_CipherUpdate(ctx, out + total, &outl, in + off, (int)n))
+            goto fail;
+        total += outl;
+        off += n;
+    }
+    if (!EVP_CipherFinal_ex(ctx, out + total, &outl))
+        goto fail;
+    total += outl;
+    EVP_CIPHER_CTX_free(ctx);
+    return total;
+fail:
+    EVP_CIPHER_CTX_free(ctx);
+    return -1;
+}
+
+static void test_provenance(void)
+{
+    size_t i;
+
+    for (i = 0; i < N_CIPHERS; i++) {
+        EVP_CIPHER *c = fetch(cipher_names[i], "provider=acrypto");
+
+        CHECK(c != NULL);
+        if (c == NULL)
+            continue;
+        CHECK(EVP_CIPHER_get0_provider(c) == prov_acrypto);
+        CHECK(strcmp(OSSL_PROVIDER_get0_name(EVP_CIPHER_get0_provider(c)), "acrypto") == 0);
+        EVP_CIPHER_free(c);
+    }
+    /* Aliases and OIDs resolve to acrypto too. */
+    {
+        EVP_CIPHER *c = fetch("AES128", "provider=acrypto");
+        EVP_CIPHER *d = fetch("2.16.840.1.101.3.4.1.42", "provider=acrypto");
+
+        CHECK(c != NULL && EVP_CIPHER_get0_provider(c) == prov_acrypto);
+        CHECK(d != NULL && EVP_CIPHER_get0_provider(d) == prov_acrypto && EVP_CIPHER_get_key_length(d) == 32);
+        EVP_CIPHER_free(c);
+        EVP_CIPHER_free(d);
+    }
+}
+
+static void test_random_against_default(int rounds)
+{
+    size_t i;
+    int r;
+    unsigned char key[64], iv[16];
+    unsigned char *pt = malloc(9000), *ref = malloc(9100), *got = malloc(9100), *back = malloc(9100);
+
+    for (i = 0; i < N_CIPHERS; i++) {
+        EVP_CIPHER *a = fetch(cipher_names[i], "provider=acrypto");
+        EVP_CIPHER *d = fetch(cipher_names[i], "provider=default");
+        int bad = 0;
+
+        if (a == NULL || d == NULL) {
+            CHECK(0);
+            continue;
+        }
+        for (r = 0; r < rounds; r++) {
+            int block = is_mode(a, EVP_CIPH_ECB_MODE) || is_mode(a, EVP_CIPH_CBC_MODE);
+            int pad = block ? (int)(rnd() & 1) : 1;
+            size_t len = rnd_below(r < rounds / 2 ? 80 : 9000);
+            int n_ref, n_got, n_back;
+
+            if (is_mode(a, EVP_CIPH_XTS_MODE) && len < 16)
+                len = 16 + len;
+            if (block && !pad)
+                len &= ~(size_t)15;
+            random_key(a, key);
+            rnd_bytes(iv, sizeof(iv));
+            rnd_bytes(pt, len);
+            n_ref = run(d, 1, pad, key, iv, pt, len, ref, 0);
+            n_got = run(a, 1, pad, key, iv, pt, len, got, 1);
+            n_back = run(a, 0, pad, key, iv, got, n_got > 0 ? (size_t)n_got : 0, back, 1);
+            if (n_ref < 0 || n_got != n_ref || memcmp(ref, got, n_ref) != 0 || n_back != (int)len
+                || memcmp(back, pt, len) != 0) {
+                fprintf(stderr, "%s: round %d, %zu bytes, pad %d: ref %d got %d back %d\n",
+                        cipher_names[i], r, len, pad, n_ref, n_got, n_back);
+                ERR_print_errors_fp(stderr);
+                bad++;
+            }
+        }
+        CHECK(bad == 0);
+        EVP_CIPHER_free(a);
+        EVP_CIPHER_free(d);
+    }
+    free(pt);
+    free(ref);
+    free(got);
+    free(back);
+}
+
+/* Key only, then IV only; and a copy taken mid-stream. */
+static void test_init_forms_and_dup(void)
+{
+    static const char *const names[] = { "AES-128-CBC", "AES-256-CTR", "AES-192-ECB" };
+    size_t i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        EVP_CIPHER *a = fetch(names[i], "provider=acrypto");
+        EVP_CIPHER *d = fetch(names[i], "provider=default");
+        unsigned char key[32], iv[16], pt[1000], ref[1100], o1[1100], o2[1100];
+        EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new(), *cp = EVP_CIPHER_CTX_new();
+        int n_ref, l, n1 = 0, n2 = 0, split = 333;
+
+        rnd_bytes(key, sizeof(key));
+        rnd_bytes(iv, sizeof(iv));
+        rnd_bytes(pt, sizeof(pt));
+        n_ref = run(d, 1, 1, key, iv, pt, sizeof(pt), ref, 0);
+        CHECK(n_ref > 0);
+
+        /* Key first, IV second. */
+        CHECK(EVP_EncryptInit_ex2(ctx, a, key, NULL, NULL));
+        CHECK(EVP_EncryptInit_ex2(ctx, NULL, NULL, iv, NULL));
+        CHECK(EVP_EncryptUpdate(ctx, o1, &l, pt, split));
+        n1 = l;
+        /* Copy mid-stream (a partial block is buffered, CTR has keystream left). */
+        CHECK(EVP_CIPHER_CTX_copy(cp, ctx));
+        n2 = n1;
+        memcpy(o2, o1, n1);
+        CHECK(EVP_EncryptUpdate(ctx, o1 + n1, &l, pt + split, (int)sizeof(pt) - split));
+        n1 += l;
+        CHECK(EVP_EncryptFinal_ex(ctx, o1 + n1, &l));
+        n1 += l;
+        CHECK(EVP_EncryptUpdate(cp, o2 + n2, &l, pt + split, (int)sizeof(pt) - split));
+        n2 += l;
+        CHECK(EVP_EncryptFinal_ex(cp, o2 + n2, &l));
+        n2 += l;
+        CHECK(n1 == n_ref && memcmp(o1, ref, n_ref) == 0);
+        CHECK(n2 == n_ref && memcmp(o2, ref, n_ref) == 0);
+
+        /* IV first, key second. */
+        CHECK(EVP_EncryptInit_ex2(ctx, a, NULL, iv, NULL));
+        CHECK(EVP_EncryptInit_ex2(ctx, NULL, key, NULL, NULL));
+        CHECK(EVP_EncryptUpdate(ctx, o1, &l, pt, (int)sizeof(pt)));
+        n1 = l;
+        CHECK(EVP_EncryptFinal_ex(ctx, o1 + n1, &l));
+        n1 += l;
+        CHECK(n1 == n_ref && memcmp(o1, ref, n_ref) == 0);
+
+        /* A provider context: "updated-iv" after CBC is the last ciphertext block. */
+        if (is_mode(a, EVP_CIPH_CBC_MODE)) {
+            unsigned char uiv[16];
+
+            CHECK(EVP_CIPHER_CTX_get_updated_iv(ctx, uiv, sizeof(uiv)));
+            CHECK(memcmp(uiv, o1 + n1 - 16, 16) == 0);
+        }
+        EVP_CIPHER_CTX_free(ctx);
+        EVP_CIPHER_CTX_free(cp);
+        EVP_CIPHER_free(a);
+        EVP_CIPHER_free(d);
+    }
+}
+
+/* A context made in the parent goes on in a child (a new engine there). */
+static void test_fork(void)
+{
+    EVP_CIPHER *a = fetch("AES-128-CTR", "provider=acrypto");
+    EVP_CIPHER *d = fetch("AES-128-CTR", "provider=default");
+    unsigned char key[16], iv[16], pt[4096], ref[4096], out[4096];
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int l, status = -1;
+    pid_t pid;
+
+    rnd_bytes(key, sizeof(key));
+    rnd_bytes(iv, sizeof(iv));
+    rnd_bytes(pt, sizeof(pt));
+    CHECK(run(d, 1, 1, key, iv, pt, sizeof(pt), ref, 0) == (int)sizeof(pt));
+    CHECK(EVP_EncryptInit_ex2(ctx, a, key, iv, NULL));
+    CHECK(EVP_EncryptUpdate(ctx, out, &l, pt, 1000));
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        int ok = EVP_EncryptUpdate(ctx, out + 1000, &l, pt + 1000, (int)sizeof(pt) - 1000)
+                 && memcmp(out, ref, sizeof(pt)) == 0;
+        /* And a fresh operation in the child. */
+        unsigned char out2[4096];
+
+        ok = ok && run(a, 1, 1, key, iv, pt, sizeof(pt), out2, 1) == (int)sizeof(pt)
+             && memcmp(out2, ref, sizeof(pt)) == 0;
+        if (!ok)
+            ERR_print_errors_fp(stderr);
+        _exit(ok ? 0 : 1);
+    }
+    CHECK(pid > 0);
+    if (pid > 0)
+        waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* The parent's context is unaffected by the child. */
+    CHECK(EVP_EncryptUpdate(ctx, out + 1000, &l, pt + 1000, (int)sizeof(pt) - 1000));
+    CHECK(memcmp(out, ref, sizeof(pt)) == 0);
+    EVP_CIPHER_CTX_free(ctx);
+    EVP_CIPHER_free(a);
+    EVP_CIPHER_free(d);
+}
+
+/* ---- ASYNC jobs ---- */
+
+struct job_arg {
+    const EVP_CIPHER *c;
+    const unsigned char *key, *iv, *in;
+    size_t len;
+    unsigned char *out;
+    int outl;
+};
+
+static int job_fn(void *varg)
+{
+    struct job_arg *a = *(struct job_arg **)varg;
+    size_t off = 0;
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int l, total = 0, ok = ctx != NULL && EVP_EncryptInit_ex2(ctx, a->c, a->key, a->iv, NULL);
+
+    /* Several updates, each one a pause. */
+    while (ok && off < a->len) {
+        size_t n = a->len - off < 1504 ? a->len - off : 1504;
+
+        ok = EVP_EncryptUpdate(ctx, a->out + total, &l, a->in + off, (int)n);
+        total += l;
+        off += n;
+    }
+    ok = ok && EVP_EncryptFinal_ex(ctx, a->out + total, &l);
+    a->outl = ok ? total + l : -1;
+    EVP_CIPHER_CTX_free(ctx);
+    return ok;
+}
+
+static void test_async(void)
+{
+    enum { JOBS = 8, LEN = 6000 };
+    EVP_CIPHER *a = fetch("AES-128-CBC", "provider=acrypto");
+    EVP_CIPHER *d = fetch("AES-128-CBC", "provider=default");
+    unsigned char key[16], iv[16], pt[LEN], ref[LEN + 16], out[JOBS][LEN + 16];
+    ASYNC_JOB *job[JOBS] = { 0 };
+    ASYNC_WAIT_CTX *w[JOBS];
+    struct job_arg args[JOBS];
+    int running = 0, pauses = 0, early = 0, one_fd = 1, ret, i, n_ref;
+
+    CHECK(ASYNC_init_thread(JOBS, JOBS));
+    rnd_bytes(key, sizeof(key));
+    rnd_bytes(iv, sizeof(iv));
+    rnd_bytes(pt, sizeof(pt));
+    n_ref = run(d, 1, 1, key, iv, pt, LEN, ref, 0);
+    for (i = 0; i < JOBS; i++) {
+        struct job_arg *p = &args[i];
+
+        w[i] = ASYNC_WAIT_CTX_new();
+        args[i] = (struct job_arg){ a, key, iv, pt, LEN, out[i], 0 };
+        switch (ASYNC_start_job(&job[i], w[i], &ret, job_fn, &p, sizeof(p))) {
+        case ASYNC_PAUSE:
+            running++;
+            pauses++;
+            break;
+        case ASYNC_FINISH:
+            job[i] = NULL;
+            break;
+        default:
+            CHECK(0);
+            job[i] = NULL;
+        }
+    }
+    CHECK(running == JOBS); /* every job paused on its first update */
+    while (running > 0) {
+        fd_set fds;
+        int maxfd = -1;
+
+        FD_ZERO(&fds);
+        for (i = 0; i < JOBS; i++) {
+            OSSL_ASYNC_FD fd[4];
+            size_t nfd = 0;
+
+            if (job[i] == NULL)
+                continue;
+            if (!ASYNC_WAIT_CTX_get_all_fds(w[i], NULL, &nfd) || nfd != 1 || nfd > 4) {
+                one_fd = 0;
+                continue;
+            }
+            ASYNC_WAIT_CTX_get_all_fds(w[i], fd, &nfd);
+            FD_SET(fd[0], &fds);
+            if (fd[0] > maxfd)
+                maxfd = fd[0];
+        }
+        /* Every other round resumes without waiting: a resume that may come too early. */
+        if (early++ % 2 == 0)
+            select(maxfd + 1, &fds, NULL, NULL, NULL);
+        for (i = 0; i < JOBS; i++) {
+            struct job_arg *p = &args[i];
+
+            if (job[i] == NULL)
+                continue;
+            switch (ASYNC_start_job(&job[i], w[i], &ret, job_fn, &p, sizeof(p))) {
+            case ASYNC_PAUSE:
+                pauses++;
+                break;
+            case ASYNC_FINISH:
+                CHECK(ret == 1);
+                job[i] = NULL;
+                running--;
+                break;
+            default:
+                CHECK(0);
+                job[i] = NULL;
+                running--;
+            }
+        }
+    }
+    CHECK(one_fd);
+    CHECK(pauses >= JOBS * 4); /* 4 updates and a final per job, most of them paused */
+    for (i = 0; i < JOBS; i++) {
+        CHECK(args[i].outl == n_ref && memcmp(out[i], ref, n_ref) == 0);
+        ASYNC_WAIT_CTX_free(w[i]);
+    }
+    ASYNC_cleanup_thread();
+    EVP_CIPHER_free(a);
+    EVP_CIPHER_free(d);
+}
+
+/* ---- bad use ---- */
+
+static void test_bad_use(void)
+{
+    EVP_CIPHER *cbc = fetch("AES-128-CBC", "provider=acrypto");
+    EVP_CIPHER *xts = fetch("AES-128-XTS", "provider=acrypto");
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    unsigned char key[32] = { 1, 2, 3 }, iv[16] = { 0 }, buf[64] = { 0 }, out[128];
+    size_t seventeen = 17, eleven = 11;
+    OSSL_PARAM keylen[] = { OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, &seventeen), OSSL_PARAM_END };
+    OSSL_PARAM ivlen[] = { OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, &eleven), OSSL_PARAM_END };
+    int l;
+
+    /* Wrong key length. */
+    CHECK_ERR(EVP_EncryptInit_ex2(ctx, cbc, key, iv, keylen));
+    CHECK_ERR(EVP_CIPHER_CTX_set_key_length(ctx, 17));
+    /* Wrong IV length (fixed for these ciphers). */
+    CHECK_ERR(EVP_CIPHER_CTX_set_params(ctx, ivlen));
+    /* Update and final without a key. */
+    CHECK(EVP_EncryptInit_ex2(ctx, cbc, NULL, iv, NULL));
+    CHECK_ERR(EVP_EncryptUpdate(ctx, out, &l, buf, 32));
+    CHECK_ERR(EVP_EncryptFinal_ex(ctx, out, &l));
+    /* Final on a context never initialized. */
+    {
+        EVP_CIPHER_CTX *fresh = EVP_CIPHER_CTX_new();
+
+        CHECK_ERR(EVP_EncryptFinal_ex(fresh, out, &l));
+        EVP_CIPHER_CTX_free(fresh);
+    }
+    /* XTS: equal key halves; a data unit shorter than a block; no tweak. */
+    memset(key, 7, sizeof(key));
+    CHECK_ERR(EVP_EncryptInit_ex2(ctx, xts, key, iv, NULL));
+    CHECK_ERR(EVP_DecryptInit_ex2(ctx, xts, key, iv, NULL));
+    key[31] ^= 1;
+    CHECK(EVP_EncryptInit_ex2(ctx, xts, key, iv, NULL));
+    CHECK_ERR(EVP_EncryptUpdate(ctx, out, &l, buf, 15));
+    CHECK(EVP_EncryptInit_ex2(ctx, xts, key, NULL, NULL));
+    CHECK_ERR(EVP_EncryptUpdate(ctx, out, &l, buf, 32));
+    /* Bad padding; a partial block with padding off. */
+    CHECK(EVP_DecryptInit_ex2(ctx, cbc, key, iv, NULL));
+    CHECK(EVP_DecryptUpdate(ctx, out, &l, buf, 32));
+    CHECK_ERR(EVP_DecryptFinal_ex(ctx, out + l, &l));
+    CHECK(EVP_EncryptInit_ex2(ctx, cbc, key, iv, NULL));
+    CHECK(EVP_CIPHER_CTX_set_padding(ctx, 0));
+    CHECK(EVP_EncryptUpdate(ctx, out, &l, buf, 20));
+    CHECK_ERR(EVP_EncryptFinal_ex(ctx, out + l, &l));
+    /* TLS records with the MAC inside (MAC-then-encrypt) are refused. */
+    {
+        unsigned int v = 0x0303;
+        size_t mac = 20;
+        OSSL_PARAM tls[] = { OSSL_PARAM_uint(OSSL_CIPHER_PARAM_TLS_VERSION, &v),
+                             OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_TLS_MAC_SIZE, &mac), OSSL_PARAM_END };
+
+        CHECK_ERR(EVP_CIPHER_CTX_set_params(ctx, tls));
+    }
+    EVP_CIPHER_CTX_free(ctx);
+    EVP_CIPHER_free(cbc);
+    EVP_CIPHER_free(xts);
+}
+
+/* A TLS 1.2 CBC record through the record parameters, as libssl does it. */
+static void test_tls_record(void)
+{
+    EVP_CIPHER *cbc = fetch("AES-128-CBC", "provider=acrypto");
+    EVP_CIPHER_CTX *e = EVP_CIPHER_CTX_new(), *dctx = EVP_CIPHER_CTX_new();
+    unsigned char key[16], iv[16], rec[16 + 100 + 16], orig[100];
+    unsigned int v = 0x0303;
+    size_t mac = 0;
+    OSSL_PARAM tls[] = { OSSL_PARAM_uint(OSSL_CIPHER_PARAM_TLS_VERSION, &v),
+                         OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_TLS_MAC_SIZE, &mac), OSSL_PARAM_END };
+    int l = 0, m = 0;
+
+    rnd_bytes(key, sizeof(key));
+    rnd_bytes(iv, sizeof(iv));
+    rnd_bytes(rec, 16 + 100); /* explicit IV, then the payload */
+    memcpy(orig, rec + 16, 100);
+    CHECK(EVP_EncryptInit_ex2(e, cbc, key, iv, tls));
+    CHECK(EVP_CipherUpdate(e, rec, &l, rec, 116));
+    CHECK(l == 128); /* padded to whole blocks */
+    CHECK(EVP_DecryptInit_ex2(dctx, cbc, key, iv, tls));
+    CHECK(EVP_CipherUpdate(dctx, rec, &m, rec, l));
+    CHECK(m == 100 && memcmp(rec + 16, orig, 100) == 0); /* explicit IV and padding gone */
+    /* A flipped byte in the last block breaks the padding: an error. */
+    CHECK(EVP_EncryptInit_ex2(e, cbc, key, iv, tls));
+    CHECK(EVP_CipherUpdate(e, rec, &l, rec, 116));
+    rec[l - 1] ^= 0x55;
+    CHECK(EVP_DecryptInit_ex2(dctx, cbc, key, iv, tls));
+    CHECK_ERR(EVP_CipherUpdate(dctx, rec, &m, rec, l));
+    EVP_CIPHER_CTX_free(e);
+    EVP_CIPHER_CTX_free(dctx);
+    EVP_CIPHER_free(cbc);
+}
+
+/* ---- OpenSSL's evp test records ---- */
+
+static size_t unhex(const char *s, unsigned char *out, size_t max)
+{
+    size_t n = 0;
+
+    while (isxdigit((unsigned char)s[0]) && isxdigit((unsigned char)s[1]) && n < max) {
+        char b[3] = { s[0], s[1], 0 };
+
+        out[n++] = (unsigned char)strtoul(b, NULL, 16);
+        s += 2;
+    }
+    return n;
+}
+
+struct record {
+    char cipher[64];
+    unsigned char key[64], iv[16], pt[2048], ct[2048];
+    size_t keyl, ivl, ptl, ctl;
+    int op; /* -1 both, 1 encrypt, 0 decrypt */
+    int line;
+};
+
+static int run_record(const struct record *r)
+{
+    EVP_CIPHER *c = fetch(r->cipher, "provider=acrypto");
+    unsigned char out[2100];
+    int ok = 1, n;
+
+    if (c == NULL)
+        return 0;
+    ok = EVP_CIPHER_get0_provider(c) == prov_acrypto;
+    if (ok && r->op != 0) {
+        n = run(c, 1, 0, r->key, r->ivl ? r->iv : NULL, r->pt, r->ptl, out, 0);
+        ok = n == (int)r->ctl && memcmp(out, r->ct, r->ctl) == 0;
+    }
+    if (ok && r->op != 1) {
+        n = run(c, 0, 0, r->key, r->ivl ? r->iv : NULL, r->ct, r->ctl, out, 1);
+        ok = n == (int)r->ptl && memcmp(out, r->pt, r->ptl) == 0;
+    }
+    if (!ok) {
+        fprintf(stderr, "vector at line %d (%s) failed\n", r->line, r->cipher);
+        ERR_print_errors_fp(stderr);
+    }
+    EVP_CIPHER_free(c);
+    return ok;
+}
+
+static void test_vectors(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[8192];
+    struct record r;
+    int have = 0, lineno = 0, count = 0, bad = 0;
+
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    memset(&r, 0, sizeof(r));
+    for (;;) {
+        char *got = fgets(line, sizeof(line), f), *v;
+
+        lineno++;
+        if (got == NULL || line[0] == '\n' || line[0] == '\r') {
+            if (have) {
+                count++;
+                bad += !run_record(&r);
+            }
+            have = 0;
+            memset(&r, 0, sizeof(r));
+            r.op = -1;
+            if (got == NULL)
+                break;
+            continue;
+        }
+        if (line[0] == '#' || (v = strstr(line, " = ")) == NULL)
+            continue;
+        *v = '\0';
+        v += 3;
+        v[strcspn(v, "\r\n")] = '\0';
+        if (strcmp(line, "Cipher") == 0) {
+            snprintf(r.cipher, sizeof(r.cipher), "%s", v);
+            r.line = lineno;
+            r.op = -1;
+            have = 1;
+        } else if (strcmp(line, "Key") == 0) {
+            r.keyl = unhex(v, r.key, sizeof(r.key));
+        } else if (strcmp(line, "IV") == 0) {
+            r.ivl = unhex(v, r.iv, sizeof(r.iv));
+        } else if (strcmp(line, "Plaintext") == 0) {
+            r.ptl = unhex(v, r.pt, sizeof(r.pt));
+        } else if (strcmp(line, "Ciphertext") == 0) {
+            r.ctl = unhex(v, r.ct, sizeof(r.ct));
+        } else if (strcmp(line, "Operation") == 0) {
+            r.op = strcmp(v, "ENCRYPT") == 0 ? 1 : strcmp(v, "DECRYPT") == 0 ? 0 : -1;
+        }
+    }
+    fclose(f);
+    printf("evp: %d OpenSSL test records, %d failed\n", count, bad);
+    CHECK(count >= 39);
+    CHECK(bad == 0);
+}
+
+static void test_rand(void)
+{
+    EVP_RAND *rand = EVP_RAND_fetch(libctx, "ACRYPTO-RNG", "provider=acrypto");
+    EVP_RAND_CTX *ctx = rand != NULL ? EVP_RAND_CTX_new(rand, NULL) : NULL;
+    unsigned char a[1000], b[1000], zero[1000] = { 0 };
+
+    CHECK(rand != NULL && EVP_RAND_get0_provider(rand) == prov_acrypto);
+    CHECK(ctx != NULL && EVP_RAND_instantiate(ctx, 256, 0, NULL, 0, NULL));
+    CHECK(EVP_RAND_get_state(ctx) == EVP_RAND_STATE_READY);
+    CHECK(EVP_RAND_generate(ctx, a, sizeof(a), 256, 0, NULL, 0));
+    CHECK(EVP_RAND_generate(ctx, b, sizeof(b), 256, 0, NULL, 0));
+    CHECK(memcmp(a, b, sizeof(a)) != 0 && memcmp(a, zero, sizeof(a)) != 0);
+    /* A request larger than max_request is split by EVP. */
+    {
+        unsigned char *big = malloc(200000);
+
+        CHECK(big != NULL && EVP_RAND_generate(ctx, big, 200000, 256, 0, NULL, 0));
+        free(big);
+    }
+    CHECK_ERR(EVP_RAND_instantiate(ctx, 1024, 0, NULL, 0, NULL));
+    EVP_RAND_CTX_free(ctx);
+    EVP_RAND_free(rand);
+}
+
+static uint64_t submitted(void)
+{
+    uint64_t n = 0;
+    OSSL_PARAM p[] = { OSSL_PARAM_uint64("acrypto-submitted", &n), OSSL_PARAM_END };
+
+    OSSL_PROVIDER_get_params(prov_acrypto, p);
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t before, after;
+    const char *seed = getenv("EVP_TEST_SEED");
+
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s MODULES_DIR VECTORS_FILE\n", argv[0]);
+        return 2;
+    }
+    rng_state = seed != NULL ? strtoull(seed, NULL, 0) : (unsigned long long)time(NULL) * 2654435761u;
+    if (rng_state == 0)
+        rng_state = 1;
+    printf("evp: seed %llu (EVP_TEST_SEED to repeat)\n", rng_state);
+    libctx = OSSL_LIB_CTX_new();
+    if (libctx == NULL || !OSSL_PROVIDER_set_default_search_path(libctx, argv[1])
+        || (prov_acrypto = OSSL_PROVIDER_load(libctx, "acrypto")) == NULL
+        || (prov_default = OSSL_PROVIDER_load(libctx, "default")) == NULL) {
+        ERR_print_errors_fp(stderr);
+        return 1;
+    }
+    before = submitted();
+    test_provenance();
+    test_random_against_default(60);
+    test_init_forms_and_dup();
+    test_fork();
+    test_async();
+    test_bad_use();
+    test_tls_record();
+    test_vectors(argv[2]);
+    test_rand();
+    after = submitted();
+    CHECK(after > before + 1000);
+    printf("evp: %llu acrypto requests\n", (unsigned long long)(after - before));
+
+    OSSL_PROVIDER_unload(prov_acrypto);
+    OSSL_PROVIDER_unload(prov_default);
+    OSSL_LIB_CTX_free(libctx);
+    printf("evp: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

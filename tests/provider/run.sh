@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Tests of the OpenSSL 3 provider (libacrypto/provider/, acrypto.so), run by
+# tests/run-all.sh. Needs openssl, libssl-dev, cc and make (tests/setup.sh).
+#   1. make -C libacrypto provider; install into a staging prefix; the module
+#      exports OSSL_provider_init and nothing else;
+#   2. tests/provider/evp.c through the EVP API (see its header), with ASan
+#      and UBSan, on OpenSSL's own test records (evpciph_aes_acrypto.txt);
+#   3. openssl enc through acrypto equals the default provider on random
+#      keys, IVs, sizes, padding on and off, both ways; openssl rand with
+#      ACRYPTO-RNG as the primary DRBG (openssl.cnf [random]);
+#   4. openssl s_server/s_client, TLS 1.2 with AES-128-CBC and AES-256-CBC
+#      (encrypt-then-MAC) with the provider preferred: a 64 MiB file arrives
+#      with the same hash, and acrypto's counters show it went through acrypto;
+#   5. bad use through the openssl command is an error, not a crash.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+target=${CARGO_TARGET_DIR:-$root/target}
+work=$target/provider-test
+rm -rf "$work"
+mkdir -p "$work"
+modules=$target/release
+
+fail() {
+	echo "provider test FAILED: $*" >&2
+	exit 1
+}
+note() { printf 'provider: %s\n' "$*"; }
+
+# --- 1. build and install
+make -s -C libacrypto provider TARGET_DIR="$target"
+make -s -C libacrypto install-provider PREFIX=/usr/local DESTDIR="$work/stage" TARGET_DIR="$target" \
+	MODULESDIR=/usr/local/lib/ossl-modules
+[ -x "$work/stage/usr/local/lib/ossl-modules/acrypto.so" ] || fail "install-provider installed nothing"
+exports=$(nm -D --defined-only "$modules/acrypto.so" | awk '{print $3}')
+[ "$exports" = OSSL_provider_init ] || fail "acrypto.so exports more than OSSL_provider_init: $exports"
+note "acrypto.so built and installed; exports: $exports"
+
+P=(-provider-path "$modules" -provider acrypto -provider default -propquery provider=acrypto)
+
+# --- 2. the EVP program
+cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined \
+	-fno-omit-frame-pointer -o "$work/evp" tests/provider/evp.c -lcrypto
+# The ASYNC jobs switch stacks, which ASan notes (harmlessly) on stderr.
+ASAN_OPTIONS=detect_leaks=1 "$work/evp" "$modules" tests/provider/evpciph_aes_acrypto.txt \
+	2> >(grep -v -e 'ASan is ignoring requested __asan_handle_no_return' -e 'False positive error reports' \
+		-e 'google/sanitizers/issues/189' >&2) || fail "tests/provider/evp.c"
+
+# --- 3. openssl enc and rand against the default provider
+hex() { od -An -tx1 -N"$2" "$1" | tr -d ' \n'; }
+rnd_below() { echo $(($(od -An -tu4 -N4 /dev/urandom) % $1)); }
+head -c 200000 /dev/urandom > "$work/data"
+n=0
+for c in aes-128-ecb aes-192-ecb aes-256-ecb aes-128-cbc aes-192-cbc aes-256-cbc aes-128-ctr aes-192-ctr aes-256-ctr; do
+	kl=$(( ${c:4:3} / 8 ))
+	for round in 1 2 3 4; do
+		key=$(hex /dev/urandom "$kl")
+		iv=$(hex /dev/urandom 16)
+		size=$(rnd_below 70000)
+		pad=()
+		case $c in
+		*ecb | *cbc) if [ $((round % 2)) = 0 ]; then pad=(-nopad); size=$((size / 16 * 16)); fi ;;
+		esac
+		ivarg=(-iv "$iv")
+		case $c in *ecb) ivarg=() ;; esac
+		head -c "$size" "$work/data" > "$work/pt"
+		openssl enc -"$c" -K "$key" "${ivarg[@]}" "${pad[@]}" -in "$work/pt" -out "$work/ref"
+		openssl enc -"$c" -K "$key" "${ivarg[@]}" "${pad[@]}" -in "$work/pt" -out "$work/got" "${P[@]}"
+		cmp -s "$work/ref" "$work/got" || fail "openssl enc -$c ${pad[*]} on $size bytes differs from the default provider"
+		openssl enc -d -"$c" -K "$key" "${ivarg[@]}" "${pad[@]}" -in "$work/got" -out "$work/back" "${P[@]}"
+		cmp -s "$work/pt" "$work/back" || fail "openssl enc -d -$c ${pad[*]} on $size bytes"
+		n=$((n + 1))
+	done
+done
+note "openssl enc: $n random cases equal the default provider, and decrypt back"
+
+cat > "$work/rand.cnf" <<EOF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+random = random_sect
+[provider_sect]
+default = default_sect
+acrypto = acrypto_sect
+[default_sect]
+activate = 1
+[acrypto_sect]
+module = $modules/acrypto.so
+activate = 1
+[random_sect]
+random = ACRYPTO-RNG
+properties = provider=acrypto
+EOF
+r1=$(OPENSSL_CONF=$work/rand.cnf ACRYPTO_PROVIDER_STATS=$work/rand.st openssl rand -hex 4096)
+r2=$(OPENSSL_CONF=$work/rand.cnf openssl rand -hex 4096)
+[ ${#r1} = 8192 ] && [ "$r1" != "$r2" ] || fail "openssl rand through ACRYPTO-RNG"
+grep -q 'submitted=[1-9]' "$work/rand.st" || fail "openssl rand did not go through acrypto: $(cat "$work/rand.st")"
+note "openssl rand: ACRYPTO-RNG as the primary DRBG ($(cat "$work/rand.st"))"
+
+# --- 4. TLS through s_server and s_client
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 \
+	-subj /CN=localhost 2> /dev/null
+head -c $((64 << 20)) /dev/urandom > "$work/big"
+want=$(sha256sum < "$work/big")
+PT=(-provider-path "$modules" -provider acrypto -provider default -propquery '?provider=acrypto')
+port=$((20000 + $(rnd_below 20000)))
+tls_case() { # name, then s_server/s_client options
+	local name=$1
+	shift
+	port=$((port + 1))
+	rm -f "$work/s.st" "$work/c.st" "$work/in.fifo" "$work/recv"
+	mkfifo "$work/in.fifo"
+	# s_server quits when its stdin ends: hold a fifo open for it.
+	ACRYPTO_PROVIDER_STATS=$work/s.st timeout 120 openssl s_server "${PT[@]}" -accept "$port" -naccept 1 \
+		-cert "$work/cert.pem" -key "$work/key.pem" -quiet "$@" < "$work/in.fifo" > "$work/recv" 2> "$work/s.err" &
+	local spid=$!
+	exec 7> "$work/in.fifo"
+	# Wait until it listens (a test connection would use up its one accept).
+	local i hexport
+	hexport=$(printf '%04X' "$port")
+	for i in $(seq 100); do
+		grep -qi ":$hexport 00000000:0000 0A\|:$hexport 00000000000000000000000000000000:0000 0A" \
+			/proc/net/tcp /proc/net/tcp6 2> /dev/null && break
+		sleep 0.1
+	done
+	ACRYPTO_PROVIDER_STATS=$work/c.st timeout 120 openssl s_client "${PT[@]}" -connect "127.0.0.1:$port" \
+		-quiet -no_ign_eof -nocommands "$@" < "$work/big" > /dev/null 2> "$work/c.err" || {
+		cat "$work/c.err" >&2
+		fail "TLS $name: s_client"
+	}
+	exec 7>&-
+	wait "$spid" || {
+		cat "$work/s.err" >&2
+		fail "TLS $name: s_server"
+	}
+	[ "$(sha256sum < "$work/recv")" = "$want" ] || fail "TLS $name: the 64 MiB file arrived changed ($(stat -c %s "$work/recv") bytes)"
+	local sb cb
+	sb=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' "$work/s.st")
+	cb=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' "$work/c.st")
+	[ "${sb:-0}" -ge $((64 << 20)) ] && [ "${cb:-0}" -ge $((64 << 20)) ] \
+		|| fail "TLS $name: acrypto saw $sb bytes (server) and $cb bytes (client), less than the 64 MiB sent"
+	note "TLS $name: 64 MiB arrived intact; acrypto ran $sb bytes in s_server and $cb in s_client"
+}
+tls_case "1.2 ECDHE-RSA-AES128-SHA256" -tls1_2 -cipher ECDHE-RSA-AES128-SHA256
+tls_case "1.2 ECDHE-RSA-AES256-SHA" -tls1_2 -cipher ECDHE-RSA-AES256-SHA
+rm -f "$work/big" "$work/recv"
+
+# --- 5. bad use through the command line: errors, never a crash
+bad() { # expect a clean failure (exit 1), not a signal
+	local rc=0
+	"$@" > /dev/null 2> "$work/bad.err" || rc=$?
+	[ "$rc" = 1 ] || fail "expected an error (exit 1), got $rc from: $*"
+}
+head -c 100 /dev/urandom > "$work/junk"
+bad openssl enc -d -aes-128-cbc -K 000102030405060708090a0b0c0d0e0f -iv 00000000000000000000000000000000 \
+	-in "$work/junk" "${P[@]}"
+grep -q 'bad decrypt\|wrong final block length' "$work/bad.err" || fail "no OpenSSL error for a bad decryption: $(cat "$work/bad.err")"
+bad openssl enc -aes-128-ecb -nopad -K 000102030405060708090a0b0c0d0e0f -in "$work/junk" "${P[@]}"
+note "bad use gives OpenSSL errors"
+note "all passed"
