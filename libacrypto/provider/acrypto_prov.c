@@ -24,6 +24,7 @@
 #include <openssl/proverr.h>
 
 #include "acrypto_prov.h"
+#include "acrypto_buf.h"
 
 #define ACP_NAME "acrypto provider"
 
@@ -236,8 +237,10 @@ static void acp_teardown(void *provctx)
     }
     pthread_mutex_unlock(&g_lock);
     /* The engine's threads are joined before the module can be unmapped. */
-    if (e != NULL)
+    if (e != NULL) {
+        acp_keyless_sessions_free();
         acp_free_engine(e);
+    }
     OPENSSL_free(prov);
 }
 
@@ -299,6 +302,10 @@ static const OSSL_ALGORITHM *acp_query(void *provctx, int operation_id, int *no_
         return acp_ciphers;
     case OSSL_OP_RAND:
         return acp_rands;
+    case OSSL_OP_DIGEST:
+        return acp_digests;
+    case OSSL_OP_MAC:
+        return acp_macs;
     default:
         return NULL;
     }

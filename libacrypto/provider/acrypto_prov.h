@@ -69,6 +69,8 @@ acrypto_status acp_run(acrypto_session *sess, acrypto_request *req, acrypto_comp
 /* Dispatch tables of the families. */
 extern const OSSL_ALGORITHM acp_ciphers[];
 extern const OSSL_ALGORITHM acp_rands[];
+extern const OSSL_ALGORITHM acp_digests[];
+extern const OSSL_ALGORITHM acp_macs[];
 
 #define ACP_PROPS "provider=acrypto"
 

@@ -1,7 +1,7 @@
 /*
  * evp.c - the acrypto OpenSSL provider driven through the EVP API.
  *
- *   evp MODULES_DIR VECTORS_FILE
+ *   evp MODULES_DIR CIPHER_VECTORS DIGEST_VECTORS MAC_VECTORS
  *
  * Loads acrypto and default into a library context and checks, for every
  * cipher acrypto offers:
@@ -14,7 +14,10 @@
  *  - contexts made in the parent keep working in a forked child;
  *  - inside ASYNC jobs the operation pauses, with exactly one wait fd per
  *    wait context, and resumes that come too early pause again;
- *  - OpenSSL's own evp test records (VECTORS_FILE) pass;
+ *  - SHA1 and SHA2-256 digests and HMAC over them equal the default
+ *    provider in random chunkings; digest contexts copied mid-stream go on
+ *    alike; a MAC re-initialized without a key uses the previous one;
+ *  - OpenSSL's own evp test records (the three files) pass;
  *  - bad use (wrong key length, update/final without a key, XTS with equal
  *    key halves, a data unit too short, bad padding) is an OpenSSL error;
  *  - ACRYPTO-RNG generates, and the provider's counters grew.
@@ -652,6 +655,295 @@ static void test_vectors(const char *path)
     CHECK(bad == 0);
 }
 
+/* ---- digests and MACs ---- */
+
+static void test_digests(void)
+{
+    static const char *const names[] = { "SHA1", "SHA2-256", "SHA256", "SHA-1" };
+    size_t i;
+    int r;
+    unsigned char *msg = malloc(70000);
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        EVP_MD *a = EVP_MD_fetch(libctx, names[i], "provider=acrypto");
+        EVP_MD *d = EVP_MD_fetch(libctx, names[i], "provider=default");
+        int bad = 0;
+
+        CHECK(a != NULL && d != NULL && EVP_MD_get0_provider(a) == prov_acrypto);
+        if (a == NULL || d == NULL)
+            continue;
+        for (r = 0; r < 30; r++) {
+            size_t len = rnd_below(r < 15 ? 200 : 70000), off = 0, split = rnd_below(len + 1);
+            unsigned char ref[64], got[64], cp[64];
+            unsigned int lref = 0, lgot = 0, lcp = 0;
+            EVP_MD_CTX *ctx = EVP_MD_CTX_new(), *copy = EVP_MD_CTX_new();
+            int ok;
+
+            rnd_bytes(msg, len);
+            ok = EVP_Digest(msg, len, ref, &lref, d, NULL) && EVP_DigestInit_ex2(ctx, a, NULL);
+            /* Random chunks up to the split, a copy there, both go on. */
+            while (ok && off < split) {
+                size_t n = 1 + rnd_below(split - off);
+
+                ok = EVP_DigestUpdate(ctx, msg + off, n);
+                off += n;
+            }
+            ok = ok && EVP_MD_CTX_copy_ex(copy, ctx) && EVP_DigestUpdate(ctx, msg + off, len - off)
+                 && EVP_DigestUpdate(copy, msg + off, len - off) && EVP_DigestFinal_ex(ctx, got, &lgot)
+                 && EVP_DigestFinal_ex(copy, cp, &lcp);
+            if (!ok || lgot != lref || lcp != lref || memcmp(ref, got, lref) != 0 || memcmp(ref, cp, lref) != 0) {
+                fprintf(stderr, "%s: %zu bytes split at %zu differ\n", names[i], len, split);
+                ERR_print_errors_fp(stderr);
+                bad++;
+            }
+            EVP_MD_CTX_free(ctx);
+            EVP_MD_CTX_free(copy);
+        }
+        CHECK(bad == 0);
+        EVP_MD_free(a);
+        EVP_MD_free(d);
+    }
+    free(msg);
+}
+
+static int mac_once(EVP_MAC *mac, const char *digest, const unsigned char *key, size_t keylen,
+                    const unsigned char *msg, size_t len, unsigned char *out, size_t *outl, int chunked)
+{
+    OSSL_PARAM params[] = { OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0), OSSL_PARAM_END };
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+    size_t off = 0;
+    int ok = ctx != NULL && EVP_MAC_init(ctx, key, keylen, params);
+
+    while (ok && off < len) {
+        size_t n = chunked ? 1 + rnd_below(len - off) : len - off;
+
+        ok = EVP_MAC_update(ctx, msg + off, n);
+        off += n;
+    }
+    ok = ok && EVP_MAC_final(ctx, out, outl, 64);
+    EVP_MAC_CTX_free(ctx);
+    return ok;
+}
+
+static void test_macs(void)
+{
+    static const char *const digests[] = { "SHA1", "SHA2-256", "SHA256" };
+    EVP_MAC *a = EVP_MAC_fetch(libctx, "HMAC", "provider=acrypto");
+    EVP_MAC *d = EVP_MAC_fetch(libctx, "HMAC", "provider=default");
+    unsigned char *msg = malloc(20000), key[300];
+    size_t i;
+    int r;
+
+    CHECK(a != NULL && d != NULL && EVP_MAC_get0_provider(a) == prov_acrypto);
+    if (a == NULL || d == NULL)
+        return;
+    for (i = 0; i < sizeof(digests) / sizeof(digests[0]); i++) {
+        int bad = 0;
+
+        for (r = 0; r < 20; r++) {
+            size_t len = rnd_below(20000), keylen = 1 + rnd_below(sizeof(key) - 1), lref = 0, lgot = 0;
+            unsigned char ref[64], got[64];
+
+            rnd_bytes(msg, len);
+            rnd_bytes(key, keylen);
+            if (!mac_once(d, digests[i], key, keylen, msg, len, ref, &lref, 0)
+                || !mac_once(a, digests[i], key, keylen, msg, len, got, &lgot, 1) || lref != lgot
+                || memcmp(ref, got, lref) != 0) {
+                fprintf(stderr, "HMAC-%s: key %zu, %zu bytes differ\n", digests[i], keylen, len);
+                ERR_print_errors_fp(stderr);
+                bad++;
+            }
+        }
+        CHECK(bad == 0);
+    }
+    /* Re-init with the previous key (no key given), and a copy mid-MAC. */
+    {
+        OSSL_PARAM params[] = { OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0), OSSL_PARAM_END };
+        EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(a), *cp;
+        unsigned char m1[64], m2[64], m3[64], ref2[64];
+        size_t l1, l2, l3, lr;
+
+        rnd_bytes(key, 32);
+        rnd_bytes(msg, 1000);
+        CHECK(EVP_MAC_init(ctx, key, 32, params) && EVP_MAC_update(ctx, msg, 500));
+        CHECK((cp = EVP_MAC_CTX_dup(ctx)) != NULL);
+        CHECK(EVP_MAC_update(ctx, msg + 500, 500) && EVP_MAC_final(ctx, m1, &l1, sizeof(m1)));
+        CHECK(cp != NULL && EVP_MAC_update(cp, msg + 500, 500) && EVP_MAC_final(cp, m3, &l3, sizeof(m3)));
+        CHECK(EVP_MAC_init(ctx, NULL, 0, NULL) && EVP_MAC_update(ctx, msg + 1, 999)
+              && EVP_MAC_final(ctx, m2, &l2, sizeof(m2)));
+        CHECK(mac_once(d, "SHA256", key, 32, msg + 1, 999, ref2, &lr, 0));
+        CHECK(l2 == lr && memcmp(m2, ref2, lr) == 0);
+        CHECK(mac_once(d, "SHA256", key, 32, msg, 1000, ref2, &lr, 0));
+        CHECK(l1 == lr && memcmp(m1, ref2, lr) == 0 && l3 == lr && memcmp(m3, ref2, lr) == 0);
+        /* Bad use: an unsupported digest, final without init. */
+        {
+            OSSL_PARAM bad[] = { OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA512", 0), OSSL_PARAM_END };
+            EVP_MAC_CTX *fresh = EVP_MAC_CTX_new(a);
+
+            CHECK_ERR(EVP_MAC_init(ctx, key, 32, bad));
+            CHECK_ERR(EVP_MAC_final(fresh, m1, &l1, sizeof(m1)));
+            EVP_MAC_CTX_free(fresh);
+        }
+        EVP_MAC_CTX_free(ctx);
+        EVP_MAC_CTX_free(cp);
+    }
+    EVP_MAC_free(a);
+    EVP_MAC_free(d);
+    free(msg);
+}
+
+/* One value of an evp test file: "text" or hex; returns its length. */
+static size_t parse_value(const char *v, unsigned char *out, size_t max)
+{
+    if (v[0] == '"') {
+        const char *end = strrchr(v + 1, '"');
+        size_t n = end != NULL ? (size_t)(end - v - 1) : 0;
+
+        if (n > max)
+            n = max;
+        memcpy(out, v + 1, n);
+        return n;
+    }
+    return unhex(v, out, max);
+}
+
+struct chunk {
+    unsigned char *data;
+    size_t len, count;
+};
+
+struct hrecord {
+    int is_mac;
+    char alg[32];
+    unsigned char key[300], out[64];
+    size_t keyl, outl;
+    struct chunk in[8];
+    int nin;
+    int line;
+};
+
+static int run_hrecord(const struct hrecord *r)
+{
+    unsigned char out[64];
+    size_t outl = 0;
+    int ok = 1, i;
+    size_t c;
+
+    if (!r->is_mac) {
+        EVP_MD *md = EVP_MD_fetch(libctx, r->alg, "provider=acrypto");
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        unsigned int l = 0;
+
+        ok = md != NULL && EVP_MD_get0_provider(md) == prov_acrypto && EVP_DigestInit_ex2(ctx, md, NULL);
+        for (i = 0; ok && i < r->nin; i++)
+            for (c = 0; ok && c < r->in[i].count; c++)
+                ok = EVP_DigestUpdate(ctx, r->in[i].data, r->in[i].len);
+        ok = ok && EVP_DigestFinal_ex(ctx, out, &l);
+        outl = l;
+        EVP_MD_CTX_free(ctx);
+        EVP_MD_free(md);
+    } else {
+        EVP_MAC *mac = EVP_MAC_fetch(libctx, "HMAC", "provider=acrypto");
+        OSSL_PARAM params[] = { OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)r->alg, 0), OSSL_PARAM_END };
+        EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+
+        ok = ctx != NULL && EVP_MAC_init(ctx, r->key, r->keyl, params);
+        for (i = 0; ok && i < r->nin; i++)
+            for (c = 0; ok && c < r->in[i].count; c++)
+                ok = EVP_MAC_update(ctx, r->in[i].data, r->in[i].len);
+        ok = ok && EVP_MAC_final(ctx, out, &outl, sizeof(out));
+        EVP_MAC_CTX_free(ctx);
+        EVP_MAC_free(mac);
+    }
+    ok = ok && outl == r->outl && memcmp(out, r->out, outl) == 0;
+    if (!ok) {
+        fprintf(stderr, "record at line %d (%s) failed\n", r->line, r->alg);
+        ERR_print_errors_fp(stderr);
+    }
+    return ok;
+}
+
+static void free_hrecord(struct hrecord *r)
+{
+    int i;
+
+    for (i = 0; i < r->nin; i++)
+        free(r->in[i].data);
+    memset(r, 0, sizeof(*r));
+}
+
+static void test_hash_vectors(const char *path, int min_records)
+{
+    FILE *f = fopen(path, "r");
+    char line[8192];
+    unsigned char tmp[4096];
+    struct hrecord r;
+    int have = 0, lineno = 0, count = 0, bad = 0;
+
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    memset(&r, 0, sizeof(r));
+    for (;;) {
+        char *got = fgets(line, sizeof(line), f), *v;
+
+        lineno++;
+        if (got == NULL || line[0] == '\n' || line[0] == '\r') {
+            if (have) {
+                count++;
+                bad += !run_hrecord(&r);
+            }
+            have = 0;
+            free_hrecord(&r);
+            if (got == NULL)
+                break;
+            continue;
+        }
+        if (line[0] == '#' || (v = strstr(line, " = ")) == NULL)
+            continue;
+        *v = '\0';
+        v += 3;
+        v[strcspn(v, "\r\n")] = '\0';
+        if (strcmp(line, "Digest") == 0 || strcmp(line, "MAC") == 0) {
+            r.is_mac = line[0] == 'M';
+            if (!r.is_mac)
+                snprintf(r.alg, sizeof(r.alg), "%s", v);
+            r.line = lineno;
+            have = 1;
+        } else if (strcmp(line, "Algorithm") == 0) {
+            snprintf(r.alg, sizeof(r.alg), "%s", v);
+        } else if (strcmp(line, "Key") == 0) {
+            r.keyl = parse_value(v, r.key, sizeof(r.key));
+        } else if (strcmp(line, "Output") == 0) {
+            r.outl = parse_value(v, r.out, sizeof(r.out));
+        } else if (strcmp(line, "Input") == 0 && r.nin < 8) {
+            size_t n = parse_value(v, tmp, sizeof(tmp));
+
+            r.in[r.nin].data = malloc(n ? n : 1);
+            memcpy(r.in[r.nin].data, tmp, n);
+            r.in[r.nin].len = n;
+            r.in[r.nin].count = 1;
+            r.nin++;
+        } else if (strcmp(line, "Ncopy") == 0 && r.nin > 0) {
+            struct chunk *c = &r.in[r.nin - 1];
+            size_t k, times = strtoul(v, NULL, 10);
+            unsigned char *d = malloc(c->len * times + 1);
+
+            for (k = 0; k < times; k++)
+                memcpy(d + k * c->len, c->data, c->len);
+            free(c->data);
+            c->data = d;
+            c->len *= times;
+        } else if (strcmp(line, "Count") == 0 && r.nin > 0) {
+            r.in[r.nin - 1].count = strtoul(v, NULL, 10);
+        }
+    }
+    fclose(f);
+    printf("evp: %d OpenSSL test records in %s, %d failed\n", count, strrchr(path, '/') ? strrchr(path, '/') + 1 : path, bad);
+    CHECK(count >= min_records);
+    CHECK(bad == 0);
+}
+
 static void test_rand(void)
 {
     EVP_RAND *rand = EVP_RAND_fetch(libctx, "ACRYPTO-RNG", "provider=acrypto");
@@ -690,8 +982,8 @@ int main(int argc, char **argv)
     uint64_t before, after;
     const char *seed = getenv("EVP_TEST_SEED");
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s MODULES_DIR VECTORS_FILE\n", argv[0]);
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s MODULES_DIR CIPHER_VECTORS DIGEST_VECTORS MAC_VECTORS\n", argv[0]);
         return 2;
     }
     rng_state = seed != NULL ? strtoull(seed, NULL, 0) : (unsigned long long)time(NULL) * 2654435761u;
@@ -714,6 +1006,10 @@ int main(int argc, char **argv)
     test_bad_use();
     test_tls_record();
     test_vectors(argv[2]);
+    test_digests();
+    test_macs();
+    test_hash_vectors(argv[3], 6);
+    test_hash_vectors(argv[4], 6);
     test_rand();
     after = submitted();
     CHECK(after > before + 1000);

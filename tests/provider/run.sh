@@ -5,8 +5,8 @@
 #      exports OSSL_provider_init and nothing else;
 #   2. tests/provider/evp.c through the EVP API (see its header), with ASan
 #      and UBSan, on OpenSSL's own test records (evpciph_aes_acrypto.txt);
-#   3. openssl enc through acrypto equals the default provider on random
-#      keys, IVs, sizes, padding on and off, both ways; openssl rand with
+#   3. openssl enc, dgst and mac through acrypto equal the default provider on
+#      random keys, IVs, sizes, padding on and off, both ways; openssl rand with
 #      ACRYPTO-RNG as the primary DRBG (openssl.cnf [random]);
 #   4. openssl s_server/s_client, TLS 1.2 with AES-128-CBC and AES-256-CBC
 #      (encrypt-then-MAC) with the provider preferred: a 64 MiB file arrives
@@ -43,6 +43,7 @@ cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefi
 	-fno-omit-frame-pointer -o "$work/evp" tests/provider/evp.c -lcrypto
 # The ASYNC jobs switch stacks, which ASan notes (harmlessly) on stderr.
 ASAN_OPTIONS=detect_leaks=1 "$work/evp" "$modules" tests/provider/evpciph_aes_acrypto.txt \
+	tests/provider/evpmd_sha_acrypto.txt tests/provider/evpmac_hmac_acrypto.txt \
 	2> >(grep -v -e 'ASan is ignoring requested __asan_handle_no_return' -e 'False positive error reports' \
 		-e 'google/sanitizers/issues/189' >&2) || fail "tests/provider/evp.c"
 
@@ -73,6 +74,22 @@ for c in aes-128-ecb aes-192-ecb aes-256-ecb aes-128-cbc aes-192-cbc aes-256-cbc
 	done
 done
 note "openssl enc: $n random cases equal the default provider, and decrypt back"
+
+n=0
+for round in 1 2 3 4; do
+	head -c "$(rnd_below 150000)" "$work/data" > "$work/pt"
+	for d in sha1 sha256; do
+		ref=$(openssl dgst -"$d" -r "$work/pt" | cut -d' ' -f1)
+		got=$(openssl dgst "${P[@]}" -"$d" -r "$work/pt" | cut -d' ' -f1)
+		[ -n "$ref" ] && [ "$ref" = "$got" ] || fail "openssl dgst -$d differs: $ref $got"
+		key=$(hex /dev/urandom $((1 + $(rnd_below 200))))
+		ref=$(openssl mac -digest "$d" -macopt hexkey:"$key" -in "$work/pt" HMAC)
+		got=$(openssl mac "${P[@]}" -digest "$d" -macopt hexkey:"$key" -in "$work/pt" HMAC)
+		[ -n "$ref" ] && [ "$ref" = "$got" ] || fail "openssl mac HMAC-$d differs: $ref $got"
+		n=$((n + 2))
+	done
+done
+note "openssl dgst and mac: $n random cases equal the default provider"
 
 cat > "$work/rand.cnf" <<EOF
 openssl_conf = openssl_init
