@@ -10,15 +10,20 @@
  * exactly one eventfd, registered with ASYNC_WAIT_CTX_set_wait_fd under
  * this module's key and closed by the wait context's cleanup: that is the
  * descriptor `openssl speed -async_jobs` and async servers select on.
- * The callback (on an acrypto thread) first writes the eventfd, then marks
- * the request done; after that it never touches the request again, since
- * the resumed job may return and free it. The job is resumed by its
- * application whenever it likes: a resume that finds the request still
- * running pauses again. Once done, the job reads the eventfd back to zero
- * (it is non-blocking), so the descriptor is readable exactly while a
- * completion waits for its job.
+ * The callback (on an acrypto thread) stores the results and marks the
+ * request done, and only then writes the eventfd, so that the application
+ * is woken when the job can go on (a wake-up before that would make it
+ * resume the job for nothing, over and over, while the callback's thread
+ * waits for a CPU). The job's request may be gone once it is marked done,
+ * so the callback keeps what it still needs, the descriptor, in a small
+ * reference-counted object shared with the wait context, which closes the
+ * descriptor when both have let go of it. The application resumes the job
+ * whenever it likes: a resume that finds the request still running pauses
+ * again. Once done, the job reads the eventfd back to zero (non-blocking):
+ * the descriptor is readable while a completion waits for its job.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -30,55 +35,77 @@
 /* The key under which this module's descriptor is kept in a wait context. */
 static const char acp_wait_key;
 
-struct acp_waiter {
+/* A wait context's eventfd, shared by the context and in-flight callbacks. */
+struct acp_efd {
     int fd;
+    int refs;
+};
+
+struct acp_waiter {
+    struct acp_efd *efd;
     int done;
     acrypto_status status;
     size_t out_len;
     size_t tag_len;
 };
 
+static void acp_efd_put(struct acp_efd *e)
+{
+    if (__atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        close(e->fd);
+        free(e);
+    }
+}
+
 static void acp_fd_cleanup(ASYNC_WAIT_CTX *ctx, const void *key, OSSL_ASYNC_FD fd, void *custom)
 {
     (void)ctx;
     (void)key;
-    (void)custom;
-    close(fd);
+    (void)fd;
+    acp_efd_put(custom);
 }
 
-/* The wait context's eventfd, made and registered on first use; -1 on failure. */
-static int acp_wait_fd(ASYNC_WAIT_CTX *wctx)
+/* The wait context's eventfd, made and registered on first use; NULL on failure. */
+static struct acp_efd *acp_wait_fd(ASYNC_WAIT_CTX *wctx)
 {
     OSSL_ASYNC_FD fd;
     void *custom = NULL;
+    struct acp_efd *e;
 
     if (ASYNC_WAIT_CTX_get_fd(wctx, &acp_wait_key, &fd, &custom))
-        return fd;
-    fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    if (!ASYNC_WAIT_CTX_set_wait_fd(wctx, &acp_wait_key, fd, NULL, acp_fd_cleanup)) {
-        close(fd);
-        return -1;
+        return custom;
+    if ((e = malloc(sizeof(*e))) == NULL)
+        return NULL;
+    e->refs = 1; /* the wait context's */
+    e->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (e->fd < 0) {
+        free(e);
+        return NULL;
     }
-    return fd;
+    if (!ASYNC_WAIT_CTX_set_wait_fd(wctx, &acp_wait_key, e->fd, e, acp_fd_cleanup)) {
+        close(e->fd);
+        free(e);
+        return NULL;
+    }
+    return e;
 }
 
 static void acp_wake(const acrypto_completion *c)
 {
     struct acp_waiter *w = c->user;
+    struct acp_efd *e = w->efd;
     uint64_t one = 1;
-    int fd = w->fd;
     ssize_t n;
 
     w->status = c->status;
     w->out_len = c->out_len;
     w->tag_len = c->tag_len;
-    do {
-        n = write(fd, &one, sizeof(one));
-    } while (n < 0 && errno == EINTR);
     /* Last touch of *w: the job may return (and *w go away) once it sees this. */
     __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+    do {
+        n = write(e->fd, &one, sizeof(one));
+    } while (n < 0 && errno == EINTR);
+    acp_efd_put(e);
 }
 
 static void acp_drain_fd(int fd)
@@ -105,21 +132,24 @@ acrypto_status acp_run(acrypto_session *sess, acrypto_request *req, acrypto_comp
 {
     ASYNC_JOB *job = ASYNC_get_current_job();
     ASYNC_WAIT_CTX *wctx;
-    struct acp_waiter w = { .fd = -1, .done = 0, .status = ACRYPTO_STATUS_INTERNAL };
+    struct acp_waiter w = { .efd = NULL, .done = 0, .status = ACRYPTO_STATUS_INTERNAL };
     void *user = req->user;
     acrypto_status st;
 
-    if (job == NULL || (wctx = ASYNC_get_wait_ctx(job)) == NULL || (w.fd = acp_wait_fd(wctx)) < 0)
+    if (job == NULL || (wctx = ASYNC_get_wait_ctx(job)) == NULL || (w.efd = acp_wait_fd(wctx)) == NULL)
         return acrypto_session_run(sess, req, done);
 
     req->user = &w;
+    __atomic_add_fetch(&w.efd->refs, 1, __ATOMIC_ACQ_REL); /* the callback's */
     st = acrypto_session_submit(sess, req, acp_wake, 0);
     req->user = user;
-    if (st == ACRYPTO_STATUS_BUSY)
-        /* Every queue is full: do this one inline rather than fail. */
-        return acrypto_session_run(sess, req, done);
-    if (st != ACRYPTO_STATUS_OK)
+    if (st != ACRYPTO_STATUS_OK) {
+        acp_efd_put(w.efd); /* the callback will not run */
+        if (st == ACRYPTO_STATUS_BUSY)
+            /* Every queue is full: do this one inline rather than fail. */
+            return acrypto_session_run(sess, req, done);
         return st;
+    }
 
     while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
         if (!ASYNC_pause_job()) {
@@ -128,7 +158,7 @@ acrypto_status acp_run(acrypto_session *sess, acrypto_request *req, acrypto_comp
                 sched_yield();
         }
     }
-    acp_drain_fd(w.fd);
+    acp_drain_fd(w.efd->fd);
     acp_fill(done, &w, user);
     return w.status;
 }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Benchmarks of the OpenSSL provider against OpenSSL's default provider,
+# each a ratio of two `openssl speed` runs made one after the other
+# (not part of run-all.sh). SECONDS_PER_RUN (default 3) sets -seconds.
+#   tests/provider/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+target=${CARGO_TARGET_DIR:-$PWD/target}
+make -s -C libacrypto provider TARGET_DIR="$target" > /dev/null
+secs=${SECONDS_PER_RUN:-3}
+A=(-provider-path "$target/release" -provider acrypto -provider default -propquery provider=acrypto)
+D=(-provider default)
+
+speed() { # prints k-bytes/s of one openssl speed run
+	openssl speed "$@" -seconds "$secs" 2> /dev/null | tail -n 1 | awk '{print $NF}' | tr -d k
+}
+row() { # label, then speed arguments
+	local label=$1 a d
+	shift
+	a=$(speed "${A[@]}" "$@") || a=
+	d=$(speed "${D[@]}" "$@") || d=
+	if [ -z "$a" ] || [ -z "$d" ]; then
+		printf '%-44s not measured (acrypto: %s, default: %s)\n' "$label" "${a:-failed}" "${d:-failed}"
+		return
+	fi
+	printf '%-44s acrypto %10.0f kB/s  default %10.0f kB/s  ratio %.2f\n' "$label" "$a" "$d" \
+		"$(echo "$a / $d" | bc -l)"
+}
+echo "openssl speed, ${secs}s per run; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+row "aes-128-cbc 1504 B, -async_jobs 16" -evp aes-128-cbc -bytes 1504 -async_jobs 16
+row "aes-128-cbc 1504 B, no async" -evp aes-128-cbc -bytes 1504
+row "aes-128-cbc 16384 B, no async" -evp aes-128-cbc -bytes 16384
+row "aes-128-gcm 1504 B, -async_jobs 16" -evp aes-128-gcm -bytes 1504 -async_jobs 16
+row "aes-128-gcm 16384 B, -async_jobs 16" -evp aes-128-gcm -bytes 16384 -async_jobs 16
+row "aes-128-gcm 16384 B, no async" -evp aes-128-gcm -bytes 16384
