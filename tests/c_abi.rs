@@ -133,6 +133,11 @@ fn the_byte_limit_is_set_from_c_and_refuses_with_busy() {
 }
 
 #[test]
+fn an_engine_freed_in_an_atexit_handler_is_freed() {
+    run_c_test("tests/c/atexit.c");
+}
+
+#[test]
 fn panics_never_reach_c() {
     run_c_test("tests/c/panic.c");
 }

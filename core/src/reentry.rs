@@ -26,22 +26,26 @@ pub(crate) struct Delivering(());
 
 impl Delivering {
     pub(crate) fn enter(engine: u64) -> Delivering {
-        INSIDE.with(|v| v.borrow_mut().push(engine));
+        // `try_with`: while a thread's locals are destroyed (an `atexit`
+        // handler freeing an engine) nothing is marked, and nothing is
+        // popped in `drop` either.
+        let _ = INSIDE.try_with(|v| v.borrow_mut().push(engine));
         Delivering(())
     }
 }
 
 impl Drop for Delivering {
     fn drop(&mut self) {
-        INSIDE.with(|v| {
+        let _ = INSIDE.try_with(|v| {
             v.borrow_mut().pop();
         });
     }
 }
 
-/// How many deliveries of engine `engine` the current thread is inside of.
+/// How many deliveries of engine `engine` the current thread is inside of
+/// (none once the thread's locals are gone, e.g. in an `atexit` handler).
 pub(crate) fn depth(engine: u64) -> u64 {
-    INSIDE.with(|v| v.borrow().iter().filter(|&&e| e == engine).count() as u64)
+    INSIDE.try_with(|v| v.borrow().iter().filter(|&&e| e == engine).count() as u64).unwrap_or(0)
 }
 
 /// Refuses a blocking call `what` on engine `engine` from inside one of its

@@ -12,7 +12,9 @@ pub(crate) fn set(reason: &str) {
     // A reason never holds a NUL; if one did, it is cut there.
     let bytes: Vec<u8> = reason.bytes().take_while(|&b| b != 0).collect();
     let c = CString::new(bytes).unwrap_or_default();
-    LAST.with(|l| *l.borrow_mut() = Some(c));
+    // Once the thread's locals are gone (an atexit handler) there is no
+    // place to keep it.
+    let _ = LAST.try_with(|l| *l.borrow_mut() = Some(c));
 }
 
 /// The reason of the most recent failing acrypto call on the calling
@@ -23,5 +25,5 @@ pub(crate) fn set(reason: &str) {
 /// the next acrypto call on the same thread; copy it to keep it.
 #[no_mangle]
 pub extern "C" fn acrypto_last_error() -> *const c_char {
-    LAST.with(|l| l.borrow().as_ref().map_or(std::ptr::null(), |c| c.as_ptr()))
+    LAST.try_with(|l| l.borrow().as_ref().map_or(std::ptr::null(), |c| c.as_ptr())).unwrap_or(std::ptr::null())
 }

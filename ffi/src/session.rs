@@ -373,7 +373,9 @@ impl Deliveries {
     /// deliveries (its own delivery would never end while it waits).
     pub(crate) fn inside_callback(&self) -> bool {
         let me = self as *const Deliveries as usize;
-        IN_CALLBACK.with(|v| v.borrow().contains(&me))
+        // None once the thread's locals are gone (an atexit handler): no
+        // callback is running then.
+        IN_CALLBACK.try_with(|v| v.borrow().contains(&me)).unwrap_or(false)
     }
 
     pub(crate) fn wait_zero(&self) {
@@ -395,14 +397,14 @@ struct InCallback;
 
 impl InCallback {
     fn enter(d: &Deliveries) -> InCallback {
-        IN_CALLBACK.with(|v| v.borrow_mut().push(d as *const Deliveries as usize));
+        let _ = IN_CALLBACK.try_with(|v| v.borrow_mut().push(d as *const Deliveries as usize));
         InCallback
     }
 }
 
 impl Drop for InCallback {
     fn drop(&mut self) {
-        IN_CALLBACK.with(|v| {
+        let _ = IN_CALLBACK.try_with(|v| {
             v.borrow_mut().pop();
         });
     }
