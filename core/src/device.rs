@@ -1,7 +1,7 @@
 //! Devices: a registered driver, its capability table, its priority queue,
 //! its state and counters; and the `Driver` trait drivers implement.
 
-use crate::alg::{Algorithm, Capability};
+use crate::alg::{Algorithm, Capability, OpKind};
 use crate::engine::EngineInner;
 use crate::error::{Error, Result};
 use crate::queue::PriorityQueue;
@@ -87,6 +87,21 @@ pub trait Driver: Send + Sync + 'static {
         let _ = (steps, request);
         None
     }
+    /// The family of the stream state this device continues for `alg` (a
+    /// hash or MAC), or `None` (the default): it takes no stream requests.
+    ///
+    /// A device that names a family promises, for a request whose
+    /// [`Request::stream`] is set: it starts from `stream.state` (`None`:
+    /// a fresh hash, or HMAC from the step's key; otherwise a state of this
+    /// family, which it never changes), absorbs the data, and then either
+    /// finalizes into the tag or verifies it (`stream.last`), or sets
+    /// `stream.next` to the state after the data (a
+    /// [`StreamState`](crate::StreamState) of this family). The engine
+    /// hands it only states of its family (see [`crate::stream`]).
+    fn stream_family(&self, alg: Algorithm) -> Option<String> {
+        let _ = alg;
+        None
+    }
     /// Stops the driver: no more work will come. Must drop the handle.
     fn detach(&self) {}
 }
@@ -99,6 +114,8 @@ pub(crate) struct DeviceInner {
     pub(crate) driver: Arc<dyn Driver>,
     pub(crate) caps: Vec<Capability>,
     pub(crate) alg_mask: u32,
+    /// The stream state family per algorithm ([`Driver::stream_family`]).
+    pub(crate) stream_families: Vec<(Algorithm, Arc<str>)>,
     pub(crate) rate: Option<u64>,
     pub(crate) class: DeviceClass,
     pub(crate) queue: Mutex<PriorityQueue<Box<Job>>>,
@@ -148,6 +165,11 @@ impl DeviceInner {
             name: driver.name().to_string(),
             driver_kind: driver.driver().to_string(),
             alg_mask: caps.iter().fold(0, |m, c| m | alg_bit(c.alg)),
+            stream_families: caps
+                .iter()
+                .filter(|c| matches!(c.alg.kind(), OpKind::Hash | OpKind::Mac))
+                .filter_map(|c| driver.stream_family(c.alg).map(|f| (c.alg, Arc::from(f.as_str()))))
+                .collect(),
             class: driver.class(),
             driver,
             caps,
@@ -178,6 +200,25 @@ impl DeviceInner {
 
     pub(crate) fn supports(&self, alg: Algorithm) -> bool {
         self.alg_mask & alg_bit(alg) != 0
+    }
+
+    /// The stream state family this device continues for `alg`.
+    pub(crate) fn stream_family(&self, alg: Algorithm) -> Option<&str> {
+        self.stream_families.iter().find(|(a, _)| *a == alg).map(|(_, f)| &**f)
+    }
+
+    /// Whether this device may take `request` for a step of `alg`: any
+    /// one-shot request; a stream request only when it continues the
+    /// state's family (any streaming device for a stream's first request).
+    pub(crate) fn takes(&self, alg: Algorithm, request: &Request) -> bool {
+        match &request.stream {
+            None => true,
+            Some(part) => match (self.stream_family(alg), &part.state) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(f), Some(s)) => f == s.family(),
+            },
+        }
     }
 
     /// Rate for balancing: the hint, else what was measured.

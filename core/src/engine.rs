@@ -14,6 +14,7 @@ use crate::room::Submission;
 use crate::route::Job;
 use crate::session::{Session, SessionBuilder, SessionInner};
 use crate::stats::{Counters, Stats};
+use crate::stream::Stream;
 use crate::sync::{lock, read, thread, write, Arc, AtomicU64, AtomicUsize, Mutex, Ordering, RwLock};
 use std::collections::VecDeque;
 use std::fmt;
@@ -419,6 +420,20 @@ impl Engine {
         Ok(s)
     }
 
+    /// Opens a [`Stream`] on a one-step session: a hash or MAC (`iv`
+    /// empty), or `cbc`, `ecb` or `ctr` (`iv` the first IV; empty for ecb).
+    ///
+    /// # Errors
+    /// `Unsupported` for a route of several steps, XTS, AEAD, rng, or a
+    /// hash or MAC no device of this engine can stream; `InvalidLength`
+    /// for a bad IV; `InvalidArgument` for another engine's session.
+    pub fn stream(&self, s: &Session, iv: &[u8]) -> Result<Stream> {
+        self.inner.owns(&s.0)?;
+        Stream::open(self.clone(), s.clone(), iv, |alg| {
+            read(&self.inner.devices).iter().any(|d| d.state() == DeviceState::Active && d.stream_family(alg).is_some())
+        })
+    }
+
     /// Submits a request; its completion goes to `completion`. On refusal
     /// (`Busy`, bad input, no device, shut down) the request comes back.
     ///
@@ -612,6 +627,16 @@ impl EngineInner {
     }
 
     pub(crate) fn validate(s: &SessionInner, r: &Request) -> Result<()> {
+        if let Some(part) = &r.stream {
+            let ok = matches!(&s.steps[..], [st] if matches!(st.alg.kind(), OpKind::Hash | OpKind::Mac));
+            if !ok {
+                return Err(Error::InvalidArgument("a stream request runs on a one-step hash or MAC session".into()));
+            }
+            if !part.last {
+                // An update carries no tag: the last request verifies.
+                return Ok(());
+            }
+        }
         for step in &s.steps {
             let alg = step.alg;
             if matches!(alg.kind(), OpKind::Cipher | OpKind::Aead) {
@@ -863,7 +888,7 @@ impl EngineInner {
         Self::validate(s, &request)?;
         reentry::refuse_inside(self.id, "run")?;
         request.start_run();
-        if let Some(dev) = self.claim_idle_device(s) {
+        if let Some(dev) = self.claim_idle_device(s, &request) {
             match self.run_inline_on(&dev, s, &mut request) {
                 Some(Ok(())) => return Ok(request),
                 Some(Err(e)) if !e.is_device_fault() => return Err(e),
@@ -924,12 +949,14 @@ impl EngineInner {
 
     /// An active device that can run the whole route and has nothing queued
     /// or running, claimed by counting the inline run as outstanding.
-    fn claim_idle_device(&self, s: &SessionInner) -> Option<Arc<DeviceInner>> {
+    fn claim_idle_device(&self, s: &SessionInner, r: &Request) -> Option<Arc<DeviceInner>> {
         let devs = read(&self.devices);
         devs.iter()
             .filter(|d| {
                 d.state() == DeviceState::Active
-                    && s.steps.iter().all(|st| d.supports(st.alg) && st.device.as_ref().is_none_or(|b| *b == d.name))
+                    && s.steps.iter().all(|st| {
+                        d.supports(st.alg) && d.takes(st.alg, r) && st.device.as_ref().is_none_or(|b| *b == d.name)
+                    })
                     && d.queued.load(Ordering::Relaxed) == 0
             })
             .find(|d| d.outstanding.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed).is_ok())

@@ -23,6 +23,7 @@ mod room;
 mod route;
 pub mod session;
 pub mod stats;
+pub mod stream;
 mod submission;
 mod sync;
 
@@ -40,3 +41,4 @@ pub use request::{Done, Request};
 pub use room::Submission;
 pub use session::{Key, Session, SessionBuilder, SessionFlags, Step};
 pub use stats::Stats;
+pub use stream::{Stream, StreamPart, StreamState};

@@ -1,6 +1,7 @@
 //! Requests: one unit of work on a session, owning its buffers.
 
 use crate::error::Error;
+use crate::stream::StreamPart;
 
 /// One unit of work. The request owns its buffers and gets them back on
 /// completion (the io_uring ownership rule), so no borrow crosses threads.
@@ -21,6 +22,9 @@ use crate::error::Error;
 /// [`Error::VerifyFailed`] and releases no plaintext: the output is left
 /// as the ciphertext (the tag is checked before anything is decrypted).
 /// - `user`: the caller's cookie, untouched.
+/// - `stream`: for a hash or HMAC stream, the state to continue from and
+///   the state the device returns (see [`crate::stream`]); `None` for a
+///   one-shot request. Only devices of the state's family take it.
 ///
 /// A request may be reused: every submission (and `run`) starts a new run,
 /// in which the first transforming step reads `data` again, whatever an
@@ -39,6 +43,9 @@ pub struct Request {
     pub tag: Vec<u8>,
     /// The caller's cookie.
     pub user: u64,
+    /// The stream part of a hash or HMAC stream request (boxed: one-shot
+    /// requests stay small).
+    pub stream: Option<Box<StreamPart>>,
     /// Whether a step of the current run wrote `out` (so later steps read
     /// it). Per run: cleared when the request is submitted.
     out_written: bool,
@@ -62,6 +69,7 @@ impl std::fmt::Debug for Request {
             .field("aad_len", &self.aad.len())
             .field("tag_len", &self.tag.len())
             .field("user", &self.user)
+            .field("stream", &self.stream)
             .finish()
     }
 }

@@ -106,6 +106,7 @@ impl EngineInner {
         read(&self.devices).iter().any(|d| {
             d.state() == DeviceState::Active
                 && d.supports(step.alg)
+                && d.takes(step.alg, &job.request)
                 && step.device.as_ref().is_none_or(|b| *b == d.name)
                 && d.queued.load(Ordering::Relaxed) < d.capacity
         })
@@ -173,6 +174,7 @@ impl EngineInner {
         let capable = |d: &DeviceInner| {
             d.state() == DeviceState::Active
                 && d.supports(step.alg)
+                && d.takes(step.alg, &job.request)
                 && step.device.as_ref().is_none_or(|b| *b == d.name)
                 && !job.tried.contains(&d.id)
                 && Some(d.id) != from_broken

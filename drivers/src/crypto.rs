@@ -13,6 +13,8 @@
 //! - `hmac-*`: `Digest` writes the full MAC into the tag; `Verify` compares the
 //!   MAC, truncated to the tag's length, with the tag in constant time.
 //! - `rng`: fills the data buffer with bytes from the OS.
+//! - a hash or HMAC request with [`Request::stream`] set continues a
+//!   stream ([`crate::stream`]).
 //!
 //! Ciphers work in place on [`Request::current_mut`]. Keys are expanded
 //! once per session and kept with the session's key ([`crate::schedule`]);
@@ -53,6 +55,9 @@ pub fn apply_step(step: &Step, req: &mut Request) -> Result<(), Error> {
     }
     let mut scratch = None;
     let sched = schedule_for(alg, &step.key, &mut scratch)?;
+    if req.stream.is_some() {
+        return crate::stream::apply(step, sched, req);
+    }
     match alg {
         Algorithm::Aes { mode, .. } => {
             alg.check_iv(&req.iv)?;

@@ -105,6 +105,10 @@ impl Driver for SoftDevice {
         DeviceClass::Cpu
     }
 
+    fn stream_family(&self, alg: Algorithm) -> Option<String> {
+        crate::stream::soft_family(alg)
+    }
+
     fn attach(&self, dev: DeviceHandle) {
         let shared = self.shared.clone();
         let batch = self.batch;
