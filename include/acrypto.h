@@ -6,7 +6,8 @@
  *
  * CONVENTIONS
  *  - Objects are opaque handles: acrypto_engine, acrypto_engine_config,
- *    acrypto_session, acrypto_queue, acrypto_pending (consumer side);
+ *    acrypto_session, acrypto_queue, acrypto_pending, acrypto_stream
+ *    (consumer side);
  *    acrypto_device, acrypto_work (provider side). A handle is created by a
  *    _new (or _register, _submit_pending, _dequeue) function that writes it
  *    to an out-parameter, and released by its _free function (NULL-safe),
@@ -549,6 +550,13 @@ typedef struct acrypto_queue acrypto_queue;
 typedef struct acrypto_session acrypto_session;
 
 /*
+ A stream on a session: created by `acrypto_stream_new`, released by
+ `acrypto_stream_free`. Use it from one thread at a time (its async
+ completion may run on another).
+ */
+typedef struct acrypto_stream acrypto_stream;
+
+/*
  A piece of work taken by a C driver: the route steps it is to run on
  one request. Complete it exactly once with `acrypto_work_complete`,
  which also releases it. Use it from one thread at a time. Work never
@@ -916,15 +924,18 @@ typedef struct acrypto_completion {
    written (`tag_len` at least the digest length); for a verify step,
    the expected MAC (10 bytes up to the digest length), copied in.
  - `user`: handed back untouched in the completion.
+ - `aad`, `aad_len`: an AEAD's associated data (authenticated, not
+   encrypted), copied in; NULL and 0 for none. Other algorithms take
+   none (a non-zero `aad_len` is `ACRYPTO_STATUS_INVALID_ARGUMENT`).
 
- AEAD (this struct carries no associated data yet: the AAD is empty):
- `iv` is the 12-byte nonce; a seal writes the 16-byte tag to `tag`
+ AEAD: `iv` is the 12-byte nonce; a seal writes the 16-byte tag to `tag`
  (`tag_len` at least 16); an open reads the expected tag from `tag` (12
  to 16 bytes for GCM, 16 for ChaCha20-Poly1305) and, when it does not
  verify, completes with `ACRYPTO_STATUS_VERIFY_FAILED` and writes
  nothing to `out`.
 
- Limits: `data_len` at most 1 GiB, `iv_len` and `tag_len` at most 256.
+ Limits: `data_len` and `aad_len` at most 1 GiB, `iv_len` and `tag_len`
+ at most 256.
  */
 typedef struct acrypto_request {
   /*
@@ -963,6 +974,14 @@ typedef struct acrypto_request {
    The caller's cookie.
    */
   void *user;
+  /*
+   AEAD associated data.
+   */
+  const uint8_t *aad;
+  /*
+   AEAD associated data length.
+   */
+  size_t aad_len;
 } acrypto_request;
 
 /*
@@ -1562,6 +1581,141 @@ void acrypto_pending_free(struct acrypto_pending *pending);
 acrypto_status acrypto_session_counts(const struct acrypto_session *session,
                                       uint64_t *submitted,
                                       uint64_t *completed);
+
+/*
+ Opens a stream on `session`, which has one step: a hash or HMAC (`iv`
+ NULL, `iv_len` 0), or AES cbc, ecb or ctr (`iv` the first IV, 16 bytes;
+ none for ecb). XTS, AEAD, rng and routes of several steps give
+ `ACRYPTO_STATUS_UNSUPPORTED`, as does a hash or MAC that no device of
+ the engine can stream.
+
+ # Safety
+ `session` is NULL or live; `iv` is NULL or has `iv_len` readable bytes;
+ `out` is NULL or writable.
+ */
+acrypto_status acrypto_stream_new(const struct acrypto_session *session,
+                                  const uint8_t *iv,
+                                  size_t iv_len,
+                                  struct acrypto_stream **out);
+
+/*
+ Releases a stream (NULL is fine), finished or not. An async update in
+ flight still completes and runs its callback.
+
+ # Safety
+ `stream` is NULL or from `acrypto_stream_new`, not yet freed, and no
+ other thread uses it any more.
+ */
+void acrypto_stream_free(struct acrypto_stream *stream);
+
+/*
+ Writes the most bytes an update of `len` input bytes can write to its
+ `out` (a cipher: the partial block and the input, in whole 16-byte
+ blocks, so never more than `len + 15`; a hash or MAC: 0) to `*out`.
+
+ # Safety
+ `stream` is NULL or live; `out` is NULL or writable.
+ */
+acrypto_status acrypto_stream_max_output(const struct acrypto_stream *stream,
+                                         size_t len,
+                                         size_t *out);
+
+/*
+ Updates the stream with `data_len` bytes (any number, 0 included) and
+ waits. A cipher writes its output to `out` (room for
+ `acrypto_stream_max_output` bytes is required; `out` may be NULL when
+ that is 0) and the count to `*out_len` (NULL is fine); a hash or MAC
+ writes nothing. On failure the stream is as it was before the call and
+ the update may be repeated.
+
+ # Safety
+ `stream` is NULL or live; `data` has `data_len` readable bytes; `out`
+ has `out_cap` writable bytes; `out_len` is NULL or writable.
+ */
+acrypto_status acrypto_stream_update(struct acrypto_stream *stream,
+                                     const uint8_t *data,
+                                     size_t data_len,
+                                     uint8_t *out,
+                                     size_t out_cap,
+                                     size_t *out_len);
+
+/*
+ Ends the stream and waits. A hash or MAC writes its digest to `tag`
+ (`tag_cap` at least the digest length) and its length to `*tag_len`;
+ a CTR stream writes its last partial block to `out` (at most 15 bytes;
+ `out` may be NULL for other streams) and the count to `*out_len`. A CBC
+ or ECB stream that is not whole blocks fails with
+ `ACRYPTO_STATUS_INVALID_LENGTH` and stays open. A stream on a verify
+ session ends with `acrypto_stream_verify` instead. `out_len` and
+ `tag_len` may be NULL.
+
+ # Safety
+ `stream` is NULL or live; `out` has `out_cap` and `tag` `tag_cap`
+ writable bytes; `out_len` and `tag_len` are NULL or writable.
+ */
+acrypto_status acrypto_stream_finish(struct acrypto_stream *stream,
+                                     uint8_t *out,
+                                     size_t out_cap,
+                                     size_t *out_len,
+                                     uint8_t *tag,
+                                     size_t tag_cap,
+                                     size_t *tag_len);
+
+/*
+ Ends a MAC stream on a verify session and waits: `ACRYPTO_STATUS_OK`
+ when `tag` (10 bytes up to the MAC's length, compared in constant time)
+ is the MAC of everything streamed, `ACRYPTO_STATUS_VERIFY_FAILED` when
+ not (the stream is over either way).
+
+ # Safety
+ `stream` is NULL or live; `tag` has `tag_len` readable bytes.
+ */
+acrypto_status acrypto_stream_verify(struct acrypto_stream *stream,
+                                     const uint8_t *tag,
+                                     size_t tag_len);
+
+/*
+ Like `acrypto_stream_update`, without waiting: `callback` runs once
+ with the update's completion (`out_len` bytes written to `out`) unless
+ this returns an error (then it never runs and the stream is as it was).
+ When the update needs no request (no data, or less than a block kept
+ for later), the callback runs on the calling thread before this
+ returns. `flags`: 0 or `ACRYPTO_SUBMIT_BLOCK`. `data` may be reused at
+ once; `out` must stay valid until the callback ran. One update or
+ finish at a time per stream (`ACRYPTO_STATUS_INVALID_ARGUMENT` while
+ one is in flight).
+
+ # Safety
+ As `acrypto_stream_update`; `callback` is NULL or a function.
+ */
+acrypto_status acrypto_stream_update_async(struct acrypto_stream *stream,
+                                           const uint8_t *data,
+                                           size_t data_len,
+                                           uint8_t *out,
+                                           size_t out_cap,
+                                           acrypto_callback callback,
+                                           void *user,
+                                           uint32_t flags);
+
+/*
+ Like `acrypto_stream_finish`, without waiting: `callback` runs once
+ with the completion (`tag_len` digest bytes written to `tag`, `out_len`
+ bytes of a CTR stream's last block to `out`) unless this returns an
+ error. For a stream on a verify session, pass the expected MAC as
+ `tag`/`tag_cap` (its length): the completion's status says whether it
+ verified. As for updates, the callback may run before this returns.
+
+ # Safety
+ As `acrypto_stream_finish`; `callback` is NULL or a function.
+ */
+acrypto_status acrypto_stream_finish_async(struct acrypto_stream *stream,
+                                           uint8_t *out,
+                                           size_t out_cap,
+                                           uint8_t *tag,
+                                           size_t tag_cap,
+                                           acrypto_callback callback,
+                                           void *user,
+                                           uint32_t flags);
 
 #ifdef __cplusplus
 }  // extern "C"

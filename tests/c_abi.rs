@@ -485,3 +485,13 @@ fn installed_library_builds_with_pkg_config() {
     let out = run_ok(Command::new(&exe).env("ACRYPTO_DEVICES", "soft:2"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 bad"));
 }
+
+#[test]
+fn c_streams_and_aead_associated_data_equal_libcrypto() {
+    let exe = compile("tests/c/stream.c", &["-lcrypto"]);
+    let out = run_ok(&mut sanitized(&exe));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(stdout.contains("stream: ") && stdout.contains(" passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("aead: 100 cases") && stdout.contains("streams: 120 streams"), "{stdout}");
+}

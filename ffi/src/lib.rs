@@ -9,6 +9,7 @@
 //! - [`engine`]: engines, configuration, devices, statistics.
 //! - [`session`]: sessions, requests, submission, callbacks, completion
 //!   queues (with an eventfd for epoll), pending handles, synchronous runs.
+//! - [`stream`]: streams: a message of any length, update by update.
 //! - [`provider`]: C-registered devices (the OCF-bridge idea) and work items.
 //! - [`balancer`]: a custom balancer written in C.
 //!
@@ -24,6 +25,7 @@ pub mod engine;
 pub mod last_error;
 pub mod provider;
 pub mod session;
+pub mod stream;
 
 use acrypto_core::{Algorithm, Error, Op};
 use std::ffi::{c_char, CStr};

@@ -54,10 +54,10 @@ pub struct acrypto_step {
 /// `acrypto_session_new`, released by `acrypto_session_free`. Any number
 /// of threads may submit on one session at once.
 pub struct acrypto_session {
-    session: Session,
-    engine: Engine,
+    pub(crate) session: Session,
+    pub(crate) engine: Engine,
     shape: Shape,
-    deliveries: Arc<Deliveries>,
+    pub(crate) deliveries: Arc<Deliveries>,
 }
 
 /// What a route does to a request's buffers.
@@ -71,6 +71,8 @@ struct Shape {
     reads_tag: bool,
     /// The route generates random bytes (data may be NULL).
     rng: bool,
+    /// The route has an AEAD step (it takes associated data).
+    aead: bool,
 }
 
 impl Shape {
@@ -87,6 +89,7 @@ impl Shape {
                 .iter()
                 .any(|s| s.op == Op::Verify || (s.alg.kind() == OpKind::Aead && s.op == Op::Decrypt)),
             rng: kinds(OpKind::Rng),
+            aead: kinds(OpKind::Aead),
         }
     }
 }
@@ -167,7 +170,7 @@ pub unsafe extern "C" fn acrypto_session_free(session: *mut acrypto_session) {
     unsafe { crate::free_handle(session, drop) };
 }
 
-fn session_ref<'a>(s: *const acrypto_session) -> &'a acrypto_session {
+pub(crate) fn session_ref<'a>(s: *const acrypto_session) -> &'a acrypto_session {
     // SAFETY: callers check for NULL first; C promises a live session.
     unsafe { &*s }
 }
@@ -186,15 +189,18 @@ fn session_ref<'a>(s: *const acrypto_session) -> &'a acrypto_session {
 ///   written (`tag_len` at least the digest length); for a verify step,
 ///   the expected MAC (10 bytes up to the digest length), copied in.
 /// - `user`: handed back untouched in the completion.
+/// - `aad`, `aad_len`: an AEAD's associated data (authenticated, not
+///   encrypted), copied in; NULL and 0 for none. Other algorithms take
+///   none (a non-zero `aad_len` is `ACRYPTO_STATUS_INVALID_ARGUMENT`).
 ///
-/// AEAD (this struct carries no associated data yet: the AAD is empty):
-/// `iv` is the 12-byte nonce; a seal writes the 16-byte tag to `tag`
+/// AEAD: `iv` is the 12-byte nonce; a seal writes the 16-byte tag to `tag`
 /// (`tag_len` at least 16); an open reads the expected tag from `tag` (12
 /// to 16 bytes for GCM, 16 for ChaCha20-Poly1305) and, when it does not
 /// verify, completes with `ACRYPTO_STATUS_VERIFY_FAILED` and writes
 /// nothing to `out`.
 ///
-/// Limits: `data_len` at most 1 GiB, `iv_len` and `tag_len` at most 256.
+/// Limits: `data_len` and `aad_len` at most 1 GiB, `iv_len` and `tag_len`
+/// at most 256.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct acrypto_request {
@@ -216,6 +222,10 @@ pub struct acrypto_request {
     pub tag_len: usize,
     /// The caller's cookie.
     pub user: *mut c_void,
+    /// AEAD associated data.
+    pub aad: *const u8,
+    /// AEAD associated data length.
+    pub aad_len: usize,
 }
 
 /// A finished request, as a callback, a queue poll or a pending wait sees it.
@@ -323,6 +333,13 @@ unsafe fn prepare(s: &acrypto_session, r: &acrypto_request) -> Result<(Request, 
     // SAFETY: the caller's promise on iv/iv_len.
     let iv = unsafe { bytes(r.iv, r.iv_len, ACRYPTO_MAX_TAG_LEN) }?;
     let mut req = Request::new(data).with_iv(iv);
+    if r.aad_len > 0 {
+        if !shape.aead {
+            return Err(acrypto_status::InvalidArgument);
+        }
+        // SAFETY: the caller's promise on aad/aad_len.
+        req = req.with_aad(unsafe { bytes(r.aad, r.aad_len, ACRYPTO_MAX_DATA_LEN) }?);
+    }
     if shape.writes_out && r.data_len > 0 {
         if r.out.is_null() {
             return Err(acrypto_status::NullArgument);
@@ -364,7 +381,7 @@ pub(crate) struct Deliveries {
 }
 
 impl Deliveries {
-    fn start(self: &Arc<Self>) -> DeliveryGuard {
+    pub(crate) fn start(self: &Arc<Self>) -> DeliveryGuard {
         self.n.fetch_add(1, Ordering::SeqCst);
         DeliveryGuard(self.clone())
     }
@@ -393,10 +410,10 @@ impl Deliveries {
 thread_local!(static IN_CALLBACK: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) });
 
 /// Marks the calling thread as inside a C callback of `d` while it lives.
-struct InCallback;
+pub(crate) struct InCallback;
 
 impl InCallback {
-    fn enter(d: &Deliveries) -> InCallback {
+    pub(crate) fn enter(d: &Deliveries) -> InCallback {
         let _ = IN_CALLBACK.try_with(|v| v.borrow_mut().push(d as *const Deliveries as usize));
         InCallback
     }
@@ -412,7 +429,7 @@ impl Drop for InCallback {
 
 /// Ends a delivery when dropped: after the completion ran, or when a
 /// refused submission drops its completion unrun.
-struct DeliveryGuard(Arc<Deliveries>);
+pub(crate) struct DeliveryGuard(pub(crate) Arc<Deliveries>);
 
 impl Drop for DeliveryGuard {
     fn drop(&mut self) {
@@ -423,7 +440,7 @@ impl Drop for DeliveryGuard {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
