@@ -77,6 +77,11 @@ pub trait Driver: Send + Sync + 'static {
     fn class(&self) -> DeviceClass {
         DeviceClass::Other
     }
+    /// What else the device tells about itself (e.g. the instruction set
+    /// a library chose), shown with the device's info.
+    fn detail(&self) -> Option<String> {
+        None
+    }
     /// Receives the handle to take work from. Called once, at registration.
     fn attach(&self, device: DeviceHandle);
     /// The queue went from empty to non-empty.
@@ -118,6 +123,7 @@ pub(crate) struct DeviceInner {
     pub(crate) stream_families: Vec<(Algorithm, Arc<str>)>,
     pub(crate) rate: Option<u64>,
     pub(crate) class: DeviceClass,
+    pub(crate) detail: Option<String>,
     pub(crate) queue: Mutex<PriorityQueue<Box<Job>>>,
     /// The queue's bound (fixed at registration).
     pub(crate) capacity: usize,
@@ -171,6 +177,7 @@ impl DeviceInner {
                 .filter_map(|c| driver.stream_family(c.alg).map(|f| (c.alg, Arc::from(f.as_str()))))
                 .collect(),
             class: driver.class(),
+            detail: driver.detail(),
             driver,
             caps,
             rate,
@@ -277,6 +284,7 @@ impl DeviceInner {
             name: self.name.clone(),
             driver: self.driver_kind.clone(),
             class: self.class,
+            detail: self.detail.clone(),
             state: self.state(),
             capabilities: self.caps.clone(),
             queue_capacity: self.capacity,
@@ -325,6 +333,8 @@ pub struct DeviceInfo {
     pub driver: String,
     /// Device class.
     pub class: DeviceClass,
+    /// What the driver tells about the device besides its kind (e.g. `avx512`).
+    pub detail: Option<String>,
     /// State.
     pub state: DeviceState,
     /// Capability table.

@@ -7,12 +7,15 @@
 //!   `kdev:NAME`: the one for kernel driver `NAME` (e.g. `kdev:cbc-aes-aesni`,
 //!   `kdev:cryptd(cbc(aes-generic))`);
 //! - `afalg[:COUNT]`: AF_ALG devices (`afalg` alone: one, named `afalg`);
+//! - `imb[:COUNT]`: ipsec-mb devices, one worker and one job manager each
+//!   (`imb` alone: one, named `imb`); needs `libIPSec_MB.so.1` at run time;
 //! - `null[:COUNT]`: null devices (`null` alone: one, named `null`), which
 //!   complete every request at once without touching it: a measuring tool
 //!   for the engine's own cost (`acrypto bench --devices null:1`), never
 //!   for data.
 
 use crate::afalg::AfalgDevice;
+use crate::imb::ImbDevice;
 use crate::kdev::{self, KdevDevice};
 use crate::null::NullDevice;
 use crate::soft::SoftDevice;
@@ -33,6 +36,7 @@ pub fn parse(spec: &str) -> Result<Vec<Arc<dyn Driver>>> {
     let mut soft = 0usize;
     let mut afalg = 0usize;
     let mut null = 0usize;
+    let mut imb = 0usize;
     for item in split_items(spec) {
         if item == "kdev" {
             let probe = kdev::probe_all()?;
@@ -75,6 +79,15 @@ pub fn parse(spec: &str) -> Result<Vec<Arc<dyn Driver>>> {
                     afalg += 1;
                 }
             }
+            "imb" => {
+                if count.is_none() {
+                    out.push(Arc::new(ImbDevice::new("imb")?));
+                }
+                for _ in 0..count.unwrap_or(0) {
+                    out.push(Arc::new(ImbDevice::new(format!("imb{imb}"))?));
+                    imb += 1;
+                }
+            }
             "null" => {
                 if count.is_none() {
                     out.push(Arc::new(NullDevice::new("null")));
@@ -86,7 +99,7 @@ pub fn parse(spec: &str) -> Result<Vec<Arc<dyn Driver>>> {
             }
             other => {
                 return Err(Error::InvalidArgument(format!(
-                    "unknown device kind '{other}' (known: soft, kdev, kdev:DRIVER, afalg, null)"
+                    "unknown device kind '{other}' (known: soft, kdev, kdev:DRIVER, afalg, imb, null)"
                 )));
             }
         }

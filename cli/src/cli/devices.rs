@@ -62,6 +62,7 @@ pub fn device_json(d: &DeviceInfo) -> Value {
         "id": d.id,
         "name": d.name,
         "driver": d.driver,
+        "detail": d.detail,
         "class": lower(d.class),
         "state": lower(d.state),
         "broken_reason": d.broken_reason,
@@ -85,9 +86,10 @@ pub fn run(engine: &Engine, a: &DevicesArgs) -> CliResult<()> {
           rate: the driver's throughput hint for balancers, - if it gives none)\n";
     for d in &devs {
         s += &format!(
-            "\n{}  driver {}  class {}  state {}{}  queue {}\n",
+            "\n{}  driver {}{}  class {}  state {}{}  queue {}\n",
             d.name,
             d.driver,
+            d.detail.as_ref().map(|x| format!(" ({x})")).unwrap_or_default(),
             lower(d.class),
             lower(d.state),
             d.broken_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
