@@ -8,6 +8,8 @@
 #   pkg-config                building against the installed libacrypto
 #   strace                    the CLI test of a file that grows while it is read
 #   libclang-dev clang        regenerating the uapi bindings (bindgen)
+#   libipsec-mb-dev           the imb device's tests (libIPSec_MB.so.1) and its
+#                             bindings' staleness test (intel-ipsec-mb.h)
 #   qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static
 #   gcc-multilib kmod cpio gzip
 #                             the kernel module and its tests in a VM
@@ -20,6 +22,7 @@ if [ -z "$pkgs" ]; then
 	# One line per need, so that a new need is a new line.
 	pkgs="openssl gcc g++ libc6-dev make binutils libssl-dev pkg-config strace"
 	pkgs="$pkgs libclang-dev clang"
+	pkgs="$pkgs libipsec-mb-dev"
 	pkgs="$pkgs qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static gcc-multilib kmod cpio gzip"
 	# LUKS2 header tests on plain files (ports/blk/tests/luks2.rs)
 	pkgs="$pkgs cryptsetup-bin"

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests of the root package.
 //!
+//! - [`aead_vectors`]: the AEAD known answers (CAVP GCM, ChaCha20-Poly1305).
 //! - [`vectors`]: parsers for the public test vectors under `tests/vectors/`.
 //! - [`openssl`]: the `openssl` command line (and, for XTS, a small program
 //!   built against OpenSSL's libcrypto) as an independent implementation.
@@ -9,6 +10,7 @@
 //! it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod aead_vectors;
 pub mod openssl;
 pub mod rng;
 pub mod vectors;

@@ -49,8 +49,8 @@ use mgr::{Expanded, Mgr};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use subtle::ConstantTimeEq;
-use zeroize::Zeroize;
 use sys::IMB_JOB;
+use zeroize::Zeroize;
 
 /// Queue length an imb device asks for by default.
 pub const DEFAULT_QUEUE_LEN: usize = 4096;
@@ -317,7 +317,10 @@ fn plan(steps: &[Step], i: usize, fuse: bool, req: &Request) -> Result<Stage> {
             {
                 return Ok(Stage::EncMac(i, i + 1));
             }
-            if matches!(s.alg, Algorithm::Hmac(_)) && s.op == Op::Verify && is_block_cipher(n.alg) && n.op == Op::Decrypt
+            if matches!(s.alg, Algorithm::Hmac(_))
+                && s.op == Op::Verify
+                && is_block_cipher(n.alg)
+                && n.op == Op::Decrypt
             {
                 return Ok(Stage::MacDec(i, i + 1));
             }
@@ -600,7 +603,6 @@ impl Worker {
             self.drain_again();
         }
     }
-
 }
 
 /// The expanded key of `step`, kept with the session's key (or, when that
@@ -639,7 +641,22 @@ fn fill(mgr: &Mgr, slot: &mut Slot, stage: Stage, job: &mut IMB_JOB) -> Result<b
         check(&steps[j], req)?;
     }
     let len = req.current().len();
-    let data = req.current_mut().as_mut_ptr();
+    let last = second.unwrap_or(first);
+    // ipsec-mb refuses to MAC or hash an empty message (and a cipher over
+    // nothing has nothing to do): those run on the software primitive.
+    if len == 0 && !matches!(stage, Stage::Aead(_)) {
+        crate::crypto::apply_steps(&steps[first..=last], req)?;
+        return Ok(false);
+    }
+    // Only stages that write in place make the output buffer current (a
+    // digest leaves it alone; a decryption that must verify first lands in
+    // the scratch buffer and replaces the data once it has).
+    let in_place = match stage {
+        Stage::Cipher(_) | Stage::EncMac(..) => true,
+        Stage::Aead(i) => steps[i].op == Op::Encrypt,
+        Stage::Hash(_) | Stage::Mac(_) | Stage::MacDec(..) => false,
+    };
+    let data = if in_place { req.current_mut().as_mut_ptr() } else { req.current().as_ptr().cast_mut() };
     job.__bindgen_anon_1.src = data;
     job.__bindgen_anon_2.dst = data;
     job.__bindgen_anon_3.cipher_start_src_offset_in_bytes = 0;
@@ -652,9 +669,6 @@ fn fill(mgr: &Mgr, slot: &mut Slot, stage: Stage, job: &mut IMB_JOB) -> Result<b
     job.cipher_direction = sys::IMB_DIR_ENCRYPT;
     match stage {
         Stage::Cipher(i) => {
-            if len == 0 {
-                return Ok(false);
-            }
             if ctr_carries_past_32_bits(&steps[i], req) {
                 crate::crypto::apply_step(&steps[i], req)?;
                 return Ok(false);
@@ -673,20 +687,16 @@ fn fill(mgr: &Mgr, slot: &mut Slot, stage: Stage, job: &mut IMB_JOB) -> Result<b
         }
         Stage::Mac(i) => hmac(mgr, own, mac, &steps[i], req, job)?,
         Stage::EncMac(i, j) => {
-            if len > 0 {
-                cipher(mgr, own, &steps[i], req, job)?;
-            }
+            cipher(mgr, own, &steps[i], req, job)?;
             hmac(mgr, own, mac, &steps[j], req, job)?;
             job.chain_order = sys::IMB_ORDER_CIPHER_HASH;
         }
         Stage::MacDec(i, j) => {
             hmac(mgr, own, mac, &steps[i], req, job)?;
-            if len > 0 {
-                cipher(mgr, own, &steps[j], req, job)?;
-                scratch.clear();
-                scratch.resize(len, 0);
-                job.__bindgen_anon_2.dst = scratch.as_mut_ptr();
-            }
+            cipher(mgr, own, &steps[j], req, job)?;
+            scratch.clear();
+            scratch.resize(len, 0);
+            job.__bindgen_anon_2.dst = scratch.as_mut_ptr();
             job.chain_order = sys::IMB_ORDER_HASH_CIPHER;
         }
         Stage::Aead(i) => {
@@ -825,18 +835,23 @@ impl Worker {
         // A verified decryption replaces the data; what the scratch holds
         // then is ciphertext, or plaintext that did not verify: wiped
         // either way.
-        let mut open = |full: &[u8], req: &mut Request| {
+        // An AEAD open that fails leaves the output as the ciphertext (as
+        // the software device's does); a failed verify-then-decrypt stops
+        // at the verify, before the output is touched.
+        let mut open = |full: &[u8], req: &mut Request, aead: bool| {
             let ok = tag_ok(full, &req.tag);
-            if ok.is_ok() && !scratch.is_empty() {
+            if ok.is_ok() {
                 std::mem::swap(req.current_mut(), scratch);
+            } else if aead {
+                req.current_mut();
             }
             scratch.zeroize();
             ok
         };
         let verdict = match stage {
             Stage::Mac(i) if steps[i].op == Op::Verify => tag_ok(mac, &req.tag),
-            Stage::MacDec(..) => open(mac, req),
-            Stage::Aead(i) if steps[i].op == Op::Decrypt => open(&mac[..16], req),
+            Stage::MacDec(..) => open(mac, req, false),
+            Stage::Aead(i) if steps[i].op == Op::Decrypt => open(&mac[..16], req, true),
             _ => Ok(()),
         };
         match verdict {
@@ -854,4 +869,3 @@ fn tag_ok(full: &[u8], tag: &[u8]) -> Result<()> {
         Err(Error::VerifyFailed)
     }
 }
-
