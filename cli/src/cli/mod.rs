@@ -3,6 +3,7 @@
 mod aead;
 mod bench;
 mod devices;
+mod disk;
 mod enc;
 mod hash;
 mod rand;
@@ -50,6 +51,8 @@ enum Cmd {
     Rand(rand::RandArgs),
     /// Async throughput and latency next to direct synchronous calls, same run.
     Bench(bench::BenchArgs),
+    /// The dm-crypt port: an encrypted block device (/dev/nbdN or NBD over TCP), as cryptsetup plain.
+    Disk(disk::DiskArgs),
 }
 
 /// An error for the user: one line, and the exit status.
@@ -187,7 +190,7 @@ fn stdio_of(cmd: &Cmd) -> (bool, bool) {
         Cmd::Dec(a) => (is_std(a.input.as_ref()), is_std(a.output.as_ref())),
         Cmd::Mac(a) => (is_std(a.common.input.as_ref()), true),
         Cmd::Digest(a) => (is_std(a.common.input.as_ref()), true),
-        Cmd::Devices(_) | Cmd::Selftest(_) | Cmd::Rand(_) | Cmd::Bench(_) => (false, true),
+        Cmd::Devices(_) | Cmd::Selftest(_) | Cmd::Rand(_) | Cmd::Bench(_) | Cmd::Disk(_) => (false, true),
     }
 }
 
@@ -218,6 +221,7 @@ fn run(cli: Cli) -> CliResult<()> {
         Cmd::Digest(a) => hash::digest(&engine()?, &a),
         Cmd::Rand(a) => rand::run(&engine()?, &a),
         Cmd::Bench(a) => bench::run(&engine()?, &spec, &a),
+        Cmd::Disk(a) => disk::run(&a, engine),
     }
 }
 

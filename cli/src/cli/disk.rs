@@ -1,0 +1,345 @@
+//! `acrypto disk open|close|status`: the dm-crypt port. A volume's sectors
+//! are encrypted through the engine and served as `/dev/nbdN` (the
+//! kernel's nbd driver over a socketpair) or, with `--listen`, to NBD
+//! clients over TCP. The options mean what they mean to `cryptsetup open
+//! --type plain`, so either can open what the other wrote.
+//!
+//! `open` returns once the device is live and keeps serving in the
+//! background (`--foreground` stays). Each open volume has a state file
+//! `NAME.json` in the run directory (`ACRYPTO_RUN_DIR`, default
+//! `/run/acrypto/disk`), with the server's log `NAME.log` beside it.
+
+use super::{fail, print_json, usage, CliError, CliResult, Context};
+use acrypto::Engine;
+use acrypto_blk::kernel;
+use acrypto_blk::{CipherSpec, Volume};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// Set in the environment of the background server: print `ready` on
+/// stdout once the device is live.
+const READY_ENV: &str = "ACRYPTO_DISK_READY";
+
+/// Arguments of `disk`.
+#[derive(Args, Debug)]
+pub struct DiskArgs {
+    #[command(subcommand)]
+    cmd: DiskCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum DiskCmd {
+    /// Open BACKING as the encrypted device NAME (as `cryptsetup open --type plain`).
+    Open(OpenArgs),
+    /// Flush and disconnect the device NAME; its server syncs the backing file and exits.
+    Close(CloseArgs),
+    /// The open devices.
+    Status(StatusArgs),
+}
+
+/// Arguments of `disk open`.
+#[derive(Args, Debug)]
+pub struct OpenArgs {
+    /// The backing file or block device holding the ciphertext.
+    #[arg(value_name = "BACKING")]
+    backing: PathBuf,
+    /// A name for the open volume (letters, digits, '.', '_', '-').
+    #[arg(value_name = "NAME")]
+    name: String,
+    /// Volume type: plain (dm-crypt without a header).
+    #[arg(long = "type", short = 'M', value_name = "TYPE", default_value = "plain")]
+    kind: String,
+    /// Cipher, as dm-crypt names it: aes-xts-plain64, aes-cbc-essiv:sha256, aes-cbc-plain64.
+    #[arg(long, short = 'c', value_name = "CIPHER", default_value = "aes-cbc-essiv:sha256")]
+    cipher: String,
+    /// Key size in bits (xts: 256 or 512; cbc: 128, 192 or 256).
+    #[arg(long = "key-size", short = 's', value_name = "BITS", default_value_t = 256)]
+    key_size: u32,
+    /// The raw key: the first key-size/8 bytes of this file.
+    #[arg(long = "key-file", short = 'd', value_name = "FILE")]
+    key_file: PathBuf,
+    /// Encryption sector size in bytes: 512, 1024, 2048 or 4096.
+    #[arg(long = "sector-size", value_name = "BYTES", default_value_t = 512)]
+    sector_size: u32,
+    /// IVs count sectors of --sector-size instead of 512-byte units.
+    #[arg(long = "iv-large-sectors")]
+    iv_large_sectors: bool,
+    /// Start of the data in the backing file, in 512-byte sectors.
+    #[arg(long, short = 'o', value_name = "SECTORS", default_value_t = 0)]
+    offset: u64,
+    /// Added to the sector number of every IV, in 512-byte sectors.
+    #[arg(long, short = 'p', value_name = "SECTORS", default_value_t = 0)]
+    skip: u64,
+    /// Size of the device in 512-byte sectors (default: to the end of the backing file).
+    #[arg(long, short = 'b', value_name = "SECTORS")]
+    size: Option<u64>,
+    /// The nbd device to use (default: the first free one).
+    #[arg(long, value_name = "DEVICE", conflicts_with = "listen")]
+    nbd: Option<PathBuf>,
+    /// Serve the NBD protocol (newstyle) on this TCP address instead of a local /dev/nbdN.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Stay in the foreground until the device is closed.
+    #[arg(long)]
+    foreground: bool,
+}
+
+/// Arguments of `disk close`.
+#[derive(Args, Debug)]
+pub struct CloseArgs {
+    /// The name given to `open`.
+    #[arg(value_name = "NAME")]
+    name: String,
+}
+
+/// Arguments of `disk status`.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Only this volume.
+    #[arg(value_name = "NAME")]
+    name: Option<String>,
+    /// A JSON array of objects.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `disk`; `engine` builds the engine (only the server needs one).
+pub fn run(a: &DiskArgs, engine: impl FnOnce() -> CliResult<Engine>) -> CliResult<()> {
+    match &a.cmd {
+        DiskCmd::Open(o) => open(o, engine),
+        DiskCmd::Close(c) => close(&c.name),
+        DiskCmd::Status(s) => status(s),
+    }
+}
+
+fn run_dir() -> PathBuf {
+    std::env::var_os("ACRYPTO_RUN_DIR").map_or_else(|| PathBuf::from("/run/acrypto/disk"), PathBuf::from)
+}
+
+fn check_name(name: &str) -> CliResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(usage!("bad volume name '{name}' (letters, digits, '.', '_', '-'; at most 64)"))
+    }
+}
+
+fn pid_alive(pid: u64) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// The state of an open volume, if its server still runs.
+fn state(name: &str) -> Option<Value> {
+    let s: Value = serde_json::from_str(&fs::read_to_string(run_dir().join(format!("{name}.json"))).ok()?).ok()?;
+    s["pid"].as_u64().filter(|&p| pid_alive(p)).map(|_| s)
+}
+
+fn read_key(path: &Path, bits: u32) -> CliResult<Zeroizing<Vec<u8>>> {
+    if bits == 0 || bits % 8 != 0 {
+        return Err(usage!("--key-size {bits}: not a whole number of bytes"));
+    }
+    let n = (bits / 8) as usize;
+    let mut key = Zeroizing::new(vec![0u8; n]);
+    let mut f = File::open(path).ctx(format_args!("key file {}", path.display()))?;
+    let mut got = 0;
+    while got < n {
+        match f.read(&mut key[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) => return Err(fail!("key file {}: {e}", path.display())),
+        }
+    }
+    if got < n {
+        return Err(fail!("key file {} holds {got} bytes, the key needs {n} (--key-size {bits})", path.display()));
+    }
+    Ok(key)
+}
+
+fn spec_of(o: &OpenArgs) -> CliResult<CipherSpec> {
+    if o.kind != "plain" {
+        return Err(usage!("--type {}: unsupported (plain)", o.kind));
+    }
+    acrypto_blk::spec::parse_cipher(&o.cipher).map_err(CliError::usage)?;
+    let key = read_key(&o.key_file, o.key_size)?;
+    let spec = CipherSpec {
+        cipher: o.cipher.clone(),
+        key,
+        data_offset: o.offset.checked_mul(512).ok_or_else(|| usage!("--offset {} too large", o.offset))?,
+        size: o.size.map(|s| s.checked_mul(512).ok_or_else(|| usage!("--size {s} too large"))).transpose()?,
+        sector_size: o.sector_size,
+        iv_offset: o.skip,
+        iv_large_sectors: o.iv_large_sectors,
+    };
+    spec.check().map_err(CliError::usage)?;
+    Ok(spec)
+}
+
+fn open(o: &OpenArgs, engine: impl FnOnce() -> CliResult<Engine>) -> CliResult<()> {
+    check_name(&o.name)?;
+    if state(&o.name).is_some() {
+        return Err(fail!("volume '{}' is already open (acrypto disk status {})", o.name, o.name));
+    }
+    let spec = spec_of(o)?;
+    if !o.foreground {
+        drop(spec);
+        return spawn_server(o);
+    }
+    let file =
+        OpenOptions::new().read(true).write(true).open(&o.backing).ctx(format_args!("{}", o.backing.display()))?;
+    let vol = Arc::new(Volume::open(file, &spec, engine()?).map_err(CliError::new)?);
+    drop(spec);
+    let dir = run_dir();
+    fs::create_dir_all(&dir).ctx(format_args!("run directory {}", dir.display()))?;
+    let state_path = dir.join(format!("{}.json", o.name));
+    let mut st = json!({
+        "name": o.name,
+        "type": "plain",
+        "backing": fs::canonicalize(&o.backing).unwrap_or_else(|_| o.backing.clone()).display().to_string(),
+        "cipher": o.cipher,
+        "key_size": o.key_size,
+        "sector_size": o.sector_size,
+        "iv_large_sectors": o.iv_large_sectors,
+        "offset": o.offset,
+        "skip": o.skip,
+        "size": vol.size(),
+        "pid": std::process::id(),
+    });
+    let write_state = |st: &Value| fs::write(&state_path, st.to_string()).ctx(format_args!("{}", state_path.display()));
+    let ready = |what: &str| {
+        if std::env::var_os(READY_ENV).is_some() {
+            println!("ready {what}");
+        } else {
+            println!("{what}");
+        }
+    };
+    let result = if let Some(addr) = &o.listen {
+        let l = std::net::TcpListener::bind(addr).ctx(format_args!("listen {addr}"))?;
+        let local = l.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| addr.clone());
+        st["listen"] = json!(local);
+        write_state(&st)?;
+        ready(&local);
+        acrypto_blk::nbd::listen(l, vol).map_err(|e| fail!("listen {local}: {e}"))
+    } else {
+        let att = kernel::attach(vol, o.nbd.as_deref()).map_err(CliError::new)?;
+        st["device"] = json!(att.dev.display().to_string());
+        if let Err(e) = write_state(&st) {
+            let _ = kernel::disconnect(&att.dev);
+            let _ = att.wait();
+            return Err(e);
+        }
+        ready(&att.dev.display().to_string());
+        att.wait().map_err(|e| fail!("{}: {e}", o.name))
+    };
+    let _ = fs::remove_file(&state_path);
+    result
+}
+
+/// Starts this command again with `--foreground` in its own process group
+/// and returns once it says the device is live (or passes on its error).
+fn spawn_server(o: &OpenArgs) -> CliResult<()> {
+    let dir = run_dir();
+    fs::create_dir_all(&dir).ctx(format_args!("run directory {}", dir.display()))?;
+    let log_path = dir.join(format!("{}.log", o.name));
+    let log = File::create(&log_path).ctx(format_args!("{}", log_path.display()))?;
+    let exe = std::env::current_exe().ctx("own executable")?;
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    args.push("--foreground".into());
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new(exe)
+        .args(args)
+        .env(READY_ENV, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .ctx("start the server")?;
+    let mut line = String::new();
+    let out = child.stdout.take().ok_or_else(|| fail!("server has no stdout"))?;
+    let _ = BufReader::new(out).read_line(&mut line);
+    if let Some(what) = line.trim().strip_prefix("ready ") {
+        println!("{what}");
+        return Ok(());
+    }
+    let status = child.wait().ctx("wait for the server")?;
+    let log = fs::read_to_string(&log_path).unwrap_or_default();
+    let msg = log.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let msg = msg.strip_prefix("acrypto: ").unwrap_or(msg);
+    let _ = fs::remove_file(&log_path);
+    Err(CliError {
+        msg: if msg.is_empty() { format!("the server exited ({status})") } else { msg.to_string() },
+        code: status.code().and_then(|c| u8::try_from(c).ok()).filter(|&c| c != 0).unwrap_or(1),
+    })
+}
+
+fn close(name: &str) -> CliResult<()> {
+    check_name(name)?;
+    let st = state(name).ok_or_else(|| fail!("no open volume '{name}'"))?;
+    let pid = st["pid"].as_u64().unwrap_or(0);
+    if let Some(dev) = st["device"].as_str() {
+        kernel::disconnect(Path::new(dev)).ctx(format_args!("disconnect {dev}"))?;
+    } else {
+        acrypto_blk::terminate(pid as i32).ctx(format_args!("stop the server of '{name}' (pid {pid})"))?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pid_alive(pid) {
+        if Instant::now() > deadline {
+            return Err(fail!("the server of '{name}' (pid {pid}) did not exit"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = fs::remove_file(run_dir().join(format!("{name}.json")));
+    let _ = fs::remove_file(run_dir().join(format!("{name}.log")));
+    Ok(())
+}
+
+fn status(a: &StatusArgs) -> CliResult<()> {
+    let mut names: Vec<String> = fs::read_dir(run_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".json").map(str::to_string))
+        .collect();
+    names.sort();
+    if let Some(n) = &a.name {
+        check_name(n)?;
+        names.retain(|x| x == n);
+    }
+    let open: Vec<Value> = names.iter().filter_map(|n| state(n)).collect();
+    if let (Some(n), true) = (&a.name, open.is_empty()) {
+        return Err(fail!("no open volume '{n}'"));
+    }
+    if a.json {
+        return print_json(&Value::Array(open));
+    }
+    for s in &open {
+        let at =
+            s["device"].as_str().map(str::to_string).or_else(|| s["listen"].as_str().map(|l| format!("nbd://{l}")));
+        println!(
+            "{}: {} {} {}-bit, {} bytes, sector {}{}, offset {} skip {}, backing {}, pid {}",
+            s["name"].as_str().unwrap_or("?"),
+            at.unwrap_or_default(),
+            s["cipher"].as_str().unwrap_or("?"),
+            s["key_size"],
+            s["size"],
+            s["sector_size"],
+            if s["iv_large_sectors"] == json!(true) { " (large IV sectors)" } else { "" },
+            s["offset"],
+            s["skip"],
+            s["backing"].as_str().unwrap_or("?"),
+            s["pid"],
+        );
+    }
+    Ok(())
+}
