@@ -26,6 +26,8 @@ if [ -z "$pkgs" ]; then
 	pkgs="$pkgs qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static gcc-multilib kmod cpio gzip"
 	# LUKS2 header tests on plain files (ports/blk/tests/luks2.rs)
 	pkgs="$pkgs cryptsetup-bin"
+	# the disk port (tests/vm/disk.sh): dm-crypt side, --listen client, ext4 and fsck, losetup
+	pkgs="$pkgs nbd-client e2fsprogs mount iproute2"
 fi
 
 need=""

@@ -22,6 +22,9 @@ if [ "$mode" = bench ]; then
 		echo
 		BENCH_SECS=${BENCH_SECS:-1} "$B/kdev_bench" 2>&1
 	fi
+	# The disk port against dm-crypt (tests/vm/disk.sh).
+	echo
+	B=$B sh "$(dirname "$0")/disk.sh" bench 2>&1
 	echo "BENCH END"
 	exit 0
 fi

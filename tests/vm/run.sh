@@ -199,6 +199,17 @@ else
 	fi
 fi
 
+# The acrypto command, for the disk port's tests (tests/vm/disk.sh).
+acrypto_exe=$(cd "$repo" && cargo build --release -p acrypto-cli --message-format=json 2>>"$build/cargo.log" |
+	grep -o '"executable":"[^"]*/acrypto"' | tail -1 | sed 's/^"executable":"//; s/"$//')
+if [ -n "$acrypto_exe" ] && [ -x "$acrypto_exe" ]; then
+	cp "$acrypto_exe" "$build/acrypto"
+else
+	tail -20 "$build/cargo.log" >&2
+	echo "vm: building the acrypto command failed" >&2
+	exit 1
+fi
+
 # ---- 5. the manifests -----------------------------------------------------------
 # manifest_ids FILE [SEGMENT]: the check ids FILE requires (of one segment),
 # one a line; exits non-zero on a malformed line or a repeated id.
@@ -247,6 +258,8 @@ cp /bin/busybox "$ird/bin/busybox"
 mods="virtio_pci 9pnet_virtio 9p"
 mods="$mods aesni_intel cryptd crypto_simd ecb ctr xts sha512_generic sha512_ssse3 drbg"
 mods="$mods ansi_cprng af_alg algif_skcipher algif_hash sha1_ssse3 sha256_ssse3"
+# the disk port's tests (disk.sh): nbd, dm-crypt and its IV generators, loop, ext4
+mods="$mods nbd dm_mod dm_crypt essiv loop ext4"
 : >"$ird/modules.list"
 for m in $mods; do
 	modprobe --show-depends -S "$KVER" "$m" 2>/dev/null | awk '$1 == "insmod" { print $2 }'

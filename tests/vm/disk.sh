@@ -1,0 +1,235 @@
+#!/bin/sh
+# The dm-crypt port in the guest (manifest stage "disk"): acrypto's
+# /dev/nbdN against the kernel's dm-crypt on the same backing file.
+#
+#   disk.sh roundtrip FIRST CIPHER BITS SECTOR LARGE OFFSET SKIP
+#       FIRST (acrypto|dmcrypt) makes an ext4 and writes files; the other
+#       one opens the same backing file: fsck -n clean, every sha256 sum
+#       matches; it writes one more file; the first one checks all again.
+#   disk.sh durability    kill -9 of the server during a write load
+#   disk.sh badinput      refusals that change nothing
+#   disk.sh listen        --listen served to Debian's nbd-client
+#
+# Runs chrooted in the host root; $B holds the acrypto binary. Every check
+# prints a RESULT line; the script exits non-zero on the first failure.
+set -u
+B=${B:?}
+A=$B/acrypto
+export DM_DISABLE_UDEV=1 ACRYPTO_RUN_DIR=/run/acrypto-disk
+mkdir -p /run/cryptsetup /run/acrypto-disk
+w=/run/disk-test
+mkdir -p $w
+tag=${T_TAG:-}
+pass() { echo "RESULT PASS ${tag}$*"; }
+fail() {
+	echo "RESULT FAIL ${tag}$*"
+	for l in "$ACRYPTO_RUN_DIR"/*.log; do [ -s "$l" ] && sed 's/^/  note: log: /' "$l"; done
+	cleanup
+	exit 1
+}
+cleanup() {
+	umount $w/mnt 2>/dev/null
+	for n in $(ls "$ACRYPTO_RUN_DIR" 2>/dev/null | sed -n 's/\.json$//p'); do $A disk close "$n" 2>/dev/null; done
+	cryptsetup close dmt 2>/dev/null
+	rm -rf $w/back.img $w/files
+}
+mkdir -p $w/mnt
+
+# files DIR: a few files of random sizes; their sums in $w/sums
+write_files() {
+	mkdir -p "$1"
+	for i in 1 2 3 4; do
+		head -c $((i * 97 * 1024 + i * 13)) /dev/urandom >"$1/f$i$2"
+	done
+	(cd "$1" && sha256sum f*) >$w/sums
+}
+check_files() {
+	(cd "$1" && sha256sum -c --quiet $w/sums) || return 1
+	[ "$(cd "$1" && ls f* | wc -l)" = "$(wc -l <$w/sums)" ]
+}
+
+acrypto_open() {
+	# shellcheck disable=SC2086
+	dev=$($A disk open $w/back.img t $opts) || fail "acrypto disk open $opts"
+}
+acrypto_close() { $A disk close t || fail "acrypto disk close"; }
+dm_open() {
+	# shellcheck disable=SC2086
+	cryptsetup open --type plain $dmopts $w/back.img dmt || fail "cryptsetup open --type plain $dmopts"
+	dev=/dev/mapper/dmt
+}
+dm_close() { cryptsetup close dmt || fail "cryptsetup close"; }
+fsck_clean() {
+	e2fsck -fn "$dev" >$w/fsck.log 2>&1 || { sed 's/^/  note: /' $w/fsck.log; fail "$1: fsck -n of $dev not clean"; }
+}
+
+roundtrip() {
+	first=$1 cipher=$2 bits=$3 ss=$4 large=$5 off=$6 skip=$7
+	rm -f $w/back.img
+	truncate -s $((off * 512 + 12 * 1024 * 1024)) $w/back.img
+	head -c 64 /dev/urandom >$w/key
+	common="--cipher $cipher --key-size $bits --key-file $w/key --sector-size $ss --offset $off --skip $skip"
+	[ "$large" = 1 ] && common="$common --iv-large-sectors"
+	opts=$common dmopts=$common
+	what="$cipher/$bits sector $ss large-iv $large offset $off skip $skip"
+	if [ "$first" = acrypto ]; then open1=acrypto_open close1=acrypto_close open2=dm_open close2=dm_close
+	else open1=dm_open close1=dm_close open2=acrypto_open close2=acrypto_close; fi
+	$open1
+	mkfs.ext4 -q -F "$dev" >$w/mkfs.log 2>&1 || { sed 's/^/  note: /' $w/mkfs.log; dmesg | tail -20; fail "$first: mkfs.ext4 on $dev"; }
+	mount -t ext4 "$dev" $w/mnt || fail "$first: mount $dev"
+	write_files $w/mnt a
+	umount $w/mnt || fail "umount"
+	$close1
+	$open2
+	fsck_clean "$what: second"
+	mount -t ext4 "$dev" $w/mnt || fail "second: mount $dev"
+	check_files $w/mnt || fail "$what: sums differ when opened by the other side"
+	head -c 300000 /dev/urandom >$w/mnt/f9b
+	(cd $w/mnt && sha256sum f9b) >>$w/sums
+	umount $w/mnt
+	$close2
+	$open1
+	fsck_clean "$what: back"
+	mount -t ext4 -o ro "$dev" $w/mnt || fail "back: mount"
+	check_files $w/mnt || fail "$what: sums differ back on the first side"
+	umount $w/mnt
+	$close1
+	pass "$first -> other -> $first: $what: fsck clean, $(wc -l <$w/sums) sums match"
+	cleanup
+}
+
+durability() {
+	rm -f $w/back.img
+	truncate -s 16M $w/back.img
+	head -c 64 /dev/urandom >$w/key
+	opts="--cipher aes-xts-plain64 --key-size 512 --key-file $w/key"
+	acrypto_open
+	mkfs.ext4 -q -F "$dev" >$w/mkfs.log 2>&1 || { sed 's/^/  note: /' $w/mkfs.log; fail "mkfs.ext4 on $dev"; }
+	mount -t ext4 "$dev" $w/mnt || fail "mount"
+	write_files $w/mnt s
+	sync
+	pid=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$ACRYPTO_RUN_DIR/t.json")
+	[ -n "$pid" ] || fail "no server pid"
+	# A write load, then kill -9 of the server in the middle of it.
+	(i=0; while [ $i -lt 40 ]; do head -c 262144 /dev/urandom >$w/mnt/load$i 2>/dev/null || break; i=$((i + 1)); done) &
+	load=$!
+	sleep 2
+	kill -9 "$pid" || fail "kill -9 $pid"
+	wait $load 2>/dev/null
+	umount -l $w/mnt 2>/dev/null
+	sleep 1
+	rm -f "$ACRYPTO_RUN_DIR/t.json"
+	acrypto_open
+	# mount replays the journal; then the check must be clean
+	mount -t ext4 "$dev" $w/mnt || fail "mount after kill -9"
+	check_files $w/mnt || fail "a file synced before kill -9 changed"
+	umount $w/mnt
+	fsck_clean "after kill -9"
+	acrypto_close
+	pass "kill -9 of the server during writes: reopened, journal replayed, fsck clean, $(wc -l <$w/sums) synced files intact ($dev)"
+	cleanup
+}
+
+# bad input: a one-line error, exit status non-zero, the backing file unchanged
+refused() {
+	want=$1
+	shift
+	before=$(sha256sum $w/back.img)
+	if "$A" disk open "$@" >$w/out 2>$w/err; then fail "accepted: disk open $*"; fi
+	[ "$(wc -l <$w/err)" = 1 ] || { cat $w/err; fail "not one line: disk open $*"; }
+	grep -q "$want" $w/err || fail "disk open $*: '$(cat $w/err)' does not say '$want'"
+	[ "$before" = "$(sha256sum $w/back.img)" ] || fail "backing file changed by: disk open $*"
+	[ -z "$(ls $ACRYPTO_RUN_DIR/*.json 2>/dev/null)" ] || fail "state left by: disk open $*"
+	echo "  note: refused: $(cat $w/err)"
+}
+badinput() {
+	rm -f $w/back.img
+	head -c 4M /dev/urandom >$w/back.img
+	head -c 64 /dev/urandom >$w/key
+	head -c 20 /dev/urandom >$w/shortkey
+	k="--cipher aes-xts-plain64 --key-size 512"
+	refused "holds 20 bytes" $w/back.img t $k --key-file $w/shortkey
+	refused "too small for the data offset" $w/back.img t $k --key-file $w/key --offset 8192
+	refused "too small for a data segment" $w/back.img t $k --key-file $w/key --offset 8 --size 8192
+	refused "not a multiple" $w/back.img t $k --key-file $w/key --sector-size 4096 --skip 3
+	refused "unsupported cipher" $w/back.img t --cipher aes-cbc-plain --key-file $w/key
+	refused "key size 384" $w/back.img t --cipher aes-xts-plain64 --key-size 384 --key-file $w/key
+	refused "No such file" $w/nothere.img t $k --key-file $w/key
+	refused "bad volume name" $w/back.img a/b $k --key-file $w/key
+	refused "nbd" $w/back.img t $k --key-file $w/key --nbd /dev/nbd99
+	# I/O beyond the end of the device: the kernel refuses it, nothing written
+	opts="$k --key-file $w/key"
+	acrypto_open
+	before=$(sha256sum $w/back.img)
+	if dd if=/dev/zero of="$dev" bs=4096 seek=1024 count=1 oflag=direct 2>/dev/null; then fail "write past the end accepted"; fi
+	n=$(dd if="$dev" bs=4096 skip=1023 count=4 iflag=direct 2>/dev/null | wc -c)
+	[ "$n" = 4096 ] || fail "read at the end gave $n bytes, not 4096"
+	acrypto_close
+	[ "$before" = "$(sha256sum $w/back.img)" ] || fail "backing changed by I/O past the end"
+	pass "bad input refused with one-line errors, backing file unchanged"
+	cleanup
+}
+
+listen() {
+	ip link set lo up 2>/dev/null
+	rm -f $w/back.img
+	truncate -s 8M $w/back.img
+	head -c 64 /dev/urandom >$w/key
+	k="--cipher aes-cbc-essiv:sha256 --key-size 256 --key-file $w/key"
+	head -c 1M /dev/urandom >$w/data
+	dmopts=$k
+	dm_open
+	dd if=$w/data of="$dev" bs=64k oflag=direct 2>/dev/null || fail "dm-crypt write"
+	dm_close
+	addr=$($A disk open $w/back.img t $k --listen 127.0.0.1:10809) || fail "disk open --listen"
+	nbd=/dev/nbd9
+	nbd-client 127.0.0.1 10809 $nbd -N t >$w/nbdc.log 2>&1 || { sed 's/^/  note: /' $w/nbdc.log; fail "nbd-client to $addr"; }
+	got=$(dd if=$nbd bs=64k count=16 iflag=direct 2>/dev/null | sha256sum)
+	[ "$got" = "$(sha256sum <$w/data)" ] || fail "nbd-client read differs from what dm-crypt wrote"
+	head -c 512k /dev/urandom >$w/data2
+	dd if=$w/data2 of=$nbd bs=64k seek=32 oflag=direct conv=fsync 2>/dev/null || fail "nbd-client write"
+	nbd-client -d $nbd >/dev/null 2>&1
+	acrypto_close
+	dm_open
+	got=$(dd if="$dev" bs=64k skip=32 count=8 iflag=direct 2>/dev/null | sha256sum)
+	dm_close
+	[ "$got" = "$(sha256sum <$w/data2)" ] || fail "dm-crypt reads back a different write from nbd-client"
+	pass "--listen $addr: nbd-client reads what dm-crypt wrote; dm-crypt reads what nbd-client wrote"
+	cleanup
+}
+
+# The benchmark (tests/vm/run.sh bench): sequential dd bs=1M with O_DIRECT
+# through dm-crypt and through acrypto's /dev/nbdN, same cipher, same
+# backing file, same guest; MiB/s and the ratio acrypto / dm-crypt.
+ddrate() { # dd args...: MiB/s from dd's byte count and seconds
+	dd "$@" 2>&1 | awk '/bytes/ && / s,/ { for (i = 1; i <= NF; i++) if ($(i) == "s," || $(i) ~ /^s,$/) s = $(i - 1); printf "%.1f", $1 / 1048576 / s }'
+}
+bench() {
+	mib=${DISK_BENCH_MIB:-64}
+	rm -f $w/back.img
+	truncate -s $((mib + 1))M $w/back.img
+	head -c 64 /dev/urandom >$w/key
+	echo "disk bench: dd bs=1M count=$mib oflag/iflag=direct, backing file on tmpfs, engine ${ACRYPTO_DEVICES:-soft (one device per core)}"
+	echo "kernel dm-crypt driver: $(grep -A3 'name *: xts(aes)' /proc/crypto | sed -n 's/driver *: //p' | head -1) (/proc/crypto, highest priority)"
+	for c in "aes-xts-plain64 512 512" "aes-xts-plain64 512 4096" "aes-cbc-essiv:sha256 256 512"; do
+		set -- $c
+		k="--cipher $1 --key-size $2 --key-file $w/key --sector-size $3"
+		dmopts=$k
+		dm_open
+		dw=$(ddrate if=/dev/zero of="$dev" bs=1M count=$mib oflag=direct)
+		dr=$(ddrate if="$dev" of=/dev/null bs=1M count=$mib iflag=direct)
+		dm_close
+		opts=$k
+		acrypto_open
+		aw=$(ddrate if=/dev/zero of="$dev" bs=1M count=$mib oflag=direct)
+		ar=$(ddrate if="$dev" of=/dev/null bs=1M count=$mib iflag=direct)
+		acrypto_close
+		echo "$1 $2-bit sector $3: write dm-crypt $dw MiB/s, acrypto ($dev) $aw MiB/s, ratio $(echo "$aw $dw" | awk '{ printf "%.2f", $1 / $2 }');" \
+			"read dm-crypt $dr MiB/s, acrypto $ar MiB/s, ratio $(echo "$ar $dr" | awk '{ printf "%.2f", $1 / $2 }')"
+	done
+	cleanup
+}
+
+cmd=$1
+shift
+"$cmd" "$@"
