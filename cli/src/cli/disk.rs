@@ -1,8 +1,10 @@
-//! `acrypto disk open|close|status`: the dm-crypt port. A volume's sectors
+//! `acrypto disk open|close|status|format`: the dm-crypt port. A volume's sectors
 //! are encrypted through the engine and served as `/dev/nbdN` (the
 //! kernel's nbd driver over a socketpair) or, with `--listen`, to NBD
 //! clients over TCP. The options mean what they mean to `cryptsetup open
-//! --type plain`, so either can open what the other wrote.
+//! --type plain` (and, for `--type luks2`, `cryptsetup open` of a LUKS2
+//! volume), so either can open what the other wrote. `format` writes a
+//! LUKS2 header that cryptsetup accepts.
 //!
 //! `open` returns once the device is live and keeps serving in the
 //! background (`--foreground` stays). Each open volume has a state file
@@ -11,7 +13,7 @@
 
 use super::{fail, print_json, usage, CliError, CliResult, Context};
 use acrypto::Engine;
-use acrypto_blk::kernel;
+use acrypto_blk::{kernel, luks2};
 use acrypto_blk::{CipherSpec, Volume};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -26,6 +28,9 @@ use zeroize::Zeroizing;
 /// Set in the environment of the background server: print `ready` on
 /// stdout once the device is live.
 const READY_ENV: &str = "ACRYPTO_DISK_READY";
+/// Set in the environment of the background server: the LUKS2 passphrase
+/// comes on stdin (the parent asked for it on the terminal).
+const PASS_ENV: &str = "ACRYPTO_DISK_PASSPHRASE_STDIN";
 
 /// Arguments of `disk`.
 #[derive(Args, Debug)]
@@ -42,6 +47,8 @@ enum DiskCmd {
     Close(CloseArgs),
     /// The open devices.
     Status(StatusArgs),
+    /// Write a LUKS2 header on BACKING (as `cryptsetup luksFormat --type luks2`); its data is lost.
+    Format(FormatArgs),
 }
 
 /// Arguments of `disk open`.
@@ -53,7 +60,7 @@ pub struct OpenArgs {
     /// A name for the open volume (letters, digits, '.', '_', '-').
     #[arg(value_name = "NAME")]
     name: String,
-    /// Volume type: plain (dm-crypt without a header).
+    /// Volume type: plain (dm-crypt without a header) or luks2 (cipher and layout from the header).
     #[arg(long = "type", short = 'M', value_name = "TYPE", default_value = "plain")]
     kind: String,
     /// Cipher, as dm-crypt names it: aes-xts-plain64, aes-cbc-essiv:sha256, aes-cbc-plain64.
@@ -62,9 +69,10 @@ pub struct OpenArgs {
     /// Key size in bits (xts: 256 or 512; cbc: 128, 192 or 256).
     #[arg(long = "key-size", short = 's', value_name = "BITS", default_value_t = 256)]
     key_size: u32,
-    /// The raw key: the first key-size/8 bytes of this file.
+    /// plain: the raw key, the first key-size/8 bytes of this file. luks2: the passphrase, the
+    /// whole file (default: asked on the terminal).
     #[arg(long = "key-file", short = 'd', value_name = "FILE")]
-    key_file: PathBuf,
+    key_file: Option<PathBuf>,
     /// Encryption sector size in bytes: 512, 1024, 2048 or 4096.
     #[arg(long = "sector-size", value_name = "BYTES", default_value_t = 512)]
     sector_size: u32,
@@ -99,6 +107,41 @@ pub struct CloseArgs {
     name: String,
 }
 
+/// Arguments of `disk format`.
+#[derive(Args, Debug)]
+pub struct FormatArgs {
+    /// The file or block device to format.
+    #[arg(value_name = "BACKING")]
+    backing: PathBuf,
+    /// Header type: luks2.
+    #[arg(long = "type", short = 'M', value_name = "TYPE", default_value = "luks2")]
+    kind: String,
+    /// Data cipher: aes-xts-plain64, aes-cbc-essiv:sha256, aes-cbc-plain64.
+    #[arg(long, short = 'c', value_name = "CIPHER", default_value = "aes-xts-plain64")]
+    cipher: String,
+    /// Volume key size in bits.
+    #[arg(long = "key-size", short = 's', value_name = "BITS", default_value_t = 512)]
+    key_size: u32,
+    /// The passphrase: the whole file (default: asked twice on the terminal).
+    #[arg(long = "key-file", short = 'd', value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// Encryption sector size in bytes: 512 or 4096 (or 1024, 2048).
+    #[arg(long = "sector-size", value_name = "BYTES", default_value_t = 512)]
+    sector_size: u32,
+    /// Keyslot key derivation: pbkdf2, argon2id or argon2i.
+    #[arg(long, value_name = "KIND", default_value = "argon2id")]
+    pbkdf: String,
+    /// PBKDF2 iterations or Argon2 passes (no benchmark: fixed defaults otherwise).
+    #[arg(long = "pbkdf-force-iterations", value_name = "N")]
+    pbkdf_force_iterations: Option<u32>,
+    /// Argon2 memory in KiB.
+    #[arg(long = "pbkdf-memory", value_name = "KIB")]
+    pbkdf_memory: Option<u32>,
+    /// Argon2 lanes.
+    #[arg(long = "pbkdf-parallel", value_name = "N")]
+    pbkdf_parallel: Option<u32>,
+}
+
 /// Arguments of `disk status`.
 #[derive(Args, Debug)]
 pub struct StatusArgs {
@@ -116,6 +159,7 @@ pub fn run(a: &DiskArgs, engine: impl FnOnce() -> CliResult<Engine>) -> CliResul
         DiskCmd::Open(o) => open(o, engine),
         DiskCmd::Close(c) => close(&c.name),
         DiskCmd::Status(s) => status(s),
+        DiskCmd::Format(f) => format(f),
     }
 }
 
@@ -166,12 +210,61 @@ fn read_key(path: &Path, bits: u32) -> CliResult<Zeroizing<Vec<u8>>> {
     Ok(key)
 }
 
-fn spec_of(o: &OpenArgs) -> CliResult<CipherSpec> {
-    if o.kind != "plain" {
-        return Err(usage!("--type {}: unsupported (plain)", o.kind));
+/// A passphrase: the whole key file, or asked on the terminal (`twice`
+/// for a new one), without echo.
+fn passphrase(key_file: Option<&Path>, twice: bool) -> CliResult<Zeroizing<Vec<u8>>> {
+    if let Some(p) = key_file {
+        let pass = Zeroizing::new(fs::read(p).ctx(format_args!("key file {}", p.display()))?);
+        if pass.is_empty() {
+            return Err(fail!("key file {} is empty", p.display()));
+        }
+        return Ok(pass);
     }
+    let ask = |prompt: &str| -> CliResult<Zeroizing<Vec<u8>>> {
+        let tty = || OpenOptions::new().read(true).write(true).open("/dev/tty");
+        let mut t = tty().map_err(|_| usage!("no --key-file and no terminal to ask for the passphrase"))?;
+        let stty = |arg: &str| Command::new("stty").arg(arg).stdin(tty().ok().map_or_else(Stdio::null, Stdio::from)).status();
+        std::io::Write::write_all(&mut t, prompt.as_bytes()).ctx("terminal")?;
+        let _ = stty("-echo");
+        let mut line = Zeroizing::new(String::new());
+        let r = BufReader::new(&mut t).read_line(&mut line);
+        let _ = stty("echo");
+        let _ = std::io::Write::write_all(&mut t, b"\n");
+        r.ctx("read the passphrase")?;
+        let pass = Zeroizing::new(line.trim_end_matches(['\n', '\r']).as_bytes().to_vec());
+        if pass.is_empty() {
+            return Err(fail!("empty passphrase"));
+        }
+        Ok(pass)
+    };
+    let pass = ask("Enter passphrase: ")?;
+    if twice && ask("Verify passphrase: ")? != pass {
+        return Err(fail!("passphrases do not match"));
+    }
+    Ok(pass)
+}
+
+/// The spec of a LUKS2 volume: its header opened with the passphrase.
+fn luks2_spec(o: &OpenArgs, pass: &[u8]) -> CliResult<(CipherSpec, String)> {
+    let file = File::open(&o.backing).ctx(format_args!("{}", o.backing.display()))?;
+    let mut v = luks2::open(&file, pass).map_err(|e| fail!("{}: {e}", o.backing.display()))?;
+    let spec = CipherSpec {
+        cipher: std::mem::take(&mut v.cipher),
+        key: std::mem::take(&mut v.key),
+        data_offset: v.offset,
+        size: v.size,
+        sector_size: v.sector_size,
+        iv_offset: v.iv_tweak,
+        iv_large_sectors: v.iv_large_sectors,
+    };
+    spec.check().map_err(CliError::new)?;
+    Ok((spec, v.uuid.clone()))
+}
+
+fn spec_of(o: &OpenArgs) -> CliResult<CipherSpec> {
     acrypto_blk::spec::parse_cipher(&o.cipher).map_err(CliError::usage)?;
-    let key = read_key(&o.key_file, o.key_size)?;
+    let key_file = o.key_file.as_deref().ok_or_else(|| usage!("--type plain needs --key-file (the raw key)"))?;
+    let key = read_key(key_file, o.key_size)?;
     let spec = CipherSpec {
         cipher: o.cipher.clone(),
         key,
@@ -190,31 +283,55 @@ fn open(o: &OpenArgs, engine: impl FnOnce() -> CliResult<Engine>) -> CliResult<(
     if state(&o.name).is_some() {
         return Err(fail!("volume '{}' is already open (acrypto disk status {})", o.name, o.name));
     }
-    let spec = spec_of(o)?;
-    if !o.foreground {
-        drop(spec);
-        return spawn_server(o);
+    if !["plain", "luks2"].contains(&o.kind.as_str()) {
+        return Err(usage!("--type {}: unsupported (plain, luks2)", o.kind));
     }
+    let mut uuid = None;
+    let spec = if o.kind == "luks2" {
+        let pass = if std::env::var_os(PASS_ENV).is_some() {
+            let mut p = Zeroizing::new(Vec::new());
+            std::io::stdin().read_to_end(&mut p).ctx("passphrase from the parent")?;
+            p
+        } else {
+            passphrase(o.key_file.as_deref(), false)?
+        };
+        if !o.foreground {
+            // The header is opened once, by the server (a KDF is slow).
+            let piped = o.key_file.is_none().then_some(pass);
+            return spawn_server(o, piped);
+        }
+        let (spec, id) = luks2_spec(o, &pass)?;
+        uuid = Some(id);
+        spec
+    } else {
+        let spec = spec_of(o)?;
+        if !o.foreground {
+            drop(spec);
+            return spawn_server(o, None);
+        }
+        spec
+    };
     let file =
         OpenOptions::new().read(true).write(true).open(&o.backing).ctx(format_args!("{}", o.backing.display()))?;
     let vol = Arc::new(Volume::open(file, &spec, engine()?).map_err(CliError::new)?);
-    drop(spec);
     let dir = run_dir();
     fs::create_dir_all(&dir).ctx(format_args!("run directory {}", dir.display()))?;
     let state_path = dir.join(format!("{}.json", o.name));
     let mut st = json!({
         "name": o.name,
-        "type": "plain",
+        "type": o.kind,
+        "uuid": uuid,
         "backing": fs::canonicalize(&o.backing).unwrap_or_else(|_| o.backing.clone()).display().to_string(),
-        "cipher": o.cipher,
-        "key_size": o.key_size,
-        "sector_size": o.sector_size,
-        "iv_large_sectors": o.iv_large_sectors,
-        "offset": o.offset,
-        "skip": o.skip,
+        "cipher": spec.cipher,
+        "key_size": spec.key.len() * 8,
+        "sector_size": spec.sector_size,
+        "iv_large_sectors": spec.iv_large_sectors,
+        "offset": spec.data_offset / 512,
+        "skip": spec.iv_offset,
         "size": vol.size(),
         "pid": std::process::id(),
     });
+    drop(spec);
     let write_state = |st: &Value| fs::write(&state_path, st.to_string()).ctx(format_args!("{}", state_path.display()));
     let ready = |what: &str| {
         if std::env::var_os(READY_ENV).is_some() {
@@ -247,7 +364,7 @@ fn open(o: &OpenArgs, engine: impl FnOnce() -> CliResult<Engine>) -> CliResult<(
 
 /// Starts this command again with `--foreground` in its own process group
 /// and returns once it says the device is live (or passes on its error).
-fn spawn_server(o: &OpenArgs) -> CliResult<()> {
+fn spawn_server(o: &OpenArgs, pass: Option<Zeroizing<Vec<u8>>>) -> CliResult<()> {
     let dir = run_dir();
     fs::create_dir_all(&dir).ctx(format_args!("run directory {}", dir.display()))?;
     let log_path = dir.join(format!("{}.log", o.name));
@@ -256,15 +373,23 @@ fn spawn_server(o: &OpenArgs) -> CliResult<()> {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     args.push("--foreground".into());
     use std::os::unix::process::CommandExt;
-    let mut child = Command::new(exe)
-        .args(args)
-        .env(READY_ENV, "1")
-        .stdin(Stdio::null())
+    let mut cmd = Command::new(exe);
+    cmd.args(args).env(READY_ENV, "1");
+    if pass.is_some() {
+        cmd.env(PASS_ENV, "1").stdin(Stdio::piped());
+    } else {
+        cmd.stdin(Stdio::null());
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(log)
         .process_group(0)
         .spawn()
         .ctx("start the server")?;
+    if let (Some(p), Some(mut stdin)) = (pass, child.stdin.take()) {
+        // Dropped (closed) at once: the server reads to the end.
+        let _ = std::io::Write::write_all(&mut stdin, &p);
+    }
     let mut line = String::new();
     let out = child.stdout.take().ok_or_else(|| fail!("server has no stdout"))?;
     let _ = BufReader::new(out).read_line(&mut line);
@@ -281,6 +406,18 @@ fn spawn_server(o: &OpenArgs) -> CliResult<()> {
         msg: if msg.is_empty() { format!("the server exited ({status})") } else { msg.to_string() },
         code: status.code().and_then(|c| u8::try_from(c).ok()).filter(|&c| c != 0).unwrap_or(1),
     })
+}
+
+fn format(f: &FormatArgs) -> CliResult<()> {
+    if f.kind != "luks2" {
+        return Err(usage!("--type {}: unsupported (luks2)", f.kind));
+    }
+    let pbkdf = luks2::Pbkdf::from_options(&f.pbkdf, f.pbkdf_force_iterations, f.pbkdf_memory, f.pbkdf_parallel)
+        .map_err(CliError::usage)?;
+    let opts = luks2::FormatOptions { sector_size: f.sector_size, pbkdf, ..luks2::FormatOptions::new(&f.cipher, f.key_size) };
+    let pass = passphrase(f.key_file.as_deref(), true)?;
+    let file = OpenOptions::new().read(true).write(true).open(&f.backing).ctx(format_args!("{}", f.backing.display()))?;
+    luks2::format(&file, &pass, &opts).map_err(|e| fail!("{}: {e}", f.backing.display()))
 }
 
 fn close(name: &str) -> CliResult<()> {
