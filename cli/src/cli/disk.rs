@@ -190,7 +190,7 @@ fn state(name: &str) -> Option<Value> {
 }
 
 fn read_key(path: &Path, bits: u32) -> CliResult<Zeroizing<Vec<u8>>> {
-    if bits == 0 || bits % 8 != 0 {
+    if bits == 0 || !bits.is_multiple_of(8) {
         return Err(usage!("--key-size {bits}: not a whole number of bytes"));
     }
     let n = (bits / 8) as usize;
@@ -223,7 +223,8 @@ fn passphrase(key_file: Option<&Path>, twice: bool) -> CliResult<Zeroizing<Vec<u
     let ask = |prompt: &str| -> CliResult<Zeroizing<Vec<u8>>> {
         let tty = || OpenOptions::new().read(true).write(true).open("/dev/tty");
         let mut t = tty().map_err(|_| usage!("no --key-file and no terminal to ask for the passphrase"))?;
-        let stty = |arg: &str| Command::new("stty").arg(arg).stdin(tty().ok().map_or_else(Stdio::null, Stdio::from)).status();
+        let stty =
+            |arg: &str| Command::new("stty").arg(arg).stdin(tty().ok().map_or_else(Stdio::null, Stdio::from)).status();
         std::io::Write::write_all(&mut t, prompt.as_bytes()).ctx("terminal")?;
         let _ = stty("-echo");
         let mut line = Zeroizing::new(String::new());
@@ -380,12 +381,7 @@ fn spawn_server(o: &OpenArgs, pass: Option<Zeroizing<Vec<u8>>>) -> CliResult<()>
     } else {
         cmd.stdin(Stdio::null());
     }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .ctx("start the server")?;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(log).process_group(0).spawn().ctx("start the server")?;
     if let (Some(p), Some(mut stdin)) = (pass, child.stdin.take()) {
         // Dropped (closed) at once: the server reads to the end.
         let _ = std::io::Write::write_all(&mut stdin, &p);
@@ -414,9 +410,11 @@ fn format(f: &FormatArgs) -> CliResult<()> {
     }
     let pbkdf = luks2::Pbkdf::from_options(&f.pbkdf, f.pbkdf_force_iterations, f.pbkdf_memory, f.pbkdf_parallel)
         .map_err(CliError::usage)?;
-    let opts = luks2::FormatOptions { sector_size: f.sector_size, pbkdf, ..luks2::FormatOptions::new(&f.cipher, f.key_size) };
+    let opts =
+        luks2::FormatOptions { sector_size: f.sector_size, pbkdf, ..luks2::FormatOptions::new(&f.cipher, f.key_size) };
     let pass = passphrase(f.key_file.as_deref(), true)?;
-    let file = OpenOptions::new().read(true).write(true).open(&f.backing).ctx(format_args!("{}", f.backing.display()))?;
+    let file =
+        OpenOptions::new().read(true).write(true).open(&f.backing).ctx(format_args!("{}", f.backing.display()))?;
     luks2::format(&file, &pass, &opts).map_err(|e| fail!("{}: {e}", f.backing.display()))
 }
 
