@@ -203,7 +203,8 @@ fi
 acrypto_exe=$(cd "$repo" && cargo build --release -p acrypto-cli --message-format=json 2>>"$build/cargo.log" |
 	grep -o '"executable":"[^"]*/acrypto"' | tail -1 | sed 's/^"executable":"//; s/"$//')
 if [ -n "$acrypto_exe" ] && [ -x "$acrypto_exe" ]; then
-	cp "$acrypto_exe" "$build/acrypto"
+	# without debug information: the guest reads it over 9p
+	strip -o "$build/acrypto" "$acrypto_exe"
 else
 	tail -20 "$build/cargo.log" >&2
 	echo "vm: building the acrypto command failed" >&2
