@@ -71,8 +71,9 @@ pub struct Volume {
     /// units. Normally 0.
     pub iv_tweak: u64,
     /// Whether the IV counts sectors in `sector_size` units (dm-crypt's
-    /// `iv_large_sectors`): cryptsetup sets it for every LUKS2 segment whose
-    /// sector size is above 512.
+    /// `iv_large_sectors`). Always false for LUKS2: cryptsetup activates a
+    /// LUKS2 segment of any sector size with IVs in 512-byte units (the
+    /// large-IV flag is for plain and BitLocker mappings only).
     pub iv_large_sectors: bool,
     /// The header's UUID.
     pub uuid: String,
@@ -387,7 +388,7 @@ pub fn open(backing: &File, passphrase: &[u8]) -> Result<Volume, Error> {
                     size: seg.size,
                     sector_size: seg.sector_size,
                     iv_tweak: seg.iv_tweak,
-                    iv_large_sectors: seg.sector_size > 512,
+                    iv_large_sectors: false,
                     uuid: hdr.uuid,
                     keyslot: num,
                 });
