@@ -38,6 +38,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <crypto/aead.h>
 #include <crypto/hash.h>
 #include <crypto/rng.h>
 #include <crypto/skcipher.h>
@@ -96,6 +97,7 @@ enum acrypto_kind {
 	ACRYPTO_KIND_HASH,
 	ACRYPTO_KIND_HMAC,
 	ACRYPTO_KIND_RNG,
+	ACRYPTO_KIND_AEAD,
 };
 
 struct acrypto_alg_desc {
@@ -115,7 +117,14 @@ static const struct acrypto_alg_desc acrypto_algs[] = {
 	{ "hmac(sha1)", ACRYPTO_KIND_HMAC, ACRYPTO_DEV_MODE_NONE, ACRYPTO_DEV_TYPE_SHA1 },
 	{ "hmac(sha256)", ACRYPTO_KIND_HMAC, ACRYPTO_DEV_MODE_NONE, ACRYPTO_DEV_TYPE_SHA256 },
 	{ "stdrng", ACRYPTO_KIND_RNG, ACRYPTO_DEV_MODE_NONE, ACRYPTO_DEV_TYPE_RNG },
+	{ "gcm(aes)", ACRYPTO_KIND_AEAD, ACRYPTO_DEV_MODE_GCM, 0 },
+	{ "rfc4106(gcm(aes))", ACRYPTO_KIND_AEAD, ACRYPTO_DEV_MODE_RFC4106, 0 },
+	{ "rfc7539(chacha20,poly1305)", ACRYPTO_KIND_AEAD, ACRYPTO_DEV_MODE_POLY1305,
+	  ACRYPTO_DEV_TYPE_CHACHA20 },
 };
+
+/* RFC4106: the 8-byte IV follows the AAD in the kernel's associated data. */
+#define ACRYPTO_RFC4106_IV	8
 
 struct acrypto_ctx {
 	struct kref ref;
@@ -147,6 +156,7 @@ struct acrypto_session {
 		struct crypto_skcipher *sk;
 		struct crypto_ahash *ah;
 		struct crypto_rng *rng;		/* NULL: get_random_bytes() */
+		struct crypto_aead *ad;
 	};
 	unsigned int key_size;
 	unsigned int iv_size;
@@ -169,6 +179,8 @@ struct acrypto_session {
 	bool src_set;
 	u8 iv[ACRYPTO_DEV_MAX_IV_LEN];
 	bool iv_set;
+	u8 *aad;			/* AEAD: the synchronous flow's AAD */
+	unsigned int aad_len;
 };
 
 /* User pages pinned while the driver works on them (zero copy). */
@@ -187,6 +199,8 @@ struct acrypto_req {
 	u64 tag;
 	u32 session_id;			/* as the submitter named it */
 	u64 udst;			/* where read() copies the output */
+	u64 utag;			/* AEAD seal: where read() copies the tag */
+	unsigned int assoc;		/* AEAD: bytes of associated data in buf */
 	bool encrypt;
 	bool batch;
 	/* sync only, under ctx->lock */
@@ -207,6 +221,7 @@ struct acrypto_req {
 	union {
 		struct skcipher_request *sk;
 		struct ahash_request *ah;
+		struct aead_request *ad;
 	} creq;
 };
 
@@ -249,8 +264,12 @@ static void acrypto_session_free(struct kref *ref)
 		if (s->rng)
 			crypto_free_rng(s->rng);
 		break;
+	case ACRYPTO_KIND_AEAD:
+		crypto_free_aead(s->ad);
+		break;
 	}
 	kfree_sensitive(s->src);
+	kfree_sensitive(s->aad);
 	mutex_destroy(&s->lock_sync);
 	kfree_sensitive(s);
 }
@@ -396,6 +415,8 @@ static void acrypto_req_free(struct acrypto_req *r)
 	}
 	if (r->sess->kind == ACRYPTO_KIND_CIPHER)
 		skcipher_request_free(r->creq.sk);
+	else if (r->sess->kind == ACRYPTO_KIND_AEAD)
+		aead_request_free(r->creq.ad);
 	else if (r->sess->kind != ACRYPTO_KIND_RNG)
 		ahash_request_free(r->creq.ah);
 	kfree_sensitive(r->buf);
@@ -507,23 +528,33 @@ static void acrypto_crypto_done(struct crypto_async_request *areq, int err)
 /*
  * Allocates a request for @s with a @len byte buffer. The caller fills the
  * buffer, then calls acrypto_req_start(). Takes references on ctx and s.
+ *
+ * AEAD: the buffer is @assoc bytes of associated data, then @len bytes of
+ * data (plaintext, or ciphertext followed by the tag when @encrypt is
+ * false), then room for the tag when @encrypt; processed in place.
  */
-static struct acrypto_req *acrypto_req_alloc(struct acrypto_ctx *ctx,
-					     struct acrypto_session *s,
-					     unsigned int len)
+static struct acrypto_req *acrypto_req_alloc_aead(struct acrypto_ctx *ctx,
+						  struct acrypto_session *s,
+						  unsigned int len, unsigned int assoc,
+						  bool encrypt)
 {
 	const u32 cflags = CRYPTO_TFM_REQ_MAY_BACKLOG | CRYPTO_TFM_REQ_MAY_SLEEP;
+	unsigned int total = len;
 	struct acrypto_req *r;
 
+	if (s->kind == ACRYPTO_KIND_AEAD)
+		total = assoc + len + (encrypt ? s->out_size : 0);
 	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
 		return NULL;
 	/* At least one byte, so that an empty hash still has a real page. */
-	r->buf = kmalloc(max(len, 1U), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	r->buf = kmalloc(max(total, 1U), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!r->buf)
 		goto err_free_req;
 	r->len = len;
-	sg_init_one(&r->sg, r->buf, len);
+	r->assoc = assoc;
+	r->encrypt = encrypt;
+	sg_init_one(&r->sg, r->buf, total);
 
 	switch (s->kind) {
 	case ACRYPTO_KIND_CIPHER:
@@ -533,6 +564,15 @@ static struct acrypto_req *acrypto_req_alloc(struct acrypto_ctx *ctx,
 		skcipher_request_set_callback(r->creq.sk, cflags,
 					      acrypto_crypto_done, r);
 		skcipher_request_set_crypt(r->creq.sk, &r->sg, &r->sg, len, r->iv);
+		break;
+	case ACRYPTO_KIND_AEAD:
+		r->creq.ad = aead_request_alloc(s->ad, GFP_KERNEL_ACCOUNT);
+		if (!r->creq.ad)
+			goto err_free_buf;
+		aead_request_set_callback(r->creq.ad, cflags, acrypto_crypto_done, r);
+		aead_request_set_ad(r->creq.ad, assoc);
+		/* The crypt length: the plaintext, or the ciphertext and tag. */
+		aead_request_set_crypt(r->creq.ad, &r->sg, &r->sg, len, r->iv);
 		break;
 	case ACRYPTO_KIND_HASH:
 	case ACRYPTO_KIND_HMAC:
@@ -560,6 +600,14 @@ err_free_req:
 	return NULL;
 }
 
+/* A plain request (no AEAD): @len bytes of buffer. */
+static struct acrypto_req *acrypto_req_alloc(struct acrypto_ctx *ctx,
+					     struct acrypto_session *s,
+					     unsigned int len)
+{
+	return acrypto_req_alloc_aead(ctx, s, len, 0, false);
+}
+
 /*
  * Hands the request to the crypto layer; every started request reaches
  * acrypto_req_complete() exactly once. The caller must have reserved the key
@@ -575,6 +623,12 @@ static void acrypto_req_start(struct acrypto_req *r)
 		r->out_len = r->len;
 		err = r->encrypt ? crypto_skcipher_encrypt(r->creq.sk) :
 				   crypto_skcipher_decrypt(r->creq.sk);
+		break;
+	case ACRYPTO_KIND_AEAD:
+		/* Seal: ciphertext and tag; open: the plaintext. */
+		r->out_len = r->encrypt ? r->len : r->len - s->out_size;
+		err = r->encrypt ? crypto_aead_encrypt(r->creq.ad) :
+				   crypto_aead_decrypt(r->creq.ad);
 		break;
 	case ACRYPTO_KIND_HASH:
 	case ACRYPTO_KIND_HMAC:
@@ -662,8 +716,7 @@ static const struct acrypto_alg_desc *acrypto_desc_find(u32 kind, u32 mode, u32 
 	for (i = 0; i < ARRAY_SIZE(acrypto_algs); i++) {
 		const struct acrypto_alg_desc *d = &acrypto_algs[i];
 
-		if (d->kind == kind && d->mode == mode &&
-		    (kind == ACRYPTO_KIND_CIPHER || d->type == type))
+		if (d->kind == kind && d->mode == mode && (!d->type || d->type == type))
 			return d;
 	}
 	return NULL;
@@ -708,6 +761,29 @@ static int acrypto_session_init_tfm(struct acrypto_session *s,
 		    s->key_size > crypto_skcipher_max_keysize(sk) ||
 		    s->iv_size != (s->mode == ACRYPTO_DEV_MODE_ECB ? 0 : 16))
 			return -EINVAL;
+		break;
+	}
+	case ACRYPTO_KIND_AEAD: {
+		struct crypto_aead *ad = crypto_alloc_aead(want, 0, 0);
+		unsigned int max_auth;
+		int err;
+
+		if (IS_ERR(ad))
+			return PTR_ERR(ad);
+		s->ad = ad;
+		tfm = crypto_aead_tfm(ad);
+		cra_flags = crypto_aead_alg(ad)->base.cra_flags;
+		s->iv_size = crypto_aead_ivsize(ad);
+		s->block_size = crypto_aead_blocksize(ad);
+		max_auth = crypto_aead_maxauthsize(ad);
+		if (s->iv_size != (s->mode == ACRYPTO_DEV_MODE_RFC4106 ? ACRYPTO_RFC4106_IV : 12) ||
+		    s->iv_size > ACRYPTO_DEV_MAX_IV_LEN || max_auth > ACRYPTO_DEV_MAX_IV_LEN)
+			return -EINVAL;
+		s->out_size = s->out_size ? s->out_size : max_auth;
+		/* The driver says which tag lengths it takes. */
+		err = crypto_aead_setauthsize(ad, s->out_size);
+		if (err)
+			return err;
 		break;
 	}
 	case ACRYPTO_KIND_HASH:
@@ -770,7 +846,7 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp,
 	if (ret)
 		return ret;
 	/* In fields only: the out fields must be zero too. */
-	if (arg.flags || arg.__pad || arg.session_id ||
+	if (arg.flags || arg.__pad || arg.__pad2 || arg.session_id ||
 	    memchr_inv(arg.bound_driver, 0, sizeof(arg.bound_driver)) || arg.key_size ||
 	    arg.iv_size || arg.block_size || arg.out_size || arg.driver_flags)
 		return -EINVAL;
@@ -785,7 +861,14 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp,
 	switch (arg.operation) {
 	case ACRYPTO_DEV_OP_ENCRYPT:
 	case ACRYPTO_DEV_OP_DECRYPT:
-		kind = ACRYPTO_KIND_CIPHER;
+		if (arg.mode == ACRYPTO_DEV_MODE_POLY1305) {
+			kind = ACRYPTO_KIND_AEAD;
+			if (arg.type != ACRYPTO_DEV_TYPE_CHACHA20)
+				return -EINVAL;
+			break;
+		}
+		kind = arg.mode == ACRYPTO_DEV_MODE_GCM || arg.mode == ACRYPTO_DEV_MODE_RFC4106 ?
+		       ACRYPTO_KIND_AEAD : ACRYPTO_KIND_CIPHER;
 		if (arg.type < ACRYPTO_DEV_TYPE_AES_128 || arg.type > ACRYPTO_DEV_TYPE_AES_256 ||
 		    (arg.mode == ACRYPTO_DEV_MODE_XTS && arg.type == ACRYPTO_DEV_TYPE_AES_192))
 			return -EINVAL;
@@ -809,6 +892,9 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp,
 		return -EINVAL;
 	if (arg.src_size > max_buffer)
 		return -EMSGSIZE;
+	/* A tag length only for AEAD, and one that fits the IV-sized fields. */
+	if (arg.auth_size && (kind != ACRYPTO_KIND_AEAD || arg.auth_size > ACRYPTO_DEV_MAX_IV_LEN))
+		return -EINVAL;
 
 	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
 	if (!s)
@@ -825,6 +911,14 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp,
 	if (kind == ACRYPTO_KIND_CIPHER)
 		s->key_size = (16 + 8 * (arg.type - ACRYPTO_DEV_TYPE_AES_128)) *
 			      (arg.mode == ACRYPTO_DEV_MODE_XTS ? 2 : 1);
+	if (kind == ACRYPTO_KIND_AEAD) {
+		if (arg.mode == ACRYPTO_DEV_MODE_POLY1305)
+			s->key_size = 32;
+		else
+			s->key_size = 16 + 8 * (arg.type - ACRYPTO_DEV_TYPE_AES_128) +
+				      (arg.mode == ACRYPTO_DEV_MODE_RFC4106 ? 4 : 0);
+		s->out_size = arg.auth_size;
+	}
 
 	ret = acrypto_session_init_tfm(s, d, arg.driver);
 	if (ret)
@@ -833,6 +927,8 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp,
 	/* Everything reported except the id, before the session is visible. */
 	if (s->kind == ACRYPTO_KIND_CIPHER)
 		bound = crypto_tfm_alg_driver_name(crypto_skcipher_tfm(s->sk));
+	else if (s->kind == ACRYPTO_KIND_AEAD)
+		bound = crypto_tfm_alg_driver_name(crypto_aead_tfm(s->ad));
 	else if (s->kind != ACRYPTO_KIND_RNG)
 		bound = crypto_tfm_alg_driver_name(crypto_ahash_tfm(s->ah));
 	else if (s->rng)
@@ -929,6 +1025,8 @@ static int acrypto_session_setkey(struct acrypto_session *s, const u8 *key,
 
 	if (s->kind == ACRYPTO_KIND_CIPHER)
 		ret = crypto_skcipher_setkey(s->sk, key, len);
+	else if (s->kind == ACRYPTO_KIND_AEAD)
+		ret = crypto_aead_setkey(s->ad, key, len);
 	else
 		ret = crypto_ahash_setkey(s->ah, key, len);
 
@@ -955,22 +1053,25 @@ static u8 *acrypto_dup_user(u64 uptr, unsigned int len)
 
 static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, size_t usize)
 {
-	const u32 known = ACRYPTO_DEV_FILL_KEY | ACRYPTO_DEV_FILL_IV | ACRYPTO_DEV_FILL_SRC;
+	const u32 known = ACRYPTO_DEV_FILL_KEY | ACRYPTO_DEV_FILL_IV | ACRYPTO_DEV_FILL_SRC |
+			  ACRYPTO_DEV_FILL_AAD;
 	struct acrypto_fill_data arg;
 	struct acrypto_session *s;
 	u8 iv[ACRYPTO_DEV_MAX_IV_LEN];
-	u8 *key = NULL, *src = NULL;
+	u8 *key = NULL, *src = NULL, *aad = NULL;
 	int ret;
 
 	ret = acrypto_copy_in(&arg, sizeof(arg), argp, usize);
 	if (ret)
 		return ret;
-	if (!arg.flags || (arg.flags & ~known) || arg.__pad)
+	if (!arg.flags || (arg.flags & ~known) || arg.__pad || arg.__pad2)
 		return -EINVAL;
 	/* A part not taken has no pointer and no length. */
 	if ((!(arg.flags & ACRYPTO_DEV_FILL_KEY) && (arg.key || arg.key_len)) ||
 	    (!(arg.flags & ACRYPTO_DEV_FILL_IV) && (arg.iv || arg.iv_len)) ||
-	    (!(arg.flags & ACRYPTO_DEV_FILL_SRC) && (arg.src || arg.src_len)))
+	    (!(arg.flags & ACRYPTO_DEV_FILL_SRC) && (arg.src || arg.src_len)) ||
+	    (!(arg.flags & ACRYPTO_DEV_FILL_AAD) && (arg.aad || arg.aad_len)) ||
+	    (!arg.aad_len && arg.aad))
 		return -EINVAL;
 	s = acrypto_session_get(ctx, arg.session_id);
 	if (!s)
@@ -978,7 +1079,7 @@ static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, siz
 
 	ret = -EINVAL;
 	if (arg.flags & ACRYPTO_DEV_FILL_KEY) {
-		if (s->kind == ACRYPTO_KIND_CIPHER) {
+		if (s->kind == ACRYPTO_KIND_CIPHER || s->kind == ACRYPTO_KIND_AEAD) {
 			if (arg.key_len != s->key_size)
 				goto out_put;
 		} else if (s->kind == ACRYPTO_KIND_HMAC) {
@@ -999,6 +1100,18 @@ static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, siz
 			goto out_put;
 		if (s->kind == ACRYPTO_KIND_RNG && (!arg.src_len || arg.src))
 			goto out_put;
+		/* An open's source is the ciphertext and its tag. */
+		if (s->kind == ACRYPTO_KIND_AEAD && s->op == ACRYPTO_DEV_OP_DECRYPT &&
+		    arg.src_len < s->out_size)
+			goto out_put;
+	}
+	if (arg.flags & ACRYPTO_DEV_FILL_AAD) {
+		if (s->kind != ACRYPTO_KIND_AEAD)
+			goto out_put;
+		if (arg.aad_len > max_buffer - s->src_size) {
+			ret = -EMSGSIZE;
+			goto out_put;
+		}
 	}
 
 	/* All or nothing: copy every part in before anything changes. */
@@ -1020,6 +1133,14 @@ static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, siz
 		if (IS_ERR(src)) {
 			ret = PTR_ERR(src);
 			src = NULL;
+			goto out_free;
+		}
+	}
+	if (arg.flags & ACRYPTO_DEV_FILL_AAD) {
+		aad = acrypto_dup_user(arg.aad, arg.aad_len);
+		if (IS_ERR(aad)) {
+			ret = PTR_ERR(aad);
+			aad = NULL;
 			goto out_free;
 		}
 	}
@@ -1050,11 +1171,17 @@ static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, siz
 		s->src_len = arg.src_len;
 		s->src_set = true;
 	}
+	if (aad) {
+		/* The session keeps this copy; the old one goes. */
+		swap(aad, s->aad);
+		s->aad_len = arg.aad_len;
+	}
 	ret = 0;
 
 out_unlock:
 	mutex_unlock(&s->lock_sync);
 out_free:
+	kfree_sensitive(aad);
 	kfree_sensitive(src);
 	kfree_sensitive(key);
 	memzero_explicit(iv, sizeof(iv));
@@ -1099,7 +1226,11 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp, s
 	ret = -ENODATA;
 	if (!s->src_set || (s->iv_size && !s->iv_set))
 		goto out_unlock;
-	out_len = s->out_size ? s->out_size : s->src_len;
+	if (s->kind == ACRYPTO_KIND_AEAD)
+		out_len = s->op == ACRYPTO_DEV_OP_ENCRYPT ? s->src_len + s->out_size :
+		       s->src_len - s->out_size;
+	else
+		out_len = s->out_size ? s->out_size : s->src_len;
 	ret = -ENOSPC;
 	if (arg.dst_len < out_len)
 		goto out_unlock;
@@ -1113,15 +1244,28 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp, s
 			goto out_unlock;
 	}
 
-	r = acrypto_req_alloc(ctx, s, s->src_len);
+	if (s->kind == ACRYPTO_KIND_AEAD) {
+		unsigned int extra = s->mode == ACRYPTO_DEV_MODE_RFC4106 ? ACRYPTO_RFC4106_IV : 0;
+
+		r = acrypto_req_alloc_aead(ctx, s, s->src_len, s->aad_len + extra,
+					   s->op == ACRYPTO_DEV_OP_ENCRYPT);
+	} else {
+		r = acrypto_req_alloc(ctx, s, s->src_len);
+	}
 	if (!r) {
 		if (s->kind != ACRYPTO_KIND_RNG)
 			acrypto_session_unuse(s);
 		ret = -ENOMEM;
 		goto out_unlock;
 	}
+	if (s->kind == ACRYPTO_KIND_AEAD) {
+		if (s->aad_len)
+			memcpy(r->buf, s->aad, s->aad_len);
+		if (r->assoc > s->aad_len)
+			memcpy(r->buf + s->aad_len, s->iv, ACRYPTO_RFC4106_IV);
+	}
 	if (s->kind != ACRYPTO_KIND_RNG)
-		memcpy(r->buf, s->src, s->src_len);
+		memcpy(r->buf + r->assoc, s->src, s->src_len);
 	memcpy(r->iv, s->iv, sizeof(r->iv));
 	r->encrypt = s->op == ACRYPTO_DEV_OP_ENCRYPT;
 	acrypto_req_start(r);
@@ -1143,8 +1287,12 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp, s
 	ret = r->status;
 	if (!ret) {
 		out = (s->kind == ACRYPTO_KIND_HASH || s->kind == ACRYPTO_KIND_HMAC) ?
-		      r->digest : r->buf;
+		      r->digest : r->buf + r->assoc;
+		/* A seal's result is the ciphertext followed by the tag. */
 		arg.dst_len = r->out_len;
+		if (s->kind == ACRYPTO_KIND_AEAD && r->encrypt)
+			arg.dst_len += s->out_size;
+		r->out_len = arg.dst_len;
 		if (copy_to_user(u64_to_user_ptr(arg.dst), out, r->out_len) ||
 		    acrypto_copy_out(argp, usize, &arg, sizeof(arg)))
 			ret = -EFAULT;
@@ -1164,9 +1312,16 @@ out_put:
 static bool acrypto_request_fields_ok(const struct acrypto_session *s,
 				      const struct acrypto_request *q)
 {
-	if (q->flags || q->__pad)
+	if (q->flags || q->__pad || q->__pad2)
+		return false;
+	/* AAD only for AEAD; no pointer without a length. */
+	if ((s->kind != ACRYPTO_KIND_AEAD && (q->aad || q->aad_len)) || (!q->aad_len && q->aad))
 		return false;
 	switch (s->kind) {
+	case ACRYPTO_KIND_AEAD:
+		if (q->op && q->op != ACRYPTO_DEV_OP_ENCRYPT && q->op != ACRYPTO_DEV_OP_DECRYPT)
+			return false;
+		return q->digest && q->digest_len;
 	case ACRYPTO_KIND_CIPHER:
 		if (q->digest || q->digest_len)
 			return false;
@@ -1187,7 +1342,7 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 	struct acrypto_session *s;
 	struct acrypto_req *r;
 	unsigned long charge = 0;
-	bool hash, pin;
+	bool hash, pin, aead, encrypt;
 	int ret;
 
 	s = acrypto_session_get(ctx, q->session_id);
@@ -1213,11 +1368,19 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 		if (s->kind == ACRYPTO_KIND_CIPHER &&
 		    !acrypto_cipher_len_ok(s->mode, q->src_len))
 			goto out_put;
+		if (s->kind == ACRYPTO_KIND_AEAD && q->aad_len > max_buffer - q->src_len) {
+			ret = -EMSGSIZE;
+			goto out_put;
+		}
 	}
-	if (q->iv_len != (s->kind == ACRYPTO_KIND_CIPHER ? s->iv_size : 0))
+	aead = s->kind == ACRYPTO_KIND_AEAD;
+	if (q->iv_len != (s->kind == ACRYPTO_KIND_CIPHER || aead ? s->iv_size : 0))
+		goto out_put;
+	/* The tag is exactly the session's: in for an open, out for a seal. */
+	if (aead && q->digest_len != s->out_size)
 		goto out_put;
 	ret = -ENOSPC;
-	if (s->kind == ACRYPTO_KIND_CIPHER && q->dst_len < q->src_len)
+	if ((s->kind == ACRYPTO_KIND_CIPHER || aead) && q->dst_len < q->src_len)
 		goto out_put;
 	if (hash && q->digest_len < s->out_size)
 		goto out_put;
@@ -1249,8 +1412,16 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 		}
 	}
 
-	r = acrypto_req_alloc(ctx, s, pin ? 0 :
-			      s->kind == ACRYPTO_KIND_RNG ? q->dst_len : q->src_len);
+	encrypt = q->op ? q->op == ACRYPTO_DEV_OP_ENCRYPT : s->op == ACRYPTO_DEV_OP_ENCRYPT;
+	if (aead)
+		/* Open: the tag follows the ciphertext in the buffer. */
+		r = acrypto_req_alloc_aead(ctx, s, q->src_len + (encrypt ? 0 : s->out_size),
+					   q->aad_len + (s->mode == ACRYPTO_DEV_MODE_RFC4106 ?
+							 ACRYPTO_RFC4106_IV : 0),
+					   encrypt);
+	else
+		r = acrypto_req_alloc(ctx, s, pin ? 0 :
+				      s->kind == ACRYPTO_KIND_RNG ? q->dst_len : q->src_len);
 	if (!r) {
 		if (charge)
 			atomic64_sub(charge, &current->mm->pinned_vm);
@@ -1264,7 +1435,8 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 	r->tag = q->tag;
 	r->session_id = q->session_id;
 	r->udst = hash ? q->digest : q->dst;
-	r->encrypt = q->op ? q->op == ACRYPTO_DEV_OP_ENCRYPT : s->op == ACRYPTO_DEV_OP_ENCRYPT;
+	r->utag = aead && encrypt ? q->digest : 0;
+	r->encrypt = encrypt;
 	if (pin) {
 		struct scatterlist *dst;
 
@@ -1286,10 +1458,20 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 	}
 	ret = -EFAULT;
 	if (s->kind != ACRYPTO_KIND_RNG && !pin &&
-	    copy_from_user(r->buf, u64_to_user_ptr(q->src), q->src_len))
+	    copy_from_user(r->buf + r->assoc, u64_to_user_ptr(q->src), q->src_len))
 		goto out_free_req;
 	if (q->iv_len && copy_from_user(r->iv, u64_to_user_ptr(q->iv), q->iv_len))
 		goto out_free_req;
+	if (aead) {
+		/* AAD (then the RFC4106 IV) before the data; an open's tag after it. */
+		if (q->aad_len && copy_from_user(r->buf, u64_to_user_ptr(q->aad), q->aad_len))
+			goto out_free_req;
+		if (r->assoc > q->aad_len)
+			memcpy(r->buf + q->aad_len, r->iv, ACRYPTO_RFC4106_IV);
+		if (!encrypt && copy_from_user(r->buf + r->assoc + q->src_len,
+					       u64_to_user_ptr(q->digest), s->out_size))
+			goto out_free_req;
+	}
 	if (s->kind != ACRYPTO_KIND_RNG) {
 		ret = acrypto_session_use(s);
 		if (ret)
@@ -1472,11 +1654,14 @@ static ssize_t acrypto_read(struct file *file, char __user *buf, size_t count,
 			const bool hash = r->sess->kind == ACRYPTO_KIND_HASH ||
 					  r->sess->kind == ACRYPTO_KIND_HMAC;
 
+			const u8 *out = hash ? r->digest : r->buf + r->assoc;
+
 			c.out_len = r->out_len;
 			/* Pinned requests wrote their destination already. */
-			if (!r->pinned &&
-			    copy_to_user(u64_to_user_ptr(r->udst),
-					 hash ? r->digest : r->buf, r->out_len)) {
+			if ((!r->pinned &&
+			     copy_to_user(u64_to_user_ptr(r->udst), out, r->out_len)) ||
+			    (r->utag && copy_to_user(u64_to_user_ptr(r->utag), out + r->out_len,
+						     r->sess->out_size))) {
 				c.status = -EFAULT;
 				c.out_len = 0;
 			}
@@ -1592,11 +1777,11 @@ static int __init acrypto_init(void)
 	int ret;
 
 	/* The ABI has one layout for 32- and 64-bit callers: pin it. */
-	BUILD_BUG_ON(sizeof(struct acrypto_session_alloc) != ACRYPTO_DEV_SESSION_ALLOC_SIZE_VER0);
-	BUILD_BUG_ON(sizeof(struct acrypto_fill_data) != ACRYPTO_DEV_FILL_DATA_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct acrypto_session_alloc) != ACRYPTO_DEV_SESSION_ALLOC_SIZE);
+	BUILD_BUG_ON(sizeof(struct acrypto_fill_data) != ACRYPTO_DEV_FILL_DATA_SIZE);
 	BUILD_BUG_ON(sizeof(struct acrypto_session_add) != ACRYPTO_DEV_SESSION_ADD_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct acrypto_session_free) != ACRYPTO_DEV_SESSION_FREE_SIZE_VER0);
-	BUILD_BUG_ON(sizeof(struct acrypto_request) != ACRYPTO_DEV_REQUEST_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct acrypto_request) != ACRYPTO_DEV_REQUEST_SIZE);
 	BUILD_BUG_ON(sizeof(struct acrypto_submit) != ACRYPTO_DEV_SUBMIT_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct acrypto_completion) != 24);
 	BUILD_BUG_ON(sizeof(struct acrypto_info) != ACRYPTO_DEV_INFO_SIZE_VER0);

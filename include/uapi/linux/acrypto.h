@@ -87,6 +87,7 @@
 #define ACRYPTO_DEV_TYPE_SHA1		4
 #define ACRYPTO_DEV_TYPE_SHA256		5
 #define ACRYPTO_DEV_TYPE_RNG		6
+#define ACRYPTO_DEV_TYPE_CHACHA20	7	/* only with MODE_POLY1305 */
 
 /* Mode: the cipher mode; ACRYPTO_DEV_MODE_NONE for hash, HMAC and RNG. */
 #define ACRYPTO_DEV_MODE_NONE		0
@@ -94,6 +95,10 @@
 #define ACRYPTO_DEV_MODE_CBC		2
 #define ACRYPTO_DEV_MODE_CTR		3
 #define ACRYPTO_DEV_MODE_XTS		4
+/* AEAD modes: sessions seal (ENCRYPT) and open (DECRYPT), with AAD and a tag. */
+#define ACRYPTO_DEV_MODE_GCM		5	/* AES-GCM, 12-byte nonce */
+#define ACRYPTO_DEV_MODE_RFC4106	6	/* AES-GCM as ESP uses it */
+#define ACRYPTO_DEV_MODE_POLY1305	7	/* ChaCha20-Poly1305 (RFC 8439) */
 
 /*
  * Valid (operation, type, mode) triples and the kernel algorithm name:
@@ -101,6 +106,9 @@
  *   ENCRYPT/DECRYPT, AES_128/192/256, CBC  -> "cbc(aes)"   len % 16 == 0
  *   ENCRYPT/DECRYPT, AES_128/192/256, CTR  -> "ctr(aes)"   any len
  *   ENCRYPT/DECRYPT, AES_128/256,     XTS  -> "xts(aes)"   len >= 16
+ *   ENCRYPT/DECRYPT, AES_128/192/256, GCM  -> "gcm(aes)"   any len
+ *   ENCRYPT/DECRYPT, AES_128/192/256, RFC4106 -> "rfc4106(gcm(aes))"
+ *   ENCRYPT/DECRYPT, CHACHA20, POLY1305    -> "rfc7539(chacha20,poly1305)"
  *   HASH, SHA1/SHA256, NONE                -> "sha1", "sha256"
  *   HMAC, SHA1/SHA256, NONE                -> "hmac(sha1)", "hmac(sha256)"
  *   RNG,  RNG,         NONE                -> "stdrng" (falls back to
@@ -109,6 +117,29 @@
  *                                             driver ACRYPTO_DEV_GET_RANDOM
  * Cipher sessions do both directions in the batch path (acrypto_request.op);
  * in the synchronous flow the session's operation is used.
+ *
+ * AEAD sessions (modes GCM, RFC4106, POLY1305; crypto_alloc_aead):
+ *   - ENCRYPT seals: the ciphertext (as long as the plaintext) and a tag of
+ *     the session's auth size. DECRYPT opens: the tag is checked and the
+ *     plaintext released only if it verifies; otherwise -EBADMSG and
+ *     nothing at all is written to the caller's memory.
+ *   - Keys: GCM 16/24/32 bytes; RFC4106 the AES key followed by the 4-byte
+ *     salt (20/28/36); POLY1305 32. Nonce (the IV): GCM and POLY1305 12
+ *     bytes; RFC4106 the 8-byte explicit IV (the kernel wants the AAD of
+ *     ESP, 8 or 12 bytes: SPI and sequence number).
+ *   - AAD: acrypto_request.aad (batch) or ACRYPTO_DEV_FILL_AAD (synchronous).
+ *     aad_len + src_len <= max_buffer.
+ *   - Batch: src/src_len the plaintext (seal) or ciphertext without the tag
+ *     (open); dst/dst_len >= src_len receives the other; digest/digest_len
+ *     is the tag (out for seal, in for open), digest_len equal to the
+ *     session's out_size (the auth size). out_len of the completion is the
+ *     bytes written to dst.
+ *   - Synchronous: the source of a seal is the plaintext and the result is
+ *     ciphertext || tag; the source of an open is ciphertext || tag and the
+ *     result the plaintext.
+ *   - Always copied, never zero copy: the kernel's drivers write the
+ *     plaintext before they compare the tag, so an open on the caller's
+ *     pages would release plaintext that did not verify.
  *
  * Which drivers exist is not asked of the module: /proc/crypto lists them
  * (name, driver, priority, "selftest : passed", "internal : no"), or
@@ -124,7 +155,7 @@
 #define ACRYPTO_DEV_F_HW	(1U << 1) /* heuristic: CRYPTO_ALG_KERN_DRIVER_ONLY */
 
 /**
- * struct acrypto_session_alloc - argument of CRYPTO_SESSION_ALLOC (304 bytes)
+ * struct acrypto_session_alloc - argument of CRYPTO_SESSION_ALLOC (312 bytes; 304 in the first version)
  * @operation:	in, ACRYPTO_DEV_OP_*
  * @type:	in, ACRYPTO_DEV_TYPE_*
  * @mode:	in, ACRYPTO_DEV_MODE_*
@@ -145,6 +176,10 @@
  * @out_size:	out, digest size for hashes, 0 otherwise
  * @driver_flags: out, ACRYPTO_DEV_F_* of the bound driver
  * @__pad:	zero
+ * @auth_size:	in, AEAD sessions: tag length in bytes (crypto_aead_setauthsize;
+ *		GCM 4, 8, 12..16, POLY1305 16), 0: the algorithm's largest;
+ *		zero for every other session. out_size reports the length used.
+ * @__pad2:	zero
  */
 struct acrypto_session_alloc {
 	__u32 operation;
@@ -161,15 +196,18 @@ struct acrypto_session_alloc {
 	__u32 out_size;
 	__u32 driver_flags;
 	__u32 __pad;
+	__u32 auth_size;
+	__u32 __pad2;
 };
 
 /* struct acrypto_fill_data.flags: which fields to take */
 #define ACRYPTO_DEV_FILL_KEY	(1U << 0)
 #define ACRYPTO_DEV_FILL_IV	(1U << 1)
 #define ACRYPTO_DEV_FILL_SRC	(1U << 2)
+#define ACRYPTO_DEV_FILL_AAD	(1U << 3)	/* AEAD sessions only */
 
 /**
- * struct acrypto_fill_data - argument of CRYPTO_FILL_DATA (48 bytes)
+ * struct acrypto_fill_data - argument of CRYPTO_FILL_DATA (64 bytes; 48 in the first version)
  * @session_id:	in
  * @flags:	in, ACRYPTO_DEV_FILL_*; at least one
  * @key:	in, user pointer to the key (ciphers, HMAC); setting a key
@@ -183,6 +221,10 @@ struct acrypto_session_alloc {
  * @iv_len:	in
  * @src_len:	in
  * @__pad:	zero
+ * @aad:	in, user pointer to the AAD of the next CRYPTO_SESSION_ADD of
+ *		an AEAD session (zero when @aad_len is zero)
+ * @aad_len:	in, aad_len + src_size <= max_buffer
+ * @__pad2:	zero
  *
  * The pointer and length of a part whose flag is not set must be zero.
  * All or nothing: every part is copied in before any is applied, so a
@@ -205,6 +247,9 @@ struct acrypto_fill_data {
 	__u32 iv_len;
 	__u32 src_len;
 	__u32 __pad;
+	__u64 aad;
+	__u32 aad_len;
+	__u32 __pad2;
 };
 
 /**
@@ -244,7 +289,7 @@ struct acrypto_session_free {
 };
 
 /**
- * struct acrypto_request - one request of ACRYPTO_IOC_SUBMIT (72 bytes)
+ * struct acrypto_request - one request of ACRYPTO_IOC_SUBMIT (88 bytes; 72 in the first version)
  * @tag:	in, any value; returned in the completion
  * @session_id:	in
  * @op:		in, 0 (the session's operation) or, for cipher sessions,
@@ -253,7 +298,8 @@ struct acrypto_session_free {
  * @dst:	in, destination for ciphers (may equal @src) and RNG; zero for
  *		hashes
  * @iv:		in, IV for ciphers with an IV; zero otherwise
- * @digest:	in, destination of a hash or HMAC; zero otherwise
+ * @digest:	in, destination of a hash or HMAC, the tag of an AEAD;
+ *		zero otherwise
  * @src_len:	in, <= max_buffer; cipher mode length rules apply; zero
  *		for RNG
  * @dst_len:	in, >= src_len for ciphers; bytes wanted for RNG; zero for
@@ -262,6 +308,9 @@ struct acrypto_session_free {
  * @digest_len:	in, >= the session's out_size for hashes; zero otherwise
  * @flags:	in, zero (room for per-request options)
  * @__pad:	zero
+ * @aad:	in, AEAD: the AAD (zero when @aad_len is zero); zero otherwise
+ * @aad_len:	in, AEAD: aad_len + src_len <= max_buffer; zero otherwise
+ * @__pad2:	zero
  */
 struct acrypto_request {
 	__u64 tag;
@@ -277,6 +326,9 @@ struct acrypto_request {
 	__u32 digest_len;
 	__u32 flags;
 	__u32 __pad;
+	__u64 aad;
+	__u32 aad_len;
+	__u32 __pad2;
 };
 
 /**
@@ -367,6 +419,10 @@ struct acrypto_info {
 #define ACRYPTO_DEV_SUBMIT_SIZE_VER0		24
 #define ACRYPTO_DEV_REQUEST_SIZE_VER0		72
 #define ACRYPTO_DEV_INFO_SIZE_VER0		48
+/* Sizes of this version (the AEAD fields). */
+#define ACRYPTO_DEV_SESSION_ALLOC_SIZE		312
+#define ACRYPTO_DEV_FILL_DATA_SIZE		64
+#define ACRYPTO_DEV_REQUEST_SIZE		88
 
 /*
  * ioctl numbers, as Documentation/userspace-api/ioctl/ioctl-number.rst
