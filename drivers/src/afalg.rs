@@ -1,10 +1,12 @@
 //! The afalg device: the kernel crypto API through AF_ALG sockets
-//! (`skcipher` and `hash` types), for machines without the acrypto module.
+//! (`skcipher`, `hash` and `aead` types), for machines without the acrypto
+//! module.
 //!
 //! One device covers every acrypto algorithm the kernel offers through
 //! AF_ALG (probed at creation): `cbc(aes)`, `ecb(aes)`, `ctr(aes)`,
-//! `xts(aes)`, `sha1`, `sha256`, `hmac(sha1)`, `hmac(sha256)`; the kernel
-//! picks its highest-priority driver for each. Random numbers are not
+//! `xts(aes)`, `sha1`, `sha256`, `hmac(sha1)`, `hmac(sha256)`, `gcm(aes)`,
+//! `rfc7539(chacha20,poly1305)`; the kernel picks its highest-priority
+//! driver for each. Random numbers are not
 //! offered (`algif_rng` is rarely loaded; the soft device has `getrandom`).
 //!
 //! Worker threads (two by default) take batches from the device queue. Each
@@ -14,19 +16,29 @@
 //! `sendmsg` (operation and IV as control messages for ciphers) and one
 //! `read` of the result, in place on [`Request::current_mut`] for ciphers and
 //! into the tag for digests. HMAC verify computes the MAC in the kernel and
-//! compares it here in constant time. AF_ALG is synchronous per socket, so
+//! compares it here in constant time.
+//!
+//! AEAD: an `aead` socket per (algorithm, tag length, key), the tag length
+//! set with `ALG_SET_AEAD_AUTHSIZE`. A seal sends AAD ‖ plaintext with
+//! `ALG_SET_AEAD_ASSOCLEN` and reads AAD ‖ ciphertext ‖ tag; an open sends
+//! AAD ‖ ciphertext ‖ tag and reads AAD ‖ plaintext. The result is read into
+//! a scratch buffer and copied to the request only when the kernel accepted
+//! the tag: on `EBADMSG` the request keeps its ciphertext (as the soft
+//! device does) and the scratch buffer is wiped. AF_ALG is synchronous per socket, so
 //! the parallelism is the number of workers.
 
 use crate::kdev::{check_verify_len, errno_error, verify_tag, KeyBytes};
 use crate::worker::{lock, Wakeup};
+use acrypto_core::alg::{AEAD_NONCE_LEN, AEAD_TAG_LEN};
 use acrypto_core::{
     Algorithm, Capability, CipherMode, DeviceClass, DeviceHandle, DigestKind, Driver, Error, Op, OpKind, Request,
     Result, Step, Work,
 };
 use nix::errno::Errno;
 use nix::sys::socket::{
-    accept, bind, send, sendmsg, setsockopt, socket, sockopt::AlgSetKey, AddressFamily, AlgAddr, ControlMessage,
-    MsgFlags, SockFlag, SockType,
+    accept, bind, send, sendmsg, setsockopt, socket,
+    sockopt::{AlgSetAeadAuthSize, AlgSetKey},
+    AddressFamily, AlgAddr, ControlMessage, MsgFlags, SockFlag, SockType,
 };
 use std::collections::HashMap;
 use std::fs::File;
@@ -34,6 +46,7 @@ use std::io::{IoSlice, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use zeroize::Zeroizing;
 
 /// Queue length the device asks for.
 pub const DEFAULT_QUEUE_LEN: usize = 1024;
@@ -56,7 +69,8 @@ pub fn kernel_name(alg: Algorithm) -> Option<(&'static str, &'static str)> {
         Algorithm::Hmac(DigestKind::Sha1) => ("hash", "hmac(sha1)"),
         Algorithm::Hmac(DigestKind::Sha256) => ("hash", "hmac(sha256)"),
         Algorithm::Rng => return None,
-        Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => return None,
+        Algorithm::AesGcm { .. } => ("aead", "gcm(aes)"),
+        Algorithm::ChaCha20Poly1305 => ("aead", "rfc7539(chacha20,poly1305)"),
     })
 }
 
@@ -68,7 +82,8 @@ struct Tfm {
 }
 
 impl Tfm {
-    fn open(alg: Algorithm, key: &[u8]) -> Result<Tfm> {
+    /// `auth`: an AEAD's tag length (0 otherwise).
+    fn open(alg: Algorithm, auth: usize, key: &[u8]) -> Result<Tfm> {
         let (ty, name) = kernel_name(alg).ok_or_else(|| Error::Unsupported(format!("afalg cannot do {alg}")))?;
         let ctrl = socket(AddressFamily::Alg, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).map_err(|e| {
             Error::Unsupported(format!(
@@ -81,6 +96,12 @@ impl Tfm {
             setsockopt(&ctrl, AlgSetKey::default(), &key).map_err(|e| match e {
                 Errno::EINVAL => Error::InvalidKey(format!("AF_ALG {name} refused the {alg} key")),
                 e => errno_error(&format!("AF_ALG {name} setkey"), e),
+            })?;
+        }
+        if alg.kind() == OpKind::Aead {
+            setsockopt(&ctrl, AlgSetAeadAuthSize, &auth).map_err(|e| match e {
+                Errno::EINVAL => Error::InvalidLength(format!("AF_ALG {name} refused a {auth}-byte tag")),
+                e => errno_error(&format!("AF_ALG {name} authsize"), e),
             })?;
         }
         let raw = accept(ctrl.as_raw_fd()).map_err(|e| errno_error(&format!("AF_ALG {name} accept"), e))?;
@@ -124,6 +145,56 @@ impl Tfm {
         self.read_all(data, what)
     }
 
+    /// One AEAD operation: sends `aad`, `data` and (open) `tag`; reads the
+    /// kernel's output (AAD, then ciphertext and tag, or plaintext) into
+    /// `out`, which must be exactly as long.
+    #[allow(clippy::too_many_arguments)]
+    fn aead(
+        &mut self,
+        encrypt: bool,
+        iv: &[u8],
+        aad: &[u8],
+        data: &[u8],
+        tag: &[u8],
+        out: &mut [u8],
+        what: &str,
+    ) -> Result<()> {
+        let op: libc::c_int = if encrypt { libc::ALG_OP_ENCRYPT } else { libc::ALG_OP_DECRYPT };
+        let assoc = aad.len() as u32;
+        let cmsgs =
+            [ControlMessage::AlgSetOp(&op), ControlMessage::AlgSetIv(iv), ControlMessage::AlgSetAeadAssoclen(&assoc)];
+        let iov = [IoSlice::new(aad), IoSlice::new(data), IoSlice::new(tag)];
+        let total = aad.len() + data.len() + tag.len();
+        let sent = loop {
+            match sendmsg::<AlgAddr>(self.op.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None) {
+                Err(Errno::EINTR) => continue,
+                r => break r.map_err(|e| errno_error(what, e))?,
+            }
+        };
+        if sent != total {
+            return Err(Error::DeviceFailure(format!("{what}: AF_ALG took {sent} of {total} bytes")));
+        }
+        // One read does the whole operation. A read of 0 bytes would not
+        // reach the kernel's AEAD code at all (an open of nothing must still
+        // check the tag), so the buffer has one spare byte.
+        let mut buf = Zeroizing::new(vec![0u8; out.len() + 1]);
+        let got = loop {
+            match self.op.read(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+                    return Err(errno_error(what, errno));
+                }
+                Ok(n) => break n,
+            }
+        };
+        if got != out.len() {
+            return Err(Error::DeviceFailure(format!("{what}: AF_ALG gave {got} of {} bytes", out.len())));
+        }
+        out.copy_from_slice(&buf[..got]);
+        Ok(())
+    }
+
     fn digest(&mut self, data: &[u8], out: &mut [u8], what: &str) -> Result<()> {
         let mut off = 0;
         while off < data.len() {
@@ -141,21 +212,22 @@ impl Tfm {
 /// One worker's sockets.
 #[derive(Default)]
 struct SocketCache {
-    tfms: HashMap<(Algorithm, KeyBytes), Tfm>,
+    /// By algorithm, AEAD tag length (0 otherwise) and key.
+    tfms: HashMap<(Algorithm, usize, KeyBytes), Tfm>,
     clock: u64,
 }
 
 impl SocketCache {
-    fn get(&mut self, alg: Algorithm, key: &[u8]) -> Result<&mut Tfm> {
+    fn get(&mut self, alg: Algorithm, auth: usize, key: &[u8]) -> Result<&mut Tfm> {
         self.clock += 1;
-        let k = (alg, KeyBytes(key.to_vec()));
+        let k = (alg, auth, KeyBytes(key.to_vec()));
         if !self.tfms.contains_key(&k) {
             if self.tfms.len() >= SOCKETS_PER_WORKER {
                 if let Some(victim) = self.tfms.iter().min_by_key(|(_, t)| t.last_use).map(|(k, _)| k.clone()) {
                     self.tfms.remove(&victim);
                 }
             }
-            let t = Tfm::open(alg, key)?;
+            let t = Tfm::open(alg, auth, key)?;
             self.tfms.insert(k.clone(), t);
         }
         let clock = self.clock;
@@ -165,8 +237,8 @@ impl SocketCache {
     }
 
     /// Forgets the socket of a step that failed: its state is unknown.
-    fn forget(&mut self, alg: Algorithm, key: &[u8]) {
-        self.tfms.remove(&(alg, KeyBytes(key.to_vec())));
+    fn forget(&mut self, alg: Algorithm, auth: usize, key: &[u8]) {
+        self.tfms.remove(&(alg, auth, KeyBytes(key.to_vec())));
     }
 
     fn run_step(&mut self, step: &Step, req: &mut Request) -> Result<()> {
@@ -185,7 +257,7 @@ impl SocketCache {
                     return Ok(());
                 }
                 let iv = req.iv.clone();
-                let tfm = self.get(alg, key)?;
+                let tfm = self.get(alg, 0, key)?;
                 tfm.cipher(step.op == Op::Encrypt, &iv, req.current_mut(), &what)
             }
             OpKind::Hash | OpKind::Mac => {
@@ -193,7 +265,7 @@ impl SocketCache {
                     check_verify_len(alg, &req.tag)?;
                 }
                 let mut mac = vec![0u8; alg.digest_len()];
-                let tfm = self.get(alg, key)?;
+                let tfm = self.get(alg, 0, key)?;
                 tfm.digest(req.current(), &mut mac, &what).and_then(|()| {
                     if step.op == Op::Verify {
                         verify_tag(alg, &mac, &req.tag)
@@ -204,10 +276,49 @@ impl SocketCache {
                 })
             }
             OpKind::Rng => Err(Error::Unsupported("afalg does not offer rng".into())),
-            OpKind::Aead => Err(Error::Unsupported(format!("afalg does not offer {alg}"))),
+            OpKind::Aead => return self.run_aead(step, req, &what),
         };
         if matches!(&r, Err(e) if *e != Error::VerifyFailed) {
-            self.forget(alg, key);
+            self.forget(alg, 0, key);
+        }
+        r
+    }
+
+    fn run_aead(&mut self, step: &Step, req: &mut Request, what: &str) -> Result<()> {
+        let alg = step.alg;
+        let key = step.key.bytes();
+        let open = match step.op {
+            Op::Encrypt => false,
+            Op::Decrypt => true,
+            op => return Err(Error::InvalidArgument(format!("{op:?} does not apply to {alg}"))),
+        };
+        alg.check_iv(&req.iv)?;
+        if req.iv.len() != AEAD_NONCE_LEN {
+            return Err(Error::InvalidLength(format!("{alg} takes a {AEAD_NONCE_LEN}-byte nonce")));
+        }
+        alg.check_tag(step.op, &req.tag)?;
+        let auth = if open { req.tag.len() } else { AEAD_TAG_LEN };
+        let (iv, aad) = (req.iv.clone(), std::mem::take(&mut req.aad));
+        let len = req.current().len();
+        // Wiped on drop: it holds plaintext that may not have verified.
+        let mut out = Zeroizing::new(vec![0u8; aad.len() + len + if open { 0 } else { auth }]);
+        let r = match self.get(alg, auth, key) {
+            Ok(tfm) => {
+                let tag: &[u8] = if open { &req.tag } else { &[] };
+                tfm.aead(!open, &iv, &aad, req.current(), tag, &mut out, what)
+            }
+            Err(e) => Err(e),
+        };
+        if r.is_ok() {
+            let body = &out[aad.len()..];
+            req.current_mut().copy_from_slice(&body[..len]);
+            if !open {
+                req.tag = body[len..].to_vec();
+            }
+        }
+        req.aad = aad;
+        if matches!(&r, Err(e) if *e != Error::VerifyFailed) {
+            self.forget(alg, auth, key);
         }
         r
     }
@@ -242,7 +353,8 @@ impl AfalgDevice {
         let mut first_err = None;
         for alg in Algorithm::all().filter(|a| kernel_name(*a).is_some()) {
             let key: Vec<u8> = (0..alg.key_len().unwrap_or(16)).map(|i| i as u8 ^ 0x5a).collect();
-            match Tfm::open(alg, &key) {
+            let auth = if alg.kind() == OpKind::Aead { AEAD_TAG_LEN } else { 0 };
+            match Tfm::open(alg, auth, &key) {
                 Ok(_) => algs.push(alg),
                 Err(e) => {
                     if first_err.is_none() {
@@ -348,8 +460,9 @@ mod tests {
 
     #[test]
     fn every_algorithm_but_rng_has_a_kernel_name() {
+        assert_eq!(kernel_name(Algorithm::ChaCha20Poly1305), Some(("aead", "rfc7539(chacha20,poly1305)")));
         for alg in Algorithm::all() {
-            let none = alg == Algorithm::Rng || alg.kind() == OpKind::Aead;
+            let none = alg == Algorithm::Rng;
             assert_eq!(kernel_name(alg).is_none(), none, "{alg}");
         }
     }

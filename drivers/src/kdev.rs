@@ -49,7 +49,7 @@
 
 use crate::uapi::*;
 use crate::worker::lock;
-use acrypto_core::alg::MIN_VERIFY_TAG;
+use acrypto_core::alg::{AEAD_NONCE_LEN, AEAD_TAG_LEN, MIN_VERIFY_TAG};
 use acrypto_core::{
     Algorithm, Capability, CipherMode, DeviceClass, DeviceHandle, DigestKind, Driver, Error, Op, OpKind, Result, Work,
 };
@@ -183,6 +183,15 @@ const SERVED: &[(&str, &[Algorithm])] = {
         ("hmac(sha1)", &[Hmac(Sha1)]),
         ("hmac(sha256)", &[Hmac(Sha256)]),
         ("stdrng", &[Algorithm::Rng]),
+        (
+            "gcm(aes)",
+            &[
+                Algorithm::AesGcm { key_bits: 128 },
+                Algorithm::AesGcm { key_bits: 192 },
+                Algorithm::AesGcm { key_bits: 256 },
+            ],
+        ),
+        ("rfc7539(chacha20,poly1305)", &[Algorithm::ChaCha20Poly1305]),
     ]
 };
 
@@ -280,8 +289,15 @@ fn triple(alg: Algorithm) -> (u32, u32, u32) {
         Algorithm::Digest(d) => (ACRYPTO_DEV_OP_HASH, digest_type(d), ACRYPTO_DEV_MODE_NONE),
         Algorithm::Hmac(d) => (ACRYPTO_DEV_OP_HMAC, digest_type(d), ACRYPTO_DEV_MODE_NONE),
         Algorithm::Rng => (ACRYPTO_DEV_OP_RNG, ACRYPTO_DEV_TYPE_RNG, ACRYPTO_DEV_MODE_NONE),
-        // Never sent: the module has no AEAD path yet and `prepare` refuses it.
-        Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => (u32::MAX, u32::MAX, u32::MAX),
+        Algorithm::AesGcm { key_bits } => {
+            let t = match key_bits {
+                128 => ACRYPTO_DEV_TYPE_AES_128,
+                192 => ACRYPTO_DEV_TYPE_AES_192,
+                _ => ACRYPTO_DEV_TYPE_AES_256,
+            };
+            (ACRYPTO_DEV_OP_ENCRYPT, t, ACRYPTO_DEV_MODE_GCM)
+        }
+        Algorithm::ChaCha20Poly1305 => (ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_CHACHA20, ACRYPTO_DEV_MODE_POLY1305),
     }
 }
 
@@ -358,8 +374,13 @@ impl Fd {
 
     /// As [`Fd::alloc_raw`], also returning the module's `ACRYPTO_DEV_F_*`.
     fn alloc_raw_flags(&self, driver: &str, alg: Algorithm, src_size: u32) -> Result<(u32, u32)> {
+        self.alloc_raw_auth(driver, alg, src_size, 0)
+    }
+
+    /// As [`Fd::alloc_raw_flags`] with an AEAD tag length (0: the largest).
+    fn alloc_raw_auth(&self, driver: &str, alg: Algorithm, src_size: u32, auth_size: u32) -> Result<(u32, u32)> {
         let (operation, type_, mode) = triple(alg);
-        let mut a = acrypto_session_alloc { operation, type_, mode, src_size, ..Default::default() };
+        let mut a = acrypto_session_alloc { operation, type_, mode, src_size, auth_size, ..Default::default() };
         set_name(&mut a.driver, driver)?;
         // SAFETY: `a` is a valid, writable acrypto_session_alloc that outlives the call.
         unsafe { ioc_session_alloc(self.raw(), &mut a) }.map_err(|e| match e {
@@ -376,10 +397,11 @@ impl Fd {
 
     /// Allocates a session for `alg` bound to `driver` and sets its key;
     /// returns its id and the module's `ACRYPTO_DEV_F_*` for the driver.
-    fn alloc_session(&self, driver: &str, alg: Algorithm, key: &[u8]) -> Result<(u32, u32)> {
+    /// `auth_size`: an AEAD's tag length (0 otherwise).
+    fn alloc_session(&self, driver: &str, alg: Algorithm, key: &[u8], auth_size: u32) -> Result<(u32, u32)> {
         // The batch path only: no synchronous source buffer in the kernel.
-        let (id, flags) = self.alloc_raw_flags(driver, alg, 0)?;
-        if alg.kind() == OpKind::Cipher || alg.kind() == OpKind::Mac {
+        let (id, flags) = self.alloc_raw_auth(driver, alg, 0, auth_size)?;
+        if matches!(alg.kind(), OpKind::Cipher | OpKind::Mac | OpKind::Aead) {
             let f = acrypto_fill_data {
                 session_id: id,
                 flags: ACRYPTO_DEV_FILL_KEY,
@@ -489,7 +511,8 @@ struct State {
     next_tag: u64,
     batch_no: u64,
     use_clock: u64,
-    sessions: HashMap<(Algorithm, KeyBytes), CachedSession>,
+    /// By algorithm, AEAD tag length (0 otherwise) and key.
+    sessions: HashMap<(Algorithm, u32, KeyBytes), CachedSession>,
     handle: Option<DeviceHandle>,
 }
 
@@ -549,7 +572,8 @@ impl KdevDevice {
         for alg in info.candidate_algorithms() {
             // A key whose halves differ (XTS) and of the right length.
             let key: Vec<u8> = (0..alg.key_len().unwrap_or(16)).map(|i| i as u8 ^ 0x5a).collect();
-            match fd.alloc_session(&info.driver, alg, &key) {
+            let auth = if alg.kind() == OpKind::Aead { AEAD_TAG_LEN as u32 } else { 0 };
+            match fd.alloc_session(&info.driver, alg, &key, auth) {
                 Ok((id, flags)) => {
                     fd.free_session(id);
                     info.hardware |= flags & ACRYPTO_DEV_F_HW != 0;
@@ -662,10 +686,10 @@ impl Driver for KdevDevice {
 impl Shared {
     /// The kernel session for `alg` with `key`, allocated if needed. `Ok(None)`:
     /// every cached session is used by the batch being built; submit it first.
-    fn session(&self, st: &mut State, alg: Algorithm, key: &[u8]) -> Result<Option<u32>> {
+    fn session(&self, st: &mut State, alg: Algorithm, auth: u32, key: &[u8]) -> Result<Option<u32>> {
         st.use_clock += 1;
         let (clock, batch) = (st.use_clock, st.batch_no);
-        let map_key = (alg, KeyBytes(key.to_vec()));
+        let map_key = (alg, auth, KeyBytes(key.to_vec()));
         if let Some(s) = st.sessions.get_mut(&map_key) {
             s.last_use = clock;
             s.batch = batch;
@@ -677,7 +701,7 @@ impl Shared {
                 .iter()
                 .filter(|(_, s)| s.batch != batch)
                 .min_by_key(|(_, s)| s.last_use)
-                .map(|(k, _)| (k.0, k.1.clone()));
+                .map(|(k, _)| (k.0, k.1, k.2.clone()));
             match victim {
                 Some(k) => {
                     if let Some(s) = st.sessions.remove(&k) {
@@ -691,7 +715,7 @@ impl Shared {
             Algorithm::Hmac(d) => hmac_key(d, key, ACRYPTO_DEV_MAX_KEY_LEN as usize),
             _ => Zeroizing::new(key.to_vec()),
         };
-        let (id, _) = self.fd.alloc_session(&self.driver, alg, &kernel_key)?;
+        let (id, _) = self.fd.alloc_session(&self.driver, alg, &kernel_key, auth)?;
         st.sessions.insert(map_key, CachedSession { id, last_use: clock, batch });
         Ok(Some(id))
     }
@@ -713,10 +737,6 @@ enum Prepared {
     Later(Work, usize),
 }
 
-fn aead_unsupported(alg: Algorithm) -> Error {
-    Error::Unsupported(format!("kdev does not offer {alg}: the kernel module has no AEAD path"))
-}
-
 fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepared {
     let step = match work.steps().get(step_no) {
         Some(s) => s.clone(),
@@ -729,9 +749,6 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepa
     if let Err(e) = alg.check_key(step.key.bytes()) {
         return Prepared::Failed(work, e);
     }
-    if alg.kind() == OpKind::Aead {
-        return Prepared::Failed(work, aead_unsupported(alg));
-    }
     let (_, req) = work.parts();
     let len = req.current().len();
     let check = || -> Result<()> {
@@ -739,12 +756,21 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepa
             alg.check_iv(&req.iv)?;
             alg.check_data_len(len)?;
         }
+        if alg.kind() == OpKind::Aead {
+            alg.check_iv(&req.iv)?;
+            if req.iv.len() != AEAD_NONCE_LEN {
+                return Err(Error::InvalidLength(format!("{alg} takes a {AEAD_NONCE_LEN}-byte nonce")));
+            }
+            alg.check_tag(step.op, &req.tag)?;
+        }
         if step.op == Op::Verify {
             check_verify_len(alg, &req.tag)?;
         }
-        if len > sh.limits.max_buffer {
+        // The AAD shares the module's buffer with the data.
+        let total = len + if alg.kind() == OpKind::Aead { req.aad.len() } else { 0 };
+        if total > sh.limits.max_buffer {
             return Err(Error::DeviceFailure(format!(
-                "{}: {len} bytes exceed the module's max_buffer ({})",
+                "{}: {total} bytes exceed the module's max_buffer ({})",
                 sh.name, sh.limits.max_buffer
             )));
         }
@@ -756,7 +782,13 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepa
     if len == 0 && matches!(alg.kind(), OpKind::Cipher | OpKind::Rng) {
         return Prepared::Done(work, step_no);
     }
-    let sid = match sh.session(st, alg, step.key.bytes()) {
+    // An open's tag length is the session's; a seal writes the full tag.
+    let auth = match (alg.kind(), step.op) {
+        (OpKind::Aead, Op::Decrypt) => req.tag.len() as u32,
+        (OpKind::Aead, _) => AEAD_TAG_LEN as u32,
+        _ => 0,
+    };
+    let sid = match sh.session(st, alg, auth, step.key.bytes()) {
         Ok(Some(id)) => id,
         Ok(None) => return Prepared::Later(work, step_no),
         Err(e) => return Prepared::Failed(work, e),
@@ -780,7 +812,32 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepa
             q.dst_len = len as u32;
             out_len = len;
         }
-        OpKind::Aead => return Prepared::Failed(work, aead_unsupported(alg)),
+        OpKind::Aead => {
+            let open = step.op == Op::Decrypt;
+            q.op = if open { ACRYPTO_DEV_OP_DECRYPT } else { ACRYPTO_DEV_OP_ENCRYPT };
+            q.iv = req.iv.as_ptr() as u64;
+            q.iv_len = req.iv.len() as u32;
+            // No pointer without a length (the module checks).
+            if !req.aad.is_empty() {
+                q.aad = req.aad.as_ptr() as u64;
+                q.aad_len = req.aad.len() as u32;
+            }
+            if !open {
+                req.tag.clear();
+                req.tag.resize(AEAD_TAG_LEN, 0);
+            }
+            // In for an open (the module copies it at submission), out for a seal.
+            q.digest = req.tag.as_mut_ptr() as u64;
+            q.digest_len = req.tag.len() as u32;
+            // In place; on a bad tag the module writes nothing, so the
+            // buffer stays the ciphertext.
+            let buf = req.current_mut();
+            q.src = buf.as_ptr() as u64;
+            q.dst = q.src;
+            q.src_len = len as u32;
+            q.dst_len = len as u32;
+            out_len = len;
+        }
         OpKind::Rng => {
             let buf = req.current_mut();
             q.dst = buf.as_mut_ptr() as u64;
@@ -1111,9 +1168,11 @@ mod tests {
 
     #[test]
     fn layout_matches_the_abi() {
-        assert_eq!(REQUEST_SIZE, ACRYPTO_DEV_REQUEST_SIZE_VER0 as usize);
+        assert_eq!(REQUEST_SIZE, ACRYPTO_DEV_REQUEST_SIZE as usize);
+        assert!(REQUEST_SIZE > ACRYPTO_DEV_REQUEST_SIZE_VER0 as usize);
         assert_eq!(COMPLETION_SIZE, 24);
-        assert_eq!(std::mem::size_of::<acrypto_session_alloc>(), ACRYPTO_DEV_SESSION_ALLOC_SIZE_VER0 as usize);
+        assert_eq!(std::mem::size_of::<acrypto_session_alloc>(), ACRYPTO_DEV_SESSION_ALLOC_SIZE as usize);
+        assert_eq!(std::mem::size_of::<acrypto_fill_data>(), ACRYPTO_DEV_FILL_DATA_SIZE as usize);
         assert_eq!(std::mem::size_of::<acrypto_info>(), ACRYPTO_DEV_INFO_SIZE_VER0 as usize);
         assert_eq!(std::mem::size_of::<acrypto_submit>(), ACRYPTO_DEV_SUBMIT_SIZE_VER0 as usize);
         assert_eq!(c_str_const(ACRYPTO_DEV_GET_RANDOM), "get_random_bytes");
