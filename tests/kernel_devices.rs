@@ -11,7 +11,12 @@
 //!   with keys up to 192 bytes, verification of full, truncated and flipped
 //!   tags;
 //! - two-step routes across kernel devices (encrypt on one, HMAC on another);
-//! - random numbers from every kernel RNG driver.
+//! - random numbers from every kernel RNG driver;
+//! - AEAD (aes-*-gcm, chacha20-poly1305) on every kernel device that offers
+//!   it: NIST CAVP GCM with its FAIL records and the ChaCha20-Poly1305 files
+//!   (RFC 8439), random cases against libcrypto (`tests/common/aead_ref.c`),
+//!   and tampering (a flipped bit of tag, AAD, ciphertext or nonce fails to
+//!   open and leaves the output buffer holding the ciphertext).
 //!
 //! The devices exist only where the acrypto module is loaded (and AF_ALG is
 //! there): `tests/vm/run.sh` runs this binary inside its VM with
@@ -33,7 +38,7 @@ use acrypto::{
     Algorithm, CipherMode, Completion, DeviceInfo, DigestKind, Driver, Engine, Error, Op, OpKind, Pending, Request,
     Session, SessionBuilder, Step,
 };
-use common::openssl::{self, XtsJob};
+use common::openssl::{self, AeadAnswer, AeadJob, XtsJob};
 use common::rng;
 use common::vectors::{self, Case};
 use rand::rngs::StdRng;
@@ -130,6 +135,11 @@ enum Want {
     Fault,
     /// Random bytes of this length, not all zero.
     Random(usize),
+    /// An AEAD seal: this ciphertext and a 16-byte tag starting with these bytes.
+    Sealed(Vec<u8>, Vec<u8>),
+    /// An AEAD open that fails to verify: the output holds exactly this
+    /// ciphertext (no plaintext released) and the data is untouched.
+    Rejected(Vec<u8>),
 }
 
 struct Check {
@@ -159,7 +169,8 @@ impl<'e> Window<'e> {
     }
 
     fn push(&mut self, s: &Session, req: Request, mut check: Check) {
-        if req.len() > self.max_len {
+        // The module's buffer holds an AEAD's AAD too.
+        if req.len() + req.aad.len() > self.max_len {
             // Above the module's max_buffer: a clean device fault.
             check.want = Want::Fault;
             self.tally.over_limit += 1;
@@ -178,6 +189,22 @@ impl<'e> Window<'e> {
         let Some((c, p)) = self.inflight.pop_front() else { return };
         self.tally.checks += 1;
         let done = p.wait();
+        if let Want::Rejected(ct) = &c.want {
+            let r = &done.request;
+            let bad = match &done.status {
+                Err(Error::VerifyFailed) if r.output() == &ct[..] && r.data == *ct => None,
+                Err(Error::VerifyFailed) => Some(format!(
+                    "verify failed but the output is {} (data {}), not the ciphertext",
+                    common::hex(r.output()),
+                    common::hex(&r.data)
+                )),
+                other => Some(format!("expected VerifyFailed, got {other:?}")),
+            };
+            if let Some(b) = bad {
+                self.tally.fail(format!("{}: {b}", c.what));
+            }
+            return;
+        }
         let res = done.status.map(|()| done.request);
         let bad = match (&c.want, res) {
             (Want::Err(e), Err(got)) if *e == got => None,
@@ -200,6 +227,17 @@ impl<'e> Window<'e> {
             }),
             (Want::Random(n), Ok(r)) => (r.data.len() != *n || (*n >= 16 && r.data.iter().all(|&b| b == 0)))
                 .then(|| format!("{} random bytes, want {n}", r.data.len())),
+            (Want::Sealed(ct, tag), Ok(r)) => (r.output() != &ct[..] || r.tag.len() != 16 || !r.tag.starts_with(tag))
+                .then(|| {
+                    format!(
+                        "sealed {} tag {}, want {} tag {}",
+                        common::hex(r.output()),
+                        common::hex(&r.tag),
+                        common::hex(ct),
+                        common::hex(tag)
+                    )
+                }),
+            (Want::Rejected(_), Ok(_)) => Some("a tampered open succeeded".into()),
         };
         if let Some(b) = bad {
             self.tally.fail(format!("{}: {b}", c.what));
@@ -311,7 +349,7 @@ fn lengths(alg: Algorithm, r: &mut StdRng) -> Vec<usize> {
 fn generate_reference() -> Vec<RefCase> {
     let mut out = Vec::new();
     let key_lens = [0usize, 1, 16, 20, 32, 64, 65, 100, 129, 192];
-    // AEAD on the kernel devices: aead_on_kernel_devices_is_unsupported.
+    // AEAD: aead_on_kernel_devices, with libcrypto's answers.
     for alg in Algorithm::all().filter(|a| *a != Algorithm::Rng && a.kind() != acrypto::OpKind::Aead) {
         let mut r = rng::seeded(&format!("kernel devices {alg}"));
         let mut xts = Vec::new();
@@ -548,6 +586,10 @@ const WELL_KNOWN: &[(&str, &[&str])] = &[
             "hmac-sha256",
             "sha1",
             "sha256",
+            "aes-128-gcm",
+            "aes-192-gcm",
+            "aes-256-gcm",
+            "chacha20-poly1305",
         ],
     ),
 ];
@@ -684,6 +726,11 @@ fn write_openssl_reference() {
     });
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("{path}: {e}"));
     println!("wrote {} cases to {path}: {by_alg:?}", cases.len());
+    let aead = generate_aead_reference();
+    let text = write_aead_reference(&aead);
+    assert_eq!(read_aead_reference(&text).len(), aead.len());
+    std::fs::write(format!("{path}.aead"), text).unwrap_or_else(|e| panic!("{path}.aead: {e}"));
+    println!("wrote {} AEAD cases to {path}.aead", aead.len());
 }
 
 /// The device specification kinds: `kdev`, `kdev:NAME`, `afalg`, and clear
@@ -798,4 +845,219 @@ fn shutdown_and_removal_with_work_in_flight() {
         println!("  note: {mode}: {o} ok, {c} canceled of {n} on {} devices", devs.len());
     }
     assert!(report("shutdown and removal with work in flight", &t, "every request completed once"));
+}
+
+/// One random AEAD case with libcrypto's seal.
+#[derive(Clone)]
+struct AeadRef {
+    alg: Algorithm,
+    key: Vec<u8>,
+    nonce: Vec<u8>,
+    aad: Vec<u8>,
+    pt: Vec<u8>,
+    ct: Vec<u8>,
+    tag: Vec<u8>,
+}
+
+/// Random AEAD cases (lengths on both sides of a page and of the small
+/// stage's max_buffer) sealed by libcrypto.
+fn generate_aead_reference() -> Vec<AeadRef> {
+    let mut out = Vec::new();
+    for alg in Algorithm::all().filter(|a| a.kind() == OpKind::Aead) {
+        let mut r = rng::seeded(&format!("kernel devices aead {alg}"));
+        for (i, n) in
+            [0usize, 1, 15, 16, 17, 64, rng::len_in(&mut r, 65, 2000), 4096, 4097, 20_000].into_iter().enumerate()
+        {
+            let aad_len = [0usize, 1, 13, 16, 20, 64, 300][i % 7];
+            out.push(AeadRef {
+                alg,
+                key: rng::bytes(&mut r, alg.key_len().unwrap()),
+                nonce: rng::bytes(&mut r, 12),
+                aad: rng::bytes(&mut r, aad_len),
+                pt: rng::bytes(&mut r, n),
+                ct: Vec::new(),
+                tag: Vec::new(),
+            });
+        }
+    }
+    let jobs: Vec<AeadJob<'_>> = out
+        .iter()
+        .map(|c| AeadJob {
+            alg: c.alg,
+            op: Op::Encrypt,
+            key: &c.key,
+            nonce: &c.nonce,
+            aad: &c.aad,
+            data: &c.pt,
+            tag: &[],
+        })
+        .collect();
+    let answers = openssl::aead_batch(&jobs);
+    for (c, a) in out.iter_mut().zip(answers) {
+        match a {
+            AeadAnswer::Sealed(ct, tag) => (c.ct, c.tag) = (ct, tag),
+            other => panic!("libcrypto seal of {}: {other:?}", c.alg),
+        }
+    }
+    out
+}
+
+fn write_aead_reference(cases: &[AeadRef]) -> String {
+    let mut s = format!("# {}\n", openssl::version());
+    for c in cases {
+        let f = [&c.key, &c.nonce, &c.aad, &c.pt, &c.ct, &c.tag].map(|b| field(b)).join(" ");
+        s.push_str(&format!("{} {f}\n", c.alg));
+    }
+    s
+}
+
+fn read_aead_reference(text: &str) -> Vec<AeadRef> {
+    let hexf = |s: &str| if s == "-" { Vec::new() } else { hex::decode(s).expect("AEAD reference file: hex") };
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            assert_eq!(f.len(), 7, "AEAD reference file: bad line");
+            AeadRef {
+                alg: parse_alg(f[0]),
+                key: hexf(f[1]),
+                nonce: hexf(f[2]),
+                aad: hexf(f[3]),
+                pt: hexf(f[4]),
+                ct: hexf(f[5]),
+                tag: hexf(f[6]),
+            }
+        })
+        .collect()
+}
+
+/// The AEAD reference: `ACRYPTO_KDEV_REFERENCE` with `.aead` appended (made
+/// on the host by `write_openssl_reference`), else made here.
+fn aead_reference() -> Vec<AeadRef> {
+    match std::env::var("ACRYPTO_KDEV_REFERENCE") {
+        Ok(path) => {
+            let path = format!("{path}.aead");
+            read_aead_reference(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+        }
+        Err(_) => generate_aead_reference(),
+    }
+}
+
+/// Flips one bit.
+fn flip(v: &[u8], bit: usize) -> Vec<u8> {
+    let mut v = v.to_vec();
+    v[bit / 8] ^= 1 << (bit % 8);
+    v
+}
+
+/// AEAD on every kernel device that offers it (kdev's gcm(aes) and
+/// rfc7539(chacha20,poly1305) drivers, afalg's aead sockets): known answers,
+/// libcrypto cross-checks and tampering, through the engine.
+#[test]
+fn aead_on_kernel_devices() {
+    let Some(e) = kernel_engine() else { return };
+    let mut cases = common::aead_vectors::gcm_cases();
+    cases.extend(common::aead_vectors::chacha_cases());
+    let refs = aead_reference();
+    let mut ok = true;
+    let mut devices = 0;
+    for dev in e.devices() {
+        if !dev.capabilities.iter().any(|c| c.alg.kind() == OpKind::Aead) {
+            continue;
+        }
+        devices += 1;
+        let t0 = std::time::Instant::now();
+        let mut w = Window::new(&e, &dev);
+        let mut r = rng::seeded(&format!("kernel devices aead tamper {}", dev.name));
+        let (mut kats, mut fails, mut xchecks, mut tampered) = (0, 0, 0, 0);
+        let sess = |alg, op, key: &[u8]| session(&e, Step::new(alg, op, key).expect("AEAD step"), &dev.name);
+        // Known answers: every record with a 12-byte nonce and a tag acrypto
+        // takes (12 to 16 bytes; the others are refused before any device).
+        for c in cases.iter().filter(|c| supports(&dev, c.alg) && c.nonce.len() == 12 && c.tag.len() >= 12) {
+            let what = format!("{} {}", dev.name, c.source);
+            let (Ok(seal), Ok(open)) = (sess(c.alg, Op::Encrypt, &c.key), sess(c.alg, Op::Decrypt, &c.key)) else {
+                w.tally.fail(format!("{what}: session"));
+                continue;
+            };
+            if c.encrypt {
+                let req = Request::new(c.pt.clone()).with_iv(&c.nonce).with_aad(&c.aad);
+                let want = Want::Sealed(c.ct.clone(), c.tag.clone());
+                w.push(&seal, req, Check { what: format!("{what} seal"), input: c.pt.clone(), separate: false, want });
+            }
+            // Opens to a separate buffer, pre-filled, so a failure shows.
+            let req = Request::new(c.ct.clone())
+                .with_iv(&c.nonce)
+                .with_aad(&c.aad)
+                .with_tag(&c.tag)
+                .with_output(vec![0xee; c.ct.len()]);
+            let want = if c.fail { Want::Rejected(c.ct.clone()) } else { Want::Output(c.pt.clone()) };
+            fails += usize::from(c.fail);
+            w.push(&open, req, Check { what: format!("{what} open"), input: c.ct.clone(), separate: true, want });
+            kats += 1;
+        }
+        // libcrypto's seals: ours equal them, they open, tampered ones do not.
+        for c in refs.iter().filter(|c| supports(&dev, c.alg)) {
+            let what = format!("{} {} {} bytes, AAD {}", dev.name, c.alg, c.pt.len(), c.aad.len());
+            let (Ok(seal), Ok(open)) = (sess(c.alg, Op::Encrypt, &c.key), sess(c.alg, Op::Decrypt, &c.key)) else {
+                w.tally.fail(format!("{what}: session"));
+                continue;
+            };
+            let req = Request::new(c.pt.clone()).with_iv(&c.nonce).with_aad(&c.aad);
+            let want = Want::Sealed(c.ct.clone(), c.tag.clone());
+            w.push(&seal, req, Check { what: format!("{what} seal"), input: c.pt.clone(), separate: false, want });
+            let req = Request::new(c.ct.clone()).with_iv(&c.nonce).with_aad(&c.aad).with_tag(&c.tag);
+            let want = Want::Output(c.pt.clone());
+            w.push(&open, req, Check { what: format!("{what} open"), input: c.ct.clone(), separate: false, want });
+            xchecks += 1;
+            if c.alg != Algorithm::ChaCha20Poly1305 {
+                // A truncated GCM tag opens too (its own tag length in the kernel).
+                let t = r.gen_range(12..16);
+                let req = Request::new(c.ct.clone()).with_iv(&c.nonce).with_aad(&c.aad).with_tag(&c.tag[..t]);
+                let check = Check {
+                    what: format!("{what} open, {t}-byte tag"),
+                    input: c.ct.clone(),
+                    separate: false,
+                    want: Want::Output(c.pt.clone()),
+                };
+                w.push(&open, req, check);
+            }
+            let mut variants = vec![
+                ("tag", c.nonce.clone(), c.aad.clone(), c.ct.clone(), flip(&c.tag, r.gen_range(0..128))),
+                ("nonce", flip(&c.nonce, r.gen_range(0..96)), c.aad.clone(), c.ct.clone(), c.tag.clone()),
+            ];
+            if !c.aad.is_empty() {
+                let bit = r.gen_range(0..c.aad.len() * 8);
+                variants.push(("aad", c.nonce.clone(), flip(&c.aad, bit), c.ct.clone(), c.tag.clone()));
+            }
+            if !c.ct.is_empty() {
+                let bit = r.gen_range(0..c.ct.len() * 8);
+                variants.push(("ciphertext", c.nonce.clone(), c.aad.clone(), flip(&c.ct, bit), c.tag.clone()));
+            }
+            for (i, (part, n, a, ct, tag)) in variants.into_iter().enumerate() {
+                // In place and to a separate, pre-filled buffer.
+                let mut req = Request::new(ct.clone()).with_iv(&n).with_aad(&a).with_tag(&tag);
+                if i % 2 == 1 {
+                    req = req.with_output(vec![0xee; ct.len()]);
+                }
+                let check = Check {
+                    what: format!("{what} flipped {part}"),
+                    input: ct.clone(),
+                    separate: i % 2 == 1,
+                    want: Want::Rejected(ct),
+                };
+                w.push(&open, req, check);
+                tampered += 1;
+            }
+        }
+        let t = w.finish();
+        let summary = format!(
+            "AEAD: {kats} known answers ({fails} FAIL records), {xchecks} libcrypto cross-checks, {tampered} tampered opens, {:.1}s",
+            t0.elapsed().as_secs_f64()
+        );
+        ok &= report(&format!("{} aead", dev.name), &t, &summary);
+    }
+    if required() {
+        assert!(devices >= 2, "ACRYPTO_REQUIRE_KERNEL=1 but only {devices} kernel devices offer AEAD");
+    }
+    assert!(ok, "AEAD failed on some kernel device (RESULT FAIL lines above)");
 }

@@ -225,7 +225,8 @@ struct kdrv {
 };
 
 static const char *const kdrv_names[] = { "ecb(aes)", "cbc(aes)", "ctr(aes)", "xts(aes)", "sha1",
-					  "sha256", "hmac(sha1)", "hmac(sha256)", "stdrng" };
+					  "sha256", "hmac(sha1)", "hmac(sha256)", "stdrng", "gcm(aes)",
+					  "rfc7539(chacha20,poly1305)" };
 
 /* The (op, type, mode) of each name above, in the same order. */
 static const uint32_t kdrv_triples[][3] = {
@@ -238,6 +239,8 @@ static const uint32_t kdrv_triples[][3] = {
 	{ ACRYPTO_DEV_OP_HMAC, ACRYPTO_DEV_TYPE_SHA1, ACRYPTO_DEV_MODE_NONE },
 	{ ACRYPTO_DEV_OP_HMAC, ACRYPTO_DEV_TYPE_SHA256, ACRYPTO_DEV_MODE_NONE },
 	{ ACRYPTO_DEV_OP_RNG, ACRYPTO_DEV_TYPE_RNG, ACRYPTO_DEV_MODE_NONE },
+	{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_GCM },
+	{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_CHACHA20, ACRYPTO_DEV_MODE_POLY1305 },
 };
 
 static inline int kdrv_served(const char *name)

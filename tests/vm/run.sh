@@ -136,7 +136,7 @@ build_module "$build/broken" acrypto_broken.ko >"$build/broken.verdict" || {
 
 # ---- 4. the C tests, static so that nothing depends on the chroot's libs ----
 cflags=(-O2 -g -Wall -Wextra -Werror -I"$repo/include/uapi" -pthread)
-for t in t_kat t_isolation t_limits t_threads t_close t_fuzz t_abi t_mm t_orphans bench_acrypto; do
+for t in t_kat t_isolation t_limits t_threads t_close t_fuzz t_abi t_mm t_orphans bench_acrypto t_aead; do
 	[ -f "$here/$t.c" ] || { echo "vm: missing $t.c" >&2; continue; }
 	gcc "${cflags[@]}" -static -o "$build/$t" "$here/$t.c"
 done
@@ -149,6 +149,8 @@ for t in t_kat t_isolation t_limits t_abi; do
 	gcc -m32 "${cflags[@]}" -static -o "$build/${t}32" "$here/$t.c"
 done
 gcc "${cflags[@]}" -o "$build/xts_ref" "$here/xts_ref.c" -lcrypto
+# t_aead reads the CAVP GCM files from the build directory.
+cp "$repo"/tests/vectors/aes-gcm/*.rsp "$build/"
 "$here/gen_vectors.sh" "$build/xts_ref" "$build/vectors.txt" >/dev/null
 # t_kat reads its vectors before it opens /dev/acrypto, so the host proves
 # here that a vector line it cannot parse fails it (exit 1, RESULT FAIL)
@@ -261,6 +263,8 @@ mods="$mods aesni_intel cryptd crypto_simd ecb ctr xts sha512_generic sha512_sss
 mods="$mods ansi_cprng af_alg algif_skcipher algif_hash sha1_ssse3 sha256_ssse3"
 # the disk port's tests (disk.sh): nbd, dm-crypt and its IV generators, loop, ext4
 mods="$mods nbd dm_mod dm_crypt essiv loop ext4"
+# AEAD: gcm(aes), rfc4106(gcm(aes)), rfc7539(chacha20,poly1305), AF_ALG aead
+mods="$mods gcm ghash-generic ghash-clmulni-intel chacha20poly1305 chacha_generic chacha-x86_64 poly1305_generic poly1305-x86_64 algif_aead"
 : >"$ird/modules.list"
 for m in $mods; do
 	modprobe --show-depends -S "$KVER" "$m" 2>/dev/null | awk '$1 == "insmod" { print $2 }'

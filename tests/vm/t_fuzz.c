@@ -306,7 +306,11 @@ static void one_call(struct fuzzer *f)
 		memset(&a, 0, sizeof(a));
 		a.operation = below(f, 7);
 		a.type = below(f, 8);
-		a.mode = below(f, 6);
+		a.mode = below(f, 9);	/* the AEAD modes 5..7 too */
+		if (chance(f, 20))	/* AEAD tag lengths, and wrong ones */
+			a.auth_size = chance(f, 70) ? 4 * below(f, 5) : (uint32_t)rnd(f);
+		if (chance(f, 3))
+			a.__pad2 = 1;
 		a.src_size = chance(f, 80) ? 16 * below(f, 256) : rlen(f);
 		if (chance(f, 5))
 			a.flags = 1u << below(f, 32);
@@ -335,15 +339,21 @@ static void one_call(struct fuzzer *f)
 
 		memset(&d, 0, sizeof(d));
 		d.session_id = rid(f, which);
-		d.flags = chance(f, 90) ? 1 + below(f, 7) : (uint32_t)rnd(f);
+		d.flags = chance(f, 90) ? 1 + below(f, 15) : (uint32_t)rnd(f);
 		d.key_len = chance(f, 70) ? 16u << below(f, 3) : rlen(f);
 		d.iv_len = chance(f, 80) ? 16 : rlen(f);
 		d.src_len = rlen(f);
 		d.key = rptr(f, d.key_len);
 		d.iv = rptr(f, d.iv_len);
 		d.src = rptr(f, d.src_len);
+		if (chance(f, 50)) {	/* AAD (AEAD sessions only) */
+			d.aad_len = chance(f, 80) ? below(f, 64) : rlen(f);
+			d.aad = chance(f, 90) && d.aad_len ? rptr(f, d.aad_len) : (uint64_t)rnd(f);
+		}
 		if (chance(f, 3))
 			d.__pad = 1;
+		if (chance(f, 3))
+			d.__pad2 = 1;
 		ret = xioctl(fd, CRYPTO_FILL_DATA, chance(f, 5) ? (void *)(uintptr_t)rptr(f, 64) : &d);
 		account(f, "FILL_DATA", ret);
 		break;
@@ -388,7 +398,7 @@ static void one_call(struct fuzzer *f)
 				/* some above the zero-copy threshold: pinned pages */
 				uint32_t len = 16 * (1 + below(f, chance(f, 20) ? 1024 : 64));
 
-				uint32_t shape = below(f, 3);	/* cipher, hash or RNG fields only */
+				uint32_t shape = below(f, 4);	/* cipher, hash, RNG or AEAD fields */
 
 				rq[i].tag = rnd(f);
 				rq[i].session_id = rid(f, which);
@@ -403,6 +413,19 @@ static void one_call(struct fuzzer *f)
 						rq[i].iv_len = 16;
 						rq[i].iv = (uint64_t)(uintptr_t)(s + below(f, 4096));
 					}
+				} else if (shape == 3) {
+					rq[i].op = below(f, 3);
+					rq[i].src_len = len - below(f, 16);
+					rq[i].dst_len = rq[i].src_len;
+					rq[i].src = (uint64_t)(uintptr_t)(s + below(f, SCRATCH / 2));
+					rq[i].dst = (uint64_t)(uintptr_t)(s + below(f, SCRATCH / 2));
+					rq[i].iv_len = chance(f, 80) ? 12 : 8;
+					rq[i].iv = (uint64_t)(uintptr_t)(s + below(f, 4096));
+					rq[i].digest_len = chance(f, 80) ? 16 : below(f, 17);
+					rq[i].digest = (uint64_t)(uintptr_t)(s + below(f, 4096));
+					rq[i].aad_len = below(f, 300);
+					if (rq[i].aad_len)
+						rq[i].aad = (uint64_t)(uintptr_t)(s + below(f, 4096));
 				} else if (shape == 1) {
 					rq[i].src_len = len;
 					rq[i].src = (uint64_t)(uintptr_t)(s + below(f, SCRATCH / 2));
@@ -430,6 +453,12 @@ static void one_call(struct fuzzer *f)
 				rq[i].flags = 1u << below(f, 32);
 			if (chance(f, 3))
 				rq[i].__pad = 1;
+			if (chance(f, 10)) {
+				rq[i].aad_len = rlen(f);
+				rq[i].aad = rptr(f, rq[i].aad_len);
+			}
+			if (chance(f, 3))
+				rq[i].__pad2 = 1;
 		}
 		memset(&sb, 0, sizeof(sb));
 		sb.reqs = chance(f, 90) ? uptr(rq) : rptr(f, sizeof(rq));
