@@ -568,6 +568,9 @@ const WELL_KNOWN: &[(&str, &[&str])] = &[
     ("kdev:cryptd(hmac(sha256-generic))", &["hmac-sha256"]),
     ("kdev:get_random_bytes", &["rng"]),
     ("kdev:drbg_nopr_hmac_sha256", &["rng"]),
+    ("kdev:generic-gcm-aesni", &["aes-128-gcm", "aes-192-gcm", "aes-256-gcm"]),
+    ("kdev:gcm_base(ctr(aes-generic),ghash-generic)", &["aes-128-gcm", "aes-192-gcm", "aes-256-gcm"]),
+    ("kdev:rfc7539(chacha20-simd,poly1305-simd)", &["chacha20-poly1305"]),
     (
         "afalg",
         &[

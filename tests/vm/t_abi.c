@@ -310,7 +310,8 @@ static void test_growth(int fd, int cbc)
 	ret = xioctl(fd, grown_alloc, big);
 	t_result(ret == -E2BIG, "SESSION_ALLOC with a non-zero byte past the known structure: %s",
 		 strerror(-ret));
-	ret = xioctl(fd, _IOC(_IOC_READ | _IOC_WRITE, ACRYPTO_IOC_MAGIC, 0x40, sizeof(*a) - 8), big);
+	ret = xioctl(fd, _IOC(_IOC_READ | _IOC_WRITE, ACRYPTO_IOC_MAGIC, 0x40,
+				 ACRYPTO_DEV_SESSION_ALLOC_SIZE_VER0 - 8), big);
 	{
 		int r2 = xioctl(fd, _IOC(_IOC_READ | _IOC_WRITE, ACRYPTO_IOC_MAGIC, 0x40, 4104), big);
 		int r3 = xioctl(fd, _IOC(_IOC_WRITE, ACRYPTO_IOC_MAGIC, 0x40, sizeof(*a)), big);

@@ -473,6 +473,30 @@ static void test_rules(int fd)
 	ret = xioctl(fd, CRYPTO_SESSION_ALLOC, &a);
 	t_result(ret == -EINVAL, "SESSION_ALLOC: CHACHA20 with GCM is EINVAL (%d)", ret);
 
+	/* First-version sizes (no auth_size, no AAD): the zero meaning, the default tag. */
+	{
+		unsigned int alloc0 = _IOC(_IOC_READ | _IOC_WRITE, ACRYPTO_IOC_MAGIC, 0x40,
+					   ACRYPTO_DEV_SESSION_ALLOC_SIZE_VER0);
+		unsigned int fill0 = _IOC(_IOC_WRITE, ACRYPTO_IOC_MAGIC, 0x41, ACRYPTO_DEV_FILL_DATA_SIZE_VER0);
+
+		memset(&a, 0, sizeof(a));
+		a.operation = ACRYPTO_DEV_OP_DECRYPT;
+		a.type = ACRYPTO_DEV_TYPE_AES_128;
+		a.mode = ACRYPTO_DEV_MODE_GCM;
+		ret = xioctl(fd, alloc0, &a);
+		memset(&f, 0, sizeof(f));
+		f.session_id = a.session_id;
+		f.flags = ACRYPTO_DEV_FILL_KEY;
+		f.key = uptr(key);
+		f.key_len = 16;
+		if (!ret)
+			ret = xioctl(fd, fill0, &f);
+		t_result(!ret && a.out_size == 16 && a.key_size == 16,
+			 "a %d-byte SESSION_ALLOC and a %d-byte FILL_DATA make a keyed GCM session with a 16-byte tag (%d)",
+			 ACRYPTO_DEV_SESSION_ALLOC_SIZE_VER0, ACRYPTO_DEV_FILL_DATA_SIZE_VER0, ret);
+		if (a.session_id)
+			sess_free(fd, a.session_id);
+	}
 	gcm = sess_alloc(fd, ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_256, ACRYPTO_DEV_MODE_GCM, "", 64, NULL);
 	cbc = sess_alloc(fd, ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_256, ACRYPTO_DEV_MODE_CBC, "", 64, NULL);
 	if (gcm < 0 || cbc < 0 || sess_setkey(fd, (uint32_t)gcm, key, 32) || sess_setkey(fd, (uint32_t)cbc, key, 32)) {

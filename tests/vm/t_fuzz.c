@@ -252,6 +252,12 @@ static unsigned int rcmd(struct fuzzer *f)
 	static const unsigned int ours[] = { CRYPTO_SESSION_ALLOC, CRYPTO_FILL_DATA,
 					     CRYPTO_SESSION_ADD, ACRYPTO_IOC_SESSION_FREE,
 					     ACRYPTO_IOC_SUBMIT, ACRYPTO_IOC_INFO };
+	/* The first versions' sizes: the smallest the module accepts. */
+	static const unsigned int ours_min[] = {
+		ACRYPTO_DEV_SESSION_ALLOC_SIZE_VER0, ACRYPTO_DEV_FILL_DATA_SIZE_VER0,
+		ACRYPTO_DEV_SESSION_ADD_SIZE_VER0, ACRYPTO_DEV_SESSION_FREE_SIZE_VER0,
+		ACRYPTO_DEV_SUBMIT_SIZE_VER0, ACRYPTO_DEV_INFO_SIZE_VER0
+	};
 	const unsigned int nosize = ~(_IOC_SIZEMASK << _IOC_SIZESHIFT);
 	unsigned int c;
 
@@ -260,7 +266,7 @@ static unsigned int rcmd(struct fuzzer *f)
 
 		switch (below(f, 4)) {
 		case 0:	/* one of ours, smaller than its first version */
-			c = _IOC(_IOC_DIR(o), ACRYPTO_IOC_MAGIC, _IOC_NR(o), below(f, _IOC_SIZE(o)));
+			c = _IOC(_IOC_DIR(o), ACRYPTO_IOC_MAGIC, _IOC_NR(o), below(f, ours_min[below(f, 6)]));
 			break;
 		case 1:	/* one of ours, larger than any structure may grow */
 			c = _IOC(_IOC_DIR(o), ACRYPTO_IOC_MAGIC, _IOC_NR(o), 4097 + below(f, 12000));
@@ -273,7 +279,7 @@ static unsigned int rcmd(struct fuzzer *f)
 			c = _IOC(below(f, 4), ACRYPTO_IOC_MAGIC, below(f, 256), below(f, 1024));
 		}
 		for (int i = 0; i < 6; i++)
-			if ((c & nosize) == (ours[i] & nosize) && _IOC_SIZE(c) >= _IOC_SIZE(ours[i]) &&
+			if ((c & nosize) == (ours[i] & nosize) && _IOC_SIZE(c) >= ours_min[i] &&
 			    _IOC_SIZE(c) <= 4096)
 				c = 0;
 		if (c)
