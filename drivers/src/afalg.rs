@@ -283,7 +283,9 @@ impl SocketCache {
         alg.check_tag(step.op, &req.tag)?;
         let auth = if open { req.tag.len() } else { AEAD_TAG_LEN };
         let (iv, aad) = (req.iv.clone(), std::mem::take(&mut req.aad));
-        let len = req.current().len();
+        // A separate output holds the ciphertext from here on, so that a
+        // failed open leaves it there (as the soft device does).
+        let len = req.current_mut().len();
         // Wiped on drop: it holds plaintext that may not have verified.
         let mut out = Zeroizing::new(vec![0u8; aad.len() + len + if open { 0 } else { auth }]);
         let r = match self.get(alg, auth, key) {
