@@ -12,8 +12,11 @@ use crate::stream::StreamPart;
 ///   (resized to fit); later steps work on `out`.
 /// - `iv`: the IV (16 bytes for cbc and ctr; the tweak for xts; empty for
 ///   ecb; the 12-byte nonce for an AEAD).
-/// - `aad`: an AEAD's associated data (authenticated, not encrypted; other
-///   algorithms ignore it).
+/// - `aad`: associated data, authenticated, not encrypted: an AEAD's, and
+///   for a MAC step the bytes authenticated before the data (an authenc
+///   route such as ESP's encrypt-then-HMAC puts its header and IV there);
+///   ciphers and digests ignore it. Only the software devices take it on
+///   a MAC step today.
 /// - `tag`: output of a digest/MAC step (resized to the digest length), or
 ///   the expected MAC for a verify step. AEAD: a seal writes the 16-byte
 ///   tag; an open reads the expected tag (GCM: 12 to 16 bytes).

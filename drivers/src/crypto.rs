@@ -205,6 +205,9 @@ fn hmac_step<M: Mac + Clone + FixedOutputReset>(
         }
     }
     let mut mac = keyed.clone();
+    // The associated data comes first (an authenc route: ESP's header and
+    // IV are authenticated, not encrypted); empty for a plain MAC.
+    Mac::update(&mut mac.0, &req.aad);
     Mac::update(&mut mac.0, req.current());
     let full = mac.0.finalize_reset().into_bytes();
     match op {

@@ -5,6 +5,7 @@ mod bench;
 mod devices;
 mod disk;
 mod enc;
+mod esp;
 mod hash;
 mod rand;
 mod selftest;
@@ -53,6 +54,8 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// The dm-crypt port: an encrypted block device (/dev/nbdN or NBD over TCP), as cryptsetup plain.
     Disk(disk::DiskArgs),
+    /// The IPsec ESP tunnel endpoint: `up CONFIG`, `down NAME`, `status`.
+    Esp(esp::EspArgs),
 }
 
 /// An error for the user: one line, and the exit status.
@@ -190,7 +193,7 @@ fn stdio_of(cmd: &Cmd) -> (bool, bool) {
         Cmd::Dec(a) => (is_std(a.input.as_ref()), is_std(a.output.as_ref())),
         Cmd::Mac(a) => (is_std(a.common.input.as_ref()), true),
         Cmd::Digest(a) => (is_std(a.common.input.as_ref()), true),
-        Cmd::Devices(_) | Cmd::Selftest(_) | Cmd::Rand(_) | Cmd::Bench(_) | Cmd::Disk(_) => (false, true),
+        Cmd::Devices(_) | Cmd::Selftest(_) | Cmd::Rand(_) | Cmd::Bench(_) | Cmd::Disk(_) | Cmd::Esp(_) => (false, true),
     }
 }
 
@@ -222,6 +225,7 @@ fn run(cli: Cli) -> CliResult<()> {
         Cmd::Rand(a) => rand::run(&engine()?, &a),
         Cmd::Bench(a) => bench::run(&engine()?, &spec, &a),
         Cmd::Disk(a) => disk::run(&a, engine),
+        Cmd::Esp(a) => esp::run(&a, cli.devices.as_deref()),
     }
 }
 
