@@ -101,6 +101,9 @@ impl IvPool {
     }
 }
 
+/// The requests of one session in a batch: (outbound, SA index, items).
+type Group = (bool, usize, Vec<(Request, Completion)>);
+
 enum Slot {
     Out { sa: usize, len: usize },
     In { sa: usize, seq: u32 },
@@ -283,15 +286,14 @@ impl Endpoint {
     ) {
         let mut slots: Vec<Slot> = Vec::with_capacity(outbound.len() + inbound.len());
         // Requests grouped by session: (is_out, sa) -> items.
-        let mut groups: Vec<(bool, usize, Vec<(Request, Completion)>)> = Vec::new();
-        let push =
-            |groups: &mut Vec<(bool, usize, Vec<(Request, Completion)>)>, out, sa, r: Request, cq: &CompletionQueue| {
-                let item = (r, Completion::Queue(cq.clone()));
-                match groups.iter_mut().find(|g| g.0 == out && g.1 == sa) {
-                    Some(g) => g.2.push(item),
-                    None => groups.push((out, sa, vec![item])),
-                }
-            };
+        let mut groups: Vec<Group> = Vec::new();
+        let push = |groups: &mut Vec<Group>, out, sa, r: Request, cq: &CompletionQueue| {
+            let item = (r, Completion::Queue(cq.clone()));
+            match groups.iter_mut().find(|g| g.0 == out && g.1 == sa) {
+                Some(g) => g.2.push(item),
+                None => groups.push((out, sa, vec![item])),
+            }
+        };
         for p in outbound {
             if let Some((sa, r)) = self.out_request(p) {
                 let r = r.with_user(slots.len() as u64);

@@ -23,6 +23,7 @@ impl RecvBatch {
     /// # Errors
     /// The system call's error, other than "would block" and EINTR.
     pub fn recv(&mut self, fd: RawFd, max: usize) -> io::Result<usize> {
+        self.count = 0;
         let n = max.min(self.bufs.len());
         let mut iovs: Vec<libc::iovec> = self.bufs[..n]
             .iter_mut()

@@ -232,7 +232,9 @@ pub fn run(cfg: &Config, engine: Engine, stop: &AtomicBool, ready: impl FnOnce()
         let n_sock = if fds[1].revents & libc::POLLIN != 0 { rb.recv(sock_fd, batch)? } else { 0 };
         if n_tun + n_sock > 0 {
             let outbound: Vec<&[u8]> = tun_bufs.iter().zip(&tun_lens).take(n_tun).map(|(b, &l)| &b[..l]).collect();
-            let inbound: Vec<&[u8]> = rb.packets().map(|p| if raw { strip_ip_header(p) } else { p }).collect();
+            // Only what this round received (the buffers keep the last batch).
+            let inbound: Vec<&[u8]> =
+                rb.packets().take(n_sock).map(|p| if raw { strip_ip_header(p) } else { p }).collect();
             to_net.clear();
             to_tun.clear();
             ep.process(&outbound, &inbound, &mut to_net, &mut to_tun);

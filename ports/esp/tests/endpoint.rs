@@ -170,7 +170,7 @@ fn both_ways_and_drops(alg: &dyn Fn(u32) -> String, icv: usize, ivl: usize) {
     assert_eq!(inb.counters.replay_drops, 6);
     assert_eq!(inb.counters.seq, 43);
     // And the other way, B to A; an out-of-policy inner packet is not sent.
-    let back = vec![ipv4([203, 0, 113, 1], [198, 51, 100, 1], 64, 9), ipv4([203, 0, 113, 1], [192, 0, 2, 99], 64, 9)];
+    let back = [ipv4([203, 0, 113, 1], [198, 51, 100, 1], 64, 9), ipv4([203, 0, 113, 1], [192, 0, 2, 99], 64, 9)];
     let br: Vec<&[u8]> = back.iter().map(|p| p.as_slice()).collect();
     net.clear();
     b.process(&br, &[], &mut net, &mut tun);
@@ -201,13 +201,11 @@ fn rfc4106_gcm_aes() {
 /// policy never reaches the TUN device.
 #[test]
 fn inbound_policy_is_enforced() {
-    let (mut a, mut b) = pair(&cbc_sha1);
-    // A's out policy is 198.51.100.0/24 -> 203.0.113.0/24; B's in policy
-    // the same. Widen A's by sending from an address B does not accept:
-    // A refuses it itself, so build it on a third endpoint with a wide policy.
-    let cfg = config(A, B, 0x1001, 0x2001, &cbc_sha1);
-    let text = format!("{cfg:?}");
-    assert!(text.contains("198.51.100.0"));
+    let (_, mut b) = pair(&cbc_sha1);
+    // B's in policy for SA 0x1001 takes 198.51.100.0/24 -> 203.0.113.0/24.
+    // A sender with that SA's keys and a policy of everything (the example
+    // file, keys replaced) sends a packet from 10.9.9.9: it verifies, and
+    // is dropped by the policy check.
     let wide = Config::parse(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/example.toml"))
             .unwrap()
@@ -225,5 +223,4 @@ fn inbound_policy_is_enforced() {
     assert!(tun.is_empty());
     let inb = b.status().into_iter().find(|s| s.dir == "in").unwrap();
     assert_eq!((inb.counters.packets, inb.counters.other_drops), (0, 1), "{inb:?}");
-    let _ = &mut a;
 }
