@@ -4,7 +4,7 @@
 
 use acrypto::drivers::NullDevice;
 use acrypto::{
-    Algorithm, Capability, Completion, CompletionQueue, DeviceHandle, Driver, Engine, Error, Op, Request,
+    Algorithm, Capability, Carry, Completion, CompletionQueue, DeviceHandle, Driver, Engine, Error, Op, Request,
     SessionBuilder, Work,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -269,4 +269,68 @@ fn a_key_slot_of_another_kind_falls_back_to_a_fresh_expansion() {
     let mut again = Request::new(vec![7; 48]).with_iv(&[1; 16]);
     apply_step(&aes_step, &mut again).unwrap();
     assert_eq!(again.data, reference(cbc, Op::Encrypt).data);
+}
+
+/// What a queue's notifier saw, in order.
+fn recording_notifier(cq: &CompletionQueue) -> Arc<Mutex<Vec<bool>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    cq.set_notifier(move |non_empty| s.lock().unwrap().push(non_empty));
+    seen
+}
+
+#[test]
+fn a_queue_notifier_sees_every_change_between_empty_and_not() {
+    let cq = CompletionQueue::new();
+    let seen = recording_notifier(&cq);
+    let done = |u| acrypto::Done { request: Request::new(vec![]).with_user(u), status: Ok(()) };
+    cq.push(done(1), Carry::default());
+    cq.push(done(2), Carry::default());
+    assert_eq!(*seen.lock().unwrap(), [true], "only the first push makes it non-empty");
+    assert_eq!(cq.poll(1).len(), 1);
+    assert_eq!(*seen.lock().unwrap(), [true], "one still waits");
+    assert_eq!(cq.poll(5).len(), 1);
+    assert_eq!(*seen.lock().unwrap(), [true, false]);
+    assert!(cq.poll(5).is_empty());
+    assert_eq!(*seen.lock().unwrap(), [true, false], "an empty poll changes nothing");
+    cq.push(done(3), Carry::default());
+    cq.close();
+    cq.push(done(4), Carry::default());
+    assert_eq!(*seen.lock().unwrap(), [true, false, true, false], "close empties it; later pushes are dropped");
+    assert!(cq.is_empty());
+    // A notifier set on a queue that already holds completions is told at once.
+    let cq = CompletionQueue::new();
+    cq.push(done(5), Carry::default());
+    assert_eq!(*recording_notifier(&cq).lock().unwrap(), [true]);
+}
+
+#[test]
+fn a_queue_completion_carries_its_data_through_the_engine_in_order() {
+    let e = Engine::builder().device(NullDevice::new("null")).build().unwrap();
+    let s = e.session(SessionBuilder::new().step(Algorithm::Rng, Op::Generate, &[])).unwrap();
+    let cq = CompletionQueue::new();
+    let seen = recording_notifier(&cq);
+    let carry = |i: usize| Carry([i, i + 1, i + 2, i + 3, i + 4, usize::MAX - i]);
+    let items = (0..40).map(|i| {
+        let c = if i % 5 == 4 { Completion::Queue(cq.clone()) } else { Completion::QueueCarry(cq.clone(), carry(i)) };
+        (Request::new(vec![0; 8]).with_user(i as u64), c)
+    });
+    assert_eq!(e.submit_batch(&s, items).unwrap(), 40);
+    e.submit(&s, Request::new(vec![0; 8]).with_user(40), Completion::QueueCarry(cq.clone(), carry(40))).unwrap();
+    e.wait_idle().unwrap();
+    let mut got = Vec::new();
+    assert_eq!(cq.poll_carried(16, false, &mut got), 16);
+    assert_eq!(cq.poll_carried(100, true, &mut got), 25);
+    assert_eq!(cq.poll_carried(100, false, &mut got), 0);
+    for (i, (d, c)) in got.iter().enumerate() {
+        assert_eq!(d.request.user, i as u64);
+        assert!(d.status.is_ok());
+        let want = if i % 5 == 4 && i < 40 { Carry::default() } else { carry(i) };
+        assert_eq!(*c, want, "completion {i}");
+    }
+    // The null device completes each run at once: the queue became
+    // non-empty, then the polls emptied it; every change was seen in order.
+    let seen = seen.lock().unwrap();
+    assert!(seen.len() >= 2 && seen.len().is_multiple_of(2), "{seen:?}");
+    assert!(seen.iter().enumerate().all(|(i, &v)| v == (i % 2 == 0)), "{seen:?}");
 }

@@ -21,6 +21,10 @@ pub enum Completion {
     Callback(Callback),
     /// Push onto this queue for the application to poll.
     Queue(CompletionQueue),
+    /// Push onto this queue with data handed back beside the request
+    /// ([`CompletionQueue::poll_carried`]); a C binding keeps its output
+    /// pointers there, so it needs no queue of its own.
+    QueueCarry(CompletionQueue, Carry),
     /// Fill a [`Pending`]'s slot (blocking wait and `Future`); made by
     /// [`Pending::completion`].
     Slot(SlotHandle),
@@ -38,6 +42,7 @@ impl fmt::Debug for Completion {
         match self {
             Completion::Callback(_) => f.write_str("Completion::Callback"),
             Completion::Queue(_) => f.write_str("Completion::Queue"),
+            Completion::QueueCarry(..) => f.write_str("Completion::QueueCarry"),
             Completion::Slot(_) => f.write_str("Completion::Slot"),
         }
     }
@@ -127,18 +132,48 @@ impl Waiters {
     }
 }
 
+/// Plain data a completion carries beside its request, handed back
+/// untouched with it by [`CompletionQueue::poll_carried`]: no allocation,
+/// no meaning to the engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Carry(pub [usize; 6]);
+
+/// Runs on a queue's emptiness changes; see [`CompletionQueue::set_notifier`].
+type Notifier = Arc<dyn Fn(bool) + Send + Sync>;
+
 /// A queue of finished requests that the application drains (for event
-/// loops). Cheap to clone. An optional notifier runs whenever the queue
-/// goes from empty to non-empty (the C API uses it to make a file
-/// descriptor readable).
+/// loops). Cheap to clone. An optional notifier runs on every change
+/// between empty and non-empty (the C API uses it to keep a file
+/// descriptor readable exactly while completions wait).
 #[derive(Clone, Default)]
 pub struct CompletionQueue(Arc<CqInner>);
 
 #[derive(Default)]
 struct CqInner {
-    items: Mutex<VecDeque<Done>>,
+    items: Mutex<CqItems>,
     ready: Waiters,
-    notifier: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
+}
+
+#[derive(Default)]
+struct CqItems {
+    list: VecDeque<(Done, Carry)>,
+    notifier: Option<Notifier>,
+    /// Set by [`CompletionQueue::close`]: later completions are dropped.
+    closed: bool,
+}
+
+impl CqItems {
+    /// Takes up to `max`; tells the notifier (under the lock) if that
+    /// empties the queue.
+    fn take(&mut self, max: usize) -> std::collections::vec_deque::Drain<'_, (Done, Carry)> {
+        let n = max.min(self.list.len());
+        if n > 0 && n == self.list.len() {
+            if let Some(f) = &self.notifier {
+                f(false);
+            }
+        }
+        self.list.drain(..n)
+    }
 }
 
 impl fmt::Debug for CompletionQueue {
@@ -153,14 +188,23 @@ impl CompletionQueue {
         Self::default()
     }
 
-    /// Sets the function run when the queue becomes non-empty.
-    pub fn set_notifier(&self, f: impl Fn() + Send + Sync + 'static) {
-        *lock(&self.0.notifier) = Some(Arc::new(f));
+    /// Sets the function run on every change between empty and non-empty:
+    /// `f(true)` when a completion arrives in an empty queue, `f(false)`
+    /// when a poll or [`close`](Self::close) takes the last one. It runs
+    /// under the queue's lock, so the changes reach it in order and none
+    /// is lost (it must be short and must not use the queue). Called with
+    /// `true` at once if completions already wait.
+    pub fn set_notifier(&self, f: impl Fn(bool) + Send + Sync + 'static) {
+        let mut q = lock(&self.0.items);
+        if !q.list.is_empty() {
+            f(true);
+        }
+        q.notifier = Some(Arc::new(f));
     }
 
     /// Finished requests waiting.
     pub fn len(&self) -> usize {
-        lock(&self.0.items).len()
+        lock(&self.0.items).list.len()
     }
 
     /// Whether nothing waits.
@@ -170,36 +214,67 @@ impl CompletionQueue {
 
     /// Takes up to `max` finished requests without blocking.
     pub fn poll(&self, max: usize) -> Vec<Done> {
-        let mut q = lock(&self.0.items);
-        let n = max.min(q.len());
-        q.drain(..n).collect()
+        lock(&self.0.items).take(max).map(|(d, _)| d).collect()
     }
 
     /// Blocks until at least one finished request waits, then takes up to `max`.
     pub fn wait(&self, max: usize) -> Vec<Done> {
-        self.0.ready.wait_until(|| !lock(&self.0.items).is_empty());
+        self.0.ready.wait_until(|| !lock(&self.0.items).list.is_empty());
         self.poll(max)
     }
 
-    pub(crate) fn push(&self, d: Done) {
-        self.push_all(std::iter::once(d));
+    /// Takes up to `max` finished requests with what each carries
+    /// ([`Completion::QueueCarry`]; [`Carry::default`] for
+    /// [`Completion::Queue`]), appending them to `out`; blocks first until
+    /// one waits if `block`. Returns how many were taken.
+    pub fn poll_carried(&self, max: usize, block: bool, out: &mut Vec<(Done, Carry)>) -> usize {
+        loop {
+            if block {
+                self.0.ready.wait_until(|| !lock(&self.0.items).list.is_empty());
+            }
+            let before = out.len();
+            out.extend(lock(&self.0.items).take(max));
+            // Another consumer may have emptied it between the wait and the take.
+            if !block || out.len() > before || max == 0 {
+                return out.len() - before;
+            }
+        }
+    }
+
+    /// Drops every waiting completion and every later one: their requests
+    /// are never handed out (their owner went away).
+    pub fn close(&self) {
+        let mut q = lock(&self.0.items);
+        q.closed = true;
+        let n = q.list.len();
+        q.take(n).for_each(drop);
+    }
+
+    /// Appends one finished request (as the engine would deliver it).
+    pub fn push(&self, d: Done, carry: Carry) {
+        self.push_all(std::iter::once((d, carry)));
     }
 
     /// Appends finished requests under one lock, waking consumers once.
-    pub(crate) fn push_all(&self, list: impl IntoIterator<Item = Done>) {
+    pub(crate) fn push_all(&self, list: impl IntoIterator<Item = (Done, Carry)>) {
         let was_empty = {
             let mut q = lock(&self.0.items);
-            let before = q.len();
-            q.extend(list);
-            before == 0 && !q.is_empty()
+            if q.closed {
+                return;
+            }
+            let before = q.list.len();
+            q.list.extend(list);
+            let was_empty = before == 0 && !q.list.is_empty();
+            if was_empty {
+                if let Some(f) = &q.notifier {
+                    f(true);
+                }
+            }
+            was_empty
         };
         // A consumer sleeps only on an empty queue, so only the push that
         // makes it non-empty needs to wake anyone.
         if was_empty {
-            let notifier = lock(&self.0.notifier).clone();
-            if let Some(n) = notifier {
-                n();
-            }
             self.0.ready.notify();
         }
     }
@@ -272,7 +347,9 @@ impl Pending {
 }
 
 impl SlotHandle {
-    pub(crate) fn fill(&self, d: Done) {
+    /// Fills the slot (as the engine would deliver to it); a second fill is
+    /// ignored.
+    pub fn fill(&self, d: Done) {
         let waker = {
             let mut s = lock(&self.0.state);
             if s.filled {
@@ -322,18 +399,25 @@ pub(crate) type Due = SmallVec<[Finished; 1]>;
 pub(crate) fn deliver_all(list: Due) {
     let mut it = list.into_iter().peekable();
     while let Some(f) = it.next() {
-        match f.completion {
-            Completion::Queue(q) => {
-                let same_queue = std::iter::from_fn(|| match it.peek() {
-                    Some(Finished { completion: Completion::Queue(next), .. }) if Arc::ptr_eq(&next.0, &q.0) => {
-                        it.next().map(|n| n.done)
-                    }
-                    _ => None,
-                });
-                q.push_all(std::iter::once(f.done).chain(same_queue));
-            }
-            completion => deliver_now(Finished { done: f.done, completion }),
-        }
+        let Some((q, carry)) = queue_of(&f.completion) else {
+            deliver_now(f);
+            continue;
+        };
+        let q = q.clone();
+        let same_queue = std::iter::from_fn(|| match it.peek().and_then(|n| queue_of(&n.completion)) {
+            Some((next, carry)) if Arc::ptr_eq(&next.0, &q.0) => it.next().map(|n| (n.done, carry)),
+            _ => None,
+        });
+        q.push_all(std::iter::once((f.done, carry)).chain(same_queue));
+    }
+}
+
+/// The queue a completion goes to, with what it carries.
+fn queue_of(c: &Completion) -> Option<(&CompletionQueue, Carry)> {
+    match c {
+        Completion::Queue(q) => Some((q, Carry::default())),
+        Completion::QueueCarry(q, carry) => Some((q, *carry)),
+        _ => None,
     }
 }
 
@@ -344,7 +428,8 @@ pub(crate) fn deliver_now(f: Finished) {
             let done = f.done;
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || cb(done)));
         }
-        Completion::Queue(q) => q.push(f.done),
+        Completion::Queue(q) => q.push(f.done, Carry::default()),
+        Completion::QueueCarry(q, carry) => q.push(f.done, carry),
         Completion::Slot(p) => p.fill(f.done),
     }
 }

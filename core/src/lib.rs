@@ -32,7 +32,7 @@ pub use balancer::{
     Affinity, AffinityKey, Balancer, Candidate, Failover, LeastLoaded, RateAware, RoundRobin, SizeThreshold, WorkInfo,
 };
 pub use budget::{default_byte_limit, BYTE_LIMIT_ENV};
-pub use completion::{spin_until, Completion, CompletionQueue, Pending, SlotHandle};
+pub use completion::{spin_until, Carry, Completion, CompletionQueue, Pending, SlotHandle};
 pub use device::{DeviceClass, DeviceHandle, DeviceId, DeviceInfo, DeviceState, Driver, Work};
 pub use engine::{BatchRejected, Engine, EngineBuilder, EngineConfig, Rejected, RemoveMode, ShutdownMode};
 pub use error::{Error, Result};

@@ -14,8 +14,10 @@ use crate::{
     acrypto_status, alg_from_u32, bytes, ffi_guard, maybe_panic, name, non_null, op_from_u32, put, status_of, tri,
     ACRYPTO_MAX_DATA_LEN, ACRYPTO_MAX_KEY_LEN, ACRYPTO_MAX_TAG_LEN, PANIC_IN_COMPLETION,
 };
-use acrypto_core::{Completion, Done, Engine, Op, OpKind, Request, Session, SessionBuilder, Step, PRIORITY_LEVELS};
-use std::collections::VecDeque;
+use acrypto_core::{
+    Carry, Completion, CompletionQueue, Done, Engine, Op, OpKind, Pending, Request, Session, SessionBuilder, Step,
+    PRIORITY_LEVELS,
+};
 use std::ffi::{c_char, c_int, c_void};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,6 +78,29 @@ struct Shape {
 }
 
 impl Shape {
+    const WRITES_OUT: usize = 1;
+    const READS_TAG: usize = 2;
+    const RNG: usize = 4;
+    const WRITES_TAG: usize = 8;
+
+    /// One word: flags in the low byte, the tag length above.
+    fn to_word(self) -> usize {
+        let flag = |b: bool, f: usize| if b { f } else { 0 };
+        flag(self.writes_out, Self::WRITES_OUT)
+            | flag(self.reads_tag, Self::READS_TAG)
+            | flag(self.rng, Self::RNG)
+            | self.writes_tag.map_or(0, |n| Self::WRITES_TAG | (n << 8))
+    }
+
+    fn from_word(w: usize) -> Shape {
+        Shape {
+            writes_out: w & Self::WRITES_OUT != 0,
+            writes_tag: (w & Self::WRITES_TAG != 0).then_some(w >> 8),
+            reads_tag: w & Self::READS_TAG != 0,
+            rng: w & Self::RNG != 0,
+        }
+    }
+
     fn of(steps: &[Step]) -> Shape {
         let kinds = |k: OpKind| steps.iter().any(|s| s.alg.kind() == k);
         Shape {
@@ -265,6 +290,32 @@ struct OutPtrs {
 unsafe impl Send for OutPtrs {}
 
 impl OutPtrs {
+    /// The pointers as plain data for a completion queue to carry (their
+    /// provenance exposed, so [`from_carry`](Self::from_carry) may use them).
+    fn to_carry(self) -> Carry {
+        Carry([
+            self.out.expose_provenance(),
+            self.out_cap,
+            self.tag.expose_provenance(),
+            self.tag_cap,
+            self.user.expose_provenance(),
+            self.shape.to_word(),
+        ])
+    }
+
+    /// The pointers a completion carried, as `to_carry` made them.
+    fn from_carry(c: Carry) -> OutPtrs {
+        let [out, out_cap, tag, tag_cap, user, shape] = c.0;
+        OutPtrs {
+            out: std::ptr::with_exposed_provenance_mut(out),
+            out_cap,
+            tag: std::ptr::with_exposed_provenance_mut(tag),
+            tag_cap,
+            user: std::ptr::with_exposed_provenance_mut(user),
+            shape: Shape::from_word(shape),
+        }
+    }
+
     /// Copies the results out and describes them. A panic here is caught
     /// and reported as `ACRYPTO_STATUS_PANIC` (nothing was written then).
     fn deliver(&self, mut done: Done) -> acrypto_completion {
@@ -368,10 +419,11 @@ unsafe fn prepare(s: &acrypto_session, r: &acrypto_request) -> Result<(Request, 
     Ok((req, ptrs))
 }
 
-/// Counts a session's requests whose completion has not been delivered
-/// yet (callback returned, queued, or slot filled), so that
-/// `acrypto_engine_wait_idle` can wait for deliveries, not only for the
-/// engine's in-flight count (which drops just before delivery).
+/// Counts the requests whose C callback has not returned yet, so that
+/// `acrypto_engine_wait_idle` waits for callbacks too: the engine's own
+/// `wait_idle` covers completions delivered in the completing context (a
+/// queue push, a pending fill) but not callbacks deferred to a completion
+/// worker, which a Rust callback may itself wait on.
 #[derive(Default)]
 pub(crate) struct Deliveries {
     n: AtomicU64,
@@ -449,50 +501,25 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// epoll and poll loops. Created by `acrypto_queue_new`, released by
 /// `acrypto_queue_free`. Any threads may submit to it; poll it from one
 /// thread at a time.
+// It is the engine's own completion queue: each completion carries the
+// request's output pointers, and the descriptor follows the queue's
+// emptiness through its notifier, which runs under the queue's lock.
 pub struct acrypto_queue {
-    shared: Arc<QueueShared>,
+    cq: CompletionQueue,
+    fd: c_int,
 }
 
-struct QueueShared {
-    fd: OwnedFd,
-    /// Finished requests with the pointers their results go to.
-    items: Mutex<QueueItems>,
-    ready: Condvar,
-}
-
-#[derive(Default)]
-struct QueueItems {
-    list: VecDeque<(Done, OutPtrs)>,
-    /// Set by `acrypto_queue_free`: later completions are dropped.
-    closed: bool,
-}
-
-impl QueueShared {
-    fn signal(&self) {
-        let one: u64 = 1;
+/// Makes the eventfd readable (`true`) or not (`false`).
+fn set_readable(fd: &OwnedFd, readable: bool) {
+    let mut v: u64 = 1;
+    if readable {
         // SAFETY: fd is our open eventfd; we write 8 bytes from a local u64.
         // A full counter (EAGAIN) already means readable.
-        let _ = unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
-    }
-
-    fn reset(&self) {
-        let mut v: u64 = 0;
+        let _ = unsafe { libc::write(fd.as_raw_fd(), (&v as *const u64).cast(), 8) };
+    } else {
         // SAFETY: fd is our open non-blocking eventfd; we read 8 bytes into
         // a local u64. EAGAIN (already reset) is fine.
-        let _ = unsafe { libc::read(self.fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
-    }
-
-    fn push(&self, done: Done, ptrs: OutPtrs) {
-        let mut items = lock(&self.items);
-        if items.closed {
-            return;
-        }
-        // The descriptor changes only under the lock: readable iff non-empty.
-        if items.list.is_empty() {
-            self.signal();
-        }
-        items.list.push_back((done, ptrs));
-        self.ready.notify_one();
+        let _ = unsafe { libc::read(fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
     }
 }
 
@@ -510,10 +537,13 @@ pub unsafe extern "C" fn acrypto_queue_new(out: *mut *mut acrypto_queue) -> acry
             return acrypto_status::Io;
         }
         // SAFETY: fd is a fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let shared = Arc::new(QueueShared { fd, items: Mutex::default(), ready: Condvar::new() });
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        let cq = CompletionQueue::new();
+        // The notifier owns the descriptor: it closes when the queue and
+        // the last request still in flight to it are gone.
+        cq.set_notifier(move |readable| set_readable(&owned, readable));
         // SAFETY: out checked non-NULL.
-        unsafe { put(out, Box::into_raw(Box::new(acrypto_queue { shared }))) };
+        unsafe { put(out, Box::into_raw(Box::new(acrypto_queue { cq, fd }))) };
         acrypto_status::Ok
     })
 }
@@ -529,13 +559,7 @@ pub unsafe extern "C" fn acrypto_queue_new(out: *mut *mut acrypto_queue) -> acry
 #[no_mangle]
 pub unsafe extern "C" fn acrypto_queue_free(queue: *mut acrypto_queue) {
     // SAFETY: the caller's contract is free_handle's.
-    unsafe {
-        crate::free_handle(queue, |q| {
-            let mut items = lock(&q.shared.items);
-            items.closed = true;
-            items.list.clear();
-        })
-    };
+    unsafe { crate::free_handle(queue, |q| q.cq.close()) };
 }
 
 fn queue_ref<'a>(q: *const acrypto_queue) -> &'a acrypto_queue {
@@ -553,27 +577,16 @@ pub unsafe extern "C" fn acrypto_queue_fd(queue: *const acrypto_queue, out: *mut
     ffi_guard!({
         non_null!(queue, out);
         // SAFETY: out checked non-NULL.
-        unsafe { put(out, queue_ref(queue).shared.fd.as_raw_fd()) };
+        unsafe { put(out, queue_ref(queue).fd) };
         acrypto_status::Ok
     })
 }
 
 fn take(q: &acrypto_queue, out: *mut acrypto_completion, max: usize, block: bool) -> usize {
-    let batch: Vec<(Done, OutPtrs)> = {
-        let mut items = lock(&q.shared.items);
-        while block && items.list.is_empty() {
-            items = q.shared.ready.wait(items).unwrap_or_else(|p| p.into_inner());
-        }
-        let n = max.min(items.list.len());
-        let batch = items.list.drain(..n).collect();
-        if items.list.is_empty() {
-            q.shared.reset();
-        }
-        batch
-    };
-    let n = batch.len();
-    for (i, (done, ptrs)) in batch.into_iter().enumerate() {
-        let c = ptrs.deliver(done);
+    let mut batch = Vec::new();
+    let n = q.cq.poll_carried(max, block, &mut batch);
+    for (i, (done, carry)) in batch.into_iter().enumerate() {
+        let c = OutPtrs::from_carry(carry).deliver(done);
         // SAFETY: out has room for max >= n completions (the caller's promise).
         unsafe { out.add(i).write(c) };
     }
@@ -637,27 +650,23 @@ pub unsafe extern "C" fn acrypto_queue_wait(
     unsafe { poll_or_wait(queue, out, max, n, true) }
 }
 
-/// The slot a pending handle waits on.
-#[derive(Default)]
-struct PendingSlot {
-    done: Mutex<Option<Done>>,
-    ready: Condvar,
-}
-
 /// Where completions of a submission go.
 enum Target<'a> {
     Callback(unsafe extern "C" fn(*const acrypto_completion)),
     Queue(&'a acrypto_queue),
-    Slot(&'a Arc<PendingSlot>),
+    Slot(&'a Pending),
 }
 
-/// The completion of one request: always a callback, which delivers to the
-/// target and then ends the delivery (see [`Deliveries`]).
+/// The completion of one request. A queue or a pending handle is the
+/// engine's own, delivered in the completing context (so the engine's
+/// `wait_idle` covers it). A C callback is a closure that copies the
+/// results out, runs the callback and then ends the delivery (see
+/// [`Deliveries`]: the engine does not wait for deferred callbacks).
 fn completion_for(s: &acrypto_session, target: &Target<'_>, ptrs: OutPtrs) -> Completion {
-    let guard = s.deliveries.start();
     match target {
         Target::Callback(cb) => {
             let cb = *cb;
+            let guard = s.deliveries.start();
             Completion::callback(move |done: Done| {
                 let c = ptrs.deliver(done);
                 {
@@ -669,21 +678,8 @@ fn completion_for(s: &acrypto_session, target: &Target<'_>, ptrs: OutPtrs) -> Co
                 drop(guard);
             })
         }
-        Target::Queue(q) => {
-            let shared = q.shared.clone();
-            Completion::callback(move |done: Done| {
-                shared.push(done, ptrs);
-                drop(guard);
-            })
-        }
-        Target::Slot(slot) => {
-            let slot = Arc::clone(slot);
-            Completion::callback(move |done: Done| {
-                *lock(&slot.done) = Some(done);
-                slot.ready.notify_all();
-                drop(guard);
-            })
-        }
+        Target::Queue(q) => Completion::QueueCarry(q.cq.clone(), ptrs.to_carry()),
+        Target::Slot(p) => p.completion(),
     }
 }
 
@@ -781,12 +777,24 @@ fn submit_many(
     }
     let mut n = 0usize;
     let mut status = acrypto_status::Ok;
-    for (req, ptrs) in prepared {
-        status = submit_prepared(s, req, ptrs, target, flags);
-        if status != acrypto_status::Ok {
-            break;
+    if flags & ACRYPTO_SUBMIT_BLOCK == 0 {
+        // The engine's batch path: one queue lock per device for the run.
+        let items = prepared.into_iter().map(|(req, ptrs)| (req, completion_for(s, target, ptrs)));
+        match s.engine.submit_batch(&s.session, items) {
+            Ok(k) => n = k,
+            Err(rej) => {
+                n = rej.accepted;
+                status = acrypto_status::from(&rej.rejected.error);
+            }
         }
-        n += 1;
+    } else {
+        for (req, ptrs) in prepared {
+            status = submit_prepared(s, req, ptrs, target, flags);
+            if status != acrypto_status::Ok {
+                break;
+            }
+            n += 1;
+        }
     }
     // SAFETY: accepted checked non-NULL by the callers.
     unsafe { put(accepted, n) };
@@ -886,7 +894,7 @@ pub unsafe extern "C" fn acrypto_session_run(
 /// `acrypto_session_submit_pending`, released by `acrypto_pending_free`.
 /// Use it from one thread at a time.
 pub struct acrypto_pending {
-    slot: Arc<PendingSlot>,
+    pending: Pending,
     ptrs: OutPtrs,
     taken: bool,
 }
@@ -913,12 +921,12 @@ pub unsafe extern "C" fn acrypto_session_submit_pending(
         let s = session_ref(session);
         // SAFETY: request checked non-NULL; C promises it and its pointers valid.
         let (req, ptrs) = tri!(unsafe { prepare(s, &*request) });
-        let slot = Arc::new(PendingSlot::default());
-        let st = submit_prepared(s, req, ptrs, &Target::Slot(&slot), flags);
+        let pending = Pending::new();
+        let st = submit_prepared(s, req, ptrs, &Target::Slot(&pending), flags);
         if st != acrypto_status::Ok {
             return st;
         }
-        let h = acrypto_pending { slot, ptrs, taken: false };
+        let h = acrypto_pending { pending, ptrs, taken: false };
         // SAFETY: out checked non-NULL.
         unsafe { put(out, Box::into_raw(Box::new(h))) };
         acrypto_status::Ok
@@ -951,15 +959,7 @@ pub unsafe extern "C" fn acrypto_pending_wait(
         if p.taken {
             return acrypto_status::InvalidArgument;
         }
-        let done = {
-            let mut g = lock(&p.slot.done);
-            loop {
-                if let Some(d) = g.take() {
-                    break d;
-                }
-                g = p.slot.ready.wait(g).unwrap_or_else(|e| e.into_inner());
-            }
-        };
+        let done = std::mem::take(&mut p.pending).wait();
         finish_pending(p, done, out)
     })
 }
@@ -981,8 +981,7 @@ pub unsafe extern "C" fn acrypto_pending_poll(
         if p.taken {
             return acrypto_status::InvalidArgument;
         }
-        let done = lock(&p.slot.done).take();
-        match done {
+        match p.pending.try_take() {
             Some(done) => finish_pending(p, done, out),
             None => acrypto_status::NotReady,
         }
