@@ -124,7 +124,7 @@ pub(crate) struct DeviceInner {
     pub(crate) rate: Option<u64>,
     pub(crate) class: DeviceClass,
     pub(crate) detail: Option<String>,
-    pub(crate) queue: Mutex<PriorityQueue<Box<Job>>>,
+    pub(crate) queue: Mutex<PriorityQueue<Job>>,
     /// The queue's bound (fixed at registration).
     pub(crate) capacity: usize,
     /// Mirrors of the queue's length and bytes for lock-free balancing reads.
@@ -377,32 +377,39 @@ impl DeviceHandle {
 
     /// Takes up to `max` items, highest priority first.
     pub fn dequeue_batch(&self, max: usize) -> Vec<Work> {
+        let mut out = Vec::new();
+        self.dequeue_into(max, &mut out);
+        out
+    }
+
+    /// Takes up to `max` items, highest priority first, appending them to
+    /// `out` (a buffer a worker reuses, so taking work allocates nothing).
+    /// Returns how many were taken.
+    pub fn dequeue_into(&self, max: usize, out: &mut Vec<Work>) -> usize {
         let Some(engine) = self.0.engine.upgrade() else {
-            return Vec::new();
+            return 0;
         };
-        let mut jobs = Vec::new();
+        let now = engine.now_ns();
+        let start = out.len();
         {
             let mut q = lock(&self.0.queue);
-            while jobs.len() < max {
+            while out.len() - start < max {
                 match q.pop() {
-                    Some(j) => jobs.push(j),
+                    Some(mut job) => {
+                        job.taken_ns = now;
+                        out.push(Work { job: Some(job), device: self.0.clone(), engine: engine.clone() });
+                    }
                     None => break,
                 }
             }
             // Counted as outstanding before the queue lock is released, so a
             // waiter never sees the work in neither place.
-            self.0.outstanding.fetch_add(jobs.len(), Ordering::AcqRel);
+            self.0.outstanding.fetch_add(out.len() - start, Ordering::AcqRel);
             self.0.queued.store(q.len(), Ordering::Release);
         }
-        let now = engine.now_ns();
-        let bytes: u64 = jobs.iter().map(|j| j.bytes()).sum();
+        let bytes: u64 = out[start..].iter().map(|w| w.job().bytes()).sum();
         self.0.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
-        jobs.into_iter()
-            .map(|mut job| {
-                job.taken_ns = now;
-                Work { job: Some(job), device: self.0.clone(), engine: engine.clone() }
-            })
-            .collect()
+        out.len() - start
     }
 
     /// Marks the device broken: it takes no more work; the balancer's
@@ -419,7 +426,7 @@ impl DeviceHandle {
 /// One piece of work handed to a driver: the route steps this device is to
 /// run, and the request they run on. Complete it exactly once.
 pub struct Work {
-    pub(crate) job: Option<Box<Job>>,
+    pub(crate) job: Option<Job>,
     pub(crate) device: Arc<DeviceInner>,
     pub(crate) engine: Arc<EngineInner>,
 }
@@ -433,7 +440,7 @@ impl fmt::Debug for Work {
 impl Work {
     fn job(&self) -> &Job {
         // `job` is Some until `complete` consumes self.
-        self.job.as_deref().unwrap_or_else(|| unreachable_job())
+        self.job.as_ref().unwrap_or_else(|| unreachable_job())
     }
 
     /// The steps this device is to run, in order.
@@ -448,7 +455,7 @@ impl Work {
 
     /// The steps and the request, the latter mutable.
     pub fn parts(&mut self) -> (&[Step], &mut Request) {
-        match self.job.as_deref_mut() {
+        match self.job.as_mut() {
             Some(j) => j.parts(),
             None => unreachable_job(),
         }
@@ -482,6 +489,7 @@ impl Work {
     pub fn complete_all(items: impl IntoIterator<Item = (Work, Result<()>)>) {
         let mut it = items.into_iter().peekable();
         while let Some((mut first, status)) = it.next() {
+            let hint = it.size_hint().0 + 1;
             let Some(job) = first.job.take() else { continue };
             let (device, engine) = (first.device.clone(), first.engine.clone());
             // Work of one device (the usual batch) goes through in one run.
@@ -491,7 +499,7 @@ impl Work {
                 }
                 _ => None,
             });
-            engine.steps_done(&device, std::iter::once((job, status)).chain(same_device));
+            engine.steps_done(&device, std::iter::once((job, status)).chain(same_device), hint);
         }
     }
 }

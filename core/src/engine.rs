@@ -741,12 +741,12 @@ impl EngineInner {
         }
     }
 
-    pub(crate) fn finish(&self, job: Box<Job>, status: Result<()>) {
+    pub(crate) fn finish(&self, job: Job, status: Result<()>) {
         let now = self.now_ns();
         self.finish_at(job, status, now)
     }
 
-    pub(crate) fn finish_at(&self, job: Box<Job>, status: Result<()>, now: u64) {
+    pub(crate) fn finish_at(&self, job: Job, status: Result<()>, now: u64) {
         let mut due = Due::new();
         self.finish_into(job, status, now, &mut due);
         if !due.is_empty() {
@@ -758,8 +758,8 @@ impl EngineInner {
     /// not ordered) is added to `due` instead of delivered, still counted in
     /// flight: the caller hands `due` to `out_of_flight_delivering`, so a
     /// batch of completions is delivered together.
-    pub(crate) fn finish_into(&self, job: Box<Job>, status: Result<()>, now: u64, due: &mut Due) {
-        let Job { session, request, completion, seq, submitted_ns, charged, .. } = *job;
+    pub(crate) fn finish_into(&self, job: Job, status: Result<()>, now: u64, due: &mut Due) {
+        let Job { session, request, completion, seq, submitted_ns, charged, .. } = job;
         self.record_request_done(&session, status.is_ok(), request.len() as u64, submitted_ns, now);
         let direct = session.flags.direct;
         let f = Finished { done: Done { request, status }, completion };

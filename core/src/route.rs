@@ -36,11 +36,11 @@ pub(crate) struct Job {
 
 impl Job {
     /// A request admitted at `now`, about to be placed on its first device.
-    pub(crate) fn new(session: &Arc<SessionInner>, request: Request, completion: Completion, now: u64) -> Box<Job> {
+    pub(crate) fn new(session: &Arc<SessionInner>, request: Request, completion: Completion, now: u64) -> Job {
         let mut request = request;
         request.start_run();
         let seq = session.flags.ordered.then(|| lock(&session.order).take_seq());
-        Box::new(Job {
+        Job {
             session: session.clone(),
             request,
             completion,
@@ -53,7 +53,7 @@ impl Job {
             tried: Vec::new(),
             retries: 0,
             charged: 0,
-        })
+        }
     }
 
     pub(crate) fn bytes(&self) -> u64 {
@@ -119,10 +119,10 @@ impl EngineInner {
     /// the in-flight limit bounds it.
     pub(crate) fn place_and_push(
         &self,
-        mut job: Box<Job>,
+        mut job: Job,
         admitted: bool,
         from_broken: Option<DeviceId>,
-    ) -> Result<(), (Error, Box<Job>)> {
+    ) -> Result<(), (Error, Job)> {
         // A device may change state between the pick and the push; then pick again.
         for _ in 0..64 {
             let dev = match self.pick(&job, admitted, from_broken, None) {
@@ -250,7 +250,7 @@ impl EngineInner {
     }
 
     /// A driver completed the steps it was given.
-    pub(crate) fn step_done(&self, dev: &Arc<DeviceInner>, job: Box<Job>, status: Result<()>) {
+    pub(crate) fn step_done(&self, dev: &Arc<DeviceInner>, job: Job, status: Result<()>) {
         let mut due = Due::new();
         let now = self.now_ns();
         dev.record_done(status.is_ok(), job.bytes(), job.taken_ns, job.enqueued_ns, now);
@@ -266,12 +266,19 @@ impl EngineInner {
 
     /// A driver completed a batch: completions due in this context are
     /// delivered together, then the device's outstanding count drops once.
-    pub(crate) fn steps_done(&self, dev: &Arc<DeviceInner>, items: impl Iterator<Item = (Box<Job>, Result<()>)>) {
-        let mut due = Due::new();
+    pub(crate) fn steps_done(
+        &self,
+        dev: &Arc<DeviceInner>,
+        items: impl Iterator<Item = (Job, Result<()>)>,
+        size_hint: usize,
+    ) {
         let now = self.now_ns();
         // The device's counters first, as `step_done` has them before the
         // work moves on: whoever sees a request finished sees it counted.
-        let items: Vec<(Box<Job>, Result<()>)> = items.collect();
+        let mut all: SmallVec<[(Job, Result<()>); 1]> = SmallVec::with_capacity(size_hint);
+        all.extend(items);
+        let items = all;
+        let mut due = Due::with_capacity(items.len());
         let mut tally = Tally::default();
         for (job, status) in &items {
             tally.count(status.is_ok(), job.bytes(), job.taken_ns, job.enqueued_ns, now);
@@ -291,7 +298,7 @@ impl EngineInner {
     /// Accounts a completed step and moves the job on: its next device, a
     /// retry, or its end (a completion due here is added to `due`).
     /// The device's counters were updated by the caller.
-    fn step_done_into(&self, dev: &Arc<DeviceInner>, mut job: Box<Job>, status: Result<()>, now: u64, due: &mut Due) {
+    fn step_done_into(&self, dev: &Arc<DeviceInner>, mut job: Job, status: Result<()>, now: u64, due: &mut Due) {
         let steps = job.session.steps.len();
         match status {
             Ok(()) if job.step_end < steps => {
@@ -321,7 +328,7 @@ impl EngineInner {
     }
 
     /// Queues admitted work on its next device, or finishes it with the error.
-    pub(crate) fn forward(&self, job: Box<Job>, from_broken: Option<DeviceId>) {
+    pub(crate) fn forward(&self, job: Job, from_broken: Option<DeviceId>) {
         if self.state.load(Ordering::SeqCst) == CANCELING {
             return self.finish(job, Err(Error::Canceled));
         }
@@ -332,7 +339,7 @@ impl EngineInner {
 
     /// Retries work a device failed; if no other device can take it, the
     /// device's own error is the final status.
-    pub(crate) fn forward_or_fail(&self, job: Box<Job>, original: Error) {
+    pub(crate) fn forward_or_fail(&self, job: Job, original: Error) {
         if self.state.load(Ordering::SeqCst) == CANCELING {
             return self.finish(job, Err(Error::Canceled));
         }
@@ -366,7 +373,7 @@ impl EngineInner {
         self.changed.notify();
     }
 
-    pub(crate) fn forward_from_broken(&self, job: Box<Job>, dev: &DeviceInner) {
+    pub(crate) fn forward_from_broken(&self, job: Job, dev: &DeviceInner) {
         if self.state.load(Ordering::SeqCst) == CANCELING {
             return self.finish(job, Err(Error::Canceled));
         }

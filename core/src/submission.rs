@@ -18,14 +18,14 @@ const MAX_RUN: usize = 256;
 
 /// A run that could not be queued whole: the refused job, its error, and
 /// the jobs after it in the run, not attempted.
-type RunRefused = (Error, Box<Job>, Vec<Box<Job>>);
+type RunRefused = (Error, Job, Vec<Job>);
 
 /// Why a batch stopped before its end.
 enum Stop {
     /// A request refused before admission (bad input, `Busy`, shut down).
     Item(Error, Request, Completion),
     /// An admitted request no device can take.
-    Job(Error, Box<Job>),
+    Job(Error, Job),
 }
 
 impl EngineInner {
@@ -37,7 +37,7 @@ impl EngineInner {
         mut items: impl Iterator<Item = (Request, Completion)>,
     ) -> Result<usize, BatchRejected> {
         let mut accepted = 0usize;
-        let mut run: Vec<Box<Job>> = Vec::new();
+        let mut run: Vec<Job> = Vec::with_capacity(items.size_hint().0.clamp(1, MAX_RUN));
         let mut run_dev: Option<Arc<DeviceInner>> = None;
         // Why the batch stops early, once the run before it is queued.
         let mut stop: Option<Stop> = None;
@@ -122,10 +122,7 @@ impl EngineInner {
     /// filled up, or the device stopped taking work) is placed one by one as
     /// `submit` would, on another device if one has room; the first that
     /// cannot be placed ends the run.
-    // The jobs stay boxed: the device queue holds `Box<Job>`, and moving
-    // them out of their boxes here would mean boxing them again to queue.
-    #[allow(clippy::vec_box)]
-    fn queue_run(&self, s: &SessionInner, dev: &Arc<DeviceInner>, run: Vec<Box<Job>>) -> Result<usize, RunRefused> {
+    fn queue_run(&self, s: &SessionInner, dev: &Arc<DeviceInner>, run: Vec<Job>) -> Result<usize, RunRefused> {
         let mut it = run.into_iter();
         let mut queued = 0usize;
         let mut leftover = None;
@@ -183,8 +180,7 @@ impl EngineInner {
 
     /// Gives an admitted job back unqueued: its sequence number is skipped,
     /// it leaves the in-flight count, and its request and completion return.
-    pub(crate) fn hand_back(&self, job: Box<Job>) -> (Request, Completion) {
-        let job = *job;
+    pub(crate) fn hand_back(&self, job: Job) -> (Request, Completion) {
         if let Some(seq) = job.seq {
             self.deliver_ordered(&job.session, seq, None);
         }
@@ -195,7 +191,7 @@ impl EngineInner {
     }
 
     /// Refuses an admitted job with `error`.
-    fn refuse(&self, job: Box<Job>, error: Error) -> Rejected {
+    fn refuse(&self, job: Job, error: Error) -> Rejected {
         if error == Error::Busy {
             self.counters.rejected_busy.inc();
         }
@@ -209,7 +205,7 @@ impl EngineInner {
         &self,
         accepted: usize,
         (error, job, run_rest): RunRefused,
-        next: Option<Box<Job>>,
+        next: Option<Job>,
         items: impl Iterator<Item = (Request, Completion)>,
     ) -> BatchRejected {
         let rejected = self.refuse(job, error);
