@@ -9,7 +9,7 @@
 mod common;
 
 use acrypto::drivers::crypto::apply_steps;
-use acrypto::drivers::multibuffer::{cbc_encrypt_batch, run_batch, FirstStep, LANES};
+use acrypto::drivers::multibuffer::{cbc_encrypt_batch, run_batch, run_round, FirstStep, Progress, LANES};
 use acrypto::{
     Algorithm, CipherMode, Completion, CompletionQueue, DigestKind, Error, Op, Request, SessionBuilder, Step,
 };
@@ -223,4 +223,68 @@ fn the_software_device_runs_queued_batches_as_lanes_correctly() {
             assert_eq!(d.into_result().unwrap().output(), want.output(), "round {round}");
         }
     }
+}
+
+/// A worker that keeps its lanes full: rounds stop as soon as a lane is
+/// free, new requests (from a simulated queue) join the ones part way
+/// through, and every request ends as single-stream processing has it.
+#[test]
+fn lanes_freed_part_way_are_refilled_from_the_queue() {
+    let mut r = rng::seeded("multibuffer-refill");
+    let key = Step::new(cbc(128), Op::Encrypt, &[5; 16]).unwrap();
+    let other = Step::new(cbc(256), Op::Encrypt, &[6; 32]).unwrap();
+    let mac = Step::new(Algorithm::Hmac(DigestKind::Sha1), Op::Digest, b"k").unwrap();
+    let mut total_resumed = 0;
+    for trial in 0..50 {
+        let mut queue: Vec<Member> = (0..r.gen_range(1..=4 * LANES))
+            .map(|_| {
+                let steps = match r.gen_range(0..6) {
+                    0 => vec![other.clone()],
+                    1 => vec![key.clone(), mac.clone()],
+                    2 => vec![Step::new(key.alg, Op::Decrypt, key.key.bytes()).unwrap()],
+                    _ => vec![key.clone()],
+                };
+                Member { steps, req: random_request(&mut r, 40) }
+            })
+            .collect();
+        let want = single_stream(&queue);
+        queue.reverse(); // popped from the end: submission order
+        let (mut held, mut progress): (Vec<(usize, Member)>, Vec<Progress>) = (Vec::new(), Vec::new());
+        let mut got: Vec<Option<(Result<(), Error>, Request)>> = (0..want.len()).map(|_| None).collect();
+        let (mut next, mut rounds, mut resumed) = (0, 0, 0);
+        while !queue.is_empty() || !held.is_empty() {
+            // Free places are filled from the queue, a few at a time.
+            for _ in 0..r.gen_range(1..=LANES).min(queue.len()) {
+                held.push((next, queue.pop().unwrap()));
+                progress.push(Progress::default());
+                next += 1;
+            }
+            resumed += progress.iter().filter(|p| p.blocks > 0).count();
+            let queued = !queue.is_empty();
+            let statuses = {
+                let mut items: Vec<(&[Step], &mut Request)> =
+                    held.iter_mut().map(|(_, m)| (m.steps.as_slice(), &mut m.req)).collect();
+                run_round(&mut items, &mut progress, &mut |_| queued)
+            };
+            rounds += 1;
+            let mut keep = Vec::new();
+            for (((i, m), p), st) in held.drain(..).zip(progress.drain(..)).zip(statuses) {
+                match st {
+                    Some(st) => got[i] = Some((st, m.req)),
+                    None => keep.push(((i, m), p)),
+                }
+            }
+            (held, progress) = keep.into_iter().unzip();
+            assert!(rounds < 10_000, "trial {trial}: no progress");
+        }
+        for (i, (g, (ws, wr))) in got.into_iter().zip(&want).enumerate() {
+            let (gs, gr) = g.expect("every request finished");
+            assert_eq!(&gs, ws, "trial {trial} request {i}");
+            assert_eq!(gr.output(), wr.output(), "trial {trial} request {i}");
+            assert_eq!(gr.tag, wr.tag, "trial {trial} request {i}");
+        }
+        total_resumed += resumed;
+    }
+    // Requests really were stopped part way and resumed beside new ones.
+    assert!(total_resumed > 100, "only {total_resumed} resumed lanes");
 }

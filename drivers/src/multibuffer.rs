@@ -24,6 +24,16 @@ use subtle::ConstantTimeEq;
 pub const LANES: usize = 16;
 const BLOCK: usize = 16;
 
+/// How far a chain has gone: the blocks already encrypted and the last
+/// ciphertext block (what the next block is chained to). A chain that has
+/// not started (`blocks == 0`) is chained to its IV.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Blocks already encrypted.
+    pub blocks: usize,
+    prev: [u8; BLOCK],
+}
+
 /// CBC-encrypts every `(iv, data)` chain in place under `cipher`, up to
 /// [`LANES`] chains at a time. Each `data` is a multiple of 16 bytes (the
 /// caller checked; a trailing partial block would be left as it is).
@@ -31,20 +41,44 @@ pub fn cbc_encrypt_lanes<C>(cipher: &C, chains: Vec<([u8; BLOCK], &mut [u8])>)
 where
     C: BlockEncrypt + BlockSizeUser<BlockSize = U16>,
 {
-    let mut waiting =
-        chains.into_iter().map(|(iv, d)| (iv, d.as_chunks_mut::<BLOCK>().0)).filter(|(_, d)| !d.is_empty());
-    // Lane i: the blocks it has left, and in `blocks[i]` the previous
-    // ciphertext block (the IV at first), which the next plaintext block
-    // is XORed into and then encrypted in place.
+    let mut progress = vec![Progress::default(); chains.len()];
+    let chains = chains.into_iter().zip(progress.iter_mut()).map(|((iv, d), p)| (iv, p, d)).collect();
+    cbc_encrypt_lanes_until(cipher, chains, &mut |_| false);
+}
+
+/// As [`cbc_encrypt_lanes`], resuming each chain where its [`Progress`]
+/// says and recording how far it got. Each time lanes have finished and
+/// fewer than [`LANES`] remain, `stop(remaining)` is asked whether to
+/// return now (so that new work can take the free lanes); the chains not
+/// finished then resume in a later call with their progress.
+pub fn cbc_encrypt_lanes_until<C>(
+    cipher: &C,
+    chains: Vec<([u8; BLOCK], &mut Progress, &mut [u8])>,
+    stop: &mut dyn FnMut(usize) -> bool,
+) where
+    C: BlockEncrypt + BlockSizeUser<BlockSize = U16>,
+{
+    let mut waiting = chains.into_iter().filter_map(|(iv, p, d)| {
+        let rest = d.as_chunks_mut::<BLOCK>().0.get_mut(p.blocks..).filter(|r| !r.is_empty())?;
+        if p.blocks == 0 {
+            p.prev = iv;
+        }
+        Some((p, rest))
+    });
+    // Lane i: the blocks it has left, its progress, and in `blocks[i]` the
+    // previous ciphertext block (the IV at first), which the next
+    // plaintext block is XORed into and then encrypted in place.
     let mut data: [&mut [[u8; BLOCK]]; LANES] = Default::default();
+    let mut prog: [Option<&mut Progress>; LANES] = Default::default();
     let mut blocks: [Block<C>; LANES] = Default::default();
     let mut n = 0;
     loop {
         while n < LANES {
             match waiting.next() {
-                Some((iv, d)) => {
+                Some((p, d)) => {
                     data[n] = d;
-                    blocks[n] = iv.into();
+                    blocks[n] = p.prev.into();
+                    prog[n] = Some(p);
                     n += 1;
                 }
                 None => break,
@@ -71,17 +105,28 @@ where
                 }
             }
         }
+        for (p, b) in prog[..n].iter_mut().zip(blocks[..n].iter()) {
+            if let Some(p) = p {
+                p.blocks += run;
+                p.prev = (*b).into();
+            }
+        }
         // Finished chains leave (the last lane takes the place); their
-        // places are refilled above.
+        // places are refilled above, or by the caller's new work.
         let mut i = 0;
         while i < n {
             if data[i].is_empty() {
                 n -= 1;
                 data.swap(i, n);
                 blocks.swap(i, n);
+                prog.swap(i, n);
+                prog[n] = None;
             } else {
                 i += 1;
             }
+        }
+        if n < LANES && stop(n) {
+            return;
         }
     }
 }
@@ -95,6 +140,9 @@ pub enum FirstStep {
     Done,
     /// The first step failed; the request fails with this.
     Failed(Error),
+    /// The first step stopped part way to let new work take the lanes
+    /// ([`run_round`]); it resumes from its [`Progress`].
+    Unfinished,
 }
 
 /// Whether a request's first step is a CBC encryption the lanes can run.
@@ -107,6 +155,20 @@ fn cbc_encrypt(steps: &[Step]) -> Option<&Step> {
 /// (same session, or equal keys), as interleaved lanes. A request with a
 /// bad IV or length fails alone. Returns, per request, what was done.
 pub fn cbc_encrypt_batch(items: &mut [(&[Step], &mut Request)]) -> Vec<FirstStep> {
+    let mut progress = vec![Progress::default(); items.len()];
+    cbc_encrypt_round(items, &mut progress, &mut |_| false)
+}
+
+/// [`cbc_encrypt_batch`] as one round of a worker that keeps its lanes
+/// full: each request resumes from its progress (a request already part
+/// way through runs as a lane even alone under its key), and the lanes may
+/// stop early when `stop` says so (see [`cbc_encrypt_lanes_until`]),
+/// leaving requests [`FirstStep::Unfinished`].
+pub fn cbc_encrypt_round(
+    items: &mut [(&[Step], &mut Request)],
+    progress: &mut [Progress],
+    stop: &mut dyn FnMut(usize) -> bool,
+) -> Vec<FirstStep> {
     let mut out: Vec<FirstStep> = items.iter().map(|_| FirstStep::NotTaken).collect();
     // Groups of requests under one key: (index of the first, members).
     let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
@@ -131,7 +193,8 @@ pub fn cbc_encrypt_batch(items: &mut [(&[Step], &mut Request)]) -> Vec<FirstStep
             None => groups.push((i, vec![i])),
         }
     }
-    for (first, members) in groups.into_iter().filter(|g| g.1.len() > 1) {
+    groups.retain(|g| g.1.len() > 1 || progress[g.0].blocks > 0);
+    for (first, members) in groups {
         let steps: &[Step] = items[first].0;
         let Some(step) = cbc_encrypt(steps) else { continue };
         let mut scratch = None;
@@ -148,18 +211,19 @@ pub fn cbc_encrypt_batch(items: &mut [(&[Step], &mut Request)]) -> Vec<FirstStep
         members.iter().for_each(|&i| member[i] = true);
         let chains = items
             .iter_mut()
+            .zip(progress.iter_mut())
             .enumerate()
             .filter(|(i, _)| member[*i])
-            .map(|(_, (_, req))| {
+            .map(|(_, ((_, req), p))| {
                 let mut iv = [0u8; BLOCK];
                 iv.copy_from_slice(&req.iv);
-                (iv, req.current_mut().as_mut_slice())
+                (iv, p, req.current_mut().as_mut_slice())
             })
             .collect();
         match sched {
-            Schedule::Aes128(c) => cbc_encrypt_lanes(c, chains),
-            Schedule::Aes192(c) => cbc_encrypt_lanes(c, chains),
-            Schedule::Aes256(c) => cbc_encrypt_lanes(c, chains),
+            Schedule::Aes128(c) => cbc_encrypt_lanes_until(c, chains, stop),
+            Schedule::Aes192(c) => cbc_encrypt_lanes_until(c, chains, stop),
+            Schedule::Aes256(c) => cbc_encrypt_lanes_until(c, chains, stop),
             _ => {
                 for &i in &members {
                     out[i] = FirstStep::Failed(Error::InvalidKey(format!("{}: no AES key schedule", step.alg)));
@@ -168,7 +232,8 @@ pub fn cbc_encrypt_batch(items: &mut [(&[Step], &mut Request)]) -> Vec<FirstStep
             }
         }
         for &i in &members {
-            out[i] = FirstStep::Done;
+            let whole = items[i].1.current().len() / BLOCK;
+            out[i] = if progress[i].blocks >= whole { FirstStep::Done } else { FirstStep::Unfinished };
         }
     }
     out
@@ -178,14 +243,28 @@ pub fn cbc_encrypt_batch(items: &mut [(&[Step], &mut Request)]) -> Vec<FirstStep
 /// shared keys as lanes, everything else one request at a time. The result
 /// of each request is what [`apply_steps`] alone would give.
 pub fn run_batch(items: &mut [(&[Step], &mut Request)]) -> Vec<Result<(), Error>> {
-    let first = cbc_encrypt_batch(items);
+    let mut progress = vec![Progress::default(); items.len()];
+    run_round(items, &mut progress, &mut |_| false).into_iter().map(|r| r.unwrap_or(Ok(()))).collect()
+}
+
+/// One round of a worker that keeps its lanes full: as [`run_batch`], but
+/// the lanes may stop early when `stop` says so. `None` for a request
+/// left unfinished (run it in a later round with its progress); the
+/// others are done, with their results.
+pub fn run_round(
+    items: &mut [(&[Step], &mut Request)],
+    progress: &mut [Progress],
+    stop: &mut dyn FnMut(usize) -> bool,
+) -> Vec<Option<Result<(), Error>>> {
+    let first = cbc_encrypt_round(items, progress, stop);
     items
         .iter_mut()
         .zip(first)
         .map(|((steps, req), f)| match f {
-            FirstStep::NotTaken => apply_steps(steps, req),
-            FirstStep::Done => apply_steps(&steps[1..], req),
-            FirstStep::Failed(e) => Err(e),
+            FirstStep::NotTaken => Some(apply_steps(steps, req)),
+            FirstStep::Done => Some(apply_steps(&steps[1..], req)),
+            FirstStep::Failed(e) => Some(Err(e)),
+            FirstStep::Unfinished => None,
         })
         .collect()
 }

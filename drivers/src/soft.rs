@@ -56,18 +56,46 @@ pub fn soft_devices(n: usize) -> Vec<SoftDevice> {
     (0..n).map(|i| SoftDevice::new(format!("soft{i}"))).collect()
 }
 
-/// Runs a batch: CBC encryptions under a shared key as multi-buffer lanes,
-/// the rest one by one. Every item is independent, so a failure of one
-/// does not touch the others.
-fn run_batch(mut batch: Vec<Work>) {
-    let statuses = {
-        let mut items: Vec<(&[Step], &mut Request)> = batch.iter_mut().map(|w| w.parts()).collect();
-        multibuffer::run_batch(&mut items)
-    };
-    Work::complete_all(batch.into_iter().zip(statuses));
+/// The work a worker holds: requests taken from the queue, with how far
+/// each one's lane has got, and reused buffers.
+#[derive(Default)]
+struct Held {
+    work: Vec<Work>,
+    progress: Vec<multibuffer::Progress>,
+    keep_work: Vec<Work>,
+    keep_progress: Vec<multibuffer::Progress>,
+    finished: Vec<(Work, Result<()>)>,
+}
+
+impl Held {
+    /// Runs one round: CBC encryptions under a shared key as multi-buffer
+    /// lanes, the rest one by one (every item is independent, so a failure
+    /// of one does not touch the others). The lanes stop early when some
+    /// have finished and the queue has work to take their place; what is
+    /// not finished stays held for the next round, the rest completes now.
+    fn run_round(&mut self, dev: &DeviceHandle) {
+        self.progress.resize(self.work.len(), multibuffer::Progress::default());
+        let statuses = {
+            let mut items: Vec<(&[Step], &mut Request)> = self.work.iter_mut().map(|w| w.parts()).collect();
+            multibuffer::run_round(&mut items, &mut self.progress, &mut |_| dev.queued() > 0)
+        };
+        for ((w, p), st) in self.work.drain(..).zip(self.progress.drain(..)).zip(statuses) {
+            match st {
+                Some(st) => self.finished.push((w, st)),
+                None => {
+                    self.keep_work.push(w);
+                    self.keep_progress.push(p);
+                }
+            }
+        }
+        std::mem::swap(&mut self.work, &mut self.keep_work);
+        std::mem::swap(&mut self.progress, &mut self.keep_progress);
+        Work::complete_all(self.finished.drain(..));
+    }
 }
 
 fn worker(shared: Arc<Shared>, dev: DeviceHandle, batch: usize) {
+    let mut held = Held::default();
     loop {
         // Under load more work arrives within microseconds: look for it
         // before paying for a sleep and a wake.
@@ -77,13 +105,16 @@ fn worker(shared: Arc<Shared>, dev: DeviceHandle, batch: usize) {
             return;
         }
         // data_ready fires only when the queue goes from empty to non-empty,
-        // so take work until the queue is empty before sleeping again.
+        // so take work until the queue is empty (and nothing is held part
+        // way) before sleeping again. Each round fills the free places
+        // from the queue; it never waits for more.
         loop {
-            let work = dev.dequeue_batch(batch);
-            if work.is_empty() {
+            let room = batch.saturating_sub(held.work.len());
+            dev.dequeue_into(room, &mut held.work);
+            if held.work.is_empty() {
                 break;
             }
-            run_batch(work);
+            held.run_round(&dev);
         }
     }
 }
