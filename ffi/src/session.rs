@@ -82,6 +82,7 @@ impl Shape {
     const READS_TAG: usize = 2;
     const RNG: usize = 4;
     const WRITES_TAG: usize = 8;
+    const AEAD: usize = 16;
 
     /// One word: flags in the low byte, the tag length above.
     fn to_word(self) -> usize {
@@ -89,6 +90,7 @@ impl Shape {
         flag(self.writes_out, Self::WRITES_OUT)
             | flag(self.reads_tag, Self::READS_TAG)
             | flag(self.rng, Self::RNG)
+            | flag(self.aead, Self::AEAD)
             | self.writes_tag.map_or(0, |n| Self::WRITES_TAG | (n << 8))
     }
 
@@ -98,6 +100,7 @@ impl Shape {
             writes_tag: (w & Self::WRITES_TAG != 0).then_some(w >> 8),
             reads_tag: w & Self::READS_TAG != 0,
             rng: w & Self::RNG != 0,
+            aead: w & Self::AEAD != 0,
         }
     }
 
