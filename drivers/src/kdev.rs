@@ -5,7 +5,7 @@
 //! `cbc(aes-generic)`, `cryptd(...)` wrappers, `sha256-avx2`, a HIFN or
 //! PadLock driver where present, …) becomes one acrypto device named
 //! `kdev:DRIVER`, class [`DeviceClass::Kernel`] (or
-//! [`DeviceClass::Accelerator`] when the module flags it hardware), whose
+//! [`DeviceClass::Accelerator`] when a device backs it, see [`crate::hardware`]), whose
 //! capabilities are the acrypto algorithms that driver implements (probed
 //! at creation: a session is allocated and keyed for each).
 //!
@@ -206,14 +206,18 @@ pub struct KernelDriver {
     pub priority: u32,
     /// Completes through a callback (`async : yes`).
     pub is_async: bool,
-    /// The module flags it hardware-backed (`ACRYPTO_DEV_F_HW` of a
-    /// session bound to it): known once a session was allocated, false
-    /// before.
+    /// The kernel module that registered it (`module` in `/proc/crypto`;
+    /// `kernel` for built-in code).
+    pub module: String,
+    /// Backed by a device: its module drives devices (see
+    /// [`crate::hardware`]), known at enumeration, or the module flags it
+    /// (`ACRYPTO_DEV_F_HW` of a session bound to it), known once a session
+    /// was allocated.
     pub hardware: bool,
 }
 
 impl KernelDriver {
-    /// Whether the module thinks it is hardware.
+    /// Whether it is backed by a device rather than the CPU.
     pub fn is_hardware(&self) -> bool {
         self.hardware
     }
@@ -233,6 +237,7 @@ pub fn parse_proc_crypto(text: &str) -> Vec<KernelDriver> {
     for block in text.split("\n\n") {
         let mut name = "";
         let mut driver = "";
+        let mut module = "";
         let mut priority = 0;
         let (mut tested, mut internal, mut is_async) = (false, false, false);
         for line in block.lines() {
@@ -241,6 +246,7 @@ pub fn parse_proc_crypto(text: &str) -> Vec<KernelDriver> {
             match k.trim() {
                 "name" => name = v,
                 "driver" => driver = v,
+                "module" => module = v,
                 "priority" => priority = v.parse().unwrap_or(0),
                 "selftest" => tested = v == "passed",
                 "internal" => internal = v == "yes",
@@ -257,6 +263,7 @@ pub fn parse_proc_crypto(text: &str) -> Vec<KernelDriver> {
         out.push(KernelDriver {
             driver: driver.to_string(),
             alg_name: name.to_string(),
+            module: module.to_string(),
             priority,
             is_async,
             hardware: false,
@@ -353,9 +360,14 @@ impl Fd {
         let text =
             std::fs::read_to_string(PROC_CRYPTO).map_err(|e| Error::DeviceFailure(format!("{PROC_CRYPTO}: {e}")))?;
         let mut out = parse_proc_crypto(&text);
+        for d in &mut out {
+            d.hardware =
+                crate::hardware::module_drives_devices(std::path::Path::new(crate::hardware::SYSFS), &d.module);
+        }
         out.push(KernelDriver {
             driver: c_str_const(ACRYPTO_DEV_GET_RANDOM),
             alg_name: "stdrng".into(),
+            module: "acrypto".into(),
             priority: 0,
             is_async: false,
             hardware: false,
@@ -1250,6 +1262,7 @@ async        : yes
         assert_eq!(d[0].alg_name, "cbc(aes)");
         assert_eq!(d[0].priority, 400);
         assert!(d[0].is_async && !d[1].is_async);
+        assert_eq!((d[0].module.as_str(), d[1].module.as_str()), ("aesni_intel", "kernel"));
         assert!(!d[0].is_hardware());
         assert!(parse_proc_crypto("").is_empty());
         assert!(parse_proc_crypto("garbage\n\n: :\nname : cbc(aes)\n").is_empty());
@@ -1260,6 +1273,7 @@ async        : yes
         let d = |name: &str| KernelDriver {
             driver: "x".into(),
             alg_name: name.into(),
+            module: "kernel".into(),
             priority: 0,
             is_async: false,
             hardware: false,

@@ -7,6 +7,7 @@
 //!   interleaved lanes.
 //! - [`kdev`]: the kernel's crypto drivers through `/dev/acrypto` (`kmod-c/`).
 //! - [`afalg`]: the kernel crypto API through AF_ALG sockets.
+//! - [`hardware`]: which kernel drivers are backed by a device.
 //! - [`imb`]: Intel's multi-buffer library (ipsec-mb), loaded at run time.
 //! - [`null`]: completes everything at once; a tool to measure the engine's
 //!   own cost, never a default.
@@ -18,6 +19,7 @@
 pub mod aead;
 pub mod afalg;
 pub mod crypto;
+pub mod hardware;
 pub mod imb;
 pub mod kdev;
 pub mod multibuffer;

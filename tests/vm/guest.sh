@@ -34,6 +34,8 @@ stage=$4
 # For the Rust kernel device tests: a missing kdev or afalg device is a
 # failure, and OpenSSL's answers come from the file run.sh made on the host.
 export ACRYPTO_REQUIRE_KERNEL=1 ACRYPTO_KDEV_REFERENCE="$B/kdev_reference.txt"
+# The guest has the virtio-crypto accelerator (run.sh).
+export ACRYPTO_REQUIRE_ACCEL=1
 # For the harness's own test of a guest that dies (selftest.manifest).
 export ACRYPTO_GUEST_PID=$$
 
