@@ -11,7 +11,7 @@
 #   tests/vm/run.sh bench    the benchmark only (not part of the tests)
 #
 # Environment: VM_ONLY (a regex: run only the manifest's test lines whose
-# name matches, for working on them; CI never sets it), VM_TIMEOUT (seconds, default 900: a hang detector; the guest
+# name matches, for working on them; CI never sets it), VM_TIMEOUT (seconds, default 2400: a hang detector; the guest
 # needs about 6 minutes, more on a loaded machine), KVER (default: newest
 # kernel with both /boot/vmlinuz-$KVER and /lib/modules/$KVER/build).
 set -euo pipefail
@@ -37,7 +37,7 @@ case $build in
 	exit 2
 	;;
 esac
-timeout_s=${VM_TIMEOUT:-900}
+timeout_s=${VM_TIMEOUT:-2400}
 
 log() { echo "vm: $*"; }
 
