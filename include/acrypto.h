@@ -1599,6 +1599,16 @@ acrypto_status acrypto_stream_new(const struct acrypto_session *session,
                                   struct acrypto_stream **out);
 
 /*
+ Copies a stream as it is now into a new handle (OpenSSL's `dupctx`):
+ both continue independently. Fails with
+ `ACRYPTO_STATUS_INVALID_ARGUMENT` while an async update is in flight.
+
+ # Safety
+ `stream` is NULL or live; `out` is NULL or writable.
+ */
+acrypto_status acrypto_stream_dup(const struct acrypto_stream *stream, struct acrypto_stream **out);
+
+/*
  Releases a stream (NULL is fine), finished or not. An async update in
  flight still completes and runs its callback.
 

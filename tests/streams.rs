@@ -417,3 +417,34 @@ fn a_state_of_another_family_is_refused_by_the_software_device() {
     let step = Step::new(alg, Op::Digest, &[]).unwrap();
     assert!(matches!(apply_steps(&[step], &mut r), Err(Error::InvalidArgument(_))));
 }
+
+#[test]
+fn a_copy_taken_mid_stream_continues_on_its_own() {
+    let mut rng = seeded("streams-copy");
+    let e = soft_engine(2);
+    for alg in streamable() {
+        let key = key_for(&mut rng, alg);
+        let op = ops(alg)[0];
+        let s = e.session(SessionBuilder::new().step(alg, op, &key)).unwrap();
+        let iv = bytes(&mut rng, alg.iv_len());
+        let (a, b, c) = (bytes(&mut rng, 48), bytes(&mut rng, 32), bytes(&mut rng, 64));
+        let mut first = e.stream(&s, &iv).unwrap();
+        let (mut out1, mut out2) = (Vec::new(), Vec::new());
+        first.update(&a[..21], &mut out1).unwrap();
+        let mut second = first.try_clone().unwrap();
+        out2.clone_from(&out1);
+        first.update(&a[21..], &mut out1).unwrap();
+        first.update(&b, &mut out1).unwrap();
+        second.update(&a[21..], &mut out2).unwrap();
+        second.update(&c, &mut out2).unwrap();
+        let (t1, t2) = (first.finish(&mut out1).unwrap(), second.finish(&mut out2).unwrap());
+        for (tail, out, tag) in [(&b, out1, t1), (&c, out2, t2)] {
+            let msg: Vec<u8> = a.iter().chain(tail.iter()).copied().collect();
+            let want = e.run(&s, Request::new(msg).with_iv(&iv)).unwrap();
+            match alg.kind() {
+                OpKind::Cipher => assert_eq!(out, want.data, "{alg}"),
+                _ => assert_eq!(tag, want.tag, "{alg}"),
+            }
+        }
+    }
+}

@@ -212,6 +212,34 @@ impl Stream {
         Ok(Stream { engine, session, alg, op, kind, in_flight: None, finished: false, spare: Vec::new() })
     }
 
+    /// A copy of the stream as it is now (OpenSSL's `dupctx`, the TLS
+    /// transcript hash): both continue independently from here. Cheap: a
+    /// hash state is shared until one of them updates (states are
+    /// immutable), a cipher's is an IV and < 1 block.
+    ///
+    /// # Errors
+    /// `InvalidArgument` while an update is in flight (the copy's state
+    /// would not be known).
+    pub fn try_clone(&self) -> Result<Stream> {
+        if self.in_flight.is_some() {
+            return Err(Error::InvalidArgument("the stream has an update in flight: copy it after".into()));
+        }
+        let kind = match &self.kind {
+            Kind::Digest { state } => Kind::Digest { state: state.clone() },
+            Kind::Cipher { mode, iv, partial } => Kind::Cipher { mode: *mode, iv: *iv, partial: partial.clone() },
+        };
+        Ok(Stream {
+            engine: self.engine.clone(),
+            session: self.session.clone(),
+            alg: self.alg,
+            op: self.op,
+            kind,
+            in_flight: None,
+            finished: self.finished,
+            spare: Vec::new(),
+        })
+    }
+
     /// The session the stream runs on.
     pub fn session(&self) -> &Session {
         &self.session

@@ -62,6 +62,34 @@ pub unsafe extern "C" fn acrypto_stream_new(
     })
 }
 
+/// Copies a stream as it is now into a new handle (OpenSSL's `dupctx`):
+/// both continue independently. Fails with
+/// `ACRYPTO_STATUS_INVALID_ARGUMENT` while an async update is in flight.
+///
+/// # Safety
+/// `stream` is NULL or live; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn acrypto_stream_dup(
+    stream: *const acrypto_stream,
+    out: *mut *mut acrypto_stream,
+) -> acrypto_status {
+    ffi_guard!({
+        non_null!(stream, out);
+        let h = stream_ref(stream);
+        let copy = tri!(lock(&h.stream).try_clone());
+        let d = acrypto_stream {
+            stream: Arc::new(Mutex::new(copy)),
+            session: h.session.clone(),
+            engine: h.engine.clone(),
+            deliveries: h.deliveries.clone(),
+            digest_len: h.digest_len,
+        };
+        // SAFETY: out checked non-NULL.
+        unsafe { put(out, Box::into_raw(Box::new(d))) };
+        acrypto_status::Ok
+    })
+}
+
 /// Releases a stream (NULL is fine), finished or not. An async update in
 /// flight still completes and runs its callback.
 ///

@@ -358,6 +358,27 @@ static void bad_arguments(acrypto_engine *e)
 	EXPECT(ACRYPTO_STATUS_OK, acrypto_stream_finish(st, NULL, 0, NULL, buf, 32, &n));
 	CHECK(n == 32);
 	acrypto_stream_free(st);
+	/* A copy taken mid-stream continues on its own: digest("ab") and
+	 * digest("ac") from one stream of "a". */
+	{
+		unsigned char d1[32], d2[32], w1[32], w2[32];
+		acrypto_stream *a = NULL, *b = NULL;
+		EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_stream_dup(NULL, &b));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_stream_new(h, NULL, 0, &a));
+		EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_stream_dup(a, NULL));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_stream_update(a, (const unsigned char *)"a", 1, NULL, 0, NULL));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_stream_dup(a, &b));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_stream_update(a, (const unsigned char *)"b", 1, NULL, 0, NULL));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_stream_update(b, (const unsigned char *)"c", 1, NULL, 0, NULL));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_stream_finish(a, NULL, 0, NULL, d1, 32, NULL));
+		EXPECT(ACRYPTO_STATUS_OK, acrypto_stream_finish(b, NULL, 0, NULL, d2, 32, NULL));
+		unsigned int wn = 0;
+		CHECK(EVP_Digest("ab", 2, w1, &wn, EVP_sha256(), NULL) == 1);
+		CHECK(EVP_Digest("ac", 2, w2, &wn, EVP_sha256(), NULL) == 1);
+		CHECK(memcmp(d1, w1, 32) == 0 && memcmp(d2, w2, 32) == 0);
+		acrypto_stream_free(a);
+		acrypto_stream_free(b);
+	}
 	acrypto_session_free(h);
 	acrypto_session_free(s);
 	acrypto_session_free(x);
