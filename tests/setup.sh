@@ -28,6 +28,8 @@ if [ -z "$pkgs" ]; then
 	pkgs="$pkgs cryptsetup-bin"
 	# the disk port (tests/vm/disk.sh): dm-crypt side, --listen client, ext4 and fsck, losetup
 	pkgs="$pkgs nbd-client e2fsprogs mount iproute2"
+	# /usr/bin/time: max RSS of a streamed digest (tests/provider/run.sh)
+	pkgs="$pkgs time"
 fi
 
 need=""

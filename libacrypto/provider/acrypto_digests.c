@@ -1,13 +1,12 @@
 /*
  * acrypto_digests.c - SHA1 and SHA2-256 on acrypto.
  *
- * acrypto's C API runs a digest as one request over the whole message
- * (its streaming digest API is not in the C ABI yet), so a context keeps
- * the message until final, then digests it in one request: exact results
- * for any chunking, at the cost of memory proportional to the message (at
- * most ACRYPTO_MAX_DATA_LEN; more is refused with an error). dupctx copies
- * the kept message. One session per algorithm serves every context of the
- * process (digests have no key); it is remade after fork().
+ * A context is an acrypto stream (acrypto_stream_*): every update is
+ * absorbed as it comes, so memory stays bounded whatever the message
+ * length; dupctx copies the stream mid-way (acrypto_stream_dup). One
+ * session per algorithm serves every context of the process (digests have
+ * no key); it is remade after fork(). A context started before fork() is
+ * refused in the child (its stream belongs to the parent's engine).
  */
 #include <pthread.h>
 #include <string.h>
@@ -18,7 +17,6 @@
 #include <openssl/proverr.h>
 
 #include "acrypto_prov.h"
-#include "acrypto_buf.h"
 
 typedef struct acp_md_info {
     uint32_t alg;
@@ -29,7 +27,7 @@ typedef struct acp_md_info {
 typedef struct acp_md_ctx {
     ACP_PROV *prov;
     const ACP_MD_INFO *info;
-    ACP_BUF msg;
+    ACP_STREAM stream;
 } ACP_MD_CTX;
 
 static OSSL_FUNC_digest_freectx_fn acp_md_freectx;
@@ -84,7 +82,7 @@ static void acp_md_freectx(void *vctx)
 
     if (ctx == NULL)
         return;
-    acp_buf_free(&ctx->msg);
+    acp_mds_free(&ctx->stream);
     OPENSSL_free(ctx);
 }
 
@@ -96,7 +94,7 @@ static void *acp_md_dupctx(void *vctx)
         return NULL;
     out->prov = in->prov;
     out->info = in->info;
-    if (!acp_buf_copy(&out->msg, &in->msg)) {
+    if (!acp_mds_copy(&out->stream, &in->stream)) {
         OPENSSL_free(out);
         return NULL;
     }
@@ -108,44 +106,95 @@ static int acp_md_init(void *vctx, const OSSL_PARAM params[])
     ACP_MD_CTX *ctx = vctx;
 
     (void)params;
-    acp_buf_reset(&ctx->msg);
-    return 1;
+    return acp_mds_start(ctx->prov, &ctx->stream, acp_keyless_session(ctx->prov, ctx->info->alg),
+                            acrypto_alg_name(ctx->info->alg));
 }
 
 static int acp_md_update(void *vctx, const unsigned char *in, size_t inl)
 {
     ACP_MD_CTX *ctx = vctx;
 
-    if (!acp_buf_append(&ctx->msg, in, inl)) {
-        acp_raise(ctx->prov, PROV_R_INVALID_INPUT_LENGTH, "message longer than %d bytes",
-                  ACRYPTO_MAX_DATA_LEN);
+    return acp_mds_update(ctx->prov, &ctx->stream, in, inl, acrypto_alg_name(ctx->info->alg));
+}
+
+int acp_mds_start(const ACP_PROV *prov, ACP_STREAM *s, acrypto_session *sess, const char *what)
+{
+    acrypto_stream *st = NULL;
+    acrypto_status rc;
+
+    acp_mds_free(s);
+    if (sess == NULL)
+        return 0;
+    rc = acrypto_stream_new(sess, NULL, 0, &st);
+    if (rc != ACRYPTO_STATUS_OK) {
+        acp_raise_status(prov, rc, what);
+        return 0;
+    }
+    s->st = st;
+    s->gen = acp_engine_gen();
+    return 1;
+}
+
+static int acp_mds_usable(const ACP_PROV *prov, const ACP_STREAM *s, const char *what)
+{
+    if (s->st == NULL) {
+        acp_raise(prov, PROV_R_INVALID_STATE, "%s: update or final without init", what);
+        return 0;
+    }
+    if (s->gen != acp_engine_gen()) {
+        acp_raise(prov, PROV_R_INVALID_STATE, "%s: context started before fork(); init it again", what);
         return 0;
     }
     return 1;
 }
 
-/* One digest (or MAC) request over a whole message into out (len bytes). */
-int acp_digest_run(const ACP_PROV *prov, acrypto_session *sess, uint32_t alg, const ACP_BUF *msg,
-                   unsigned char *out, size_t len)
+int acp_mds_update(const ACP_PROV *prov, ACP_STREAM *s, const unsigned char *in, size_t inl, const char *what)
 {
     static const unsigned char empty[1];
-    acrypto_request req = {
-        .data = msg->len != 0 ? msg->data : empty,
-        .data_len = msg->len,
-        .tag = out,
-        .tag_len = len,
-    };
-    acrypto_completion done;
-    acrypto_status st;
+    acrypto_status rc;
 
-    if (sess == NULL)
+    if (!acp_mds_usable(prov, s, what))
         return 0;
-    st = acp_run(sess, &req, &done);
-    if (st != ACRYPTO_STATUS_OK || done.tag_len != len) {
-        acp_raise_status(prov, st != ACRYPTO_STATUS_OK ? st : ACRYPTO_STATUS_INTERNAL, acrypto_alg_name(alg));
+    if (inl == 0)
+        return 1;
+    rc = acrypto_stream_update(s->st, in != NULL ? in : empty, inl, NULL, 0, NULL);
+    if (rc != ACRYPTO_STATUS_OK) {
+        acp_raise_status(prov, rc, what);
         return 0;
     }
     return 1;
+}
+
+int acp_mds_final(const ACP_PROV *prov, ACP_STREAM *s, unsigned char *out, size_t len, const char *what)
+{
+    size_t got = 0;
+    acrypto_status rc;
+
+    if (!acp_mds_usable(prov, s, what))
+        return 0;
+    rc = acrypto_stream_finish(s->st, NULL, 0, NULL, out, len, &got);
+    acp_mds_free(s);
+    if (rc != ACRYPTO_STATUS_OK || got != len) {
+        acp_raise_status(prov, rc != ACRYPTO_STATUS_OK ? rc : ACRYPTO_STATUS_INTERNAL, what);
+        return 0;
+    }
+    return 1;
+}
+
+int acp_mds_copy(ACP_STREAM *out, const ACP_STREAM *in)
+{
+    out->st = NULL;
+    out->gen = in->gen;
+    if (in->st == NULL || in->gen != acp_engine_gen())
+        return 1; /* nothing (usable) to copy: the copy refuses use like the original */
+    return acrypto_stream_dup(in->st, &out->st) == ACRYPTO_STATUS_OK;
+}
+
+void acp_mds_free(ACP_STREAM *s)
+{
+    if (s->st != NULL && s->gen == acp_engine_gen())
+        acrypto_stream_free(s->st);
+    s->st = NULL;
 }
 
 static int acp_md_final(void *vctx, unsigned char *out, size_t *outl, size_t outsz)
@@ -156,10 +205,8 @@ static int acp_md_final(void *vctx, unsigned char *out, size_t *outl, size_t out
         acp_raise(ctx->prov, PROV_R_OUTPUT_BUFFER_TOO_SMALL, "digest");
         return 0;
     }
-    if (!acp_digest_run(ctx->prov, acp_keyless_session(ctx->prov, ctx->info->alg), ctx->info->alg,
-                        &ctx->msg, out, ctx->info->size))
+    if (!acp_mds_final(ctx->prov, &ctx->stream, out, ctx->info->size, acrypto_alg_name(ctx->info->alg)))
         return 0;
-    acp_buf_reset(&ctx->msg);
     *outl = ctx->info->size;
     return 1;
 }

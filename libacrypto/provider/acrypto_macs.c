@@ -1,11 +1,12 @@
 /*
  * acrypto_macs.c - HMAC over SHA1 and SHA2-256 on acrypto.
  *
- * As with the digests (acrypto_digests.c), the message is kept until final
- * and MACed in one request. The key is kept (cleansed when freed) so that
+ * As with the digests (acrypto_digests.c), a context is an acrypto stream
+ * (bounded memory; dupctx copies it mid-way). The key is kept (cleansed when freed) so that
  * an init without a key starts a new MAC under the previous one, as
  * OpenSSL's HMAC does; each key has its acrypto session.
  */
+#include <string.h>
 #include <strings.h>
 
 #include <openssl/core_names.h>
@@ -14,7 +15,6 @@
 #include <openssl/proverr.h>
 
 #include "acrypto_prov.h"
-#include "acrypto_buf.h"
 
 typedef struct acp_mac_ctx {
     ACP_PROV *prov;
@@ -24,7 +24,7 @@ typedef struct acp_mac_ctx {
     size_t keylen;
     int key_set;
     ACP_SESS sess;
-    ACP_BUF msg;
+    ACP_STREAM stream;
 } ACP_MAC_CTX;
 
 static OSSL_FUNC_mac_newctx_fn acp_mac_newctx;
@@ -54,7 +54,7 @@ static void acp_mac_freectx(void *vctx)
     if (ctx == NULL)
         return;
     acp_sess_free(&ctx->sess);
-    acp_buf_free(&ctx->msg);
+    acp_mds_free(&ctx->stream);
     OPENSSL_clear_free(ctx->key, ctx->keylen);
     OPENSSL_free(ctx);
 }
@@ -72,7 +72,7 @@ static void *acp_mac_dupctx(void *vctx)
     if (in->key != NULL && (out->key = OPENSSL_memdup(in->key, in->keylen ? in->keylen : 1)) == NULL)
         goto fail;
     out->keylen = in->keylen;
-    if (!acp_buf_copy(&out->msg, &in->msg))
+    if (!acp_mds_copy(&out->stream, &in->stream))
         goto fail;
     return out; /* its session is made on first use */
 fail:
@@ -116,19 +116,17 @@ static int acp_mac_init(void *vctx, const unsigned char *key, size_t keylen, con
         acp_raise(ctx->prov, PROV_R_NO_KEY_SET, "HMAC without a key");
         return 0;
     }
-    acp_buf_reset(&ctx->msg);
-    return 1;
+    if (!acp_sess_live(&ctx->sess)
+        && !acp_sess_make(ctx->prov, &ctx->sess, ctx->alg, ACRYPTO_OP_DIGEST, ctx->key, ctx->keylen))
+        return 0;
+    return acp_mds_start(ctx->prov, &ctx->stream, ctx->sess.sess, acrypto_alg_name(ctx->alg));
 }
 
 static int acp_mac_update(void *vctx, const unsigned char *in, size_t inl)
 {
     ACP_MAC_CTX *ctx = vctx;
 
-    if (!acp_buf_append(&ctx->msg, in, inl)) {
-        acp_raise(ctx->prov, PROV_R_INVALID_INPUT_LENGTH, "message longer than %d bytes", ACRYPTO_MAX_DATA_LEN);
-        return 0;
-    }
-    return 1;
+    return acp_mds_update(ctx->prov, &ctx->stream, in, inl, "HMAC");
 }
 
 static int acp_mac_final(void *vctx, unsigned char *out, size_t *outl, size_t outsize)
@@ -143,12 +141,8 @@ static int acp_mac_final(void *vctx, unsigned char *out, size_t *outl, size_t ou
         acp_raise(ctx->prov, PROV_R_OUTPUT_BUFFER_TOO_SMALL, "HMAC");
         return 0;
     }
-    if (!acp_sess_live(&ctx->sess)
-        && !acp_sess_make(ctx->prov, &ctx->sess, ctx->alg, ACRYPTO_OP_DIGEST, ctx->key, ctx->keylen))
+    if (!acp_mds_final(ctx->prov, &ctx->stream, out, ctx->size, "HMAC"))
         return 0;
-    if (!acp_digest_run(ctx->prov, ctx->sess.sess, ctx->alg, &ctx->msg, out, ctx->size))
-        return 0;
-    acp_buf_reset(&ctx->msg);
     *outl = ctx->size;
     return 1;
 }

@@ -66,6 +66,27 @@ int acp_sess_live(const ACP_SESS *s);
  */
 acrypto_status acp_run(acrypto_session *sess, acrypto_request *req, acrypto_completion *done);
 
+/*
+ * A hash or MAC stream (acrypto_stream_*) of an operation context: bounded
+ * memory whatever the message length. A stream made under another engine
+ * generation (before fork) is the parent's: it is refused, never touched.
+ */
+typedef struct acp_stream {
+    acrypto_stream *st;
+    uint64_t gen;
+} ACP_STREAM;
+
+/* Starts a new stream on sess (freeing s's previous one); 1 or 0 with an error raised. */
+int acp_mds_start(const ACP_PROV *prov, ACP_STREAM *s, acrypto_session *sess, const char *what);
+/* Absorbs in; 1 or 0 with an error raised. */
+int acp_mds_update(const ACP_PROV *prov, ACP_STREAM *s, const unsigned char *in, size_t inl, const char *what);
+/* Ends the stream into out (exactly len bytes); 1 or 0 with an error raised. */
+int acp_mds_final(const ACP_PROV *prov, ACP_STREAM *s, unsigned char *out, size_t len, const char *what);
+/* out = a copy of in (taken mid-stream); 1 or 0. */
+int acp_mds_copy(ACP_STREAM *out, const ACP_STREAM *in);
+/* Frees the stream if it belongs to the current engine, then clears s. */
+void acp_mds_free(ACP_STREAM *s);
+
 /* Dispatch tables of the families. */
 extern const OSSL_ALGORITHM acp_ciphers[];
 extern const OSSL_ALGORITHM acp_rands[];
