@@ -210,12 +210,19 @@ fn hmac_step<M: Mac + Clone + FixedOutputReset>(
     Mac::update(&mut mac.0, &req.aad);
     Mac::update(&mut mac.0, req.current());
     let full = mac.0.finalize_reset().into_bytes();
+    finish_tag(op, alg, &full, req)
+}
+
+/// The end of a MAC (or digest) step of `alg` whose full result is `full`:
+/// Digest writes it as the tag; Verify compares the leftmost `tag.len()`
+/// bytes (checked by the caller to be at most `full.len()`) in constant
+/// time.
+pub(crate) fn finish_tag(op: Op, alg: Algorithm, full: &[u8], req: &mut Request) -> Result<(), Error> {
     match op {
         Op::Digest => {
-            set_tag(&mut req.tag, &full);
+            set_tag(&mut req.tag, full);
             Ok(())
         }
-        // Constant-time comparison of the leftmost `tag.len()` bytes.
         Op::Verify => {
             if bool::from(full[..req.tag.len()].ct_eq(&req.tag)) {
                 Ok(())

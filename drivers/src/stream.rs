@@ -14,7 +14,6 @@ use acrypto_core::{Algorithm, DigestKind, Error, Op, OpKind, Request, Step, Stre
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 /// The stream state family of the software device.
 pub const SOFT_FAMILY: &str = "soft";
@@ -92,19 +91,5 @@ pub fn apply(step: &Step, sched: &Schedule, req: &mut Request) -> Result<(), Err
         return Ok(());
     }
     let full = zeroize::Zeroizing::new(running.finalize());
-    match step.op {
-        Op::Digest => {
-            req.tag.clear();
-            req.tag.extend_from_slice(&full);
-            Ok(())
-        }
-        Op::Verify => {
-            if bool::from(full[..req.tag.len()].ct_eq(&req.tag)) {
-                Ok(())
-            } else {
-                Err(Error::VerifyFailed)
-            }
-        }
-        op => Err(Error::InvalidArgument(format!("{op:?} does not apply to {alg}"))),
-    }
+    crate::crypto::finish_tag(step.op, alg, &full, req)
 }
