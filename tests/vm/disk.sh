@@ -13,44 +13,8 @@
 #
 # Runs chrooted in the host root; $B holds the acrypto binary. Every check
 # prints a RESULT line; the script exits non-zero on the first failure.
-set -u
-B=${B:?}
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-# The command from the guest's memory, not read again over 9p each run.
-A=/run/acrypto-disk-bin
-[ -x $A ] || cp "$B/acrypto" $A || exit 1
-export DM_DISABLE_UDEV=1 ACRYPTO_RUN_DIR=/run/acrypto-disk
-mkdir -p /run/cryptsetup /run/acrypto-disk
-w=/run/disk-test
-mkdir -p $w
-tag=${T_TAG:-}
-pass() { echo "RESULT PASS ${tag}$*"; }
-fail() {
-	echo "RESULT FAIL ${tag}$*"
-	for l in "$ACRYPTO_RUN_DIR"/*.log; do [ -s "$l" ] && sed 's/^/  note: log: /' "$l"; done
-	cleanup
-	exit 1
-}
-cleanup() {
-	umount $w/mnt 2>/dev/null
-	for n in $(ls "$ACRYPTO_RUN_DIR" 2>/dev/null | sed -n 's/\.json$//p'); do $A disk close "$n" 2>/dev/null; done
-	cryptsetup close dmt 2>/dev/null
-	rm -rf $w/back.img $w/files
-}
-mkdir -p $w/mnt
-
-# files DIR: a few files of random sizes; their sums in $w/sums
-write_files() {
-	mkdir -p "$1"
-	for i in 1 2 3; do
-		head -c $((i * 97 * 1024 + i * 13)) /dev/urandom >"$1/f$i$2"
-	done
-	(cd "$1" && sha256sum f*) >$w/sums
-}
-check_files() {
-	(cd "$1" && sha256sum -c --quiet $w/sums) || return 1
-	[ "$(cd "$1" && ls f* | wc -l)" = "$(wc -l <$w/sums)" ]
-}
+NAME=disk DM=dmt
+. "$(dirname "$0")/disk_lib.sh"
 
 acrypto_open() {
 	# shellcheck disable=SC2086

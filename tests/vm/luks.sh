@@ -17,42 +17,8 @@
 #
 # Runs chrooted in the host root; $B holds the acrypto binary. Every check
 # prints a RESULT line; the script exits non-zero on the first failure.
-set -u
-B=${B:?}
-# The chroot's PATH lacks /usr/sbin (cryptsetup, mkfs.ext4, e2fsck).
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin DM_DISABLE_UDEV=1 ACRYPTO_RUN_DIR=/run/acrypto-luks
-# One copy of the command in the guest's memory: loading it over 9p on
-# every call is slow.
-A=/run/acrypto-luks-bin
-[ -x $A ] || cp "$B/acrypto" $A
-mkdir -p /run/cryptsetup $ACRYPTO_RUN_DIR
-w=/run/luks-test
-mkdir -p $w/mnt
-tag=${T_TAG:-}
-pass() { echo "RESULT PASS ${tag}$*"; }
-fail() {
-	echo "RESULT FAIL ${tag}$*"
-	for l in "$ACRYPTO_RUN_DIR"/*.log; do [ -s "$l" ] && sed 's/^/  note: log: /' "$l"; done
-	cleanup
-	exit 1
-}
-cleanup() {
-	umount $w/mnt 2>/dev/null
-	for n in $(ls "$ACRYPTO_RUN_DIR" 2>/dev/null | sed -n 's/\.json$//p'); do $A disk close "$n" 2>/dev/null; done
-	cryptsetup close lt 2>/dev/null
-	rm -f $w/back.img $w/*.img
-}
-
-write_files() {
-	for i in 1 2 3; do
-		head -c $((i * 89 * 1024 + i * 7)) /dev/urandom >"$1/f$i$2"
-	done
-	(cd "$1" && sha256sum f*) >$w/sums
-}
-check_files() {
-	(cd "$1" && sha256sum -c --quiet $w/sums) || return 1
-	[ "$(cd "$1" && ls f* | wc -l)" = "$(wc -l <$w/sums)" ]
-}
+NAME=luks DM=lt
+. "$(dirname "$0")/disk_lib.sh"
 
 ac_open() { dev=$($A disk open $w/back.img t --type luks2 --key-file $w/pass) || fail "acrypto disk open --type luks2"; }
 ac_close() { $A disk close t || fail "acrypto disk close"; }
