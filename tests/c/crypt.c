@@ -6,32 +6,11 @@
  * MODE: run | callback | queue | pending | batch (how the request is
  * submitted). Prints "OUTHEX TAGHEX" (either may be "-") or
  * "error STATUS". */
+#include "callbacks.h"
 #include "check.h"
 #include <acrypto.h>
 #include <pthread.h>
 #include <stdint.h>
-
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int done_count;
-static acrypto_completion last;
-
-static void on_done(const acrypto_completion *c)
-{
-	pthread_mutex_lock(&mu);
-	last = *c;
-	done_count++;
-	pthread_cond_signal(&cv);
-	pthread_mutex_unlock(&mu);
-}
-
-static void wait_callbacks(int n)
-{
-	pthread_mutex_lock(&mu);
-	while (done_count < n)
-		pthread_cond_wait(&cv, &mu);
-	pthread_mutex_unlock(&mu);
-}
 
 int main(int argc, char **argv)
 {

@@ -10,6 +10,7 @@
  *   refuses a flipped one.
  * - Every stream export with NULL and bad arguments gives an error status.
  */
+#include "callbacks.h"
 #include "check.h"
 #include <acrypto.h>
 #include <openssl/evp.h>
@@ -32,29 +33,10 @@ static void fill(unsigned char *p, size_t n)
 }
 
 /* ---- async completion plumbing ---- */
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int done_count;
-static acrypto_completion last;
-
-static void on_done(const acrypto_completion *c)
-{
-	pthread_mutex_lock(&mu);
-	last = *c;
-	done_count++;
-	pthread_cond_signal(&cv);
-	pthread_mutex_unlock(&mu);
-}
-
+/* The next completion after the *seen already taken. */
 static acrypto_completion wait_one(int *seen)
 {
-	pthread_mutex_lock(&mu);
-	while (done_count == *seen)
-		pthread_cond_wait(&cv, &mu);
-	(*seen)++;
-	acrypto_completion c = last;
-	pthread_mutex_unlock(&mu);
-	return c;
+	return wait_callbacks(++*seen);
 }
 
 /* ---- AEAD with AAD ---- */
