@@ -360,9 +360,12 @@ impl Fd {
         let text =
             std::fs::read_to_string(PROC_CRYPTO).map_err(|e| Error::DeviceFailure(format!("{PROC_CRYPTO}: {e}")))?;
         let mut out = parse_proc_crypto(&text);
+        // Many drivers share a module (aesni_intel, kernel): look each up once.
+        let mut seen: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
         for d in &mut out {
-            d.hardware =
-                crate::hardware::module_drives_devices(std::path::Path::new(crate::hardware::SYSFS), &d.module);
+            d.hardware = *seen.entry(d.module.clone()).or_insert_with(|| {
+                crate::hardware::module_drives_devices(std::path::Path::new(crate::hardware::SYSFS), &d.module)
+            });
         }
         out.push(KernelDriver {
             driver: c_str_const(ACRYPTO_DEV_GET_RANDOM),
