@@ -804,5 +804,9 @@ const OSSL_ALGORITHM acp_ciphers[] = {
     { "AES-128-CTR", ACP_PROPS, acp_fns_aes128ctr, "AES-128-CTR on acrypto" },
     { "AES-256-XTS:1.3.111.2.1619.0.1.2", ACP_PROPS, acp_fns_aes256xts, "AES-256-XTS on acrypto" },
     { "AES-128-XTS:1.3.111.2.1619.0.1.1", ACP_PROPS, acp_fns_aes128xts, "AES-128-XTS on acrypto" },
+    { "AES-256-GCM:id-aes256-GCM:2.16.840.1.101.3.4.1.46", ACP_PROPS, acp_fns_aes256gcm, "AES-256-GCM on acrypto" },
+    { "AES-192-GCM:id-aes192-GCM:2.16.840.1.101.3.4.1.26", ACP_PROPS, acp_fns_aes192gcm, "AES-192-GCM on acrypto" },
+    { "AES-128-GCM:id-aes128-GCM:2.16.840.1.101.3.4.1.6", ACP_PROPS, acp_fns_aes128gcm, "AES-128-GCM on acrypto" },
+    { "ChaCha20-Poly1305", ACP_PROPS, acp_fns_chacha20poly1305, "ChaCha20-Poly1305 on acrypto" },
     { NULL, NULL, NULL, NULL }
 };

@@ -89,6 +89,9 @@ void acp_mds_free(ACP_STREAM *s);
 
 /* Dispatch tables of the families. */
 extern const OSSL_ALGORITHM acp_ciphers[];
+/* acrypto_aead.c: AES-GCM and ChaCha20-Poly1305 (listed in acp_ciphers). */
+extern const OSSL_DISPATCH acp_fns_aes128gcm[], acp_fns_aes192gcm[], acp_fns_aes256gcm[],
+    acp_fns_chacha20poly1305[];
 extern const OSSL_ALGORITHM acp_rands[];
 extern const OSSL_ALGORITHM acp_digests[];
 extern const OSSL_ALGORITHM acp_macs[];

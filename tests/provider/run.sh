@@ -8,8 +8,12 @@
 #   3. openssl enc, dgst and mac through acrypto equal the default provider on
 #      random keys, IVs, sizes, padding on and off, both ways; openssl rand with
 #      ACRYPTO-RNG as the primary DRBG (openssl.cnf [random]);
+#   2b. tests/provider/aead.c: AES-GCM and ChaCha20-Poly1305 against the default
+#      provider (random split updates, tampering, bad use, ASYNC jobs);
 #   4. openssl s_server/s_client, TLS 1.2 with AES-128-CBC and AES-256-CBC
-#      (encrypt-then-MAC) with the provider preferred: a 64 MiB file arrives
+#      (encrypt-then-MAC), AES-128-GCM and ChaCha20-Poly1305, and TLS 1.3 with
+#      AES-128-GCM, AES-256-GCM and ChaCha20-Poly1305, with the provider
+#      preferred: a 64 MiB file arrives
 #      with the same hash, and acrypto's counters show it went through acrypto;
 #   5. bad use through the openssl command is an error, not a crash.
 set -euo pipefail
@@ -46,6 +50,12 @@ ASAN_OPTIONS=detect_leaks=1 "$work/evp" "$modules" tests/provider/evpciph_aes_ac
 	tests/provider/evpmd_sha_acrypto.txt tests/provider/evpmac_hmac_acrypto.txt \
 	2> >(grep -v -e 'ASan is ignoring requested __asan_handle_no_return' -e 'False positive error reports' \
 		-e 'google/sanitizers/issues/189' >&2) || fail "tests/provider/evp.c"
+# AES-GCM and ChaCha20-Poly1305 (tests/provider/aead.c): against the default provider.
+cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined \
+	-fno-omit-frame-pointer -o "$work/aead" tests/provider/aead.c -lcrypto
+ASAN_OPTIONS=detect_leaks=1 "$work/aead" "$modules" \
+	2> >(grep -v -e 'ASan is ignoring requested __asan_handle_no_return' -e 'False positive error reports' \
+		-e 'google/sanitizers/issues/189' >&2) || fail "tests/provider/aead.c"
 
 # --- 3. openssl enc and rand against the default provider
 hex() { od -An -tx1 -N"$2" "$1" | tr -d ' \n'; }
@@ -173,6 +183,11 @@ tls_case() { # name, then s_server/s_client options
 }
 tls_case "1.2 ECDHE-RSA-AES128-SHA256" -tls1_2 -cipher ECDHE-RSA-AES128-SHA256
 tls_case "1.2 ECDHE-RSA-AES256-SHA" -tls1_2 -cipher ECDHE-RSA-AES256-SHA
+tls_case "1.3 TLS_AES_128_GCM_SHA256" -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256
+tls_case "1.3 TLS_AES_256_GCM_SHA384" -tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384
+tls_case "1.3 TLS_CHACHA20_POLY1305_SHA256" -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256
+tls_case "1.2 ECDHE-RSA-AES128-GCM-SHA256" -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
+tls_case "1.2 ECDHE-RSA-CHACHA20-POLY1305" -tls1_2 -cipher ECDHE-RSA-CHACHA20-POLY1305
 rm -f "$work/big" "$work/recv"
 
 # --- 5. bad use through the command line: errors, never a crash

@@ -1,0 +1,280 @@
+/*
+ * aead.c - AES-128/192/256-GCM and ChaCha20-Poly1305 of the acrypto
+ * provider through the EVP API, against OpenSSL's default provider.
+ *
+ *   aead MODULE_DIR
+ *
+ *  - the fetched cipher comes from acrypto (EVP_CIPHER_get0_provider);
+ *  - random keys, nonces, AAD and message lengths (0 to 20000 bytes), AAD
+ *    and data fed in random update chunks: ciphertext and tag equal the
+ *    default provider's, and acrypto decrypts them back;
+ *  - a tampered tag, AAD or ciphertext: decryption final fails and the
+ *    output buffer is left as it was (no plaintext released);
+ *  - bad use is an error: an IV length other than 12, decryption final
+ *    without a tag, AAD after data, a second message on a used IV, a tag
+ *    asked for before final;
+ *  - a seal and an open inside an ASYNC job (the job pauses while acrypto
+ *    works) give the default provider's bytes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/async.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/provider.h>
+#include <openssl/rand.h>
+
+static int passed, failed;
+
+#define CHECK(c)                                                             \
+    do {                                                                     \
+        if (!(c)) {                                                          \
+            fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #c);   \
+            ERR_print_errors_fp(stderr);                                     \
+            failed++;                                                        \
+            return 0;                                                        \
+        }                                                                    \
+    } while (0)
+
+static OSSL_LIB_CTX *lacp, *ldef;
+static OSSL_PROVIDER *pa, *pad, *pd;
+
+static unsigned rnd(unsigned n)
+{
+    unsigned v;
+
+    RAND_bytes((unsigned char *)&v, sizeof(v));
+    return n != 0 ? v % n : 0;
+}
+
+/* Feeds buf in random chunks through update (out NULL = AAD). */
+static int feed(EVP_CIPHER_CTX *c, unsigned char *out, int *outl, const unsigned char *in, size_t len)
+{
+    size_t off = 0;
+    int total = 0, l;
+
+    while (off < len) {
+        size_t n = 1 + rnd((unsigned)(len - off));
+
+        if (!EVP_CipherUpdate(c, out != NULL ? out + total : NULL, &l, in + off, (int)n))
+            return 0;
+        if (out != NULL)
+            total += l;
+        off += n;
+    }
+    *outl = total;
+    return 1;
+}
+
+/* One seal: ct (len bytes) and a 16-byte tag; 1 on success. */
+static int seal(const EVP_CIPHER *c, const unsigned char *key, const unsigned char *iv, const unsigned char *aad,
+                size_t aadl, const unsigned char *pt, size_t len, unsigned char *ct, unsigned char *tag)
+{
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    int l = 0, f = 0, ok;
+
+    ok = x != NULL && EVP_EncryptInit_ex2(x, c, key, iv, NULL) && feed(x, NULL, &l, aad, aadl)
+         && feed(x, ct, &l, pt, len) && EVP_EncryptFinal_ex(x, ct + l, &f) && (size_t)(l + f) == len
+         && EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_GET_TAG, 16, tag) > 0;
+    EVP_CIPHER_CTX_free(x);
+    return ok;
+}
+
+/* One open; 1 when the tag verifies and len bytes come out. */
+static int open_(const EVP_CIPHER *c, const unsigned char *key, const unsigned char *iv, const unsigned char *aad,
+                 size_t aadl, const unsigned char *ct, size_t len, const unsigned char *tag, unsigned char *pt)
+{
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    int l = 0, f = 0, ok;
+
+    ok = x != NULL && EVP_DecryptInit_ex2(x, c, key, iv, NULL)
+         && EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_SET_TAG, 16, (void *)tag) > 0 && feed(x, NULL, &l, aad, aadl)
+         && feed(x, pt, &l, ct, len) && EVP_DecryptFinal_ex(x, pt + l, &f) && (size_t)(l + f) == len;
+    EVP_CIPHER_CTX_free(x);
+    return ok;
+}
+
+#define MAXLEN 20000
+
+static int random_case(const EVP_CIPHER *a, const EVP_CIPHER *d, size_t keylen)
+{
+    unsigned char key[32], iv[12], aad[300], tag[16], tagd[16];
+    static unsigned char pt[MAXLEN], ct[MAXLEN], ctd[MAXLEN], back[MAXLEN], guard[MAXLEN];
+    size_t len = rnd(8) == 0 ? 0 : rnd(MAXLEN), aadl = rnd(4) == 0 ? 0 : rnd(sizeof(aad));
+    size_t i;
+
+    RAND_bytes(key, (int)keylen);
+    RAND_bytes(iv, sizeof(iv));
+    RAND_bytes(aad, sizeof(aad));
+    RAND_bytes(pt, MAXLEN);
+    CHECK(seal(a, key, iv, aad, aadl, pt, len, ct, tag));
+    CHECK(seal(d, key, iv, aad, aadl, pt, len, ctd, tagd));
+    CHECK(memcmp(ct, ctd, len) == 0 && memcmp(tag, tagd, 16) == 0);
+    CHECK(open_(a, key, iv, aad, aadl, ct, len, tag, back) && memcmp(back, pt, len) == 0);
+    /* Tampered tag, AAD, ciphertext: no plaintext. */
+    for (i = 0; i < 3; i++) {
+        unsigned char *p = i == 0 ? tag : i == 1 ? aad : ct;
+        size_t n = i == 0 ? 16 : i == 1 ? aadl : len, at;
+        unsigned char orig;
+
+        if (n == 0)
+            continue;
+        at = rnd((unsigned)n);
+        orig = p[at];
+        p[at] ^= (unsigned char)(1 + rnd(255));
+        memset(back, 0xa5, MAXLEN);
+        memset(guard, 0xa5, MAXLEN);
+        CHECK(!open_(a, key, iv, aad, aadl, ct, len, tag, back));
+        CHECK(memcmp(back, guard, MAXLEN) == 0);
+        ERR_clear_error();
+        CHECK(!open_(d, key, iv, aad, aadl, ct, len, tag, back)); /* the reference agrees */
+        ERR_clear_error();
+        p[at] = orig;
+    }
+    passed++;
+    return 1;
+}
+
+static int bad_use(const EVP_CIPHER *a)
+{
+    unsigned char key[32] = { 1 }, iv[16] = { 2 }, buf[64] = { 0 }, tag[16];
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    int l, f;
+
+    CHECK(x != NULL);
+    /* An IV length other than 12. */
+    CHECK(EVP_EncryptInit_ex2(x, a, NULL, NULL, NULL));
+    CHECK(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_SET_IVLEN, 8, NULL) <= 0);
+    ERR_clear_error();
+    CHECK(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_SET_IVLEN, 16, NULL) <= 0);
+    ERR_clear_error();
+    /* A tag before final; AAD after data; a second message on a used IV. */
+    CHECK(EVP_EncryptInit_ex2(x, a, key, iv, NULL));
+    CHECK(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_GET_TAG, 16, tag) <= 0);
+    ERR_clear_error();
+    CHECK(EVP_EncryptUpdate(x, buf, &l, buf, 10));
+    CHECK(!EVP_EncryptUpdate(x, NULL, &l, buf, 10));
+    ERR_clear_error();
+    CHECK(EVP_EncryptFinal_ex(x, buf, &f) && f == 10);
+    CHECK(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_GET_TAG, 16, tag) > 0);
+    CHECK(!EVP_EncryptUpdate(x, buf, &l, buf, 10));
+    ERR_clear_error();
+    CHECK(!EVP_EncryptFinal_ex(x, buf, &f));
+    ERR_clear_error();
+    /* Decryption final without a tag; a tag set on an encryption. */
+    CHECK(EVP_DecryptInit_ex2(x, a, key, iv, NULL));
+    CHECK(EVP_DecryptUpdate(x, buf, &l, buf, 10));
+    CHECK(!EVP_DecryptFinal_ex(x, buf, &f));
+    ERR_clear_error();
+    CHECK(EVP_EncryptInit_ex2(x, a, key, iv, NULL));
+    CHECK(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_SET_TAG, 16, tag) <= 0);
+    ERR_clear_error();
+    /* Final without a key. */
+    EVP_CIPHER_CTX_free(x);
+    CHECK((x = EVP_CIPHER_CTX_new()) != NULL);
+    CHECK(EVP_EncryptInit_ex2(x, a, NULL, NULL, NULL));
+    CHECK(!EVP_EncryptFinal_ex(x, buf, &f));
+    ERR_clear_error();
+    EVP_CIPHER_CTX_free(x);
+    passed++;
+    return 1;
+}
+
+struct jarg {
+    const EVP_CIPHER *a;
+    const unsigned char *key, *iv, *pt;
+    size_t len;
+    unsigned char *ct, *tag, *back;
+    int ok;
+};
+
+static int job_fn(void *varg)
+{
+    struct jarg *j = *(struct jarg **)varg;
+
+    j->ok = seal(j->a, j->key, j->iv, j->pt, 13, j->pt, j->len, j->ct, j->tag)
+            && open_(j->a, j->key, j->iv, j->pt, 13, j->ct, j->len, j->tag, j->back);
+    return j->ok;
+}
+
+static int async_case(const EVP_CIPHER *a, const EVP_CIPHER *d)
+{
+    unsigned char key[32], iv[12], tag[16], tagd[16];
+    static unsigned char pt[4096], ct[4096], ctd[4096], back[4096];
+    struct jarg j = { a, key, iv, pt, sizeof(pt), ct, tag, back, 0 }, *jp = &j;
+    ASYNC_JOB *job = NULL;
+    ASYNC_WAIT_CTX *w = ASYNC_WAIT_CTX_new();
+    int ret = 0, st, pauses = 0;
+
+    CHECK(w != NULL);
+    RAND_bytes(key, 32);
+    RAND_bytes(iv, 12);
+    RAND_bytes(pt, sizeof(pt));
+    while ((st = ASYNC_start_job(&job, w, &ret, job_fn, &jp, sizeof(jp))) == ASYNC_PAUSE)
+        pauses++;
+    ASYNC_WAIT_CTX_free(w);
+    CHECK(st == ASYNC_FINISH && ret == 1 && j.ok);
+    CHECK(seal(d, key, iv, pt, 13, pt, sizeof(pt), ctd, tagd));
+    CHECK(memcmp(ct, ctd, sizeof(ct)) == 0 && memcmp(tag, tagd, 16) == 0 && memcmp(back, pt, sizeof(pt)) == 0);
+    printf("aead: %s in an ASYNC job: equal to the default provider (%d pauses)\n", EVP_CIPHER_get0_name(a), pauses);
+    passed++;
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        size_t keylen;
+    } algs[] = { { "AES-128-GCM", 16 }, { "AES-192-GCM", 24 }, { "AES-256-GCM", 32 }, { "ChaCha20-Poly1305", 32 } };
+    size_t i;
+    int k;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: aead MODULE_DIR\n");
+        return 2;
+    }
+    lacp = OSSL_LIB_CTX_new();
+    ldef = OSSL_LIB_CTX_new();
+    if (lacp == NULL || ldef == NULL || !OSSL_PROVIDER_set_default_search_path(lacp, argv[1])
+        || (pa = OSSL_PROVIDER_load(lacp, "acrypto")) == NULL || (pad = OSSL_PROVIDER_load(lacp, "default")) == NULL
+        || (pd = OSSL_PROVIDER_load(ldef, "default")) == NULL || !ASYNC_init_thread(4, 4)) {
+        ERR_print_errors_fp(stderr);
+        return 1;
+    }
+    for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+        EVP_CIPHER *a = EVP_CIPHER_fetch(lacp, algs[i].name, "provider=acrypto");
+        EVP_CIPHER *d = EVP_CIPHER_fetch(ldef, algs[i].name, NULL);
+        int before = failed;
+
+        if (a == NULL || d == NULL || strcmp(OSSL_PROVIDER_get0_name(EVP_CIPHER_get0_provider(a)), "acrypto") != 0) {
+            fprintf(stderr, "%s: not fetched from acrypto\n", algs[i].name);
+            ERR_print_errors_fp(stderr);
+            return 1;
+        }
+        if (!(EVP_CIPHER_get_flags(a) & EVP_CIPH_FLAG_AEAD_CIPHER) || EVP_CIPHER_get_iv_length(a) != 12
+            || EVP_CIPHER_get_mode(a) != EVP_CIPHER_get_mode(d)) {
+            fprintf(stderr, "%s: flags, IV length or mode differ from the default provider's\n", algs[i].name);
+            failed++;
+        }
+        for (k = 0; k < 60; k++)
+            random_case(a, d, algs[i].keylen);
+        bad_use(a);
+        async_case(a, d);
+        printf("aead: %s: %d failures in 60 random cases (split updates, tampered tag/AAD/ciphertext) and bad use\n",
+               algs[i].name, failed - before);
+        EVP_CIPHER_free(a);
+        EVP_CIPHER_free(d);
+    }
+    ASYNC_cleanup_thread();
+    OSSL_PROVIDER_unload(pa);
+    OSSL_PROVIDER_unload(pad);
+    OSSL_PROVIDER_unload(pd);
+    OSSL_LIB_CTX_free(lacp);
+    OSSL_LIB_CTX_free(ldef);
+    printf("aead: %d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
