@@ -162,3 +162,35 @@ acrypto_status acp_run(acrypto_session *sess, acrypto_request *req, acrypto_comp
     acp_fill(done, &w, user);
     return w.status;
 }
+
+/*
+ * A stream update (digest or MAC): inside an ASYNC job it is submitted with
+ * acrypto_stream_update_async and the job pauses until it completes, as
+ * acp_run does for requests; outside a job it runs inline.
+ */
+acrypto_status acp_stream_update_run(acrypto_stream *st, const unsigned char *in, size_t inl)
+{
+    ASYNC_JOB *job = ASYNC_get_current_job();
+    ASYNC_WAIT_CTX *wctx;
+    struct acp_waiter w = { .efd = NULL, .done = 0, .status = ACRYPTO_STATUS_INTERNAL };
+    acrypto_status rc;
+
+    if (job == NULL || (wctx = ASYNC_get_wait_ctx(job)) == NULL || (w.efd = acp_wait_fd(wctx)) == NULL)
+        return acrypto_stream_update(st, in, inl, NULL, 0, NULL);
+    __atomic_add_fetch(&w.efd->refs, 1, __ATOMIC_ACQ_REL); /* the callback's */
+    rc = acrypto_stream_update_async(st, in, inl, NULL, 0, acp_wake, &w, 0);
+    if (rc != ACRYPTO_STATUS_OK) {
+        acp_efd_put(w.efd); /* the callback will not run */
+        if (rc == ACRYPTO_STATUS_BUSY)
+            return acrypto_stream_update(st, in, inl, NULL, 0, NULL);
+        return rc;
+    }
+    while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
+        if (!ASYNC_pause_job()) {
+            while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
+                sched_yield();
+        }
+    }
+    acp_drain_fd(w.efd->fd);
+    return w.status;
+}

@@ -157,7 +157,7 @@ int acp_mds_update(const ACP_PROV *prov, ACP_STREAM *s, const unsigned char *in,
         return 0;
     if (inl == 0)
         return 1;
-    rc = acrypto_stream_update(s->st, in != NULL ? in : empty, inl, NULL, 0, NULL);
+    rc = acp_stream_update_run(s->st, in != NULL ? in : empty, inl);
     if (rc != ACRYPTO_STATUS_OK) {
         acp_raise_status(prov, rc, what);
         return 0;

@@ -66,6 +66,9 @@ int acp_sess_live(const ACP_SESS *s);
  */
 acrypto_status acp_run(acrypto_session *sess, acrypto_request *req, acrypto_completion *done);
 
+/* A stream update, pausing the caller's ASYNC job as acp_run does. */
+acrypto_status acp_stream_update_run(acrypto_stream *st, const unsigned char *in, size_t inl);
+
 /*
  * A hash or MAC stream (acrypto_stream_*) of an operation context: bounded
  * memory whatever the message length. A stream made under another engine

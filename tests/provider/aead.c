@@ -14,7 +14,9 @@
  *    without a tag, AAD after data, a second message on a used IV, a tag
  *    asked for before final;
  *  - a seal and an open inside an ASYNC job (the job pauses while acrypto
- *    works) give the default provider's bytes.
+ *    works) give the default provider's bytes;
+ *  - SHA2-256 digest updates inside an ASYNC job pause the job (not block)
+ *    and give the default provider's digest.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +226,54 @@ static int async_case(const EVP_CIPHER *a, const EVP_CIPHER *d)
     return 1;
 }
 
+/* A SHA2-256 digest of 16 updates of 64 KiB inside an ASYNC job: the updates pause the job. */
+static unsigned char dbuf[1 << 16], dmd[32];
+
+static int digest_job(void *varg)
+{
+    EVP_MD *md = *(EVP_MD **)varg;
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    unsigned int l = 0;
+    int i, ok = m != NULL && EVP_DigestInit_ex(m, md, NULL);
+
+    for (i = 0; ok && i < 16; i++)
+        ok = EVP_DigestUpdate(m, dbuf, sizeof(dbuf));
+    ok = ok && EVP_DigestFinal_ex(m, dmd, &l) && l == 32;
+    EVP_MD_CTX_free(m);
+    return ok;
+}
+
+static int digest_async(void)
+{
+    EVP_MD *md = EVP_MD_fetch(lacp, "SHA2-256", "provider=acrypto");
+    ASYNC_JOB *job = NULL;
+    ASYNC_WAIT_CTX *w = ASYNC_WAIT_CTX_new();
+    unsigned char ref[32];
+    int ret = 0, st, pauses = 0, i;
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    EVP_MD *dm = EVP_MD_fetch(ldef, "SHA2-256", NULL);
+
+    CHECK(md != NULL && w != NULL && m != NULL && dm != NULL);
+    RAND_bytes(dbuf, sizeof(dbuf));
+    while ((st = ASYNC_start_job(&job, w, &ret, digest_job, &md, sizeof(md))) == ASYNC_PAUSE)
+        pauses++;
+    ASYNC_WAIT_CTX_free(w);
+    CHECK(st == ASYNC_FINISH && ret == 1);
+    CHECK(EVP_DigestInit_ex(m, dm, NULL));
+    for (i = 0; i < 16; i++)
+        CHECK(EVP_DigestUpdate(m, dbuf, sizeof(dbuf)));
+    CHECK(EVP_DigestFinal_ex(m, ref, NULL));
+    CHECK(memcmp(ref, dmd, 32) == 0);
+    /* The updates submitted and paused instead of blocking the job. */
+    CHECK(pauses > 0);
+    printf("aead: SHA2-256 digest updates in an ASYNC job: equal to the default provider (%d pauses)\n", pauses);
+    EVP_MD_CTX_free(m);
+    EVP_MD_free(md);
+    EVP_MD_free(dm);
+    passed++;
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -269,6 +319,7 @@ int main(int argc, char **argv)
         EVP_CIPHER_free(a);
         EVP_CIPHER_free(d);
     }
+    digest_async();
     ASYNC_cleanup_thread();
     OSSL_PROVIDER_unload(pa);
     OSSL_PROVIDER_unload(pad);
