@@ -10,6 +10,7 @@
  *    default provider's, and acrypto decrypts them back;
  *  - a tampered tag, AAD or ciphertext: decryption final fails and the
  *    output buffer is left as it was (no plaintext released);
+ *  - a context copied mid-message finishes as the original;
  *  - bad use is an error: an IV length other than 12, decryption final
  *    without a tag, AAD after data, a second message on a used IV, a tag
  *    asked for before final;
@@ -136,6 +137,39 @@ static int random_case(const EVP_CIPHER *a, const EVP_CIPHER *d, size_t keylen)
         ERR_clear_error();
         p[at] = orig;
     }
+    passed++;
+    return 1;
+}
+
+/* A context copied mid-message (EVP_CIPHER_CTX_copy) finishes as the original. */
+static int dup_case(const EVP_CIPHER *a, const EVP_CIPHER *d, size_t keylen)
+{
+    unsigned char key[32], iv[12], aad[40], pt[3000], c1[3000], c2[3000], cr[3000], t1[16], t2[16], tr[16];
+    size_t half = rnd(sizeof(pt));
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new(), *y = EVP_CIPHER_CTX_new();
+    int l1 = 0, l2 = 0, l, f1 = 0, f2 = 0;
+
+    CHECK(x != NULL && y != NULL);
+    RAND_bytes(key, (int)keylen);
+    RAND_bytes(iv, sizeof(iv));
+    RAND_bytes(aad, sizeof(aad));
+    RAND_bytes(pt, sizeof(pt));
+    CHECK(seal(d, key, iv, aad, sizeof(aad), pt, sizeof(pt), cr, tr));
+    CHECK(EVP_EncryptInit_ex2(x, a, key, iv, NULL) && EVP_EncryptUpdate(x, NULL, &l, aad, sizeof(aad)));
+    CHECK(EVP_EncryptUpdate(x, c1, &l1, pt, (int)half) && EVP_CIPHER_CTX_copy(y, x));
+    l2 = l1;
+    memcpy(c2, c1, (size_t)l1);
+    CHECK(EVP_EncryptUpdate(x, c1 + l1, &l, pt + half, (int)(sizeof(pt) - half)));
+    l1 += l;
+    CHECK(EVP_EncryptUpdate(y, c2 + l2, &l, pt + half, (int)(sizeof(pt) - half)));
+    l2 += l;
+    CHECK(EVP_EncryptFinal_ex(x, c1 + l1, &f1) && EVP_EncryptFinal_ex(y, c2 + l2, &f2));
+    CHECK(l1 + f1 == (int)sizeof(pt) && l2 + f2 == (int)sizeof(pt));
+    CHECK(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_GET_TAG, 16, t1) > 0 && EVP_CIPHER_CTX_ctrl(y, EVP_CTRL_AEAD_GET_TAG, 16, t2) > 0);
+    CHECK(memcmp(c1, cr, sizeof(pt)) == 0 && memcmp(c2, cr, sizeof(pt)) == 0);
+    CHECK(memcmp(t1, tr, 16) == 0 && memcmp(t2, tr, 16) == 0);
+    EVP_CIPHER_CTX_free(x);
+    EVP_CIPHER_CTX_free(y);
     passed++;
     return 1;
 }
@@ -312,6 +346,8 @@ int main(int argc, char **argv)
         }
         for (k = 0; k < 60; k++)
             random_case(a, d, algs[i].keylen);
+        for (k = 0; k < 5; k++)
+            dup_case(a, d, algs[i].keylen);
         bad_use(a);
         async_case(a, d);
         printf("aead: %s: %d failures in 60 random cases (split updates, tampered tag/AAD/ciphertext) and bad use\n",
