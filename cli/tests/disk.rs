@@ -189,3 +189,42 @@ fn listen_in_the_background_status_close_reopen() {
     io(&mut c, 2, 2, 0, &[], 0);
     assert!(d.acrypto(&["disk", "close", "v2"]).status.success());
 }
+
+/// `disk close` of a `--listen` volume stops its server with SIGTERM: the
+/// server syncs the backing file (what a client wrote without a flush
+/// included) and exits 0, instead of dying of the signal.
+#[test]
+fn a_stop_signal_syncs_the_backing_file_before_the_server_exits() {
+    use std::io::BufRead;
+    let d = Dir::new("signal");
+    let back = d.p("back.img");
+    std::fs::write(&back, vec![0u8; 1 << 20]).unwrap();
+    std::fs::write(d.p("key"), (0..64u8).collect::<Vec<_>>()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_acrypto"))
+        .args(["disk", "open", s(&back), "sig", "--cipher", "aes-xts-plain64", "--key-size", "512"])
+        .args(["--key-file", s(&d.p("key")), "--listen", "127.0.0.1:0", "--foreground"])
+        .env("ACRYPTO_RUN_DIR", d.p("run"))
+        .env("ACRYPTO_DEVICES", "soft:2")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    assert!(d.p("run/sig.json").exists(), "the server writes its state");
+    let data: Vec<u8> = (0..32768u32).map(|i| (i % 253) as u8).collect();
+    let mut c = handshake(&addr);
+    assert_eq!(io(&mut c, 1, 1, 4096, &data, data.len() as u32).0, 0, "write, no flush");
+    let k = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(k.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "the server exits 0 after a SIGTERM, not of the signal: {err}");
+    assert!(err.contains("backing file synced"), "{err}");
+    assert!(!d.p("run/sig.json").exists(), "the state file is removed");
+    let ct = std::fs::read(&back).unwrap();
+    assert_ne!(&ct[4096..4096 + data.len()], &data[..], "stored encrypted");
+    assert_ne!(&ct[4096..4096 + data.len()], &vec![0u8; data.len()][..], "the write reached the file");
+}

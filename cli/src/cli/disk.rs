@@ -346,6 +346,24 @@ fn open(o: &OpenArgs, engine: impl FnOnce() -> CliResult<Engine>) -> CliResult<(
         let local = l.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| addr.clone());
         st["listen"] = json!(local);
         write_state(&st)?;
+        // A stop signal (`disk close` sends SIGTERM) syncs what clients
+        // wrote without a flush before the server exits.
+        let (v, sp) = (vol.clone(), state_path.clone());
+        acrypto_blk::on_stop_signal(move |sig| {
+            let synced = v.flush();
+            let _ = fs::remove_file(&sp);
+            match synced {
+                Ok(()) => {
+                    eprintln!("acrypto: signal {sig}: backing file synced, server stopped");
+                    std::process::exit(0)
+                }
+                Err(e) => {
+                    eprintln!("acrypto: signal {sig}: syncing the backing file failed: {e}");
+                    std::process::exit(1)
+                }
+            }
+        })
+        .ctx("stop signal handler")?;
         ready(&local);
         acrypto_blk::nbd::listen(l, vol).map_err(|e| fail!("listen {local}: {e}"))
     } else {
@@ -355,6 +373,18 @@ fn open(o: &OpenArgs, engine: impl FnOnce() -> CliResult<Engine>) -> CliResult<(
             let _ = kernel::disconnect(&att.dev);
             let _ = att.wait();
             return Err(e);
+        }
+        // A stop signal disconnects the device: the transmission loop ends,
+        // the backing file is synced and the key dropped as for `disk close`.
+        let dev = att.dev.clone();
+        let handler = acrypto_blk::on_stop_signal(move |sig| {
+            eprintln!("acrypto: signal {sig}: disconnecting {}", dev.display());
+            let _ = kernel::disconnect(&dev);
+        });
+        if let Err(e) = handler {
+            let _ = kernel::disconnect(&att.dev);
+            let _ = att.wait();
+            return Err(fail!("stop signal handler: {e}"));
         }
         ready(&att.dev.display().to_string());
         att.wait().map_err(|e| fail!("{}: {e}", o.name))

@@ -27,6 +27,58 @@ pub use crypt::SectorCipher;
 pub use spec::{CipherSpec, IvMode, Mode};
 pub use volume::Volume;
 
+/// The write end of the pipe [`on_stop_signal`]'s handler writes to.
+static STOP_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    let fd = STOP_PIPE.load(std::sync::atomic::Ordering::Relaxed);
+    let b = sig as u8;
+    // SAFETY: write(2) is async-signal-safe; `b` lives for the call.
+    let _ = unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+}
+
+/// Runs `stop` (on a thread of its own, once) when the process gets
+/// SIGTERM, SIGINT or SIGHUP, instead of dying at once: a server syncs its
+/// backing file before it exits (`acrypto disk close` of a `--listen`
+/// volume sends SIGTERM), so writes the client never flushed are on disk
+/// too. The handler only writes the signal's number to a pipe.
+///
+/// # Errors
+/// The pipe's, the thread's or sigaction's.
+pub fn on_stop_signal(stop: impl FnOnce(i32) + Send + 'static) -> std::io::Result<()> {
+    use std::io::Read;
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array it is given.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fds[0] is a fresh descriptor that nothing else owns.
+    let mut rx = unsafe { std::fs::File::from_raw_fd(fds[0]) };
+    STOP_PIPE.store(fds[1], std::sync::atomic::Ordering::Relaxed);
+    std::thread::Builder::new().name("stop-signal".into()).spawn(move || {
+        let mut b = [0u8; 1];
+        if rx.read_exact(&mut b).is_ok() {
+            stop(i32::from(b[0]));
+        }
+    })?;
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: a zeroed sigaction is valid; the handler is an
+        // extern "C" fn that only calls write(2).
+        let r = unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut())
+        };
+        if r < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Asks the server process `pid` to stop (SIGTERM).
 ///
 /// # Errors
