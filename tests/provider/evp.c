@@ -775,9 +775,26 @@ static void test_macs(void)
         CHECK(l2 == lr && memcmp(m2, ref2, lr) == 0);
         CHECK(mac_once(d, "SHA256", key, 32, msg, 1000, ref2, &lr, 0));
         CHECK(l1 == lr && memcmp(m1, ref2, lr) == 0 && l3 == lr && memcmp(m3, ref2, lr) == 0);
-        /* Bad use: an unsupported digest, final without init. */
+        /*
+         * A digest acrypto lacks (SHA2-512) is handed to the default
+         * provider's HMAC, mid-context (the key set before goes with it):
+         * the same MAC as the default provider's.
+         */
         {
-            OSSL_PARAM bad[] = { OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA512", 0), OSSL_PARAM_END };
+            OSSL_PARAM p512[] = { OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA512", 0), OSSL_PARAM_END };
+
+            CHECK(EVP_MAC_init(ctx, NULL, 0, p512) && EVP_MAC_update(ctx, msg, 1000)
+                  && EVP_MAC_final(ctx, m2, &l2, sizeof(m2)));
+            CHECK(mac_once(d, "SHA512", key, 32, msg, 1000, ref2, &lr, 0));
+            CHECK(l2 == 64 && l2 == lr && memcmp(m2, ref2, lr) == 0);
+            /* and back to SHA2-256 on acrypto */
+            CHECK(EVP_MAC_init(ctx, NULL, 0, params) && EVP_MAC_update(ctx, msg, 1000)
+                  && EVP_MAC_final(ctx, m2, &l2, sizeof(m2)));
+            CHECK(l2 == 32 && memcmp(m2, m1, 32) == 0);
+        }
+        /* Bad use: a digest no provider has, final without init. */
+        {
+            OSSL_PARAM bad[] = { OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, "NO-SUCH-DIGEST", 0), OSSL_PARAM_END };
             EVP_MAC_CTX *fresh = EVP_MAC_CTX_new(a);
 
             CHECK_ERR(EVP_MAC_init(ctx, key, 32, bad));
