@@ -86,7 +86,6 @@ static OSSL_FUNC_cipher_final_fn acp_aead_final;
 static OSSL_FUNC_cipher_cipher_fn acp_aead_cipher;
 static OSSL_FUNC_cipher_get_ctx_params_fn acp_aead_get_ctx_params;
 static OSSL_FUNC_cipher_set_ctx_params_fn acp_aead_set_ctx_params;
-static OSSL_FUNC_cipher_gettable_params_fn acp_aead_gettable_params;
 static OSSL_FUNC_cipher_gettable_ctx_params_fn acp_aead_gettable_ctx_params;
 static OSSL_FUNC_cipher_settable_ctx_params_fn acp_aead_settable_ctx_params;
 
@@ -584,51 +583,6 @@ fail:
     return 0;
 }
 
-static const OSSL_PARAM acp_aead_known_gettable[] = {
-    OSSL_PARAM_uint(OSSL_CIPHER_PARAM_MODE, NULL),
-    OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, NULL),
-    OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, NULL),
-    OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_BLOCK_SIZE, NULL),
-    OSSL_PARAM_int(OSSL_CIPHER_PARAM_AEAD, NULL),
-    OSSL_PARAM_int(OSSL_CIPHER_PARAM_CUSTOM_IV, NULL),
-    OSSL_PARAM_int(OSSL_CIPHER_PARAM_CTS, NULL),
-    OSSL_PARAM_int(OSSL_CIPHER_PARAM_TLS1_MULTIBLOCK, NULL),
-    OSSL_PARAM_int(OSSL_CIPHER_PARAM_HAS_RAND_KEY, NULL),
-    OSSL_PARAM_END
-};
-
-static const OSSL_PARAM *acp_aead_gettable_params(void *provctx)
-{
-    (void)provctx;
-    return acp_aead_known_gettable;
-}
-
-static int acp_aead_get_params(OSSL_PARAM params[], const ACP_AEAD_INFO *info)
-{
-    OSSL_PARAM *p;
-
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_MODE)) != NULL && !OSSL_PARAM_set_uint(p, info->mode))
-        return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_KEYLEN)) != NULL && !OSSL_PARAM_set_size_t(p, info->keylen))
-        return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_IVLEN)) != NULL
-        && !OSSL_PARAM_set_size_t(p, ACP_AEAD_IVLEN))
-        return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_BLOCK_SIZE)) != NULL && !OSSL_PARAM_set_size_t(p, 1))
-        return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_AEAD)) != NULL && !OSSL_PARAM_set_int(p, 1))
-        return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_CUSTOM_IV)) != NULL && !OSSL_PARAM_set_int(p, 1))
-        return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_CTS)) != NULL && !OSSL_PARAM_set_int(p, 0))
-        return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_TLS1_MULTIBLOCK)) != NULL && !OSSL_PARAM_set_int(p, 0))
-        return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_HAS_RAND_KEY)) != NULL && !OSSL_PARAM_set_int(p, 0))
-        return 0;
-    return 1;
-}
-
 static const OSSL_PARAM acp_aead_known_gettable_ctx[] = {
     OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, NULL),
     OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, NULL),
@@ -675,7 +629,8 @@ static const OSSL_PARAM *acp_aead_settable_ctx_params(void *cctx, void *provctx)
     }                                                                                          \
     static int acp_aget_params_##lc(OSSL_PARAM params[])                                       \
     {                                                                                          \
-        return acp_aead_get_params(params, &acp_ainfo_##lc);                                   \
+        return acp_cipher_params(params, acp_ainfo_##lc.mode, acp_ainfo_##lc.keylen,           \
+                                 ACP_AEAD_IVLEN, 1, 1, 1);                                     \
     }                                                                                          \
     const OSSL_DISPATCH acp_fns_##lc[] = {                                                     \
         { OSSL_FUNC_CIPHER_NEWCTX, (void (*)(void))acp_anewctx_##lc },                         \
@@ -687,7 +642,7 @@ static const OSSL_PARAM *acp_aead_settable_ctx_params(void *cctx, void *provctx)
         { OSSL_FUNC_CIPHER_FINAL, (void (*)(void))acp_aead_final },                            \
         { OSSL_FUNC_CIPHER_CIPHER, (void (*)(void))acp_aead_cipher },                          \
         { OSSL_FUNC_CIPHER_GET_PARAMS, (void (*)(void))acp_aget_params_##lc },                 \
-        { OSSL_FUNC_CIPHER_GETTABLE_PARAMS, (void (*)(void))acp_aead_gettable_params },        \
+        { OSSL_FUNC_CIPHER_GETTABLE_PARAMS, (void (*)(void))acp_cipher_gettable_params },        \
         { OSSL_FUNC_CIPHER_GET_CTX_PARAMS, (void (*)(void))acp_aead_get_ctx_params },          \
         { OSSL_FUNC_CIPHER_SET_CTX_PARAMS, (void (*)(void))acp_aead_set_ctx_params },          \
         { OSSL_FUNC_CIPHER_GETTABLE_CTX_PARAMS, (void (*)(void))acp_aead_gettable_ctx_params }, \

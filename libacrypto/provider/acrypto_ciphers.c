@@ -72,7 +72,6 @@ static OSSL_FUNC_cipher_final_fn acp_stream_final;
 static OSSL_FUNC_cipher_cipher_fn acp_cipher_cipher;
 static OSSL_FUNC_cipher_get_ctx_params_fn acp_cipher_get_ctx_params;
 static OSSL_FUNC_cipher_set_ctx_params_fn acp_cipher_set_ctx_params;
-static OSSL_FUNC_cipher_gettable_params_fn acp_cipher_gettable_params;
 static OSSL_FUNC_cipher_gettable_ctx_params_fn acp_cipher_gettable_ctx_params;
 static OSSL_FUNC_cipher_settable_ctx_params_fn acp_cipher_settable_ctx_params;
 
@@ -675,31 +674,29 @@ static const OSSL_PARAM acp_cipher_known_gettable[] = {
     OSSL_PARAM_END
 };
 
-static const OSSL_PARAM *acp_cipher_gettable_params(void *provctx)
+const OSSL_PARAM *acp_cipher_gettable_params(void *provctx)
 {
     (void)provctx;
     return acp_cipher_known_gettable;
 }
 
-static int acp_cipher_get_params(OSSL_PARAM params[], const ACP_CIPHER_INFO *info)
+int acp_cipher_params(OSSL_PARAM params[], unsigned int mode, size_t keylen, size_t ivlen, size_t blocksize,
+                      int aead, int custom_iv)
 {
     OSSL_PARAM *p;
 
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_MODE)) != NULL && !OSSL_PARAM_set_uint(p, info->mode))
+    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_MODE)) != NULL && !OSSL_PARAM_set_uint(p, mode))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_KEYLEN)) != NULL
-        && !OSSL_PARAM_set_size_t(p, info->keylen))
+    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_KEYLEN)) != NULL && !OSSL_PARAM_set_size_t(p, keylen))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_IVLEN)) != NULL
-        && !OSSL_PARAM_set_size_t(p, info->ivlen))
+    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_IVLEN)) != NULL && !OSSL_PARAM_set_size_t(p, ivlen))
         return 0;
     if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_BLOCK_SIZE)) != NULL
-        && !OSSL_PARAM_set_size_t(p, info->blocksize))
+        && !OSSL_PARAM_set_size_t(p, blocksize))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_AEAD)) != NULL && !OSSL_PARAM_set_int(p, 0))
+    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_AEAD)) != NULL && !OSSL_PARAM_set_int(p, aead))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_CUSTOM_IV)) != NULL
-        && !OSSL_PARAM_set_int(p, info->mode == EVP_CIPH_XTS_MODE))
+    if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_CUSTOM_IV)) != NULL && !OSSL_PARAM_set_int(p, custom_iv))
         return 0;
     if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_CTS)) != NULL && !OSSL_PARAM_set_int(p, 0))
         return 0;
@@ -754,7 +751,9 @@ static const OSSL_PARAM *acp_cipher_settable_ctx_params(void *cctx, void *provct
     }                                                                                           \
     static int acp_get_params_##lc(OSSL_PARAM params[])                                         \
     {                                                                                           \
-        return acp_cipher_get_params(params, &acp_info_##lc);                                   \
+        const ACP_CIPHER_INFO *i = &acp_info_##lc;                                              \
+        return acp_cipher_params(params, i->mode, i->keylen, i->ivlen, i->blocksize, 0,         \
+                                 i->mode == EVP_CIPH_XTS_MODE);                                 \
     }                                                                                           \
     static const OSSL_DISPATCH acp_fns_##lc[] = {                                               \
         { OSSL_FUNC_CIPHER_NEWCTX, (void (*)(void))acp_newctx_##lc },                           \

@@ -90,6 +90,12 @@ int acp_mds_copy(ACP_STREAM *out, const ACP_STREAM *in);
 /* Frees the stream if it belongs to the current engine, then clears s. */
 void acp_mds_free(ACP_STREAM *s);
 
+/* A cipher's get_params (acrypto_ciphers.c), for both cipher files: the
+ * algorithm's fixed parameters, and the table of their names. */
+OSSL_FUNC_cipher_gettable_params_fn acp_cipher_gettable_params;
+int acp_cipher_params(OSSL_PARAM params[], unsigned int mode, size_t keylen, size_t ivlen, size_t blocksize,
+                      int aead, int custom_iv);
+
 /* Dispatch tables of the families. */
 extern const OSSL_ALGORITHM acp_ciphers[];
 /* acrypto_aead.c: AES-GCM and ChaCha20-Poly1305 (listed in acp_ciphers). */
