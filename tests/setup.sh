@@ -30,6 +30,8 @@ if [ -z "$pkgs" ]; then
 	pkgs="$pkgs nbd-client e2fsprogs mount iproute2"
 	# /usr/bin/time: max RSS of a streamed digest (tests/provider/run.sh)
 	pkgs="$pkgs time"
+	# the disk benchmark (tests/vm/disk.sh bench) beside dd
+	pkgs="$pkgs fio"
 fi
 
 need=""

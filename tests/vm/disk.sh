@@ -168,18 +168,28 @@ listen() {
 	cleanup
 }
 
-# The benchmark (tests/vm/run.sh bench): sequential dd bs=1M with O_DIRECT
+# The benchmark (tests/vm/run.sh bench): sequential dd bs=1M with O_DIRECT (and
+# fio's sequential 1 MiB direct psync jobs)
 # through dm-crypt and through acrypto's /dev/nbdN, same cipher, same
 # backing file, same guest; MiB/s and the ratio acrypto / dm-crypt.
 ddrate() { # dd args...: MiB/s from dd's byte count and seconds
 	dd "$@" 2>&1 | awk '/bytes/ && / s,/ { for (i = 1; i <= NF; i++) if ($(i) == "s," || $(i) ~ /^s,$/) s = $(i - 1); printf "%.1f", $1 / 1048576 / s }'
 }
+fiorate() { # read|write: MiB/s of fio's sequential 1 MiB direct psync job on $dev
+	fio --name=acrypto-bench --filename="$dev" --rw="$1" --bs=1M --size=${mib}M --direct=1 --ioengine=psync 2>&1 |
+		sed -n 's/.*BW=\([0-9.]*\)\([KMG]\)iB\/s.*/\1 \2/p' | head -1 |
+		awk '{ f = $2 == "K" ? 1 / 1024 : ($2 == "G" ? 1024 : 1); printf "%.1f", $1 * f }'
+}
+ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
 bench() {
 	mib=${DISK_BENCH_MIB:-64}
 	rm -f $w/back.img
 	truncate -s $((mib + 1))M $w/back.img
 	head -c 64 /dev/urandom >$w/key
 	echo "disk bench: dd bs=1M count=$mib oflag/iflag=direct, backing file on tmpfs, engine ${ACRYPTO_DEVICES:-soft (one device per core)}"
+	fio=$(command -v fio || true)
+	[ -n "$fio" ] && echo "disk bench: fio --rw=write|read --bs=1M --size=${mib}M --direct=1 --ioengine=psync" ||
+		echo "disk bench: no fio (tests/setup.sh installs it): dd only"
 	echo "kernel dm-crypt driver: $(grep -A3 'name *: xts(aes)' /proc/crypto | sed -n 's/driver *: //p' | head -1) (/proc/crypto, highest priority)"
 	for c in "aes-xts-plain64 512 512" "aes-xts-plain64 512 4096" "aes-cbc-essiv:sha256 256 512"; do
 		set -- $c
@@ -188,14 +198,18 @@ bench() {
 		dm_open
 		dw=$(ddrate if=/dev/zero of="$dev" bs=1M count=$mib oflag=direct)
 		dr=$(ddrate if="$dev" of=/dev/null bs=1M count=$mib iflag=direct)
+		[ -n "$fio" ] && fdw=$(fiorate write) && fdr=$(fiorate read)
 		dm_close
 		opts=$k
 		acrypto_open
 		aw=$(ddrate if=/dev/zero of="$dev" bs=1M count=$mib oflag=direct)
 		ar=$(ddrate if="$dev" of=/dev/null bs=1M count=$mib iflag=direct)
+		[ -n "$fio" ] && faw=$(fiorate write) && far=$(fiorate read)
 		acrypto_close
-		echo "$1 $2-bit sector $3: write dm-crypt $dw MiB/s, acrypto ($dev) $aw MiB/s, ratio $(echo "$aw $dw" | awk '{ printf "%.2f", $1 / $2 }');" \
-			"read dm-crypt $dr MiB/s, acrypto $ar MiB/s, ratio $(echo "$ar $dr" | awk '{ printf "%.2f", $1 / $2 }')"
+		echo "$1 $2-bit sector $3: dd write dm-crypt $dw MiB/s, acrypto ($dev) $aw MiB/s, ratio $(ratio "$aw" "$dw");" \
+			"dd read dm-crypt $dr MiB/s, acrypto $ar MiB/s, ratio $(ratio "$ar" "$dr")"
+		[ -n "$fio" ] && echo "$1 $2-bit sector $3: fio write dm-crypt $fdw MiB/s, acrypto $faw MiB/s, ratio $(ratio "$faw" "$fdw");" \
+			"fio read dm-crypt $fdr MiB/s, acrypto $far MiB/s, ratio $(ratio "$far" "$fdr")"
 	done
 	cleanup
 }
