@@ -47,7 +47,9 @@ fn bad_input_is_refused_in_one_line_and_changes_nothing() {
     std::fs::write(&back, &content).unwrap();
     std::fs::write(d.p("key"), (0..64u8).collect::<Vec<_>>()).unwrap();
     std::fs::write(d.p("short"), [1u8; 20]).unwrap();
+    std::fs::write(d.p("equal"), [(0..32u8).collect::<Vec<_>>(), (0..32u8).collect()].concat()).unwrap();
     let (b, k, sk) = (s(&back).to_string(), s(&d.p("key")).to_string(), s(&d.p("short")).to_string());
+    let ek = s(&d.p("equal")).to_string();
     let xts = ["--cipher", "aes-xts-plain64", "--key-size", "512"];
     let cases: Vec<(Vec<&str>, &str, i32)> = vec![
         (vec![&b, "t", "--key-file", &sk], "holds 20 bytes", 1),
@@ -58,6 +60,9 @@ fn bad_input_is_refused_in_one_line_and_changes_nothing() {
         (vec!["/nonexistent/x.img", "t", "--key-file", &k], "No such file", 1),
         (vec![&b, "../t", "--key-file", &k], "bad volume name", 2),
         (vec![&b, "t", "--key-file", &k, "--type", "luks1"], "--type luks1", 2),
+        // XTS with equal key halves: refused (IEEE 1619, OpenSSL, FIPS
+        // dm-crypt), where non-FIPS dm-crypt would take it.
+        (vec![&b, "t", "--key-file", &ek], "the two key halves must differ", 1),
     ];
     for (args, want, code) in cases {
         let mut all = vec!["disk", "open"];
