@@ -613,3 +613,45 @@ fn statistics_add_up() {
     assert_eq!((s.submitted(), s.completed(), bad.completed()), (3000, 3000, 100));
     assert!(s.latency_quantile(0.99).is_some());
 }
+
+/// A MAC step over AAD (an authenc route's, e.g. ESP's header and IV) goes
+/// only to a device that declares `mac_over_aad` (the soft device); one
+/// that does not (the scripted device, like kdev and afalg) is never given
+/// it, however many times the balancer picks, and without a declaring
+/// device the request is refused. Without AAD the scripted device takes it.
+#[test]
+fn mac_step_over_aad_goes_only_to_a_device_that_covers_aad() {
+    let plain = Scripted::new("plain", only(&[HMAC_SHA1]));
+    let ps = plain.shared.clone();
+    let e = Engine::builder()
+        .balancer(RoundRobin::default())
+        .device(plain)
+        .device(acrypto::SoftDevice::new("soft0"))
+        .build()
+        .unwrap();
+    let key = b"an hmac key".to_vec();
+    let s = e.session(SessionBuilder::new().step(HMAC_SHA1, Op::Digest, &key)).unwrap();
+    let (aad, data) = (b"header and iv".to_vec(), vec![0x5a; 100]);
+    let mut whole = aad.clone();
+    whole.extend_from_slice(&data);
+    for _ in 0..20 {
+        let r = e.run(&s, Request::new(data.clone()).with_aad(&aad)).unwrap();
+        assert_eq!(r.tag, hmac_sha1_by_hand(&key, &whole));
+    }
+    assert_eq!(ps.processed.load(Ordering::SeqCst), 0, "the device without mac_over_aad took a MAC over AAD");
+    for _ in 0..20 {
+        let r = e.run(&s, Request::new(data.clone())).unwrap();
+        assert_eq!(r.tag, hmac_sha1_by_hand(&key, &data));
+    }
+    assert!(ps.processed.load(Ordering::SeqCst) > 0, "round robin never used the scripted device");
+
+    let alone = Scripted::new("alone", only(&[HMAC_SHA1]));
+    let als = alone.shared.clone();
+    let e = Engine::builder().device(alone).build().unwrap();
+    let s = e.session(SessionBuilder::new().step(HMAC_SHA1, Op::Digest, &key)).unwrap();
+    let err = e.run(&s, Request::new(data.clone()).with_aad(&aad)).unwrap_err();
+    assert!(matches!(err, Error::NoDevice(_) | Error::DeviceBroken(_) | Error::Unsupported(_)), "{err:?}");
+    assert_eq!(als.processed.load(Ordering::SeqCst), 0);
+    let r = e.run(&s, Request::new(data.clone())).unwrap();
+    assert_eq!(r.tag, hmac_sha1_by_hand(&key, &data));
+}

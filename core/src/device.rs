@@ -107,6 +107,16 @@ pub trait Driver: Send + Sync + 'static {
         let _ = alg;
         None
     }
+    /// Whether this device's MAC step for `alg` authenticates the request's
+    /// AAD ([`Request::aad`]) before its data, as an authenc route's MAC
+    /// step needs (e.g. ESP's header and IV). `false` (the default): the
+    /// engine never gives this device a MAC step of a request with AAD
+    /// (the step goes to a device that declares it, or the request fails
+    /// with `NoDevice`), and the device refuses one it is given anyway.
+    fn mac_over_aad(&self, alg: Algorithm) -> bool {
+        let _ = alg;
+        false
+    }
     /// Stops the driver: no more work will come. Must drop the handle.
     fn detach(&self) {}
 }
@@ -121,6 +131,8 @@ pub(crate) struct DeviceInner {
     pub(crate) alg_mask: u32,
     /// The stream state family per algorithm ([`Driver::stream_family`]).
     pub(crate) stream_families: Vec<(Algorithm, Arc<str>)>,
+    /// The MACs whose step covers the request's AAD ([`Driver::mac_over_aad`]).
+    pub(crate) mac_aad_mask: u32,
     pub(crate) rate: Option<u64>,
     pub(crate) class: DeviceClass,
     pub(crate) detail: Option<String>,
@@ -176,6 +188,10 @@ impl DeviceInner {
                 .filter(|c| matches!(c.alg.kind(), OpKind::Hash | OpKind::Mac))
                 .filter_map(|c| driver.stream_family(c.alg).map(|f| (c.alg, Arc::from(f.as_str()))))
                 .collect(),
+            mac_aad_mask: caps
+                .iter()
+                .filter(|c| c.alg.kind() == OpKind::Mac && driver.mac_over_aad(c.alg))
+                .fold(0, |m, c| m | alg_bit(c.alg)),
             class: driver.class(),
             detail: driver.detail(),
             driver,
@@ -216,8 +232,12 @@ impl DeviceInner {
 
     /// Whether this device may take `request` for a step of `alg`: any
     /// one-shot request; a stream request only when it continues the
-    /// state's family (any streaming device for a stream's first request).
+    /// state's family (any streaming device for a stream's first request);
+    /// a MAC step of a request with AAD only when its MAC covers the AAD.
     pub(crate) fn takes(&self, alg: Algorithm, request: &Request) -> bool {
+        if alg.kind() == OpKind::Mac && !request.aad.is_empty() && self.mac_aad_mask & alg_bit(alg) == 0 {
+            return false;
+        }
         match &request.stream {
             None => true,
             Some(part) => match (self.stream_family(alg), &part.state) {

@@ -66,6 +66,7 @@ impl Job {
         let mut end = self.step + 1;
         while end < steps.len()
             && dev.supports(steps[end].alg)
+            && dev.takes(steps[end].alg, &self.request)
             && steps[end].device.as_ref().is_none_or(|b| *b == dev.name)
         {
             end += 1;

@@ -244,6 +244,10 @@ impl SocketCache {
                 let tfm = self.get(alg, 0, key)?;
                 tfm.cipher(step.op == Op::Encrypt, &iv, req.current_mut(), &what)
             }
+            // Not declared (`mac_over_aad`): the engine never sends one.
+            OpKind::Mac if !req.aad.is_empty() => {
+                return Err(Error::Unsupported(format!("{what}: a MAC step over AAD is not offered")))
+            }
             OpKind::Hash | OpKind::Mac => {
                 if step.op == Op::Verify {
                     check_verify_len(alg, &req.tag)?;

@@ -778,6 +778,14 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepa
             }
             alg.check_tag(step.op, &req.tag)?;
         }
+        // No stream family: the engine never sends a stream request here.
+        if req.stream.is_some() {
+            return Err(Error::Unsupported(format!("{}: kdev does not continue {alg} streams", sh.name)));
+        }
+        // Not declared (`mac_over_aad`): the engine never sends one.
+        if alg.kind() == OpKind::Mac && !req.aad.is_empty() {
+            return Err(Error::Unsupported(format!("{}: a {alg} step over AAD is not offered", sh.name)));
+        }
         if step.op == Op::Verify {
             check_verify_len(alg, &req.tag)?;
         }

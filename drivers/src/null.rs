@@ -45,6 +45,11 @@ impl Driver for NullDevice {
         "null"
     }
 
+    /// It claims every algorithm, AAD included (it computes nothing).
+    fn mac_over_aad(&self, _alg: Algorithm) -> bool {
+        true
+    }
+
     fn capabilities(&self) -> Vec<Capability> {
         Algorithm::all().map(|a| Capability::new(a, NULL_QUEUE_LEN)).collect()
     }

@@ -140,6 +140,11 @@ impl Driver for SoftDevice {
         crate::stream::soft_family(alg)
     }
 
+    /// Every software MAC step covers the request's AAD (`crypto::apply_step`).
+    fn mac_over_aad(&self, alg: Algorithm) -> bool {
+        alg.kind() == acrypto_core::OpKind::Mac
+    }
+
     fn attach(&self, dev: DeviceHandle) {
         let shared = self.shared.clone();
         let batch = self.batch;

@@ -186,6 +186,12 @@ impl Driver for ImbDevice {
         Some(format!("ipsec-mb {} {}", library().map(|l| l.version()).unwrap_or("?"), self.arch))
     }
 
+    /// A MAC over AAD runs on the software primitive (see `fill`), which
+    /// covers it.
+    fn mac_over_aad(&self, alg: Algorithm) -> bool {
+        alg.kind() == OpKind::Mac
+    }
+
     fn attach(&self, dev: DeviceHandle) {
         let Some(mgr) = lock(&self.mgr).take() else {
             dev.mark_broken("imb: attached twice");
