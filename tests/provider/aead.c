@@ -21,6 +21,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 #include <openssl/async.h>
@@ -308,6 +309,171 @@ static int digest_async(void)
     return 1;
 }
 
+/*
+ * Known answers through the provider: NIST CAVP GCM files (.rsp: Key, IV,
+ * PT, AAD, CT, Tag, FAIL) and the ChaCha20-Poly1305 files of
+ * tests/vectors (OpenSSL's evpciph records: Plaintext, Ciphertext, Result =
+ * CIPHERFINAL_ERROR; BoringSSL's: KEY, NONCE, IN, AD, CT, TAG). Every record
+ * with a 12-byte IV seals to its ciphertext and tag (unless it is a failing
+ * one) and opens back, a failing one fails at final with the output buffer
+ * untouched; an IV of another length, or a decryption tag shorter than acrypto
+ * takes (GCM 12-16 bytes), must be refused with an error (the tag's at final,
+ * releasing nothing).
+ */
+struct krec {
+    unsigned char key[32], iv[128], aad[1024], pt[4096], ct[4096], tag[16];
+    size_t keyl, ivl, aadl, ptl, ctl, tagl;
+    int fail, have_pt, have;
+};
+
+static size_t kparse(const char *v, unsigned char *out, size_t max)
+{
+    size_t n = 0;
+
+    while (*v == ' ')
+        v++;
+    if (*v == '"') {
+        const char *end = strrchr(v + 1, '"');
+
+        for (v++; end != NULL && v < end && n < max; v++)
+            out[n++] = (unsigned char)*v;
+        return n;
+    }
+    while (v[0] && v[1] && n < max && isxdigit((unsigned char)v[0])) {
+        unsigned int b;
+
+        if (sscanf(v, "%2x", &b) != 1)
+            break;
+        out[n++] = (unsigned char)b;
+        v += 2;
+    }
+    return n;
+}
+
+static int krun(const EVP_CIPHER *c, const struct krec *r, int *refused)
+{
+    unsigned char out[4096];
+    EVP_CIPHER_CTX *x;
+    int l = 0, f = 0, ok;
+    size_t i;
+
+    if (r->ivl != 12) {
+        x = EVP_CIPHER_CTX_new();
+        ok = x != NULL && EVP_EncryptInit_ex2(x, c, NULL, NULL, NULL)
+             && EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_SET_IVLEN, (int)r->ivl, NULL) > 0;
+        EVP_CIPHER_CTX_free(x);
+        CHECK(!ok && ERR_peek_last_error() != 0);
+        ERR_clear_error();
+        (*refused)++;
+        passed++;
+        return 1;
+    }
+    if (!r->fail) {
+        unsigned char tag[16];
+
+        CHECK(r->ptl == r->ctl);
+        x = EVP_CIPHER_CTX_new();
+        ok = x != NULL && EVP_EncryptInit_ex2(x, c, r->key, r->iv, NULL)
+             && (r->aadl == 0 || EVP_EncryptUpdate(x, NULL, &l, r->aad, (int)r->aadl))
+             && EVP_EncryptUpdate(x, out, &l, r->pt, (int)r->ptl) && EVP_EncryptFinal_ex(x, out + l, &f)
+             && (size_t)(l + f) == r->ptl && EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_GET_TAG, (int)r->tagl, tag) > 0;
+        EVP_CIPHER_CTX_free(x);
+        CHECK(ok && memcmp(out, r->ct, r->ctl) == 0 && memcmp(tag, r->tag, r->tagl) == 0);
+    }
+    x = EVP_CIPHER_CTX_new();
+    CHECK(x != NULL && EVP_DecryptInit_ex2(x, c, r->key, r->iv, NULL));
+    if (EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_SET_TAG, (int)r->tagl, (void *)r->tag) <= 0) {
+        EVP_CIPHER_CTX_free(x);
+        CHECK(r->tagl < 12 && ERR_peek_last_error() != 0);
+        ERR_clear_error();
+        (*refused)++;
+        passed++;
+        return 1;
+    }
+    memset(out, 0xa5, sizeof(out));
+    l = f = 0;
+    ok = (r->aadl == 0 || EVP_DecryptUpdate(x, NULL, &l, r->aad, (int)r->aadl))
+         && EVP_DecryptUpdate(x, out, &l, r->ct, (int)r->ctl) && EVP_DecryptFinal_ex(x, out + l, &f);
+    EVP_CIPHER_CTX_free(x);
+    if (r->fail || r->tagl < 12) {
+        /* a failing record, or a tag shorter than acrypto takes (refused at final) */
+        CHECK(!ok && (r->fail || ERR_peek_last_error() != 0));
+        ERR_clear_error();
+        for (i = 0; i < sizeof(out); i++)
+            CHECK(out[i] == 0xa5);
+        if (!r->fail)
+            (*refused)++;
+    } else {
+        CHECK(ok && (size_t)(l + f) == r->ctl && memcmp(out, r->pt, r->ptl) == 0);
+    }
+    passed++;
+    return 1;
+}
+
+static void known_answers(const char *cipher, const char *path, int min_records)
+{
+    EVP_CIPHER *c = EVP_CIPHER_fetch(lacp, cipher, "provider=acrypto");
+    FILE *fp = fopen(path, "r");
+    static char line[1 << 14];
+    static struct krec r;
+    int n = 0, refused = 0, before = failed;
+
+    if (c == NULL || fp == NULL) {
+        fprintf(stderr, "%s: %s: cannot open or fetch\n", cipher, path);
+        failed++;
+        EVP_CIPHER_free(c);
+        if (fp != NULL)
+            fclose(fp);
+        return;
+    }
+    memset(&r, 0, sizeof(r));
+    for (;;) {
+        char *got = fgets(line, sizeof(line), fp), *v;
+        int start = got != NULL && (strncmp(line, "Count", 5) == 0 || strncmp(line, "COUNT", 5) == 0);
+
+        if (got == NULL || start) {
+            if (r.have) {
+                n++;
+                krun(c, &r, &refused);
+            }
+            memset(&r, 0, sizeof(r));
+            r.have = start;
+            if (got == NULL)
+                break;
+            continue;
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strcmp(line, "FAIL") == 0 || strstr(line, "CIPHERFINAL_ERROR") != NULL) {
+            r.fail = 1;
+            continue;
+        }
+        if (line[0] == '#' || line[0] == '[' || (v = strchr(line, '=')) == NULL)
+            continue;
+        *v++ = '\0';
+        line[strcspn(line, " ")] = '\0';
+        if (strcmp(line, "Key") == 0 || strcmp(line, "KEY") == 0)
+            r.keyl = kparse(v, r.key, sizeof(r.key));
+        else if (strcmp(line, "IV") == 0 || strcmp(line, "NONCE") == 0)
+            r.ivl = kparse(v, r.iv, sizeof(r.iv));
+        else if (strcmp(line, "AAD") == 0 || strcmp(line, "AD") == 0)
+            r.aadl = kparse(v, r.aad, sizeof(r.aad));
+        else if (strcmp(line, "PT") == 0 || strcmp(line, "Plaintext") == 0 || strcmp(line, "IN") == 0)
+            r.ptl = kparse(v, r.pt, sizeof(r.pt)), r.have_pt = 1;
+        else if (strcmp(line, "CT") == 0 || strcmp(line, "Ciphertext") == 0)
+            r.ctl = kparse(v, r.ct, sizeof(r.ct));
+        else if (strcmp(line, "Tag") == 0 || strcmp(line, "TAG") == 0)
+            r.tagl = kparse(v, r.tag, sizeof(r.tag));
+    }
+    fclose(fp);
+    EVP_CIPHER_free(c);
+    printf("aead: %s: %d known-answer records of %s (%d refused as acrypto does not take their IV or tag length), %d failures\n",
+           cipher, n, strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path, refused, failed - before);
+    if (n < min_records) {
+        fprintf(stderr, "%s: only %d records\n", path, n);
+        failed++;
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -317,8 +483,8 @@ int main(int argc, char **argv)
     size_t i;
     int k;
 
-    if (argc != 2) {
-        fprintf(stderr, "usage: aead MODULE_DIR\n");
+    if (argc != 3) {
+        fprintf(stderr, "usage: aead MODULE_DIR VECTORS_DIR\n");
         return 2;
     }
     lacp = OSSL_LIB_CTX_new();
@@ -354,6 +520,21 @@ int main(int argc, char **argv)
                algs[i].name, failed - before);
         EVP_CIPHER_free(a);
         EVP_CIPHER_free(d);
+    }
+    {
+        static const char *gcm[][2] = { { "AES-128-GCM", "128" }, { "AES-192-GCM", "192" }, { "AES-256-GCM", "256" } };
+        char path[4096];
+
+        for (i = 0; i < 3; i++) {
+            snprintf(path, sizeof(path), "%s/aes-gcm/gcmEncryptExtIV%s.rsp", argv[2], gcm[i][1]);
+            known_answers(gcm[i][0], path, 400);
+            snprintf(path, sizeof(path), "%s/aes-gcm/gcmDecrypt%s.rsp", argv[2], gcm[i][1]);
+            known_answers(gcm[i][0], path, 400);
+        }
+        snprintf(path, sizeof(path), "%s/chacha20-poly1305/openssl.txt", argv[2]);
+        known_answers("ChaCha20-Poly1305", path, 5);
+        snprintf(path, sizeof(path), "%s/chacha20-poly1305/boringssl.txt", argv[2]);
+        known_answers("ChaCha20-Poly1305", path, 60);
     }
     digest_async();
     ASYNC_cleanup_thread();

@@ -50,10 +50,12 @@ ASAN_OPTIONS=detect_leaks=1 "$work/evp" "$modules" tests/provider/evpciph_aes_ac
 	tests/provider/evpmd_sha_acrypto.txt tests/provider/evpmac_hmac_acrypto.txt \
 	2> >(grep -v -e 'ASan is ignoring requested __asan_handle_no_return' -e 'False positive error reports' \
 		-e 'google/sanitizers/issues/189' >&2) || fail "tests/provider/evp.c"
-# AES-GCM and ChaCha20-Poly1305 (tests/provider/aead.c): against the default provider.
+# AES-GCM and ChaCha20-Poly1305 (tests/provider/aead.c): against the default provider,
+# and the known answers of tests/vectors (NIST CAVP GCM with its FAIL records,
+# OpenSSL's and BoringSSL's ChaCha20-Poly1305 records).
 cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined \
 	-fno-omit-frame-pointer -o "$work/aead" tests/provider/aead.c -lcrypto
-ASAN_OPTIONS=detect_leaks=1 "$work/aead" "$modules" \
+ASAN_OPTIONS=detect_leaks=1 "$work/aead" "$modules" tests/vectors \
 	2> >(grep -v -e 'ASan is ignoring requested __asan_handle_no_return' -e 'False positive error reports' \
 		-e 'google/sanitizers/issues/189' >&2) || fail "tests/provider/aead.c"
 
