@@ -1,14 +1,13 @@
 //! Multi-buffer AES-128-CBC encryption by lane count, without the engine:
 //! `drivers::multibuffer::cbc_encrypt_lanes` over N independent 1504-byte
 //! chains under one key, next to the single-stream `cbc` crate on the same
-//! buffers, in the same run (this is how the lane count was chosen), and
-//! the ceiling: `encrypt_blocks` on independent blocks with no chaining.
+//! buffers, in the same run (this is how the lane count was chosen).
 //!
 //! `cargo run --release --example multibuffer_lanes [SECONDS]`
 
 use acrypto::drivers::multibuffer::{cbc_encrypt_lanes, LANES};
 use aes::cipher::block_padding::NoPadding;
-use aes::cipher::{BlockEncrypt, BlockEncryptMut, KeyInit, KeyIvInit};
+use aes::cipher::{BlockEncryptMut, KeyInit, KeyIvInit};
 use std::time::Instant;
 
 const SIZE: usize = 1504;
@@ -37,14 +36,6 @@ fn main() {
         println!("{lanes:>2} lanes: {mb:.0} MB/s ({:.2}x single stream)", mb / single);
         lanes *= 2;
     }
-    // The ceiling: the same parallel block call on independent blocks
-    // with nothing to chain (what the lanes can approach at best).
-    let mut blocks = vec![aes::Block::default(); LANES * SIZE / 16];
-    let par = measure(secs, || {
-        cipher.encrypt_blocks(&mut blocks);
-        LANES * SIZE
-    });
-    println!("independent blocks (encrypt_blocks, no chaining): {par:.0} MB/s ({:.2}x single stream)", par / single);
 }
 
 /// MB/s of `f` (which returns the bytes it processed) run for `secs`.

@@ -17,8 +17,7 @@ use crate::crypto::apply_steps;
 use crate::schedule::{schedule_for, Schedule};
 use acrypto_core::{Algorithm, CipherMode, Error, Op, Request, Step};
 use aes::cipher::consts::U16;
-use aes::cipher::typenum::Unsigned;
-use aes::cipher::{Block, BlockBackend, BlockClosure, BlockEncrypt, BlockSizeUser, ParBlocks};
+use aes::cipher::{Block, BlockEncrypt, BlockSizeUser};
 use subtle::ConstantTimeEq;
 
 /// Most lanes run together (two AES-NI pipelines of 8 blocks).
@@ -91,18 +90,20 @@ pub fn cbc_encrypt_lanes_until<C>(
         // Every lane has at least this many blocks left: run them without
         // checking for the end of a lane.
         let run = data[..n].iter().map(|d| d.len()).min().unwrap_or(0);
-        // Block k of every lane: XOR into the previous ciphertext block,
-        // one parallel call for all lanes, then back into the lane. Every
-        // lane has at least `run` blocks, so `data[i][k]` is in bounds.
-        // With every lane full the lane count is a constant and the loops
-        // unroll.
-        if n == LANES {
-            lane_blocks(cipher, &mut blocks[..LANES], &mut data[..LANES], run);
-        } else {
-            lane_blocks(cipher, &mut blocks[..n], &mut data[..n], run);
-        }
-        for d in data[..n].iter_mut() {
-            *d = &mut std::mem::take(d)[run..];
+        for _ in 0..run {
+            for (b, d) in blocks[..n].iter_mut().zip(data[..n].iter()) {
+                if let Some(p) = d.first() {
+                    let x = u128::from_ne_bytes((*b).into()) ^ u128::from_ne_bytes(*p);
+                    *b = x.to_ne_bytes().into();
+                }
+            }
+            cipher.encrypt_blocks(&mut blocks[..n]);
+            for (b, d) in blocks[..n].iter().zip(data[..n].iter_mut()) {
+                if let Some((first, rest)) = std::mem::take(d).split_first_mut() {
+                    first.copy_from_slice(b);
+                    *d = rest;
+                }
+            }
         }
         for (p, b) in prog[..n].iter_mut().zip(blocks[..n].iter()) {
             if let Some(p) = p {
@@ -126,55 +127,6 @@ pub fn cbc_encrypt_lanes_until<C>(
         }
         if n < LANES && stop(n) {
             return;
-        }
-    }
-}
-
-/// Runs `run` blocks of every lane: block `k` of lane `i` is XORed into
-/// `blocks[i]` (the previous ciphertext block), all lanes go through the
-/// cipher's parallel backend, and each result is written back over the
-/// plaintext. One backend for the whole run (`encrypt_with_backend`), so
-/// each block round costs the parallel calls only, not a dispatch.
-fn lane_blocks<C>(cipher: &C, blocks: &mut [Block<C>], data: &mut [&mut [[u8; BLOCK]]], run: usize)
-where
-    C: BlockEncrypt + BlockSizeUser<BlockSize = U16>,
-{
-    cipher.encrypt_with_backend(LaneRun { blocks, data, run });
-}
-
-/// [`lane_blocks`] as a closure over the cipher's backend.
-struct LaneRun<'a, 'b> {
-    blocks: &'a mut [Block<LaneRun<'a, 'b>>],
-    data: &'a mut [&'b mut [[u8; BLOCK]]],
-    run: usize,
-}
-
-impl BlockSizeUser for LaneRun<'_, '_> {
-    type BlockSize = U16;
-}
-
-impl BlockClosure for LaneRun<'_, '_> {
-    fn call<B: BlockBackend<BlockSize = U16>>(self, backend: &mut B) {
-        let par = B::ParBlocksSize::USIZE;
-        let n = self.blocks.len();
-        // Whole parallel groups; a last partial group goes block by block
-        // (independent blocks, so they still overlap in the pipeline).
-        let whole = n - n % par;
-        for k in 0..self.run {
-            for (b, d) in self.blocks.iter_mut().zip(self.data.iter()) {
-                let x = u128::from_ne_bytes((*b).into()) ^ u128::from_ne_bytes(d[k]);
-                *b = x.to_ne_bytes().into();
-            }
-            let (groups, rest) = self.blocks.split_at_mut(whole);
-            for g in groups.chunks_exact_mut(par) {
-                backend.proc_par_blocks_inplace(ParBlocks::<B>::from_mut_slice(g));
-            }
-            for b in rest {
-                backend.proc_block_inplace(b);
-            }
-            for (b, d) in self.blocks.iter().zip(self.data.iter_mut()) {
-                d[k] = (*b).into();
-            }
         }
     }
 }
