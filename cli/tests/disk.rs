@@ -184,6 +184,29 @@ fn listen_in_the_background_status_close_reopen() {
     }
     let ct = std::fs::read(&back).unwrap();
     assert_ne!(&ct[8192..8192 + 65536], &data[..], "stored encrypted");
+    // The state file's device counters (rewritten every second) show the
+    // engine's devices ran the 64 KiB written and read: 128 sectors each way.
+    let mut seen: String;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let ran = loop {
+        let o = d.acrypto(&["disk", "status", "--json"]);
+        seen = String::from_utf8(o.stdout).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&seen).unwrap();
+        let devs = v[0]["devices"].as_array().cloned().unwrap_or_default();
+        let sum = |k: &str| devs.iter().map(|x| x[k].as_u64().unwrap()).sum::<u64>();
+        if sum("bytes") >= 2 * 65536 && sum("completed") >= 256 {
+            assert!(devs.iter().all(|x| x["failed"] == 0 && x["state"] == "active"), "{seen}");
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(ran, "the device counters of disk status never showed the I/O: {seen}");
+    let o = d.acrypto(&["disk", "status", "v1"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("  devices: ") && text.contains("requests"), "{text}");
     let o = d.acrypto(&["disk", "close", "v1"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = d.acrypto(&["disk", "status", "--json"]);

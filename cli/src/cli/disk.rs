@@ -21,7 +21,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
@@ -314,7 +314,8 @@ fn open(o: &OpenArgs, engine: impl FnOnce() -> CliResult<Engine>) -> CliResult<(
     };
     let file =
         OpenOptions::new().read(true).write(true).open(&o.backing).ctx(format_args!("{}", o.backing.display()))?;
-    let vol = Arc::new(Volume::open(file, &spec, engine()?).map_err(CliError::new)?);
+    let engine = engine()?;
+    let vol = Arc::new(Volume::open(file, &spec, engine.clone()).map_err(CliError::new)?);
     let dir = run_dir();
     fs::create_dir_all(&dir).ctx(format_args!("run directory {}", dir.display()))?;
     let state_path = dir.join(format!("{}.json", o.name));
@@ -331,9 +332,11 @@ fn open(o: &OpenArgs, engine: impl FnOnce() -> CliResult<Engine>) -> CliResult<(
         "skip": spec.iv_offset,
         "size": vol.size(),
         "pid": std::process::id(),
+        "devices": devices_json(&engine),
     });
     drop(spec);
-    let write_state = |st: &Value| fs::write(&state_path, st.to_string()).ctx(format_args!("{}", state_path.display()));
+    let state = Arc::new(StateFile { path: state_path.clone(), value: Mutex::new(None) });
+    let write_state = |st: &Value| state.publish(st.clone()).ctx(format_args!("{}", state_path.display()));
     let ready = |what: &str| {
         if std::env::var_os(READY_ENV).is_some() {
             println!("ready {what}");
@@ -348,10 +351,10 @@ fn open(o: &OpenArgs, engine: impl FnOnce() -> CliResult<Engine>) -> CliResult<(
         write_state(&st)?;
         // A stop signal (`disk close` sends SIGTERM) syncs what clients
         // wrote without a flush before the server exits.
-        let (v, sp) = (vol.clone(), state_path.clone());
+        let (v, sf) = (vol.clone(), state.clone());
         acrypto_blk::on_stop_signal(move |sig| {
             let synced = v.flush();
-            let _ = fs::remove_file(&sp);
+            sf.remove();
             match synced {
                 Ok(()) => {
                     eprintln!("acrypto: signal {sig}: backing file synced, server stopped");
@@ -365,6 +368,7 @@ fn open(o: &OpenArgs, engine: impl FnOnce() -> CliResult<Engine>) -> CliResult<(
         })
         .ctx("stop signal handler")?;
         ready(&local);
+        state.refresh_devices(engine.clone());
         acrypto_blk::nbd::listen(l, vol).map_err(|e| fail!("listen {local}: {e}"))
     } else {
         let att = kernel::attach(vol, o.nbd.as_deref()).map_err(CliError::new)?;
@@ -387,10 +391,85 @@ fn open(o: &OpenArgs, engine: impl FnOnce() -> CliResult<Engine>) -> CliResult<(
             return Err(fail!("stop signal handler: {e}"));
         }
         ready(&att.dev.display().to_string());
+        state.refresh_devices(engine.clone());
         att.wait().map_err(|e| fail!("{}: {e}", o.name))
     };
-    let _ = fs::remove_file(&state_path);
+    state.remove();
     result
+}
+
+/// How often a server rewrites its state file's device counters.
+const STATE_REFRESH: Duration = Duration::from_secs(1);
+
+/// The engine's devices and their counters, for the state file: which
+/// devices (software, kernel driver, accelerator) did the volume's work.
+fn devices_json(engine: &Engine) -> Value {
+    Value::Array(
+        engine
+            .devices()
+            .iter()
+            .map(|d| {
+                json!({
+                    "name": d.name,
+                    "driver": d.driver,
+                    "class": super::lower(d.class),
+                    "state": super::lower(d.state),
+                    "completed": d.stats.completed_ok,
+                    "failed": d.stats.completed_err,
+                    "bytes": d.stats.bytes,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// An open volume's state file, `NAME.json`: replaced whole (a temporary
+/// file renamed over it), so `disk status` never reads half of it; once
+/// removed, never written again.
+struct StateFile {
+    path: PathBuf,
+    value: Mutex<Option<Value>>,
+}
+
+impl StateFile {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Value>> {
+        self.value.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self, v: &Value) -> std::io::Result<()> {
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = self.path.with_file_name(format!(".{name}.tmp"));
+        fs::write(&tmp, v.to_string())?;
+        fs::rename(&tmp, &self.path)
+    }
+
+    fn publish(&self, v: Value) -> std::io::Result<()> {
+        let mut g = self.lock();
+        self.write(&v)?;
+        *g = Some(v);
+        Ok(())
+    }
+
+    /// Rewrites the device counters every [`STATE_REFRESH`] until the file
+    /// is removed.
+    fn refresh_devices(self: &Arc<Self>, engine: Engine) {
+        let me = Arc::downgrade(self);
+        std::thread::spawn(move || loop {
+            std::thread::sleep(STATE_REFRESH);
+            let Some(me) = me.upgrade() else { return };
+            let mut g = me.lock();
+            let Some(v) = g.as_mut() else { return };
+            v["devices"] = devices_json(&engine);
+            // A failed rewrite keeps the last good file; the next one retries.
+            let _ = me.write(v);
+        });
+    }
+
+    fn remove(&self) {
+        let mut g = self.lock();
+        *g = None;
+        let _ = fs::remove_file(&self.path);
+    }
 }
 
 /// Starts this command again with `--foreground` in its own process group
@@ -505,6 +584,24 @@ fn status(a: &StatusArgs) -> CliResult<()> {
             s["backing"].as_str().unwrap_or("?"),
             s["pid"],
         );
+        let devs: Vec<String> = s["devices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| {
+                format!(
+                    "{} ({}, {}): {} requests, {} bytes",
+                    d["name"].as_str().unwrap_or("?"),
+                    d["class"].as_str().unwrap_or("?"),
+                    d["state"].as_str().unwrap_or("?"),
+                    d["completed"],
+                    d["bytes"]
+                )
+            })
+            .collect();
+        if !devs.is_empty() {
+            println!("  devices: {}", devs.join("; "));
+        }
     }
     Ok(())
 }
