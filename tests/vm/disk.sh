@@ -11,6 +11,9 @@
 #   disk.sh badinput      refusals that change nothing
 #   disk.sh listen        --listen served to Debian's nbd-client
 #
+# With DISK_REQUIRE_DEVICE=NAME (and ACRYPTO_DEVICES naming it), every close
+# of acrypto's volume first checks that device NAME ran some of its requests.
+#
 # Runs chrooted in the host root; $B holds the acrypto binary. Every check
 # prints a RESULT line; the script exits non-zero on the first failure.
 NAME=disk DM=dmt
@@ -20,7 +23,32 @@ acrypto_open() {
 	# shellcheck disable=SC2086
 	dev=$($A disk open $w/back.img t $opts) || fail "acrypto disk open $opts"
 }
-acrypto_close() { $A disk close t || fail "acrypto disk close"; }
+acrypto_close() {
+	[ -n "${DISK_REQUIRE_DEVICE:-}" ] && device_ran "$DISK_REQUIRE_DEVICE"
+	$A disk close t || fail "acrypto disk close"
+}
+# device_ran NAME: disk status shows that device NAME of the volume's engine
+# completed requests and failed none (the counters are rewritten every second)
+device_ran() {
+	i=0
+	while :; do
+		$A disk status --json t >$w/status.json 2>/dev/null
+		got=$(/usr/bin/python3 -c '
+import json, sys
+v = json.load(open(sys.argv[1]))[0]
+d = [x for x in v["devices"] if x["name"] == sys.argv[2]]
+print("%d %d %d" % (d[0]["completed"], d[0]["failed"], sum(x["completed"] for x in v["devices"])) if d else "none")
+' $w/status.json "$1" 2>/dev/null)
+		set -- "$1" $got
+		[ "${2:-none}" = none ] && fail "disk status lists no device $1: $(cat $w/status.json)"
+		[ "$3" = 0 ] || fail "device $1 failed $3 requests"
+		[ "$2" -gt 0 ] && break
+		i=$((i + 1))
+		[ $i -lt 30 ] || fail "device $1 ran no request of the volume: $(cat $w/status.json)"
+		sleep 0.2
+	done
+	echo "  note: $1 completed $2 of the volume's $4 requests, failed none"
+}
 dm_open() {
 	# shellcheck disable=SC2086
 	cryptsetup open --type plain $dmopts $w/back.img dmt || fail "cryptsetup open --type plain $dmopts"
@@ -180,6 +208,11 @@ fiorate() { # read|write: MiB/s of fio's sequential 1 MiB direct psync job on $d
 		sed -n 's/.*BW=\([0-9.]*\)\([KMG]\)iB\/s.*/\1 \2/p' | head -1 |
 		awk '{ f = $2 == "K" ? 1 / 1024 : ($2 == "G" ? 1024 : 1); printf "%.1f", $1 * f }'
 }
+kdriver() { # NAME: the driver of NAME's highest-priority /proc/crypto entry
+	awk -v n="$1" '$1 == "name" { name = $3 } $1 == "driver" { drv = $3 }
+		$1 == "priority" && name == n && $3 + 0 > best { best = $3 + 0; out = drv }
+		END { print (out == "" ? "(not in /proc/crypto)" : out) }' /proc/crypto
+}
 ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
 bench() {
 	mib=${DISK_BENCH_MIB:-64}
@@ -190,12 +223,18 @@ bench() {
 	fio=$(command -v fio || true)
 	[ -n "$fio" ] && echo "disk bench: fio --rw=write|read --bs=1M --size=${mib}M --direct=1 --ioengine=psync" ||
 		echo "disk bench: no fio (tests/setup.sh installs it): dd only"
-	echo "kernel dm-crypt driver: $(grep -A3 'name *: xts(aes)' /proc/crypto | sed -n 's/driver *: //p' | head -1) (/proc/crypto, highest priority)"
+	echo "kernel drivers: the highest-priority /proc/crypto driver of the algorithm dm-crypt instantiated for the row"
 	for c in "aes-xts-plain64 512 512" "aes-xts-plain64 512 4096" "aes-cbc-essiv:sha256 256 512"; do
 		set -- $c
 		k="--cipher $1 --key-size $2 --key-file $w/key --sector-size $3"
 		dmopts=$k
 		dm_open
+		case $1 in
+		aes-xts-*) kalg='xts(aes)' ;;
+		aes-cbc-essiv:sha256) kalg='essiv(cbc(aes),sha256)' ;;
+		*) kalg='cbc(aes)' ;;
+		esac
+		kdrv=$(kdriver "$kalg")
 		dw=$(ddrate if=/dev/zero of="$dev" bs=1M count=$mib oflag=direct)
 		dr=$(ddrate if="$dev" of=/dev/null bs=1M count=$mib iflag=direct)
 		[ -n "$fio" ] && fdw=$(fiorate write) && fdr=$(fiorate read)
@@ -206,6 +245,7 @@ bench() {
 		ar=$(ddrate if="$dev" of=/dev/null bs=1M count=$mib iflag=direct)
 		[ -n "$fio" ] && faw=$(fiorate write) && far=$(fiorate read)
 		acrypto_close
+		echo "$1 $2-bit sector $3: dm-crypt uses $kalg = $kdrv; acrypto uses ${ACRYPTO_DEVICES:-soft}"
 		echo "$1 $2-bit sector $3: dd write dm-crypt $dw MiB/s, acrypto ($dev) $aw MiB/s, ratio $(ratio "$aw" "$dw");" \
 			"dd read dm-crypt $dr MiB/s, acrypto $ar MiB/s, ratio $(ratio "$ar" "$dr")"
 		[ -n "$fio" ] && echo "$1 $2-bit sector $3: fio write dm-crypt $fdw MiB/s, acrypto $faw MiB/s, ratio $(ratio "$faw" "$fdw");" \
