@@ -13,8 +13,10 @@
 #   4. openssl s_server/s_client, TLS 1.2 with AES-128-CBC and AES-256-CBC
 #      (encrypt-then-MAC), AES-128-GCM and ChaCha20-Poly1305, and TLS 1.3 with
 #      AES-128-GCM, AES-256-GCM and ChaCha20-Poly1305, with the provider
-#      preferred: a 64 MiB file arrives
-#      with the same hash, and acrypto's counters show it went through acrypto;
+#      preferred: a 64 MiB file client to server (s_client's stdin to
+#      s_server's stdout) and a 16 MiB file server to client (s_server -WWW
+#      serving it to s_client's GET) arrive with the same hash, and acrypto's
+#      counters on both sides show they went through acrypto;
 #   5. bad use through the openssl command is an error, not a crash.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -193,16 +195,65 @@ tls_case() { # name, then s_server/s_client options
 		|| fail "TLS $name: acrypto saw $sb bytes (server) and $cb bytes (client), less than the 64 MiB sent"
 	note "TLS $name: 64 MiB arrived intact; acrypto ran $sb bytes in s_server and $cb in s_client"
 }
-tls_case "1.2 ECDHE-RSA-AES128-SHA256" -tls1_2 -cipher ECDHE-RSA-AES128-SHA256
-tls_case "1.2 ECDHE-RSA-AES256-SHA" -tls1_2 -cipher ECDHE-RSA-AES256-SHA
-tls_case "1.3 TLS_AES_128_GCM_SHA256" -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256
+# The other direction: s_server -WWW serves a 16 MiB file from its working
+# directory to s_client's "GET /back"; s_server writes it and closes, s_client
+# (-quiet ignores its stdin's end) writes the HTTP reply to its stdout. The
+# server reads nothing from its stdin here, so the transfer cannot stall on it.
+head -c $((16 << 20)) /dev/urandom > "$work/back"
+wantb=$(sha256sum < "$work/back")
+tls_back() { # name, then s_server/s_client options
+	local name=$1
+	shift
+	port=$((port + 1))
+	rm -f "$work/s.st" "$work/c.st" "$work/recv"
+	(cd "$work" && ACRYPTO_PROVIDER_STATS=$work/s.st exec timeout 120 openssl s_server "${PT[@]}" -accept "$port" \
+		-naccept 1 -WWW -cert "$work/cert.pem" -key "$work/key.pem" -quiet "$@" < /dev/null > /dev/null 2> "$work/s.err") &
+	local spid=$! i hexport
+	hexport=$(printf '%04X' "$port")
+	for i in $(seq 100); do
+		grep -qi ":$hexport 00000000:0000 0A\|:$hexport 00000000000000000000000000000000:0000 0A" \
+			/proc/net/tcp /proc/net/tcp6 2> /dev/null && break
+		sleep 0.1
+	done
+	printf 'GET /back HTTP/1.0\r\n\r\n' | ACRYPTO_PROVIDER_STATS=$work/c.st timeout 120 openssl s_client "${PT[@]}" \
+		-connect "127.0.0.1:$port" -quiet -nocommands "$@" > "$work/recv" 2> "$work/c.err" || {
+		cat "$work/c.err" >&2
+		fail "TLS $name: server to client: s_client"
+	}
+	wait "$spid" || {
+		cat "$work/s.err" >&2
+		fail "TLS $name: server to client: s_server -WWW"
+	}
+	# The reply: an HTTP/1.0 200 header, an empty line, then the file.
+	local got head
+	head=$(head -c 17 "$work/recv" | tr -d '\r\n')
+	[ "$head" = "HTTP/1.0 200 ok" ] || fail "TLS $name: server to client: the reply begins '$head', not HTTP/1.0 200 ok"
+	got=$(tail -c $((16 << 20)) "$work/recv" | sha256sum)
+	[ "$got" = "$wantb" ] && [ "$(stat -c %s "$work/recv")" -lt $(((16 << 20) + 200)) ] || {
+		cat "$work/s.err" "$work/c.err" >&2
+		fail "TLS $name: server to client, the 16 MiB file arrived changed ($(stat -c %s "$work/recv") bytes with the header)"
+	}
+	local sb cb
+	sb=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' "$work/s.st")
+	cb=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' "$work/c.st")
+	[ "${sb:-0}" -ge $((16 << 20)) ] && [ "${cb:-0}" -ge $((16 << 20)) ] \
+		|| fail "TLS $name: server to client, acrypto saw $sb bytes (server) and $cb bytes (client), less than the 16 MiB sent"
+	note "TLS $name: 16 MiB server to client arrived intact; acrypto ran $sb bytes in s_server and $cb in s_client"
+}
+tls_both() {
+	tls_case "$@"
+	tls_back "$@"
+}
+tls_both "1.2 ECDHE-RSA-AES128-SHA256" -tls1_2 -cipher ECDHE-RSA-AES128-SHA256
+tls_both "1.2 ECDHE-RSA-AES256-SHA" -tls1_2 -cipher ECDHE-RSA-AES256-SHA
+tls_both "1.3 TLS_AES_128_GCM_SHA256" -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256
 # Its key schedule asks acrypto's HMAC for SHA2-384, which acrypto hands to
 # the default provider's HMAC.
-tls_case "1.3 TLS_AES_256_GCM_SHA384" -tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384
-tls_case "1.3 TLS_CHACHA20_POLY1305_SHA256" -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256
-tls_case "1.2 ECDHE-RSA-AES128-GCM-SHA256" -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
-tls_case "1.2 ECDHE-RSA-CHACHA20-POLY1305" -tls1_2 -cipher ECDHE-RSA-CHACHA20-POLY1305
-rm -f "$work/big" "$work/recv"
+tls_both "1.3 TLS_AES_256_GCM_SHA384" -tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384
+tls_both "1.3 TLS_CHACHA20_POLY1305_SHA256" -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256
+tls_both "1.2 ECDHE-RSA-AES128-GCM-SHA256" -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
+tls_both "1.2 ECDHE-RSA-CHACHA20-POLY1305" -tls1_2 -cipher ECDHE-RSA-CHACHA20-POLY1305
+rm -f "$work/big" "$work/back" "$work/recv"
 
 # --- 5. bad use through the command line: errors, never a crash
 bad() { # expect a clean failure (exit 1), not a signal
