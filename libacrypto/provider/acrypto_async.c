@@ -118,6 +118,22 @@ static void acp_drain_fd(int fd)
     } while (n < 0 && errno == EINTR);
 }
 
+/*
+ * Pauses the current job until the callback marked *w done (a resume that
+ * finds it still running pauses again), then empties the descriptor.
+ */
+static void acp_wait(struct acp_waiter *w)
+{
+    while (!__atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
+        if (!ASYNC_pause_job()) {
+            /* Cannot pause (no job after all): wait for the callback instead. */
+            while (!__atomic_load_n(&w->done, __ATOMIC_ACQUIRE))
+                sched_yield();
+        }
+    }
+    acp_drain_fd(w->efd->fd);
+}
+
 static void acp_fill(acrypto_completion *done, const struct acp_waiter *w, void *user)
 {
     if (done != NULL) {
@@ -151,14 +167,7 @@ acrypto_status acp_run(acrypto_session *sess, acrypto_request *req, acrypto_comp
         return st;
     }
 
-    while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
-        if (!ASYNC_pause_job()) {
-            /* Cannot pause (no job after all): wait on the descriptor instead. */
-            while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
-                sched_yield();
-        }
-    }
-    acp_drain_fd(w.efd->fd);
+    acp_wait(&w);
     acp_fill(done, &w, user);
     return w.status;
 }
@@ -185,12 +194,34 @@ acrypto_status acp_stream_update_run(acrypto_stream *st, const unsigned char *in
             return acrypto_stream_update(st, in, inl, NULL, 0, NULL);
         return rc;
     }
-    while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
-        if (!ASYNC_pause_job()) {
-            while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
-                sched_yield();
-        }
+    acp_wait(&w);
+    return w.status;
+}
+
+/*
+ * A stream's end (the digest or MAC into tag): inside an ASYNC job it is
+ * submitted with acrypto_stream_finish_async and the job pauses until it
+ * completes, as for updates; outside a job it runs inline.
+ */
+acrypto_status acp_stream_finish_run(acrypto_stream *st, unsigned char *tag, size_t tag_cap, size_t *tag_len)
+{
+    ASYNC_JOB *job = ASYNC_get_current_job();
+    ASYNC_WAIT_CTX *wctx;
+    struct acp_waiter w = { .efd = NULL, .done = 0, .status = ACRYPTO_STATUS_INTERNAL };
+    acrypto_status rc;
+
+    if (job == NULL || (wctx = ASYNC_get_wait_ctx(job)) == NULL || (w.efd = acp_wait_fd(wctx)) == NULL)
+        return acrypto_stream_finish(st, NULL, 0, NULL, tag, tag_cap, tag_len);
+    __atomic_add_fetch(&w.efd->refs, 1, __ATOMIC_ACQ_REL); /* the callback's */
+    rc = acrypto_stream_finish_async(st, NULL, 0, tag, tag_cap, acp_wake, &w, 0);
+    if (rc != ACRYPTO_STATUS_OK) {
+        acp_efd_put(w.efd); /* the callback will not run; the stream is as it was */
+        if (rc == ACRYPTO_STATUS_BUSY)
+            return acrypto_stream_finish(st, NULL, 0, NULL, tag, tag_cap, tag_len);
+        return rc;
     }
-    acp_drain_fd(w.efd->fd);
+    acp_wait(&w);
+    if (tag_len != NULL)
+        *tag_len = w.tag_len;
     return w.status;
 }

@@ -172,7 +172,7 @@ int acp_mds_final(const ACP_PROV *prov, ACP_STREAM *s, unsigned char *out, size_
 
     if (!acp_mds_usable(prov, s, what))
         return 0;
-    rc = acrypto_stream_finish(s->st, NULL, 0, NULL, out, len, &got);
+    rc = acp_stream_finish_run(s->st, out, len, &got);
     acp_mds_free(s);
     if (rc != ACRYPTO_STATUS_OK || got != len) {
         acp_raise_status(prov, rc != ACRYPTO_STATUS_OK ? rc : ACRYPTO_STATUS_INTERNAL, what);

@@ -69,6 +69,9 @@ acrypto_status acp_run(acrypto_session *sess, acrypto_request *req, acrypto_comp
 /* A stream update, pausing the caller's ASYNC job as acp_run does. */
 acrypto_status acp_stream_update_run(acrypto_stream *st, const unsigned char *in, size_t inl);
 
+/* A stream's end (digest or MAC into tag), pausing the caller's ASYNC job as acp_run does. */
+acrypto_status acp_stream_finish_run(acrypto_stream *st, unsigned char *tag, size_t tag_cap, size_t *tag_len);
+
 /*
  * A hash or MAC stream (acrypto_stream_*) of an operation context: bounded
  * memory whatever the message length. A stream made under another engine

@@ -261,19 +261,33 @@ static int async_case(const EVP_CIPHER *a, const EVP_CIPHER *d)
     return 1;
 }
 
-/* A SHA2-256 digest of 16 updates of 64 KiB inside an ASYNC job: the updates pause the job. */
+/*
+ * A SHA2-256 digest of 16 updates of 64 KiB inside an ASYNC job: the updates
+ * pause the job. Then 32 digests of 1000 bytes each, equal to the default
+ * provider's: their finals pause the job too (counted while in_final is set).
+ */
 static unsigned char dbuf[1 << 16], dmd[32];
+static volatile int in_final;
+static EVP_MD *dmd_default;
 
 static int digest_job(void *varg)
 {
     EVP_MD *md = *(EVP_MD **)varg;
     EVP_MD_CTX *m = EVP_MD_CTX_new();
+    unsigned char small[32], ref[32];
     unsigned int l = 0;
     int i, ok = m != NULL && EVP_DigestInit_ex(m, md, NULL);
 
     for (i = 0; ok && i < 16; i++)
         ok = EVP_DigestUpdate(m, dbuf, sizeof(dbuf));
     ok = ok && EVP_DigestFinal_ex(m, dmd, &l) && l == 32;
+    for (i = 0; ok && i < 32; i++) {
+        ok = EVP_DigestInit_ex(m, md, NULL) && EVP_DigestUpdate(m, dbuf + i, 1000);
+        in_final = 1;
+        ok = ok && EVP_DigestFinal_ex(m, small, &l) && l == 32;
+        in_final = 0;
+        ok = ok && EVP_Digest(dbuf + i, 1000, ref, NULL, dmd_default, NULL) && memcmp(small, ref, 32) == 0;
+    }
     EVP_MD_CTX_free(m);
     return ok;
 }
@@ -284,14 +298,17 @@ static int digest_async(void)
     ASYNC_JOB *job = NULL;
     ASYNC_WAIT_CTX *w = ASYNC_WAIT_CTX_new();
     unsigned char ref[32];
-    int ret = 0, st, pauses = 0, i;
+    int ret = 0, st, pauses = 0, final_pauses = 0, i;
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     EVP_MD *dm = EVP_MD_fetch(ldef, "SHA2-256", NULL);
 
     CHECK(md != NULL && w != NULL && m != NULL && dm != NULL);
+    dmd_default = dm;
     RAND_bytes(dbuf, sizeof(dbuf));
-    while ((st = ASYNC_start_job(&job, w, &ret, digest_job, &md, sizeof(md))) == ASYNC_PAUSE)
+    while ((st = ASYNC_start_job(&job, w, &ret, digest_job, &md, sizeof(md))) == ASYNC_PAUSE) {
         pauses++;
+        final_pauses += in_final;
+    }
     ASYNC_WAIT_CTX_free(w);
     CHECK(st == ASYNC_FINISH && ret == 1);
     CHECK(EVP_DigestInit_ex(m, dm, NULL));
@@ -299,9 +316,11 @@ static int digest_async(void)
         CHECK(EVP_DigestUpdate(m, dbuf, sizeof(dbuf)));
     CHECK(EVP_DigestFinal_ex(m, ref, NULL));
     CHECK(memcmp(ref, dmd, 32) == 0);
-    /* The updates submitted and paused instead of blocking the job. */
-    CHECK(pauses > 0);
-    printf("aead: SHA2-256 digest updates in an ASYNC job: equal to the default provider (%d pauses)\n", pauses);
+    /* The updates and the finals submitted and paused instead of blocking the job. */
+    CHECK(pauses > final_pauses && final_pauses > 0);
+    printf("aead: SHA2-256 digest updates and finals in an ASYNC job: equal to the default provider "
+           "(%d pauses, %d of them in 32 finals)\n",
+           pauses, final_pauses);
     EVP_MD_CTX_free(m);
     EVP_MD_free(md);
     EVP_MD_free(dm);
