@@ -353,6 +353,9 @@ fn open(o: &OpenArgs, engine: impl FnOnce() -> CliResult<Engine>) -> CliResult<(
         // wrote without a flush before the server exits.
         let (v, sf) = (vol.clone(), state.clone());
         acrypto_blk::on_stop_signal(move |sig| {
+            // The key goes (zeroized) before the process does, after the
+            // I/O in progress; then what was written is synced.
+            v.shred();
             let synced = v.flush();
             sf.remove();
             match synced {

@@ -7,22 +7,34 @@ use crate::spec::{CipherSpec, IvMode, Mode};
 use acrypto::{
     Algorithm, CipherMode, Completion, CompletionQueue, Engine, Error, Op, Request, Session, SessionBuilder,
 };
+use std::sync::{PoisonError, RwLock};
 
 /// A volume's cipher on an engine: sessions for both directions (the key
 /// is copied into them and zeroized when they drop) and the IV rule.
 pub struct SectorCipher {
     engine: Engine,
-    enc: Session,
-    dec: Session,
-    /// aes-256-ecb encryption under SHA-256 of the key (essiv only).
-    essiv: Option<Session>,
+    /// `None` once shredded: every later I/O fails.
+    keys: RwLock<Option<Keys>>,
     ivs: IvSectors,
     sector_size: usize,
 }
 
+/// The sessions holding the volume's keys.
+struct Keys {
+    enc: Session,
+    dec: Session,
+    /// aes-256-ecb encryption under SHA-256 of the key (essiv only).
+    essiv: Option<Session>,
+}
+
 impl std::fmt::Debug for SectorCipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SectorCipher").field("ivs", &self.ivs).field("essiv", &self.essiv.is_some()).finish()
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        f.debug_struct("SectorCipher")
+            .field("ivs", &self.ivs)
+            .field("essiv", &keys.as_ref().is_some_and(|k| k.essiv.is_some()))
+            .field("shredded", &keys.is_none())
+            .finish()
     }
 }
 
@@ -58,9 +70,7 @@ impl SectorCipher {
         };
         Ok(SectorCipher {
             engine,
-            enc,
-            dec,
-            essiv,
+            keys: RwLock::new(Some(Keys { enc, dec, essiv })),
             ivs: IvSectors { sector_size: spec.sector_size, iv_offset: spec.iv_offset, large: spec.iv_large_sectors },
             sector_size: spec.sector_size as usize,
         })
@@ -77,11 +87,16 @@ impl SectorCipher {
     /// # Errors
     /// The engine's, for essiv.
     pub fn ivs(&self, first: u64, n: usize) -> Result<Vec<u8>, Error> {
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        self.ivs_with(keys.as_ref().ok_or_else(shredded)?, first, n)
+    }
+
+    fn ivs_with(&self, keys: &Keys, first: u64, n: usize) -> Result<Vec<u8>, Error> {
         let mut blocks = Vec::with_capacity(n * IV_LEN);
         for i in 0..n as u64 {
             blocks.extend_from_slice(&plain64(self.ivs.number(first.wrapping_add(i))));
         }
-        match &self.essiv {
+        match &keys.essiv {
             None => Ok(blocks),
             Some(s) => Ok(self.engine.run(s, Request::new(blocks))?.data),
         }
@@ -90,9 +105,12 @@ impl SectorCipher {
     /// Encrypts whole sectors starting at data sector `first`.
     ///
     /// # Errors
-    /// `InvalidLength` when `data` is not whole sectors; the engine's.
+    /// `InvalidLength` when `data` is not whole sectors; the engine's;
+    /// `InvalidArgument` once the keys were shredded.
     pub fn encrypt(&self, first: u64, data: Vec<u8>) -> Result<Vec<u8>, Error> {
-        self.process(&self.enc, first, data)
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let k = keys.as_ref().ok_or_else(shredded)?;
+        self.process(k, &k.enc, first, data)
     }
 
     /// Decrypts whole sectors starting at data sector `first`.
@@ -100,10 +118,22 @@ impl SectorCipher {
     /// # Errors
     /// As [`encrypt`](Self::encrypt).
     pub fn decrypt(&self, first: u64, data: Vec<u8>) -> Result<Vec<u8>, Error> {
-        self.process(&self.dec, first, data)
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let k = keys.as_ref().ok_or_else(shredded)?;
+        self.process(k, &k.dec, first, data)
     }
 
-    fn process(&self, s: &Session, first: u64, mut data: Vec<u8>) -> Result<Vec<u8>, Error> {
+    /// Drops the sessions, and with them the key (zeroized when the
+    /// engine lets go of its last copy), once the I/O in progress has
+    /// finished; every later I/O fails. For a server that stops without
+    /// unwinding (a stop signal ends the process).
+    pub fn shred(&self) {
+        let keys = self.keys.write().unwrap_or_else(PoisonError::into_inner).take();
+        drop(keys);
+        let _ = self.engine.wait_idle();
+    }
+
+    fn process(&self, keys: &Keys, s: &Session, first: u64, mut data: Vec<u8>) -> Result<Vec<u8>, Error> {
         let ss = self.sector_size;
         if !data.len().is_multiple_of(ss) {
             return Err(Error::InvalidLength(format!(
@@ -115,7 +145,7 @@ impl SectorCipher {
         if n == 0 {
             return Ok(data);
         }
-        let ivs = self.ivs(first, n)?;
+        let ivs = self.ivs_with(keys, first, n)?;
         let cq = CompletionQueue::new();
         let items: Vec<(Request, Completion)> = data
             .chunks(ss)
@@ -165,4 +195,8 @@ impl SectorCipher {
             None => Ok(data),
         }
     }
+}
+
+fn shredded() -> Error {
+    Error::InvalidArgument("the volume's keys were shredded (the volume is closing)".into())
 }

@@ -140,6 +140,13 @@ impl Volume {
         Ok(())
     }
 
+    /// Drops the volume's keys (zeroized) once the I/O in progress has
+    /// finished; every later read or write fails with `EIO`. See
+    /// [`SectorCipher::shred`].
+    pub fn shred(&self) {
+        self.cipher.shred();
+    }
+
     /// Syncs the backing file's data to stable storage.
     ///
     /// # Errors

@@ -143,6 +143,18 @@ fn sectors_on_disk_are_dm_crypt_s() {
         assert_eq!(vol.read(0, size as u32).unwrap(), plain, "case {k}: read back");
         let s = c.sector as u64;
         assert_eq!(vol.read(3 * s, 2 * s as u32).unwrap(), plain[3 * s as usize..5 * s as usize]);
+        // Shredded (a stop signal's path): the keys are gone, every I/O
+        // fails and nothing more is written.
+        vol.shred();
+        for r in [vol.read(0, s as u32).map(drop), vol.write(0, vec![0; s as usize], true)] {
+            match r {
+                Err(acrypto_blk::volume::IoError::Failed(m)) => assert!(m.contains("shredded"), "{m}"),
+                other => panic!("case {k}: I/O after shred gave {other:?}"),
+            }
+        }
+        let mut after = vec![0u8; disk.len()];
+        f.read_exact_at(&mut after, 0).unwrap();
+        assert!(after == disk, "case {k}: a write after shred reached the disk");
         std::fs::remove_file(path).unwrap();
     }
 }
