@@ -25,6 +25,9 @@ if [ "$mode" = bench ]; then
 	# The disk port against dm-crypt (tests/vm/disk.sh).
 	echo
 	B=$B sh "$(dirname "$0")/disk.sh" bench 2>&1
+	# The ESP port against kernel-to-kernel xfrm (tests/vm/esp.sh).
+	echo
+	B=$B sh "$(dirname "$0")/esp.sh" bench 2>&1
 	echo "BENCH END"
 	exit 0
 fi

@@ -275,6 +275,9 @@ mods="$mods nbd dm_mod dm_crypt essiv loop ext4"
 mods="$mods gcm ghash-generic ghash-clmulni-intel chacha20poly1305 chacha_generic chacha-x86_64 poly1305_generic poly1305-x86_64 algif_aead"
 # the virtio-crypto accelerator (qemu_extra below)
 mods="$mods virtio_crypto"
+# the ESP port's tests (esp.sh): TUN, veth and dummy links, xfrm and ESP with
+# its IV generators (the GCM modules are above; drbg gives them stdrng)
+mods="$mods tun veth dummy xfrm_algo xfrm_user esp4 authenc echainiv seqiv"
 : >"$ird/modules.list"
 for m in $mods; do
 	modprobe --show-depends -S "$KVER" "$m" 2>/dev/null | awk '$1 == "insmod" { print $2 }'
