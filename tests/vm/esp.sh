@@ -206,6 +206,15 @@ xfrm_stat_errors() { # NS: the non-zero lines of /proc/net/xfrm_stat
 	ip netns exec "$1" cat /proc/net/xfrm_stat | awk '$2 != 0'
 }
 
+# tcpdump on acrypto's end of the veth (the wire between the two sides). Not
+# on the kernel's end: there the packets xfrm decapsulated come in again,
+# from veth-kx, and a packet socket sees them in the clear.
+capture() {
+	nsa tcpdump -i veth-ac -n -U -Z root -w $w/veth.pcap >$w/tcpdump.txt 2>&1 &
+	tcpd=$!
+	pids="$pids $tcpd"
+}
+
 ping_both() { # WHAT
 	nsa ping -c 3 -i 0.2 -W 5 203.0.113.1 >$w/ping.txt 2>&1 ||
 		{ sed 's/^/  note: /' $w/ping.txt; fail "$1: ping 203.0.113.1 from acrypto's side"; }
@@ -230,9 +239,7 @@ suite() {
 	net_up 1500
 	kernel_peer "$s"
 	acrypto_up "$s" 64 1400
-	nsk tcpdump -i veth-kx -n -U -Z root -w $w/veth.pcap >$w/tcpdump.txt 2>&1 &
-	tcpd=$!
-	pids="$pids $tcpd"
+	capture
 	sleep 1
 	# First: acrypto's pings, so that the kernel's packets 1 and 2 of SA
 	# 0x2001 are the echo replies (the captured packets of kernel-esp.txt).
@@ -267,9 +274,7 @@ tamper() {
 	net_up 1500
 	kernel_peer "$s"
 	acrypto_up "$s" 64 1400
-	nsk tcpdump -i veth-kx -n -U -Z root -w $w/veth.pcap >$w/tcpdump.txt 2>&1 &
-	tcpd=$!
-	pids="$pids $tcpd"
+	capture
 	sleep 1
 	ping_both "$s"
 	status_json $w/before.json
