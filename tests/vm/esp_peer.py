@@ -7,10 +7,11 @@ are taken from what tcpdump captured on the veth, never made up.
                                    (the kernel decapsulates ESP in UDP only
                                    for such a socket); READY is created once
                                    it is bound; runs until killed
-  esp_peer.py check PCAP           every IPv4 packet on the veth is ESP in UDP
+  esp_peer.py check PCAP [LABEL]   every IPv4 packet on the veth is ESP in UDP
                                    4500 <-> 4500 of SPI 0x1001 (from
                                    192.0.2.1) or 0x2001 (from 192.0.2.2);
-                                   prints the counts
+                                   prints the counts; with LABEL, also the
+                                   kernel's first two packets (as dump)
   esp_peer.py dump PCAP SRC SPI N  the first N ESP packets (from the SPI on)
                                    from SRC with SPI, in hex, one a line
   esp_peer.py inject PCAP SRC DST  resends ESP packets captured from SRC to
@@ -105,7 +106,7 @@ def esp_packets(path, src, spi):
                 yield p[5]
 
 
-def check(path):
+def check(path, label=None):
     n = {ACRYPTO: 0, KERNEL: 0}
     other = []
     non_ip = {}
@@ -126,7 +127,13 @@ def check(path):
           f"(spi 0x{SPI_IN:x}), {arp} ARP, {len(other)} other IPv4, other ethertypes {non_ip or 'none'}")
     for o in other[:10]:
         print(f"  note: not ESP: {o}")
-    if other or non_ip or not n[ACRYPTO] or not n[KERNEL]:
+    bad = other or non_ip or not n[ACRYPTO] or not n[KERNEL]
+    if label:
+        first = [p.hex() for _, p in zip(range(2), esp_packets(path, KERNEL, SPI_IN))]
+        for h in first:
+            print(f"{label} {h}")
+        bad = bad or len(first) != 2
+    if bad:
         sys.exit(1)
 
 
@@ -186,7 +193,8 @@ def xfrm_states(text):
     out = {}
     for block in ("\n" + text).split("\nsrc ")[1:]:
         st = {}
-        words = block.split()
+        # ip -s prints numbers as "0x00001001(4097)": the hex part
+        words = [w.split("(")[0] if w.startswith("0x") else w for w in block.split()]
         for i, w in enumerate(words):
             if w == "spi":
                 st["spi"] = int(words[i + 1], 16)
