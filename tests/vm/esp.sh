@@ -248,8 +248,11 @@ iperf_server() {
 suite() {
 	s=$1
 	net_up 1500
+	phase "$s: namespaces"
 	kernel_peer "$s"
+	phase "$s: the kernel's xfrm"
 	acrypto_up "$s" 64 1400
+	phase "$s: acrypto esp up"
 	capture
 	phase "$s: up"
 	# First: acrypto's pings, so that the kernel's packets 1 and 2 of SA
@@ -287,8 +290,11 @@ suite() {
 tamper() {
 	s=$1
 	net_up 1500
+	phase "$s: namespaces"
 	kernel_peer "$s"
+	phase "$s: the kernel's xfrm"
 	acrypto_up "$s" 64 1400
+	phase "$s: acrypto esp up"
 	capture
 	ping_both "$s"
 	phase "$s: up, ping both ways"
