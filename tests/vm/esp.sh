@@ -30,7 +30,7 @@ set -u
 B=${B:?}
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 here=$(cd "$(dirname "$0")" && pwd)
-PY=/usr/bin/python3
+PY=python3
 PEER="$PY $here/esp_peer.py"
 w=/run/esp-test
 # iperf3 makes its temporary file there (the host's /tmp is read-only)
@@ -40,6 +40,22 @@ mkdir -p $w
 # every call is slow.
 A=/run/acrypto-esp-bin
 [ -x $A ] || cp "$B/acrypto" $A || exit 1
+# The same for the tools and their libraries: every run of a program from
+# the 9p mount reads it and its libraries from the host again, seconds in
+# the emulated guest (python finds its library under /usr still).
+TOOLS=/run/esp-tools
+if [ ! -f $TOOLS/done ]; then
+	mkdir -p $TOOLS/bin $TOOLS/lib
+	for t in ip ping iperf3 tcpdump python3 awk sed grep cat sleep date wc tail sh; do
+		p=$(command -v $t) || continue
+		cp -L "$p" $TOOLS/bin/$t
+		ldd "$p" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | while read -r l; do
+			[ -f "$TOOLS/lib/${l##*/}" ] || cp -L "$l" $TOOLS/lib/
+		done
+	done
+	touch $TOOLS/done
+fi
+export PATH=$TOOLS/bin:$PATH LD_LIBRARY_PATH=$TOOLS/lib PYTHONHOME=/usr
 tag=${T_TAG:-}
 RUN=$w/run
 NAME=esp-t
@@ -113,12 +129,12 @@ net_up() {
 	ip netns add ac && ip netns add kx || fail "ip netns add"
 	for n in ac kx; do
 		ip netns exec $n sh -c 'for f in /proc/sys/net/ipv6/conf/*/disable_ipv6; do echo 1 >$f; done' 2>/dev/null
-		ip netns exec $n ip link set lo up
 	done
 	ip link add veth-ac netns ac mtu "$1" type veth peer name veth-kx netns kx mtu "$1" || fail "ip link add veth"
-	nsa ip addr add 192.0.2.1/24 dev veth-ac && nsa ip link set veth-ac up &&
-		nsk ip addr add 192.0.2.2/24 dev veth-kx && nsk ip link set veth-kx up ||
-		fail "veth addresses"
+	printf '%s\n' "link set lo up" "addr add 192.0.2.1/24 dev veth-ac" "link set veth-ac up" |
+		ip -n ac -b - || fail "ac: addresses"
+	printf '%s\n' "link set lo up" "addr add 192.0.2.2/24 dev veth-kx" "link set veth-kx up" |
+		ip -n kx -b - || fail "kx: addresses"
 }
 
 # xfrm_side NS LOCAL REMOTE LNET RNET LADDR VETH OUTSPI OUTALG INSPI INALG:
@@ -126,26 +142,22 @@ net_up() {
 # network, the inner address on dummy0, the encap socket)
 xfrm_side() {
 	ns=$1 local=$2 remote=$3 lnet=$4 rnet=$5 laddr=$6 veth=$7
-	# shellcheck disable=SC2086 # the algorithm words are split on purpose
-	ip netns exec $ns ip xfrm state add src $local dst $remote proto esp spi $8 mode tunnel $9 \
-		encap espinudp 4500 4500 0.0.0.0 || fail "$ns: ip xfrm state add spi $8 $9"
-	# shellcheck disable=SC2086
-	ip netns exec $ns ip xfrm state add src $remote dst $local proto esp spi ${10} mode tunnel ${11} \
-		replay-window 32 encap espinudp 4500 4500 0.0.0.0 || fail "$ns: ip xfrm state add spi ${10} ${11}"
-	ip netns exec $ns ip xfrm policy add src $lnet dst $rnet dir out \
-		tmpl src $local dst $remote proto esp spi $8 mode tunnel || fail "$ns: ip xfrm policy out"
-	ip netns exec $ns ip xfrm policy add src $rnet dst $lnet dir in \
-		tmpl src $remote dst $local proto esp spi ${10} mode tunnel || fail "$ns: ip xfrm policy in"
-	ip netns exec $ns ip link add dummy0 type dummy && ip netns exec $ns ip addr add $laddr/32 dev dummy0 &&
-		ip netns exec $ns ip link set dummy0 up || fail "$ns: dummy0"
-	ip netns exec $ns ip route add $rnet dev $veth src $laddr || fail "$ns: route to $rnet"
+	# one ip for all (each run of a program is slow in the emulated guest)
+	printf '%s\n' \
+		"xfrm state add src $local dst $remote proto esp spi $8 mode tunnel $9 encap espinudp 4500 4500 0.0.0.0" \
+		"xfrm state add src $remote dst $local proto esp spi ${10} mode tunnel ${11} replay-window 32 encap espinudp 4500 4500 0.0.0.0" \
+		"xfrm policy add src $lnet dst $rnet dir out tmpl src $local dst $remote proto esp spi $8 mode tunnel" \
+		"xfrm policy add src $rnet dst $lnet dir in tmpl src $remote dst $local proto esp spi ${10} mode tunnel" \
+		"link add dummy0 type dummy" "addr add $laddr/32 dev dummy0" "link set dummy0 up" \
+		"route add $rnet dev $veth src $laddr" |
+		ip -n $ns -b - || fail "$ns: xfrm states and policies (spi $8 $9, spi ${10} ${11}), dummy0, route"
 	rm -f $w/ready.$ns
 	ip netns exec $ns $PEER hold $w/ready.$ns &
 	pids="$pids $!"
 	i=0
 	while [ ! -f $w/ready.$ns ]; do
 		i=$((i + 1))
-		[ $i -gt 100 ] && fail "$ns: the UDP_ENCAP_ESPINUDP socket is not up"
+		[ $i -gt 300 ] && fail "$ns: the UDP_ENCAP_ESPINUDP socket is not up"
 		sleep 0.1
 	done
 }
@@ -239,7 +251,7 @@ iperf_server() {
 	i=0
 	until nsk sh -c 'cat /proc/net/tcp' | awk '$4 == "0A"' | grep -q ':1451 '; do
 		i=$((i + 1))
-		[ $i -gt 100 ] && fail "iperf3 server did not start"
+		[ $i -gt 300 ] && fail "iperf3 server did not start"
 		sleep 0.1
 	done
 }

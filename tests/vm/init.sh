@@ -130,7 +130,7 @@ walk() {
 
 if [ "$MODE" = bench ]; then
 	if insmod /acrypto.ko; then
-		BENCH_SECS=$BENCH_SECS RUST_TESTS=$RUST_TESTS chroot /host /bin/sh "$HERE/guest.sh" bench "$BUILD"
+		BENCH_SECS=$BENCH_SECS BENCH_ONLY=$BENCH_ONLY RUST_TESTS=$RUST_TESTS chroot /host /bin/sh "$HERE/guest.sh" bench "$BUILD"
 		rmmod acrypto
 	else
 		say "insmod acrypto failed"
