@@ -341,21 +341,16 @@ T=${ESP_BENCH_SECS:-3}
 # UDP packets/s received at 64 and 1400 bytes of payload
 measure() {
 	nsa iperf3 -c 203.0.113.1 -t $T -J >$w/b-tcp.json 2>&1 || { tail -3 $w/b-tcp.json; echo "  $1: iperf3 TCP failed"; return 1; }
-	tcp=$($PEER json $w/b-tcp.json end.sum_received.bits_per_second)
 	for l in 64 1400; do
-		nsa iperf3 -c 203.0.113.1 -u -l $l -b 0 -t $T -J >$w/b-udp$l.json 2>&1 || { tail -3 $w/b-udp$l.json; echo "  $1: iperf3 UDP $l failed"; return 1; }
-		eval "udp$l=\$($PY -c 'import json,sys; s=json.load(open(sys.argv[1]))[\"end\"][\"sum\"]; print((s[\"packets\"] - s[\"lost_packets\"]) / s[\"seconds\"])' $w/b-udp$l.json)"
+		nsa iperf3 -c 203.0.113.1 -u -l $l -b 0 -t $T -J >$w/b-udp$l.json 2>&1 ||
+			{ tail -3 $w/b-udp$l.json; echo "  $1: iperf3 UDP $l failed"; return 1; }
 	done
-	# shellcheck disable=SC2154 # set by the eval above
-	printf '  %-34s %10.1f %12.0f %12.0f\n' "$1" "$(echo "$tcp" | awk '{ print $1 / 1e6 }')" "$udp64" "$udp1400"
-	echo "$tcp $udp64 $udp1400" >$w/last.txt
+	$PEER row "$1" $w/b-tcp.json $w/b-udp64.json $w/b-udp1400.json $w/last.txt
 }
 bench() {
 	echo "esp bench: iperf3 -t $T from 198.51.100.1 (netns ac) to 203.0.113.1 (netns kx) over a veth (mtu 1600)," \
 		"inner mtu 1500; acrypto devices ${ESP_DEVICES:-soft:1}"
-	echo "  the kernel's drivers: cbc(aes) $(grep -A3 'name *: cbc(aes)' /proc/crypto | sed -n 's/driver *: //p' | head -1)," \
-		"gcm $(grep -A3 'name *: rfc4106(gcm(aes))' /proc/crypto | sed -n 's/driver *: //p' | head -1)"
-	printf '  %-34s %10s %12s %12s\n' "" "TCP Mbit/s" "UDP64 pkt/s" "UDP1400 pkt/s"
+	printf '  %-38s %10s %12s %13s\n' "" "TCP Mbit/s" "UDP64 pkt/s" "UDP1400 pkt/s"
 	for s in sha1 sha256 gcm; do
 		net_up 1600
 		kernel_peer $s
@@ -370,7 +365,7 @@ bench() {
 		iperf_server
 		measure "$s acrypto-esp (batch 64) <-> kernel" || { cleanup; continue; }
 		read -r at a64 a1400 <$w/last.txt
-		echo "$at $kt $a64 $k64 $a1400 $k1400" | awk '{ printf "  %-34s %10.2f %12.2f %12.2f\n", "ratio acrypto / kernel", $1 / $2, $3 / $4, $5 / $6 }'
+		echo "$at $kt $a64 $k64 $a1400 $k1400" | awk '{ printf "  %-38s %10.2f %12.2f %13.2f\n", "ratio acrypto / kernel", $1 / $2, $3 / $4, $5 / $6 }'
 		cleanup
 	done
 	for b in 1 8 32 64; do
@@ -383,6 +378,8 @@ bench() {
 		$PY -c 'import json,sys; t=json.load(open(sys.argv[1]))[0]; print("    average batch %.1f packets (%d batches)" % (t["batched_packets"] / max(t["batches"], 1), t["batches"]))' $w/status.json
 		cleanup
 	done
+	echo "  the kernel's drivers (/proc/crypto, highest priority): $(grep -A3 'name *: authenc(hmac(sha1),cbc(aes))' /proc/crypto | sed -n 's/driver *: //p' | head -1)," \
+		"$(grep -A3 'name *: rfc4106(gcm(aes))' /proc/crypto | sed -n 's/driver *: //p' | head -1)"
 }
 
 case ${1:-} in

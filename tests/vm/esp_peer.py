@@ -33,6 +33,10 @@ are taken from what tcpdump captured on the veth, never made up.
                                    state before and after; P and S:
                                    XfrmInStateProtoError and
                                    XfrmInStateSeqError before and after)
+  esp_peer.py row LABEL TCP UDP64 UDP1400 OUT
+                                   a benchmark row from iperf3 -J files
+                                   (Mbit/s, UDP packets/s received), also
+                                   written to OUT
   esp_peer.py json FILE EXPR       one value out of a JSON file (iperf3 -J):
                                    EXPR is a path like end.sum_received.bytes
 """
@@ -283,6 +287,19 @@ def dropped(before, after, xfrm_before, xfrm_after, p0, p1, s0, s1):
     sys.exit(1 if bad else 0)
 
 
+def row(label, tcp, udp64, udp1400, out):
+    """One benchmark row from iperf3 -J files: TCP goodput (receiver's
+    Mbit/s) and UDP packets per second received (sent less lost)."""
+    t = json.load(open(tcp))["end"]["sum_received"]["bits_per_second"] / 1e6
+    rates = []
+    for f in (udp64, udp1400):
+        u = json.load(open(f))["end"]["sum"]
+        rates.append((u["packets"] - u["lost_packets"]) / u["seconds"])
+    print(f"  {label:<38} {t:10.1f} {rates[0]:12.0f} {rates[1]:13.0f}")
+    with open(out, "w") as o:
+        print(t, *rates, file=o)
+
+
 def json_value(path, expr):
     v = json.load(open(path))
     for k in expr.split("."):
@@ -292,4 +309,4 @@ def json_value(path, expr):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"hold": hold, "check": check, "dump": dump, "inject": inject, "agree": agree, "dropped": dropped, "json": json_value}[cmd](*args)
+    {"hold": hold, "check": check, "dump": dump, "inject": inject, "agree": agree, "dropped": dropped, "row": row, "json": json_value}[cmd](*args)
