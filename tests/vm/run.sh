@@ -290,6 +290,21 @@ done | awk '!seen[$0]++' | while read -r ko; do
 	esac
 	echo "$b" >>"$ird/modules.list"
 done
+# The ESP port's tests (esp.sh) run these tools many times, and a program
+# run from the 9p mount is read from the host again each time (seconds in
+# the emulated guest): copies of them and their libraries travel in the
+# initramfs, and init.sh mounts them at /run/esp-tools in the chroot.
+if grep -q 'esp\.sh' "$build/manifest" || [ "$mode" = bench ]; then
+	mkdir -p "$ird/esp-tools/bin" "$ird/esp-tools/lib"
+	for t in ip ping iperf3 tcpdump python3 awk sed grep cat sleep date wc tail sh; do
+		p=$(command -v "$t") || { log "esp tests: no $t (tests/setup.sh installs it)"; continue; }
+		cp -L "$p" "$ird/esp-tools/bin/$t"
+		ldd "$p" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | while read -r l; do
+			[ -f "$ird/esp-tools/lib/${l##*/}" ] || cp -L "$l" "$ird/esp-tools/lib/"
+		done
+	done
+	touch "$ird/esp-tools/done"
+fi
 cat >"$ird/cfg" <<EOF
 MODE=$mode
 BUILD=$build
