@@ -297,9 +297,11 @@ done
 if grep -q 'esp\.sh' "$build/manifest" || [ "$mode" = bench ]; then
 	mkdir -p "$ird/esp-tools/bin" "$ird/esp-tools/lib"
 	for t in ip ping iperf3 tcpdump python3 awk sed grep cat sleep date wc tail sh; do
-		p=$(command -v "$t") || { log "esp tests: no $t (tests/setup.sh installs it)"; continue; }
+		# the system's (the guest's PATH), not a shim of this shell's PATH
+		p=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$t") ||
+			{ log "esp tests: no $t (tests/setup.sh installs it)"; continue; }
 		cp -L "$p" "$ird/esp-tools/bin/$t"
-		ldd "$p" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | while read -r l; do
+		{ ldd "$p" || true; } | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | while read -r l; do
 			[ -f "$ird/esp-tools/lib/${l##*/}" ] || cp -L "$l" "$ird/esp-tools/lib/"
 		done
 	done
