@@ -32,6 +32,8 @@ if [ -z "$pkgs" ]; then
 	pkgs="$pkgs time"
 	# the disk benchmark (tests/vm/disk.sh bench) beside dd
 	pkgs="$pkgs fio"
+	# the ESP port in the VM (tests/vm/esp.sh): ping, iperf3 and tcpdump through the tunnel
+	pkgs="$pkgs iputils-ping iperf3 tcpdump"
 fi
 
 need=""

@@ -15,16 +15,27 @@ scratch=/run/acrypto-vm
 mkdir -p "$scratch" && cd "$scratch" || exit 1
 
 if [ "$mode" = bench ]; then
+	# BENCH_ONLY: some of "kdev disk esp" (run.sh's environment); default all
+	part() { [ -z "${BENCH_ONLY:-}" ] || case " $BENCH_ONLY " in *" $1 "*) true ;; *) false ;; esac; }
 	echo "BENCH BEGIN"
-	"$B/bench_acrypto" "${BENCH_SECS:-1}"
-	# The Rust devices through the engine: kdev batch path vs AF_ALG.
-	if [ "${RUST_TESTS:-1}" = 1 ]; then
-		echo
-		BENCH_SECS=${BENCH_SECS:-1} "$B/kdev_bench" 2>&1
+	if part kdev; then
+		"$B/bench_acrypto" "${BENCH_SECS:-1}"
+		# The Rust devices through the engine: kdev batch path vs AF_ALG.
+		if [ "${RUST_TESTS:-1}" = 1 ]; then
+			echo
+			BENCH_SECS=${BENCH_SECS:-1} "$B/kdev_bench" 2>&1
+		fi
 	fi
 	# The disk port against dm-crypt (tests/vm/disk.sh).
-	echo
-	B=$B sh "$(dirname "$0")/disk.sh" bench 2>&1
+	if part disk; then
+		echo
+		B=$B sh "$(dirname "$0")/disk.sh" bench 2>&1
+	fi
+	# The ESP port against kernel-to-kernel xfrm (tests/vm/esp.sh).
+	if part esp; then
+		echo
+		B=$B sh "$(dirname "$0")/esp.sh" bench 2>&1
+	fi
 	echo "BENCH END"
 	exit 0
 fi

@@ -40,6 +40,10 @@ mount --bind /dev /host/dev
 mount --bind /proc /host/proc
 mount --bind /sys /host/sys
 mount -t tmpfs scratch /host/run
+# the ESP tests' tools, from the initramfs (run.sh)
+if [ -d /esp-tools ]; then
+	mkdir -p /host/run/esp-tools && mount --bind /esp-tools /host/run/esp-tools
+fi
 
 # Load copies of the built modules, not the files on the 9p mount.
 cp /host$BUILD/kmod/acrypto.ko /acrypto.ko
@@ -130,7 +134,7 @@ walk() {
 
 if [ "$MODE" = bench ]; then
 	if insmod /acrypto.ko; then
-		BENCH_SECS=$BENCH_SECS RUST_TESTS=$RUST_TESTS chroot /host /bin/sh "$HERE/guest.sh" bench "$BUILD"
+		BENCH_SECS=$BENCH_SECS BENCH_ONLY=$BENCH_ONLY RUST_TESTS=$RUST_TESTS chroot /host /bin/sh "$HERE/guest.sh" bench "$BUILD"
 		rmmod acrypto
 	else
 		say "insmod acrypto failed"
@@ -142,7 +146,7 @@ else
 	kernel_log
 	[ "$SELFTEST" = 1 ] && walk selftest.manifest
 fi
-umount /host/run /host/sys /host/proc /host/dev 2>/dev/null
+umount /host/run/esp-tools /host/run /host/sys /host/proc /host/dev 2>/dev/null
 say "kernel log follows"
 kernel_log
 say "DONE"

@@ -275,6 +275,9 @@ mods="$mods nbd dm_mod dm_crypt essiv loop ext4"
 mods="$mods gcm ghash-generic ghash-clmulni-intel chacha20poly1305 chacha_generic chacha-x86_64 poly1305_generic poly1305-x86_64 algif_aead"
 # the virtio-crypto accelerator (qemu_extra below)
 mods="$mods virtio_crypto"
+# the ESP port's tests (esp.sh): TUN, veth and dummy links, xfrm and ESP with
+# its IV generators (the GCM modules are above; drbg gives them stdrng)
+mods="$mods tun veth dummy xfrm_algo xfrm_user esp4 authenc echainiv seqiv"
 : >"$ird/modules.list"
 for m in $mods; do
 	modprobe --show-depends -S "$KVER" "$m" 2>/dev/null | awk '$1 == "insmod" { print $2 }'
@@ -287,11 +290,29 @@ done | awk '!seen[$0]++' | while read -r ko; do
 	esac
 	echo "$b" >>"$ird/modules.list"
 done
+# The ESP port's tests (esp.sh) run these tools many times, and a program
+# run from the 9p mount is read from the host again each time (seconds in
+# the emulated guest): copies of them and their libraries travel in the
+# initramfs, and init.sh mounts them at /run/esp-tools in the chroot.
+if grep -q 'esp\.sh' "$build/manifest" || [ "$mode" = bench ]; then
+	mkdir -p "$ird/esp-tools/bin" "$ird/esp-tools/lib"
+	for t in ip ping iperf3 tcpdump python3 awk sed grep cat sleep date wc tail sh; do
+		# the system's (the guest's PATH), not a shim of this shell's PATH
+		p=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$t") ||
+			{ log "esp tests: no $t (tests/setup.sh installs it)"; continue; }
+		cp -L "$p" "$ird/esp-tools/bin/$t"
+		{ ldd "$p" || true; } | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | while read -r l; do
+			[ -f "$ird/esp-tools/lib/${l##*/}" ] || cp -L "$l" "$ird/esp-tools/lib/"
+		done
+	done
+	touch "$ird/esp-tools/done"
+fi
 cat >"$ird/cfg" <<EOF
 MODE=$mode
 BUILD=$build
 HERE=$here
 BENCH_SECS=${BENCH_SECS:-1}
+BENCH_ONLY=${BENCH_ONLY:-}
 RUST_TESTS=$rust_tests
 SELFTEST=1
 EOF

@@ -50,9 +50,11 @@ fn open(e: &Engine, t: &Transform, pkt: &[u8]) -> Result<Vec<u8>, acrypto::Error
 fn kernel_packets_decrypt_and_reencrypt_byte_for_byte() {
     let e = acrypto::soft_engine(1).unwrap();
     let pk = packets();
-    // cbc(aes) + hmac(sha1)-96 was captured; the other transforms' lines
-    // are checked the same way when present.
-    assert!(pk.iter().filter(|(t, _)| t == "sha1").count() >= 2, "captured sha1 packets missing");
+    // Two captured packets of each transform: cbc(aes) + hmac(sha1)-96,
+    // cbc(aes) + hmac(sha256)-128 and rfc4106(gcm(aes)).
+    for name in ["sha1", "sha256", "gcm"] {
+        assert!(pk.iter().filter(|(t, _)| t == name).count() >= 2, "captured {name} packets missing");
+    }
     for (name, pkt) in &pk {
         let t = transform(name);
         let (spi, seq) = codec::parse_header(pkt).unwrap();
