@@ -1119,12 +1119,8 @@ fn streams_on_kernel_devices() {
     let mut ok = true;
     let mut devices = 0;
     for dev in e.devices() {
-        let algs: Vec<Algorithm> = dev
-            .capabilities
-            .iter()
-            .map(|c| c.alg)
-            .filter(|a| matches!(a.kind(), OpKind::Hash | OpKind::Mac))
-            .collect();
+        let algs: Vec<Algorithm> =
+            dev.capabilities.iter().map(|c| c.alg).filter(|a| matches!(a.kind(), OpKind::Hash | OpKind::Mac)).collect();
         if algs.is_empty() {
             continue;
         }
@@ -1136,7 +1132,9 @@ fn streams_on_kernel_devices() {
             .iter()
             .filter(|c| algs.contains(&c.alg))
             .map(|c| (c.alg, c.key.clone(), c.input.clone(), c.output.clone()))
-            .chain(big_refs.iter().filter(|b| algs.contains(&b.0)).map(|b| (b.0, b.1.clone(), big.clone(), b.2.clone())));
+            .chain(
+                big_refs.iter().filter(|b| algs.contains(&b.0)).map(|b| (b.0, b.1.clone(), big.clone(), b.2.clone())),
+            );
         for (alg, key, input, want) in cases {
             let what = format!("{} {alg} stream of {} bytes", dev.name, input.len());
             let s = match session(&e, Step::new(alg, Op::Digest, &key).expect("step"), &dev.name) {
@@ -1200,7 +1198,10 @@ fn streams_on_kernel_devices() {
                     });
                     match (got, good) {
                         (Ok(()), true) | (Err(Error::VerifyFailed), false) => {}
-                        (got, _) => t.fail(format!("{what}: verify of a {} tag: {got:?}", if good { "good" } else { "flipped" })),
+                        (got, _) => t.fail(format!(
+                            "{what}: verify of a {} tag: {got:?}",
+                            if good { "good" } else { "flipped" }
+                        )),
                     }
                 }
             }

@@ -1007,7 +1007,10 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize, carry: O
             }
         }
     }
-    Prepared::Submit(q, Slot { work, step: step_no, scratch: slot_scratch, out_len, _carry: carry, done, state_out, more, pin })
+    Prepared::Submit(
+        q,
+        Slot { work, step: step_no, scratch: slot_scratch, out_len, _carry: carry, done, state_out, more, pin },
+    )
 }
 
 /// Hands `reqs` (whose slots are already in the table) to the kernel.

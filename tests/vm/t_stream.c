@@ -174,6 +174,8 @@ static void splits(const struct alg *a, const char *driver, uint32_t max_buffer,
 				 r < 7 ? rnd() % max_buffer : max_buffer;
 			if (cut[i] > max_buffer / 4 && t % 4)	/* keep most trials quick */
 				cut[i] = rnd() % 300;
+			if (cut[i] > max_buffer)	/* one request's limit */
+				cut[i] = max_buffer;
 			if (cut[i] > lim)
 				cut[i] = lim;
 			len += cut[i];
