@@ -42,7 +42,19 @@
 //! constant time. HMAC keys longer than the module's 128-byte limit are
 //! hashed first, as HMAC itself does with keys longer than a block.
 //!
-//! A request longer than the module's `max_buffer` fails with
+//! **Streams** (hash and HMAC, [`acrypto_core::stream`]): the state is the
+//! module's sealed export (`ACRYPTO_DEV_REQ_EXPORT`/`_CONTINUE`, see the
+//! uapi header), held in the stream's [`StreamState`] with the device and
+//! kernel session that made it. The family is the device's name
+//! (`kdev:DRIVER`): the module accepts a state only on the fd and session
+//! that made it, so no other device continues it, and a device that breaks
+//! mid-stream makes the next update fail with a clear error. A session
+//! stays cached (never evicted) while a state of it lives. A hash step
+//! longer than `max_buffer` (a stream update, or a one-shot digest) goes
+//! to the kernel in pieces of `max_buffer`, each continuing from the
+//! sealed state of the one before.
+//!
+//! Any other request longer than the module's `max_buffer` fails with
 //! [`Error::DeviceFailure`] (so an engine with other devices retries it
 //! there). Kernel errors become [`Error`]s; an answer that makes no sense (an
 //! unknown completion tag, a short result) marks the device broken.
