@@ -199,6 +199,8 @@ struct acrypto_session {
 	bool iv_set;
 	u8 *aad;			/* AEAD: the synchronous flow's AAD */
 	unsigned int aad_len;
+	u8 *sync_state;			/* hash: the filled sealed state (state_size) */
+	bool state_set;
 };
 
 /* User pages pinned while the driver works on them (zero copy). */
@@ -293,6 +295,7 @@ static void acrypto_session_free(struct kref *ref)
 	}
 	kfree_sensitive(s->src);
 	kfree_sensitive(s->aad);
+	kfree_sensitive(s->sync_state);
 	mutex_destroy(&s->lock_sync);
 	kfree_sensitive(s);
 }
@@ -1192,24 +1195,25 @@ static u8 *acrypto_dup_user(u64 uptr, unsigned int len)
 static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, size_t usize)
 {
 	const u32 known = ACRYPTO_DEV_FILL_KEY | ACRYPTO_DEV_FILL_IV | ACRYPTO_DEV_FILL_SRC |
-			  ACRYPTO_DEV_FILL_AAD;
+			  ACRYPTO_DEV_FILL_AAD | ACRYPTO_DEV_FILL_STATE;
 	struct acrypto_fill_data arg;
 	struct acrypto_session *s;
 	u8 iv[ACRYPTO_DEV_MAX_IV_LEN];
-	u8 *key = NULL, *src = NULL, *aad = NULL;
+	u8 *key = NULL, *src = NULL, *aad = NULL, *state = NULL;
 	int ret;
 
 	ret = acrypto_copy_in(&arg, sizeof(arg), argp, usize);
 	if (ret)
 		return ret;
-	if (!arg.flags || (arg.flags & ~known) || arg.__pad || arg.__pad2)
+	if (!arg.flags || (arg.flags & ~known) || arg.__pad || arg.__pad2 || arg.__pad3)
 		return -EINVAL;
 	/* A part not taken has no pointer and no length. */
 	if ((!(arg.flags & ACRYPTO_DEV_FILL_KEY) && (arg.key || arg.key_len)) ||
 	    (!(arg.flags & ACRYPTO_DEV_FILL_IV) && (arg.iv || arg.iv_len)) ||
 	    (!(arg.flags & ACRYPTO_DEV_FILL_SRC) && (arg.src || arg.src_len)) ||
 	    (!(arg.flags & ACRYPTO_DEV_FILL_AAD) && (arg.aad || arg.aad_len)) ||
-	    (!arg.aad_len && arg.aad))
+	    (!(arg.flags & ACRYPTO_DEV_FILL_STATE) && (arg.state || arg.state_len)) ||
+	    (!arg.aad_len && arg.aad) || (!arg.state_len != !arg.state))
 		return -EINVAL;
 	s = acrypto_session_get(ctx, arg.session_id);
 	if (!s)
@@ -1251,6 +1255,16 @@ static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, siz
 			goto out_put;
 		}
 	}
+	if (arg.flags & ACRYPTO_DEV_FILL_STATE) {
+		if (s->kind != ACRYPTO_KIND_HASH && s->kind != ACRYPTO_KIND_HMAC)
+			goto out_put;
+		if (!s->state_size) {
+			ret = -EOPNOTSUPP;
+			goto out_put;
+		}
+		if (arg.state_len && arg.state_len != s->state_size)
+			goto out_put;
+	}
 
 	/* All or nothing: copy every part in before anything changes. */
 	if (arg.flags & ACRYPTO_DEV_FILL_KEY) {
@@ -1282,6 +1296,15 @@ static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, siz
 			goto out_free;
 		}
 	}
+	/* Kept as given: its seal is checked by the ADD that imports it. */
+	if ((arg.flags & ACRYPTO_DEV_FILL_STATE) && arg.state_len) {
+		state = acrypto_dup_user(arg.state, arg.state_len);
+		if (IS_ERR(state)) {
+			ret = PTR_ERR(state);
+			state = NULL;
+			goto out_free;
+		}
+	}
 
 	ret = mutex_lock_interruptible(&s->lock_sync);
 	if (ret)
@@ -1296,8 +1319,14 @@ static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, siz
 	}
 	if (key) {
 		ret = acrypto_session_setkey(s, key, arg.key_len);
+		/* A state of the previous key would be refused: drop it. */
+		s->state_set = false;
 		if (ret)
 			goto out_unlock;
+	}
+	if (arg.flags & ACRYPTO_DEV_FILL_STATE) {
+		swap(state, s->sync_state);
+		s->state_set = !!s->sync_state;
 	}
 	if (arg.flags & ACRYPTO_DEV_FILL_IV) {
 		memcpy(s->iv, iv, arg.iv_len);
@@ -1319,6 +1348,7 @@ static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, siz
 out_unlock:
 	mutex_unlock(&s->lock_sync);
 out_free:
+	kfree_sensitive(state);
 	kfree_sensitive(aad);
 	kfree_sensitive(src);
 	kfree_sensitive(key);
@@ -1352,11 +1382,17 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp, s
 	ret = acrypto_copy_in(&arg, sizeof(arg), argp, usize);
 	if (ret)
 		return ret;
-	if (arg.flags || arg.__pad)
+	if ((arg.flags & ~ACRYPTO_DEV_ADD_EXPORT) || arg.__pad)
 		return -EINVAL;
 	s = acrypto_session_get(ctx, arg.session_id);
 	if (!s)
 		return -ENOENT;
+	ret = -EINVAL;
+	if (arg.flags && s->kind != ACRYPTO_KIND_HASH && s->kind != ACRYPTO_KIND_HMAC)
+		goto out_put;
+	ret = -EOPNOTSUPP;
+	if (arg.flags && !s->state_size)
+		goto out_put;
 
 	ret = mutex_lock_interruptible(&s->lock_sync);
 	if (ret)
@@ -1367,6 +1403,8 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp, s
 	if (s->kind == ACRYPTO_KIND_AEAD)
 		out_len = s->op == ACRYPTO_DEV_OP_ENCRYPT ? s->src_len + s->out_size :
 		       s->src_len - s->out_size;
+	else if (arg.flags & ACRYPTO_DEV_ADD_EXPORT)
+		out_len = s->state_size;
 	else
 		out_len = s->out_size ? s->out_size : s->src_len;
 	ret = -ENOSPC;
@@ -1406,6 +1444,24 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp, s
 		memcpy(r->buf + r->assoc, s->src, s->src_len);
 	memcpy(r->iv, s->iv, sizeof(r->iv));
 	r->encrypt = s->op == ACRYPTO_DEV_OP_ENCRYPT;
+	r->stream_in = s->state_set;
+	r->stream_out = arg.flags & ACRYPTO_DEV_ADD_EXPORT;
+	if (r->stream_in || r->stream_out) {
+		r->state = kzalloc(s->state_size, GFP_KERNEL_ACCOUNT);
+		ret = -ENOMEM;
+		if (r->state && r->stream_in) {
+			memcpy(r->state, s->sync_state, s->state_size);
+			/* The key is reserved: its seal id cannot change meanwhile. */
+			ret = acrypto_stream_check(r);
+		} else if (r->state) {
+			ret = 0;
+		}
+		if (ret) {
+			acrypto_session_unuse(s);
+			acrypto_req_free(r);
+			goto out_unlock;
+		}
+	}
 	acrypto_req_start(r);
 
 	if (wait_for_completion_interruptible(&r->done)) {
@@ -1424,7 +1480,8 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp, s
 
 	ret = r->status;
 	if (!ret) {
-		out = (s->kind == ACRYPTO_KIND_HASH || s->kind == ACRYPTO_KIND_HMAC) ?
+		out = r->stream_out ? r->state :
+		      (s->kind == ACRYPTO_KIND_HASH || s->kind == ACRYPTO_KIND_HMAC) ?
 		      r->digest : r->buf + r->assoc;
 		/* A seal's result is the ciphertext followed by the tag. */
 		arg.dst_len = r->out_len;

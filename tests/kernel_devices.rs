@@ -115,6 +115,8 @@ struct Tally {
     checks: usize,
     /// Checks of requests above the module's max_buffer (must fail cleanly).
     over_limit: usize,
+    /// Hashes above max_buffer, which kdev sends in pieces (must be right).
+    in_pieces: usize,
     failures: Vec<String>,
 }
 
@@ -170,7 +172,11 @@ impl<'e> Window<'e> {
 
     fn push(&mut self, s: &Session, req: Request, mut check: Check) {
         // The module's buffer holds an AEAD's AAD too.
-        if req.len() + req.aad.len() > self.max_len {
+        // kdev cuts hashes into pieces of max_buffer (sealed states between).
+        let hash = s.steps().iter().all(|st| matches!(st.alg.kind(), OpKind::Hash | OpKind::Mac));
+        if req.len() + req.aad.len() > self.max_len && hash {
+            self.tally.in_pieces += 1;
+        } else if req.len() + req.aad.len() > self.max_len {
             // Above the module's max_buffer: a clean device fault.
             check.want = Want::Fault;
             self.tally.over_limit += 1;
@@ -530,11 +536,14 @@ fn report(name: &str, t: &Tally, summary: &str) -> bool {
     // A label for runs under other module parameters (as the C tests take it).
     let name = format!("{}{name}", std::env::var("T_TAG").unwrap_or_default());
     if t.failures.is_empty() {
-        let over = if t.over_limit > 0 {
+        let mut over = if t.over_limit > 0 {
             format!(" ({} above max_buffer, refused cleanly)", t.over_limit)
         } else {
             String::new()
         };
+        if t.in_pieces > 0 {
+            over.push_str(&format!(" ({} hashes above max_buffer, in pieces)", t.in_pieces));
+        }
         println!("RESULT PASS rust {name}: {summary}, {} checks{over}", t.checks);
         true
     } else {

@@ -37,6 +37,8 @@ pub const ACRYPTO_DEV_FILL_KEY: u32 = 1;
 pub const ACRYPTO_DEV_FILL_IV: u32 = 2;
 pub const ACRYPTO_DEV_FILL_SRC: u32 = 4;
 pub const ACRYPTO_DEV_FILL_AAD: u32 = 8;
+pub const ACRYPTO_DEV_FILL_STATE: u32 = 16;
+pub const ACRYPTO_DEV_ADD_EXPORT: u32 = 1;
 pub const ACRYPTO_DEV_REQ_CONTINUE: u32 = 1;
 pub const ACRYPTO_DEV_REQ_EXPORT: u32 = 2;
 pub const ACRYPTO_DEV_MAX_STATE_LEN: u32 = 552;
@@ -48,7 +50,7 @@ pub const ACRYPTO_DEV_SUBMIT_SIZE_VER0: u32 = 24;
 pub const ACRYPTO_DEV_REQUEST_SIZE_VER0: u32 = 72;
 pub const ACRYPTO_DEV_INFO_SIZE_VER0: u32 = 48;
 pub const ACRYPTO_DEV_SESSION_ALLOC_SIZE: u32 = 320;
-pub const ACRYPTO_DEV_FILL_DATA_SIZE: u32 = 64;
+pub const ACRYPTO_DEV_FILL_DATA_SIZE: u32 = 80;
 pub const ACRYPTO_DEV_REQUEST_SIZE: u32 = 112;
 pub const ACRYPTO_IOC_MAGIC: u32 = 172;
 pub type __s32 = ::core::ffi::c_int;
@@ -123,7 +125,7 @@ impl Default for acrypto_session_alloc {
         }
     }
 }
-#[doc = " struct acrypto_fill_data - argument of CRYPTO_FILL_DATA (64 bytes; 48 in the first version)\n @session_id:\tin\n @flags:\tin, ACRYPTO_DEV_FILL_*; at least one\n @key:\tin, user pointer to the key (ciphers, HMAC); setting a key\n\t\twhile batch requests of the session are in flight is -EBUSY\n @iv:\t\tin, user pointer to the IV (iv_len must equal the session's\n\t\tiv_size)\n @src:\tin, user pointer to the source of the next CRYPTO_SESSION_ADD\n\t\t(src_len <= the session's src_size); zero for RNG, whose\n\t\tsrc_len is the number of random bytes wanted\n @key_len:\tin\n @iv_len:\tin\n @src_len:\tin\n @__pad:\tzero\n @aad:\tin, user pointer to the AAD of the next CRYPTO_SESSION_ADD of\n\t\tan AEAD session (zero when @aad_len is zero)\n @aad_len:\tin, aad_len + src_size <= max_buffer\n @__pad2:\tzero\n\n The pointer and length of a part whose flag is not set must be zero.\n All or nothing: every part is copied in before any is applied, so a\n fault (-EFAULT) or a refused length leaves the session as it was. The\n key is applied first; a key the driver refuses (-EINVAL) leaves the\n session without a key (-ENOKEY until one is set) and the IV and source\n as they were.\n\n The key is kept by the transform (setkey); the IV and the source are kept\n by the session for the synchronous flow only. The batch path passes its\n own IV and source per request and uses the session's key."]
+#[doc = " struct acrypto_fill_data - argument of CRYPTO_FILL_DATA (80 bytes; 48 in the first version)\n @session_id:\tin\n @flags:\tin, ACRYPTO_DEV_FILL_*; at least one\n @key:\tin, user pointer to the key (ciphers, HMAC); setting a key\n\t\twhile batch requests of the session are in flight is -EBUSY\n @iv:\t\tin, user pointer to the IV (iv_len must equal the session's\n\t\tiv_size)\n @src:\tin, user pointer to the source of the next CRYPTO_SESSION_ADD\n\t\t(src_len <= the session's src_size); zero for RNG, whose\n\t\tsrc_len is the number of random bytes wanted\n @key_len:\tin\n @iv_len:\tin\n @src_len:\tin\n @__pad:\tzero\n @aad:\tin, user pointer to the AAD of the next CRYPTO_SESSION_ADD of\n\t\tan AEAD session (zero when @aad_len is zero)\n @aad_len:\tin, aad_len + src_size <= max_buffer\n @__pad2:\tzero\n @state:\tin, with ACRYPTO_DEV_FILL_STATE: user pointer to a sealed stream\n\t\tstate (see \"Streams\" below) that the next CRYPTO_SESSION_ADDs\n\t\tcontinue from; zero with @state_len zero: start fresh again\n @state_len:\tin, the session's state_size, or zero\n @__pad3:\tzero\n\n The pointer and length of a part whose flag is not set must be zero.\n All or nothing: every part is copied in before any is applied, so a\n fault (-EFAULT) or a refused length leaves the session as it was. The\n key is applied first; a key the driver refuses (-EINVAL) leaves the\n session without a key (-ENOKEY until one is set) and the IV and source\n as they were.\n\n The key is kept by the transform (setkey); the IV and the source are kept\n by the session for the synchronous flow only. The batch path passes its\n own IV and source per request and uses the session's key."]
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct acrypto_fill_data {
@@ -139,10 +141,13 @@ pub struct acrypto_fill_data {
     pub aad: __u64,
     pub aad_len: __u32,
     pub __pad2: __u32,
+    pub state: __u64,
+    pub state_len: __u32,
+    pub __pad3: __u32,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of acrypto_fill_data"][::core::mem::size_of::<acrypto_fill_data>() - 64usize];
+    ["Size of acrypto_fill_data"][::core::mem::size_of::<acrypto_fill_data>() - 80usize];
     ["Alignment of acrypto_fill_data"][::core::mem::align_of::<acrypto_fill_data>() - 8usize];
     ["Offset of field: acrypto_fill_data::session_id"][::core::mem::offset_of!(acrypto_fill_data, session_id) - 0usize];
     ["Offset of field: acrypto_fill_data::flags"][::core::mem::offset_of!(acrypto_fill_data, flags) - 4usize];
@@ -156,8 +161,11 @@ const _: () = {
     ["Offset of field: acrypto_fill_data::aad"][::core::mem::offset_of!(acrypto_fill_data, aad) - 48usize];
     ["Offset of field: acrypto_fill_data::aad_len"][::core::mem::offset_of!(acrypto_fill_data, aad_len) - 56usize];
     ["Offset of field: acrypto_fill_data::__pad2"][::core::mem::offset_of!(acrypto_fill_data, __pad2) - 60usize];
+    ["Offset of field: acrypto_fill_data::state"][::core::mem::offset_of!(acrypto_fill_data, state) - 64usize];
+    ["Offset of field: acrypto_fill_data::state_len"][::core::mem::offset_of!(acrypto_fill_data, state_len) - 72usize];
+    ["Offset of field: acrypto_fill_data::__pad3"][::core::mem::offset_of!(acrypto_fill_data, __pad3) - 76usize];
 };
-#[doc = " struct acrypto_session_add - argument of CRYPTO_SESSION_ADD (24 bytes)\n @session_id:\tin\n @flags:\tin, zero\n @dst:\tin, user pointer receiving the result (ciphertext/plaintext,\n\t\tdigest, random bytes)\n @dst_len:\tin, capacity of @dst; out, bytes written\n @__pad:\tzero\n\n Runs the operation on the data given by CRYPTO_FILL_DATA, sleeping\n interruptibly until it completes. A signal returns -EINTR; the request\n then finishes in the background and its result is dropped. Each session\n has at most one such orphan: the next ADD on the session first waits\n (interruptibly) for it to finish, so interrupted calls cannot queue\n unbounded work. The session's IV is not chained: every ADD starts from\n the IV last filled."]
+#[doc = " struct acrypto_session_add - argument of CRYPTO_SESSION_ADD (24 bytes)\n @session_id:\tin\n @flags:\tin, zero, or ACRYPTO_DEV_ADD_EXPORT for a hash or HMAC session\n\t\twhose state_size is not zero: absorb the source, then write\n\t\tthe sealed state after it to @dst instead of the digest\n\t\t(@dst_len >= state_size)\n @dst:\tin, user pointer receiving the result (ciphertext/plaintext,\n\t\tdigest, random bytes, sealed state)\n @dst_len:\tin, capacity of @dst; out, bytes written\n @__pad:\tzero\n\n Runs the operation on the data given by CRYPTO_FILL_DATA, sleeping\n interruptibly until it completes. A signal returns -EINTR; the request\n then finishes in the background and its result is dropped. Each session\n has at most one such orphan: the next ADD on the session first waits\n (interruptibly) for it to finish, so interrupted calls cannot queue\n unbounded work. The session's IV is not chained: every ADD starts from\n the IV last filled. Likewise a hash or HMAC ADD starts from the sealed\n state last filled (ACRYPTO_DEV_FILL_STATE; checked by this ADD: -EBADMSG\n as in the batch path), or a fresh hash when none is; a key set with\n FILL_DATA drops the filled state."]
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct acrypto_session_add {

@@ -376,7 +376,7 @@ static void one_call(struct fuzzer *f)
 
 		memset(&d, 0, sizeof(d));
 		d.session_id = rid(f, which);
-		d.flags = chance(f, 90) ? 1 + below(f, 15) : (uint32_t)rnd(f);
+		d.flags = chance(f, 90) ? 1 + below(f, 31) : (uint32_t)rnd(f);
 		d.key_len = chance(f, 70) ? 16u << below(f, 3) : rlen(f);
 		d.iv_len = chance(f, 80) ? 16 : rlen(f);
 		d.src_len = rlen(f);
@@ -387,10 +387,16 @@ static void one_call(struct fuzzer *f)
 			d.aad_len = chance(f, 80) ? below(f, 64) : rlen(f);
 			d.aad = chance(f, 90) && d.aad_len ? rptr(f, d.aad_len) : (uint64_t)rnd(f);
 		}
+		if (chance(f, 50)) {	/* a stream state (hash sessions only), or none */
+			d.state_len = chance(f, 70) ? 136 + 8 * below(f, 2) : chance(f, 50) ? 0 : rlen(f);
+			d.state = d.state_len || chance(f, 10) ? rptr(f, d.state_len) : 0;
+		}
 		if (chance(f, 3))
 			d.__pad = 1;
 		if (chance(f, 3))
 			d.__pad2 = 1;
+		if (chance(f, 3))
+			d.__pad3 = 1;
 		ret = xioctl(fd, CRYPTO_FILL_DATA, chance(f, 5) ? (void *)(uintptr_t)rptr(f, 64) : &d);
 		account(f, "FILL_DATA", ret);
 		break;
@@ -402,8 +408,8 @@ static void one_call(struct fuzzer *f)
 		a.session_id = rid(f, which);
 		a.dst_len = chance(f, 70) ? 65536 : rlen(f);
 		a.dst = rptr(f, a.dst_len);
-		if (chance(f, 3))
-			a.flags = 1;
+		if (chance(f, 5))	/* ACRYPTO_DEV_ADD_EXPORT, or an unknown flag */
+			a.flags = chance(f, 70) ? ACRYPTO_DEV_ADD_EXPORT : 1u << below(f, 32);
 		ret = xioctl(fd, CRYPTO_SESSION_ADD, chance(f, 5) ? (void *)(uintptr_t)rptr(f, 40) : &a);
 		account(f, "SESSION_ADD", ret);
 		break;

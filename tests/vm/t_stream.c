@@ -11,7 +11,10 @@
  *    session after a key change, another algorithm, or with any one byte
  *    changed is refused with EBADMSG at submission; nothing is imported
  *    (the right state still works afterwards);
- *  - wrong lengths and fields: EINVAL, ENOSPC, EFAULT.
+ *  - wrong lengths and fields: EINVAL, ENOSPC, EFAULT;
+ *  - the synchronous flow: FILL_DATA with ACRYPTO_DEV_FILL_STATE and
+ *    SESSION_ADD with ACRYPTO_DEV_ADD_EXPORT stream the same way, with the
+ *    same refusals.
  */
 #include "common.h"
 #include <openssl/evp.h>
@@ -371,6 +374,171 @@ static void cross_alg(void)
 	close(fd);
 }
 
+/* FILL_DATA of a source and, when @state_len, a state (or none: @clear). */
+static int fill(int fd, uint32_t sid, const void *src, uint32_t len, const void *state,
+		uint32_t state_len, int clear)
+{
+	struct acrypto_fill_data f;
+
+	memset(&f, 0, sizeof(f));
+	f.session_id = sid;
+	f.flags = ACRYPTO_DEV_FILL_SRC | (state_len || clear ? ACRYPTO_DEV_FILL_STATE : 0);
+	f.src = uptr(src);
+	f.src_len = len;
+	f.state = uptr(state);
+	f.state_len = state_len;
+	return xioctl(fd, CRYPTO_FILL_DATA, &f);
+}
+
+static int add(int fd, uint32_t sid, uint32_t flags, void *dst, uint32_t dst_len)
+{
+	struct acrypto_session_add a;
+	int ret;
+
+	memset(&a, 0, sizeof(a));
+	a.session_id = sid;
+	a.flags = flags;
+	a.dst = uptr(dst);
+	a.dst_len = dst_len;
+	ret = xioctl(fd, CRYPTO_SESSION_ADD, &a);
+	return ret ? ret : (int)a.dst_len;
+}
+
+/* The synchronous flow's streams on the kernel's default driver. */
+static void sync_streams(const struct alg *a, uint32_t max_buffer, int trials)
+{
+	static uint8_t msg[8 * 4096 + 77];
+	uint8_t key[24], st[ACRYPTO_DEV_MAX_STATE_LEN], bad[ACRYPTO_DEV_MAX_STATE_LEN];
+	uint8_t dig[64], ref[64];
+	struct acrypto_session_alloc sa;
+	int fd = dev_open(), fd2 = dev_open(), done = 0, ret, ok;
+	uint32_t src_size = max_buffer < 4096 ? max_buffer : 4096;
+	int sid, sid2;
+	unsigned int n;
+
+	memset(key, 0x33, sizeof(key));
+	memset(&sa, 0, sizeof(sa));
+	sid = sess_alloc(fd, a->op, a->type, ACRYPTO_DEV_MODE_NONE, NULL, src_size, &sa);
+	sid2 = sess_alloc(fd2, a->op, a->type, ACRYPTO_DEV_MODE_NONE, NULL, src_size, NULL);
+	if (sid <= 0 || sid2 <= 0) {
+		t_result(0, "%s: synchronous sessions (%d %d)", a->name, sid, sid2);
+		goto out;
+	}
+	if (a->op == ACRYPTO_DEV_OP_HMAC && (sess_setkey(fd, (uint32_t)sid, key, sizeof(key)) ||
+					     sess_setkey(fd2, (uint32_t)sid2, key, sizeof(key)))) {
+		t_result(0, "%s: synchronous keys", a->name);
+		goto out;
+	}
+	for (int t = 0; t < trials; t++) {
+		size_t len = rnd() % sizeof(msg), off = 0;
+		int have = 0, good = 1;
+
+		for (size_t i = 0; i < len; i++)
+			msg[i] = (uint8_t)rnd();
+		/* Fresh: no state filled (a state from the last trial is dropped). */
+		ret = fill(fd, (uint32_t)sid, msg, 0, NULL, 0, 1);
+		while (good && !ret) {
+			uint32_t piece = rnd() % 3 ? rnd() % (src_size + 1) : src_size;
+			int last;
+
+			if (piece > len - off)
+				piece = (uint32_t)(len - off);
+			last = off + piece == len && rnd() % 2;
+			ret = fill(fd, (uint32_t)sid, msg + off, piece, st, have ? sa.state_size : 0, 0);
+			if (ret)
+				break;
+			ret = last ? add(fd, (uint32_t)sid, 0, dig, sizeof(dig)) :
+				     add(fd, (uint32_t)sid, ACRYPTO_DEV_ADD_EXPORT, st, sizeof(st));
+			if (ret < 0)
+				break;
+			if (!last && ret != (int)sa.state_size)
+				good = 0;
+			off += piece;
+			have = 1;
+			ret = 0;
+			if (last)
+				break;
+		}
+		n = reference(a, key, sizeof(key), msg, len, ref);
+		if (!ret && good && !memcmp(dig, ref, n))
+			done++;
+		else if (t - done < 3)
+			t_note("%s: synchronous stream of %zu bytes: %d", a->name, len, ret);
+		memset(dig, 0, sizeof(dig));
+	}
+	t_result(done == trials, "%s: %d synchronous streams (FILL_STATE, ADD_EXPORT) equal libcrypto",
+		 a->name, done);
+
+	/* Refusals: a changed state, another fd's, a wrong length, a cipher session. */
+	ok = !fill(fd, (uint32_t)sid, msg, 0, NULL, 0, 1) &&
+	     !fill(fd, (uint32_t)sid, msg, 100, NULL, 0, 0) &&
+	     add(fd, (uint32_t)sid, ACRYPTO_DEV_ADD_EXPORT, st, sizeof(st)) == (int)sa.state_size;
+	memcpy(bad, st, sizeof(st));
+	bad[sa.state_size / 2] ^= 0x10;
+	ret = ok ? fill(fd, (uint32_t)sid, msg + 100, 10, bad, sa.state_size, 0) : -1;
+	ret = ret ? ret : add(fd, (uint32_t)sid, 0, dig, sizeof(dig));
+	t_result(ret == -EBADMSG, "%s: ADD from a changed filled state is EBADMSG (%d)", a->name, ret);
+	ret = fill(fd2, (uint32_t)sid2, msg + 100, 10, st, sa.state_size, 0);
+	ret = ret ? ret : add(fd2, (uint32_t)sid2, 0, dig, sizeof(dig));
+	t_result(ret == -EBADMSG, "%s: ADD from another fd's state is EBADMSG (%d)", a->name, ret);
+	ret = fill(fd, (uint32_t)sid, msg + 100, 10, st, sa.state_size - 8, 0);
+	t_result(ret == -EINVAL, "%s: FILL_STATE of a wrong length is EINVAL (%d)", a->name, ret);
+	ret = fill(fd, (uint32_t)sid, msg + 100, 10, st, sa.state_size, 0);
+	ret = ret ? ret : add(fd, (uint32_t)sid, ACRYPTO_DEV_ADD_EXPORT, bad, sa.state_size - 1);
+	t_result(ret == -ENOSPC, "%s: ADD_EXPORT into less than state_size is ENOSPC (%d)", a->name,
+		 ret);
+	ret = add(fd, (uint32_t)sid, 1u << 5, dig, sizeof(dig));
+	t_result(ret == -EINVAL, "%s: an unknown ADD flag is EINVAL (%d)", a->name, ret);
+	/* The refusals changed nothing: the state still ends right. */
+	ret = add(fd, (uint32_t)sid, 0, dig, sizeof(dig));
+	n = reference(a, key, sizeof(key), msg, 110, ref);
+	t_result(ret == (int)n && !memcmp(dig, ref, n),
+		 "%s: after the refusals the filled state gives libcrypto's digest (%d)", a->name, ret);
+	if (a->op == ACRYPTO_DEV_OP_HMAC) {
+		ret = sess_setkey(fd, (uint32_t)sid, key, sizeof(key));
+		ret = ret ? ret : add(fd, (uint32_t)sid, 0, dig, sizeof(dig));
+		n = reference(a, key, sizeof(key), msg + 100, 10, ref);
+		t_result(ret == (int)n && !memcmp(dig, ref, n),
+			 "%s: a key set drops the filled state: the next ADD starts fresh (%d)",
+			 a->name, ret);
+	}
+out:
+	close(fd);
+	close(fd2);
+}
+
+/* FILL_STATE and ADD_EXPORT on a cipher session. */
+static void sync_cipher_refusals(void)
+{
+	uint8_t key[16] = { 2 }, st[ACRYPTO_DEV_MAX_STATE_LEN] = { 0 }, buf[16] = { 0 };
+	struct acrypto_fill_data f;
+	int fd = dev_open(), ret;
+	int c = sess_alloc(fd, ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_AES_128, ACRYPTO_DEV_MODE_ECB,
+			   NULL, 16, NULL);
+
+	if (c <= 0 || sess_setkey(fd, (uint32_t)c, key, sizeof(key))) {
+		t_result(0, "cipher session (%d)", c);
+		close(fd);
+		return;
+	}
+	memset(&f, 0, sizeof(f));
+	f.session_id = (uint32_t)c;
+	f.flags = ACRYPTO_DEV_FILL_STATE;
+	f.state = uptr(st);
+	f.state_len = 144;
+	ret = xioctl(fd, CRYPTO_FILL_DATA, &f);
+	t_result(ret == -EINVAL, "FILL_STATE on a cipher session is EINVAL (%d)", ret);
+	f.flags = ACRYPTO_DEV_FILL_SRC;
+	f.src = uptr(buf);
+	f.src_len = 16;
+	ret = xioctl(fd, CRYPTO_FILL_DATA, &f);
+	t_result(ret == -EINVAL, "a state pointer without FILL_STATE is EINVAL (%d)", ret);
+	ret = sess_fill(fd, (uint32_t)c, ACRYPTO_DEV_FILL_SRC, NULL, 0, NULL, 0, buf, 16);
+	ret = ret ? ret : add(fd, (uint32_t)c, ACRYPTO_DEV_ADD_EXPORT, st, sizeof(st));
+	t_result(ret == -EINVAL, "ADD_EXPORT on a cipher session is EINVAL (%d)", ret);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	struct acrypto_info info;
@@ -410,7 +578,9 @@ int main(int argc, char **argv)
 		}
 		t_result(drivers > 0, "%s: %d kernel drivers streamed", algs[a].name, drivers);
 		seals(&algs[a]);
+		sync_streams(&algs[a], info.max_buffer, trials);
 	}
 	cross_alg();
+	sync_cipher_refusals();
 	return t_exit();
 }

@@ -212,9 +212,10 @@ struct acrypto_session_alloc {
 #define ACRYPTO_DEV_FILL_IV	(1U << 1)
 #define ACRYPTO_DEV_FILL_SRC	(1U << 2)
 #define ACRYPTO_DEV_FILL_AAD	(1U << 3)	/* AEAD sessions only */
+#define ACRYPTO_DEV_FILL_STATE	(1U << 4)	/* hash and HMAC sessions: streams */
 
 /**
- * struct acrypto_fill_data - argument of CRYPTO_FILL_DATA (64 bytes; 48 in the first version)
+ * struct acrypto_fill_data - argument of CRYPTO_FILL_DATA (80 bytes; 48 in the first version)
  * @session_id:	in
  * @flags:	in, ACRYPTO_DEV_FILL_*; at least one
  * @key:	in, user pointer to the key (ciphers, HMAC); setting a key
@@ -232,6 +233,11 @@ struct acrypto_session_alloc {
  *		an AEAD session (zero when @aad_len is zero)
  * @aad_len:	in, aad_len + src_size <= max_buffer
  * @__pad2:	zero
+ * @state:	in, with ACRYPTO_DEV_FILL_STATE: user pointer to a sealed stream
+ *		state (see "Streams" below) that the next CRYPTO_SESSION_ADDs
+ *		continue from; zero with @state_len zero: start fresh again
+ * @state_len:	in, the session's state_size, or zero
+ * @__pad3:	zero
  *
  * The pointer and length of a part whose flag is not set must be zero.
  * All or nothing: every part is copied in before any is applied, so a
@@ -257,14 +263,23 @@ struct acrypto_fill_data {
 	__u64 aad;
 	__u32 aad_len;
 	__u32 __pad2;
+	__u64 state;
+	__u32 state_len;
+	__u32 __pad3;
 };
+
+/* struct acrypto_session_add.flags */
+#define ACRYPTO_DEV_ADD_EXPORT	(1U << 0)	/* hash and HMAC sessions: streams */
 
 /**
  * struct acrypto_session_add - argument of CRYPTO_SESSION_ADD (24 bytes)
  * @session_id:	in
- * @flags:	in, zero
+ * @flags:	in, zero, or ACRYPTO_DEV_ADD_EXPORT for a hash or HMAC session
+ *		whose state_size is not zero: absorb the source, then write
+ *		the sealed state after it to @dst instead of the digest
+ *		(@dst_len >= state_size)
  * @dst:	in, user pointer receiving the result (ciphertext/plaintext,
- *		digest, random bytes)
+ *		digest, random bytes, sealed state)
  * @dst_len:	in, capacity of @dst; out, bytes written
  * @__pad:	zero
  *
@@ -274,7 +289,10 @@ struct acrypto_fill_data {
  * has at most one such orphan: the next ADD on the session first waits
  * (interruptibly) for it to finish, so interrupted calls cannot queue
  * unbounded work. The session's IV is not chained: every ADD starts from
- * the IV last filled.
+ * the IV last filled. Likewise a hash or HMAC ADD starts from the sealed
+ * state last filled (ACRYPTO_DEV_FILL_STATE; checked by this ADD: -EBADMSG
+ * as in the batch path), or a fresh hash when none is; a key set with
+ * FILL_DATA drops the filled state.
  */
 struct acrypto_session_add {
 	__u32 session_id;
@@ -296,9 +314,10 @@ struct acrypto_session_free {
 };
 
 /*
- * Streams (hash and HMAC sessions, batch path): a message of any length as
- * a sequence of requests, each carrying the running hash state from the
- * one before. acrypto_request.flags:
+ * Streams (hash and HMAC sessions): a message of any length as a sequence
+ * of requests, each carrying the running hash state from the one before.
+ * The synchronous flow has the same with ACRYPTO_DEV_FILL_STATE and
+ * ACRYPTO_DEV_ADD_EXPORT. In the batch path, acrypto_request.flags:
  *   ACRYPTO_DEV_REQ_CONTINUE  start from the sealed state at @state
  *                             (@state_len == the session's state_size)
  *                             instead of a fresh hash (or HMAC key);
@@ -468,7 +487,7 @@ struct acrypto_info {
 #define ACRYPTO_DEV_INFO_SIZE_VER0		48
 /* Sizes of this version (the AEAD fields, then the stream fields). */
 #define ACRYPTO_DEV_SESSION_ALLOC_SIZE		320
-#define ACRYPTO_DEV_FILL_DATA_SIZE		64
+#define ACRYPTO_DEV_FILL_DATA_SIZE		80
 #define ACRYPTO_DEV_REQUEST_SIZE		112
 
 /*
