@@ -385,7 +385,7 @@ static int fill(int fd, uint32_t sid, const void *src, uint32_t len, const void 
 	f.flags = ACRYPTO_DEV_FILL_SRC | (state_len || clear ? ACRYPTO_DEV_FILL_STATE : 0);
 	f.src = uptr(src);
 	f.src_len = len;
-	f.state = uptr(state);
+	f.state = state_len ? uptr(state) : 0;	/* no pointer without a length */
 	f.state_len = state_len;
 	return xioctl(fd, CRYPTO_FILL_DATA, &f);
 }
