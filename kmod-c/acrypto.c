@@ -39,9 +39,12 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <crypto/aead.h>
+#include <crypto/algapi.h>
 #include <crypto/hash.h>
 #include <crypto/rng.h>
+#include <crypto/sha2.h>
 #include <crypto/skcipher.h>
+#include <asm/unaligned.h>
 #include <linux/acrypto.h>
 #include <linux/atomic.h>
 #include <linux/capability.h>
@@ -90,6 +93,18 @@ MODULE_PARM_DESC(zero_copy_min,
 
 static struct workqueue_struct *acrypto_wq;
 static atomic_t acrypto_live_ctx = ATOMIC_INIT(0);
+
+/*
+ * Stream states go to user space sealed: HMAC-SHA256 under a key made at
+ * module load (never leaves the module) over the state and what binds it
+ * (see acrypto_stream_seal). NULL: the kernel has no hmac(sha256), and
+ * sessions report state_size 0 (no streams).
+ */
+static struct crypto_shash *acrypto_seal_tfm;
+#define ACRYPTO_SEAL_LEN	SHA256_DIGEST_SIZE
+#define ACRYPTO_STATE_MAGIC	0x6d727473	/* "strm" */
+#define ACRYPTO_STATE_HDR	8		/* magic, state length */
+static void acrypto_stream_work(struct work_struct *work);
 
 /* The algorithm names the module serves, and what they mean in the ABI. */
 enum acrypto_kind {
@@ -143,6 +158,7 @@ struct acrypto_ctx {
 	unsigned int nsessions;
 	u32 next_id;			/* for xa_alloc_cyclic */
 	struct xarray sessions;
+	u64 seal_id;			/* random: binds stream states to this fd */
 };
 
 struct acrypto_session {
@@ -164,6 +180,8 @@ struct acrypto_session {
 	unsigned int out_size;
 	unsigned int src_size;
 	u32 driver_flags;
+	unsigned int state_size;	/* sealed stream state; 0: no streams */
+	u64 seal_id;			/* random, new with each key: binds states */
 
 	spinlock_t key_lock;		/* key_set, key_busy, users */
 	bool key_set;
@@ -181,6 +199,8 @@ struct acrypto_session {
 	bool iv_set;
 	u8 *aad;			/* AEAD: the synchronous flow's AAD */
 	unsigned int aad_len;
+	u8 *sync_state;			/* hash: the filled sealed state (state_size) */
+	bool state_set;
 };
 
 /* User pages pinned while the driver works on them (zero copy). */
@@ -217,6 +237,11 @@ struct acrypto_req {
 	struct acrypto_pinned pin_dst;
 	u8 iv[ACRYPTO_DEV_MAX_IV_LEN];
 	u8 digest[HASH_MAX_DIGESTSIZE];
+	/* Streams: the sealed state in (checked) and out, state_size bytes. */
+	u8 *state;
+	bool stream_in;
+	bool stream_out;
+	struct work_struct stream_work;
 	struct scatterlist sg;
 	union {
 		struct skcipher_request *sk;
@@ -270,6 +295,7 @@ static void acrypto_session_free(struct kref *ref)
 	}
 	kfree_sensitive(s->src);
 	kfree_sensitive(s->aad);
+	kfree_sensitive(s->sync_state);
 	mutex_destroy(&s->lock_sync);
 	kfree_sensitive(s);
 }
@@ -420,6 +446,7 @@ static void acrypto_req_free(struct acrypto_req *r)
 	else if (r->sess->kind != ACRYPTO_KIND_RNG)
 		ahash_request_free(r->creq.ah);
 	kfree_sensitive(r->buf);
+	kfree_sensitive(r->state);
 	acrypto_req_unpin(r);
 	if (r->mm)
 		mmdrop(r->mm);
@@ -632,6 +659,11 @@ static void acrypto_req_start(struct acrypto_req *r)
 		break;
 	case ACRYPTO_KIND_HASH:
 	case ACRYPTO_KIND_HMAC:
+		if (r->stream_in || r->stream_out) {
+			INIT_WORK(&r->stream_work, acrypto_stream_work);
+			queue_work(acrypto_wq, &r->stream_work);
+			return;
+		}
 		r->out_len = s->out_size;
 		err = crypto_ahash_digest(r->creq.ah);
 		break;
@@ -648,6 +680,105 @@ static void acrypto_req_start(struct acrypto_req *r)
 	/* -EBUSY with MAY_BACKLOG: queued on the backlog, callback follows. */
 	if (err == -EINPROGRESS || err == -EBUSY)
 		return;
+	acrypto_req_complete(r, err);
+}
+
+/* ---- streams: sealed hash state --------------------------------------- */
+
+/*
+ * The seal of a state blob (header and driver state, @body bytes at
+ * @blob): HMAC-SHA256 under the module's key over a domain string, the
+ * fd's and the session's random ids (the session's changes with every
+ * key), the session id, operation and type, the bound driver's name and
+ * the blob. Process context.
+ */
+static int acrypto_stream_seal(const struct acrypto_ctx *ctx, const struct acrypto_session *s,
+			       const u8 *blob, unsigned int body, u8 *mac)
+{
+	static const char domain[] = "acrypto stream state v1";
+	const char *drv = crypto_tfm_alg_driver_name(crypto_ahash_tfm(s->ah));
+	struct {
+		__le64 fd_id;
+		__le64 sess_seal;
+		__le32 sess_id;
+		__le32 op;
+		__le32 type;
+		__le32 body;
+	} bind = {
+		cpu_to_le64(ctx->seal_id), cpu_to_le64(s->seal_id), cpu_to_le32(s->id),
+		cpu_to_le32(s->op), cpu_to_le32(s->type), cpu_to_le32(body),
+	};
+	SHASH_DESC_ON_STACK(desc, acrypto_seal_tfm);
+	int err;
+
+	desc->tfm = acrypto_seal_tfm;
+	err = crypto_shash_init(desc);
+	if (!err)
+		err = crypto_shash_update(desc, domain, sizeof(domain));
+	if (!err)
+		err = crypto_shash_update(desc, (const u8 *)&bind, sizeof(bind));
+	if (!err)
+		err = crypto_shash_update(desc, drv, strlen(drv) + 1);
+	if (!err)
+		err = crypto_shash_finup(desc, blob, body, mac);
+	shash_desc_zero(desc);
+	return err;
+}
+
+/* Checks a sealed state copied in at r->state: -EBADMSG unless it verifies. */
+static int acrypto_stream_check(struct acrypto_req *r)
+{
+	const struct acrypto_session *s = r->sess;
+	unsigned int body = s->state_size - ACRYPTO_SEAL_LEN;
+	u8 mac[ACRYPTO_SEAL_LEN];
+	int err;
+
+	if (get_unaligned_le32(r->state) != ACRYPTO_STATE_MAGIC ||
+	    get_unaligned_le32(r->state + 4) != body - ACRYPTO_STATE_HDR)
+		return -EBADMSG;
+	err = acrypto_stream_seal(r->ctx, s, r->state, body, mac);
+	if (!err && crypto_memneq(mac, r->state + body, ACRYPTO_SEAL_LEN))
+		err = -EBADMSG;
+	memzero_explicit(mac, sizeof(mac));
+	return err;
+}
+
+/*
+ * A stream request in process context: init (or import the checked
+ * state), update, then export and seal (EXPORT) or final. Each step may
+ * be asynchronous; the worker waits for it, so the chain stays simple.
+ * Ends in acrypto_req_complete() exactly once.
+ */
+static void acrypto_stream_work(struct work_struct *work)
+{
+	struct acrypto_req *r = container_of(work, struct acrypto_req, stream_work);
+	struct acrypto_session *s = r->sess;
+	struct ahash_request *req = r->creq.ah;
+	unsigned int body = s->state_size - ACRYPTO_SEAL_LEN;
+	DECLARE_CRYPTO_WAIT(wait);
+	int err;
+
+	ahash_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG | CRYPTO_TFM_REQ_MAY_SLEEP,
+				   crypto_req_done, &wait);
+	if (r->stream_in)
+		err = crypto_ahash_import(req, r->state + ACRYPTO_STATE_HDR);
+	else
+		err = crypto_wait_req(crypto_ahash_init(req), &wait);
+	if (!err)
+		err = crypto_wait_req(crypto_ahash_update(req), &wait);
+	if (!err && r->stream_out) {
+		put_unaligned_le32(ACRYPTO_STATE_MAGIC, r->state);
+		put_unaligned_le32(body - ACRYPTO_STATE_HDR, r->state + 4);
+		err = crypto_ahash_export(req, r->state + ACRYPTO_STATE_HDR);
+		if (!err)
+			err = acrypto_stream_seal(r->ctx, s, r->state, body, r->state + body);
+		r->out_len = s->state_size;
+	} else if (!err) {
+		err = crypto_wait_req(crypto_ahash_final(req), &wait);
+		r->out_len = s->out_size;
+	}
+	if (err && r->state)
+		memzero_explicit(r->state, s->state_size);
 	acrypto_req_complete(r, err);
 }
 
@@ -801,6 +932,12 @@ static int acrypto_session_init_tfm(struct acrypto_session *s,
 			return -EINVAL;
 		if (s->kind == ACRYPTO_KIND_HASH)
 			s->key_set = true;	/* nothing to set */
+		/* Streams need the seal and a state the driver exports. */
+		if (acrypto_seal_tfm && crypto_ahash_statesize(ah) &&
+		    crypto_ahash_statesize(ah) <= HASH_MAX_STATESIZE)
+			s->state_size = ACRYPTO_STATE_HDR + crypto_ahash_statesize(ah) +
+					ACRYPTO_SEAL_LEN;
+		get_random_bytes(&s->seal_id, sizeof(s->seal_id));
 		break;
 	}
 	default: {	/* RNG */
@@ -846,7 +983,7 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp,
 	if (ret)
 		return ret;
 	/* In fields only: the out fields must be zero too. */
-	if (arg.flags || arg.__pad || arg.__pad2 || arg.session_id ||
+	if (arg.flags || arg.__pad || arg.__pad2 || arg.__pad3 || arg.state_size || arg.session_id ||
 	    memchr_inv(arg.bound_driver, 0, sizeof(arg.bound_driver)) || arg.key_size ||
 	    arg.iv_size || arg.block_size || arg.out_size || arg.driver_flags)
 		return -EINVAL;
@@ -941,6 +1078,7 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp,
 	arg.block_size = s->block_size;
 	arg.out_size = s->out_size;
 	arg.driver_flags = s->driver_flags;
+	arg.state_size = s->state_size;
 
 	mutex_lock(&ctx->lock_sessions);
 	if (ctx->nsessions >= max_sessions) {
@@ -1029,6 +1167,9 @@ static int acrypto_session_setkey(struct acrypto_session *s, const u8 *key,
 		ret = crypto_aead_setkey(s->ad, key, len);
 	else
 		ret = crypto_ahash_setkey(s->ah, key, len);
+	/* States made under the previous key are refused from now on. */
+	if (s->kind == ACRYPTO_KIND_HMAC)
+		get_random_bytes(&s->seal_id, sizeof(s->seal_id));
 
 	spin_lock_irq(&s->key_lock);
 	s->key_busy = false;
@@ -1054,24 +1195,25 @@ static u8 *acrypto_dup_user(u64 uptr, unsigned int len)
 static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, size_t usize)
 {
 	const u32 known = ACRYPTO_DEV_FILL_KEY | ACRYPTO_DEV_FILL_IV | ACRYPTO_DEV_FILL_SRC |
-			  ACRYPTO_DEV_FILL_AAD;
+			  ACRYPTO_DEV_FILL_AAD | ACRYPTO_DEV_FILL_STATE;
 	struct acrypto_fill_data arg;
 	struct acrypto_session *s;
 	u8 iv[ACRYPTO_DEV_MAX_IV_LEN];
-	u8 *key = NULL, *src = NULL, *aad = NULL;
+	u8 *key = NULL, *src = NULL, *aad = NULL, *state = NULL;
 	int ret;
 
 	ret = acrypto_copy_in(&arg, sizeof(arg), argp, usize);
 	if (ret)
 		return ret;
-	if (!arg.flags || (arg.flags & ~known) || arg.__pad || arg.__pad2)
+	if (!arg.flags || (arg.flags & ~known) || arg.__pad || arg.__pad2 || arg.__pad3)
 		return -EINVAL;
 	/* A part not taken has no pointer and no length. */
 	if ((!(arg.flags & ACRYPTO_DEV_FILL_KEY) && (arg.key || arg.key_len)) ||
 	    (!(arg.flags & ACRYPTO_DEV_FILL_IV) && (arg.iv || arg.iv_len)) ||
 	    (!(arg.flags & ACRYPTO_DEV_FILL_SRC) && (arg.src || arg.src_len)) ||
 	    (!(arg.flags & ACRYPTO_DEV_FILL_AAD) && (arg.aad || arg.aad_len)) ||
-	    (!arg.aad_len && arg.aad))
+	    (!(arg.flags & ACRYPTO_DEV_FILL_STATE) && (arg.state || arg.state_len)) ||
+	    (!arg.aad_len && arg.aad) || (!arg.state_len != !arg.state))
 		return -EINVAL;
 	s = acrypto_session_get(ctx, arg.session_id);
 	if (!s)
@@ -1113,6 +1255,16 @@ static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, siz
 			goto out_put;
 		}
 	}
+	if (arg.flags & ACRYPTO_DEV_FILL_STATE) {
+		if (s->kind != ACRYPTO_KIND_HASH && s->kind != ACRYPTO_KIND_HMAC)
+			goto out_put;
+		if (!s->state_size) {
+			ret = -EOPNOTSUPP;
+			goto out_put;
+		}
+		if (arg.state_len && arg.state_len != s->state_size)
+			goto out_put;
+	}
 
 	/* All or nothing: copy every part in before anything changes. */
 	if (arg.flags & ACRYPTO_DEV_FILL_KEY) {
@@ -1144,6 +1296,15 @@ static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, siz
 			goto out_free;
 		}
 	}
+	/* Kept as given: its seal is checked by the ADD that imports it. */
+	if ((arg.flags & ACRYPTO_DEV_FILL_STATE) && arg.state_len) {
+		state = acrypto_dup_user(arg.state, arg.state_len);
+		if (IS_ERR(state)) {
+			ret = PTR_ERR(state);
+			state = NULL;
+			goto out_free;
+		}
+	}
 
 	ret = mutex_lock_interruptible(&s->lock_sync);
 	if (ret)
@@ -1158,8 +1319,14 @@ static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, siz
 	}
 	if (key) {
 		ret = acrypto_session_setkey(s, key, arg.key_len);
+		/* A state of the previous key would be refused: drop it. */
+		s->state_set = false;
 		if (ret)
 			goto out_unlock;
+	}
+	if (arg.flags & ACRYPTO_DEV_FILL_STATE) {
+		swap(state, s->sync_state);
+		s->state_set = !!s->sync_state;
 	}
 	if (arg.flags & ACRYPTO_DEV_FILL_IV) {
 		memcpy(s->iv, iv, arg.iv_len);
@@ -1181,6 +1348,7 @@ static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, siz
 out_unlock:
 	mutex_unlock(&s->lock_sync);
 out_free:
+	kfree_sensitive(state);
 	kfree_sensitive(aad);
 	kfree_sensitive(src);
 	kfree_sensitive(key);
@@ -1214,11 +1382,17 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp, s
 	ret = acrypto_copy_in(&arg, sizeof(arg), argp, usize);
 	if (ret)
 		return ret;
-	if (arg.flags || arg.__pad)
+	if ((arg.flags & ~ACRYPTO_DEV_ADD_EXPORT) || arg.__pad)
 		return -EINVAL;
 	s = acrypto_session_get(ctx, arg.session_id);
 	if (!s)
 		return -ENOENT;
+	ret = -EINVAL;
+	if (arg.flags && s->kind != ACRYPTO_KIND_HASH && s->kind != ACRYPTO_KIND_HMAC)
+		goto out_put;
+	ret = -EOPNOTSUPP;
+	if (arg.flags && !s->state_size)
+		goto out_put;
 
 	ret = mutex_lock_interruptible(&s->lock_sync);
 	if (ret)
@@ -1229,6 +1403,8 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp, s
 	if (s->kind == ACRYPTO_KIND_AEAD)
 		out_len = s->op == ACRYPTO_DEV_OP_ENCRYPT ? s->src_len + s->out_size :
 		       s->src_len - s->out_size;
+	else if (arg.flags & ACRYPTO_DEV_ADD_EXPORT)
+		out_len = s->state_size;
 	else
 		out_len = s->out_size ? s->out_size : s->src_len;
 	ret = -ENOSPC;
@@ -1268,6 +1444,24 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp, s
 		memcpy(r->buf + r->assoc, s->src, s->src_len);
 	memcpy(r->iv, s->iv, sizeof(r->iv));
 	r->encrypt = s->op == ACRYPTO_DEV_OP_ENCRYPT;
+	r->stream_in = s->state_set;
+	r->stream_out = arg.flags & ACRYPTO_DEV_ADD_EXPORT;
+	if (r->stream_in || r->stream_out) {
+		r->state = kzalloc(s->state_size, GFP_KERNEL_ACCOUNT);
+		ret = -ENOMEM;
+		if (r->state && r->stream_in) {
+			memcpy(r->state, s->sync_state, s->state_size);
+			/* The key is reserved: its seal id cannot change meanwhile. */
+			ret = acrypto_stream_check(r);
+		} else if (r->state) {
+			ret = 0;
+		}
+		if (ret) {
+			acrypto_session_unuse(s);
+			acrypto_req_free(r);
+			goto out_unlock;
+		}
+	}
 	acrypto_req_start(r);
 
 	if (wait_for_completion_interruptible(&r->done)) {
@@ -1286,7 +1480,8 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp, s
 
 	ret = r->status;
 	if (!ret) {
-		out = (s->kind == ACRYPTO_KIND_HASH || s->kind == ACRYPTO_KIND_HMAC) ?
+		out = r->stream_out ? r->state :
+		      (s->kind == ACRYPTO_KIND_HASH || s->kind == ACRYPTO_KIND_HMAC) ?
 		      r->digest : r->buf + r->assoc;
 		/* A seal's result is the ciphertext followed by the tag. */
 		arg.dst_len = r->out_len;
@@ -1312,7 +1507,20 @@ out_put:
 static bool acrypto_request_fields_ok(const struct acrypto_session *s,
 				      const struct acrypto_request *q)
 {
-	if (q->flags || q->__pad || q->__pad2)
+	const u32 stream = ACRYPTO_DEV_REQ_CONTINUE | ACRYPTO_DEV_REQ_EXPORT;
+	const bool hash = s->kind == ACRYPTO_KIND_HASH || s->kind == ACRYPTO_KIND_HMAC;
+
+	if (q->__pad || q->__pad2)
+		return false;
+	/* Stream flags on hash sessions only; each field with its flag. */
+	if ((q->flags & ~stream) || (q->flags && !hash))
+		return false;
+	if ((q->flags & ACRYPTO_DEV_REQ_CONTINUE) ? !q->state || !q->state_len :
+						      q->state || q->state_len)
+		return false;
+	if ((q->flags & ACRYPTO_DEV_REQ_EXPORT) ?
+	    !q->state_out || !q->state_out_len || q->digest || q->digest_len :
+	    q->state_out || q->state_out_len)
 		return false;
 	/* AAD only for AEAD; no pointer without a length. */
 	if ((s->kind != ACRYPTO_KIND_AEAD && (q->aad || q->aad_len)) || (!q->aad_len && q->aad))
@@ -1382,8 +1590,19 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 	ret = -ENOSPC;
 	if ((s->kind == ACRYPTO_KIND_CIPHER || aead) && q->dst_len < q->src_len)
 		goto out_put;
-	if (hash && q->digest_len < s->out_size)
+	if (hash && !(q->flags & ACRYPTO_DEV_REQ_EXPORT) && q->digest_len < s->out_size)
 		goto out_put;
+	if (q->flags) {
+		ret = -EOPNOTSUPP;
+		if (!s->state_size)
+			goto out_put;
+		ret = -EINVAL;
+		if ((q->flags & ACRYPTO_DEV_REQ_CONTINUE) && q->state_len != s->state_size)
+			goto out_put;
+		ret = -ENOSPC;
+		if ((q->flags & ACRYPTO_DEV_REQ_EXPORT) && q->state_out_len < s->state_size)
+			goto out_put;
+	}
 
 	spin_lock_irq(&ctx->lock);
 	if (ctx->inflight >= max_inflight) {
@@ -1435,6 +1654,20 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 	r->tag = q->tag;
 	r->session_id = q->session_id;
 	r->udst = hash ? q->digest : q->dst;
+	if (q->flags) {
+		r->stream_in = q->flags & ACRYPTO_DEV_REQ_CONTINUE;
+		r->stream_out = q->flags & ACRYPTO_DEV_REQ_EXPORT;
+		if (r->stream_out)
+			r->udst = q->state_out;
+		ret = -ENOMEM;
+		r->state = kzalloc(s->state_size, GFP_KERNEL_ACCOUNT);
+		if (!r->state)
+			goto out_free_req;
+		ret = -EFAULT;
+		if (r->stream_in &&
+		    copy_from_user(r->state, u64_to_user_ptr(q->state), s->state_size))
+			goto out_free_req;
+	}
 	r->utag = aead && encrypt ? q->digest : 0;
 	r->encrypt = encrypt;
 	if (pin) {
@@ -1476,6 +1709,14 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 		ret = acrypto_session_use(s);
 		if (ret)
 			goto out_free_req;
+	}
+	/* Checked with the key reserved: its seal id cannot change meanwhile. */
+	if (r->stream_in) {
+		ret = acrypto_stream_check(r);
+		if (ret) {
+			acrypto_session_unuse(s);
+			goto out_free_req;
+		}
 	}
 	acrypto_req_start(r);
 	acrypto_session_put(s);
@@ -1654,7 +1895,8 @@ static ssize_t acrypto_read(struct file *file, char __user *buf, size_t count,
 			const bool hash = r->sess->kind == ACRYPTO_KIND_HASH ||
 					  r->sess->kind == ACRYPTO_KIND_HMAC;
 
-			const u8 *out = hash ? r->digest : r->buf + r->assoc;
+			const u8 *out = r->stream_out ? r->state : hash ? r->digest :
+					r->buf + r->assoc;
 
 			c.out_len = r->out_len;
 			/* Pinned requests wrote their destination already. */
@@ -1712,6 +1954,7 @@ static int acrypto_open(struct inode *inode, struct file *file)
 	atomic64_set(&ctx->pinned_pages, 0);
 	mutex_init(&ctx->lock_sessions);
 	xa_init_flags(&ctx->sessions, XA_FLAGS_ALLOC1);
+	get_random_bytes(&ctx->seal_id, sizeof(ctx->seal_id));
 	atomic_inc(&acrypto_live_ctx);
 	/* The file's own reference (fops->owner) is held: this cannot fail. */
 	__module_get(THIS_MODULE);
@@ -1785,15 +2028,32 @@ static int __init acrypto_init(void)
 	BUILD_BUG_ON(sizeof(struct acrypto_submit) != ACRYPTO_DEV_SUBMIT_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct acrypto_completion) != 24);
 	BUILD_BUG_ON(sizeof(struct acrypto_info) != ACRYPTO_DEV_INFO_SIZE_VER0);
+	BUILD_BUG_ON(ACRYPTO_STATE_HDR + HASH_MAX_STATESIZE + ACRYPTO_SEAL_LEN !=
+		     ACRYPTO_DEV_MAX_STATE_LEN);
 
 	if (!max_sessions || !max_inflight || !max_buffer ||
 	    max_buffer > ACRYPTO_BUFFER_CAP) {
 		pr_err("module parameters out of range\n");
 		return -EINVAL;
 	}
+	acrypto_seal_tfm = crypto_alloc_shash("hmac(sha256)", 0, 0);
+	if (IS_ERR(acrypto_seal_tfm)) {
+		pr_notice("no hmac(sha256) (%ld): hash streams are not offered\n",
+			  PTR_ERR(acrypto_seal_tfm));
+		acrypto_seal_tfm = NULL;
+	} else {
+		u8 key[SHA256_DIGEST_SIZE];
+
+		get_random_bytes(key, sizeof(key));
+		ret = crypto_shash_setkey(acrypto_seal_tfm, key, sizeof(key));
+		memzero_explicit(key, sizeof(key));
+		if (ret)
+			goto err_free_seal;
+	}
+	ret = -ENOMEM;
 	acrypto_wq = alloc_workqueue("acrypto", WQ_UNBOUND, 0);
 	if (!acrypto_wq)
-		return -ENOMEM;
+		goto err_free_seal;
 	ret = misc_register(&acrypto_misc);
 	if (ret)
 		goto err_destroy_wq;
@@ -1801,6 +2061,8 @@ static int __init acrypto_init(void)
 
 err_destroy_wq:
 	destroy_workqueue(acrypto_wq);
+err_free_seal:
+	crypto_free_shash(acrypto_seal_tfm);
 	return ret;
 }
 
@@ -1814,6 +2076,7 @@ static void __exit acrypto_exit(void)
 	 * Nothing here waits on a driver, so unloading never hangs.
 	 */
 	destroy_workqueue(acrypto_wq);
+	crypto_free_shash(acrypto_seal_tfm);
 	WARN_ON(atomic_read(&acrypto_live_ctx));
 }
 

@@ -115,6 +115,8 @@ struct Tally {
     checks: usize,
     /// Checks of requests above the module's max_buffer (must fail cleanly).
     over_limit: usize,
+    /// Hashes above max_buffer, which kdev sends in pieces (must be right).
+    in_pieces: usize,
     failures: Vec<String>,
 }
 
@@ -170,7 +172,11 @@ impl<'e> Window<'e> {
 
     fn push(&mut self, s: &Session, req: Request, mut check: Check) {
         // The module's buffer holds an AEAD's AAD too.
-        if req.len() + req.aad.len() > self.max_len {
+        // kdev cuts hashes into pieces of max_buffer (sealed states between).
+        let hash = s.steps().iter().all(|st| matches!(st.alg.kind(), OpKind::Hash | OpKind::Mac));
+        if req.len() + req.aad.len() > self.max_len && hash {
+            self.tally.in_pieces += 1;
+        } else if req.len() + req.aad.len() > self.max_len {
             // Above the module's max_buffer: a clean device fault.
             check.want = Want::Fault;
             self.tally.over_limit += 1;
@@ -530,11 +536,14 @@ fn report(name: &str, t: &Tally, summary: &str) -> bool {
     // A label for runs under other module parameters (as the C tests take it).
     let name = format!("{}{name}", std::env::var("T_TAG").unwrap_or_default());
     if t.failures.is_empty() {
-        let over = if t.over_limit > 0 {
+        let mut over = if t.over_limit > 0 {
             format!(" ({} above max_buffer, refused cleanly)", t.over_limit)
         } else {
             String::new()
         };
+        if t.in_pieces > 0 {
+            over.push_str(&format!(" ({} hashes above max_buffer, in pieces)", t.in_pieces));
+        }
         println!("RESULT PASS rust {name}: {summary}, {} checks{over}", t.checks);
         true
     } else {
@@ -1063,4 +1072,212 @@ fn aead_on_kernel_devices() {
         assert!(devices >= 2, "ACRYPTO_REQUIRE_KERNEL=1 but only {devices} kernel devices offer AEAD");
     }
     assert!(ok, "AEAD failed on some kernel device (RESULT FAIL lines above)");
+}
+
+/// Piece lengths that add up to `n`, cut at random points (empty pieces
+/// and single bytes included).
+fn cuts(r: &mut StdRng, n: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut left = n;
+    while left > 0 {
+        let c = match r.gen_range(0..6) {
+            0 => 0,
+            1 => 1,
+            2 => r.gen_range(0..=64.min(left)),
+            _ => r.gen_range(0..=left),
+        };
+        out.push(c.min(left));
+        left -= c.min(left);
+    }
+    if out.len() > 1 && r.gen_bool(0.3) {
+        out.insert(r.gen_range(0..out.len()), 0);
+    }
+    out
+}
+
+/// Streams `data` through `s` in the pieces `cuts`; the digest or MAC.
+fn stream_through(e: &Engine, s: &Session, data: &[u8], cuts: &[usize]) -> Result<Vec<u8>, Error> {
+    let mut st = e.stream(s, &[])?;
+    let mut off = 0;
+    for &c in cuts {
+        st.update(&data[off..off + c], &mut Vec::new())?;
+        off += c;
+    }
+    st.finish(&mut Vec::new())
+}
+
+/// Hash and HMAC streams on every kernel device that offers them (kdev:
+/// the module's sealed states; afalg: MSG_MORE operation sockets): random
+/// cuts of OpenSSL's cross-check messages and of a message several times
+/// the module's max_buffer give OpenSSL's digest and the one-shot's;
+/// verify streams accept the right tag and refuse a flipped one; a copy of
+/// a stream (dup) continues on its own.
+#[test]
+fn streams_on_kernel_devices() {
+    let Some(e) = kernel_engine() else { return };
+    let refs: Vec<RefCase> =
+        reference().into_iter().filter(|c| matches!(c.alg.kind(), OpKind::Hash | OpKind::Mac)).collect();
+    let mut r = rng::seeded("kernel streams large");
+    let big = rng::bytes(&mut r, 300_000);
+    let big_key = rng::bytes(&mut r, 40);
+    let mut big_refs = Vec::new();
+    for d in [DigestKind::Sha1, DigestKind::Sha256] {
+        big_refs.push((Algorithm::Digest(d), Vec::new(), openssl::digest(d, &big)));
+        big_refs.push((Algorithm::Hmac(d), big_key.clone(), openssl::hmac(d, &big_key, &big)));
+    }
+    let mut ok = true;
+    let mut devices = 0;
+    for dev in e.devices() {
+        let algs: Vec<Algorithm> =
+            dev.capabilities.iter().map(|c| c.alg).filter(|a| matches!(a.kind(), OpKind::Hash | OpKind::Mac)).collect();
+        if algs.is_empty() {
+            continue;
+        }
+        devices += 1;
+        let t0 = std::time::Instant::now();
+        let mut t = Tally::default();
+        let mut r = rng::seeded(&format!("kernel streams {}", dev.name));
+        let cases = refs
+            .iter()
+            .filter(|c| algs.contains(&c.alg))
+            .map(|c| (c.alg, c.key.clone(), c.input.clone(), c.output.clone()))
+            .chain(
+                big_refs.iter().filter(|b| algs.contains(&b.0)).map(|b| (b.0, b.1.clone(), big.clone(), b.2.clone())),
+            );
+        for (alg, key, input, want) in cases {
+            let what = format!("{} {alg} stream of {} bytes", dev.name, input.len());
+            let s = match session(&e, Step::new(alg, Op::Digest, &key).expect("step"), &dev.name) {
+                Ok(s) => s,
+                Err(err) => {
+                    t.fail(format!("{what}: session: {err}"));
+                    continue;
+                }
+            };
+            for _ in 0..3 {
+                let c = cuts(&mut r, input.len());
+                t.checks += 1;
+                match stream_through(&e, &s, &input, &c) {
+                    Ok(tag) if tag == want => {}
+                    Ok(tag) => t.fail(format!("{what} in {} pieces: WRONG digest {}", c.len(), common::hex(&tag))),
+                    Err(err) => t.fail(format!("{what} in {} pieces: {err}", c.len())),
+                }
+            }
+            t.checks += 1;
+            match e.run(&s, Request::new(input.clone())) {
+                Ok(q) if q.tag == want => {}
+                Ok(_) => t.fail(format!("{what}: the one-shot differs from OpenSSL")),
+                Err(err) => t.fail(format!("{what}: one-shot: {err}")),
+            }
+            // Copies taken half way continue on their own: one that takes
+            // the same rest ends right, one that took a byte more does not.
+            t.checks += 1;
+            let half = input.len() / 2;
+            let dup = e.stream(&s, &[]).and_then(|mut a| {
+                a.update(&input[..half], &mut Vec::new())?;
+                let (mut b, mut c) = (a.try_clone()?, a.try_clone()?);
+                b.update(b"x", &mut Vec::new())?;
+                for st in [&mut a, &mut b, &mut c] {
+                    st.update(&input[half..], &mut Vec::new())?;
+                }
+                Ok([a.finish(&mut Vec::new())?, b.finish(&mut Vec::new())?, c.finish(&mut Vec::new())?])
+            });
+            match dup {
+                Ok([ta, tb, tc]) if ta == want && tc == want && tb != want => {}
+                Ok(_) => t.fail(format!("{what}: copies of a stream did not continue independently")),
+                Err(err) => t.fail(format!("{what}: dup: {err}")),
+            }
+            if alg.kind() == OpKind::Mac {
+                let v = match session(&e, Step::new(alg, Op::Verify, &key).expect("step"), &dev.name) {
+                    Ok(v) => v,
+                    Err(err) => {
+                        t.fail(format!("{what}: verify session: {err}"));
+                        continue;
+                    }
+                };
+                let c = cuts(&mut r, input.len());
+                for (tag, good) in [(want.clone(), true), (flip(&want, 5), false), (want[..12].to_vec(), true)] {
+                    t.checks += 1;
+                    let got = e.stream(&v, &[]).and_then(|mut st| {
+                        let mut off = 0;
+                        for &n in &c {
+                            st.update(&input[off..off + n], &mut Vec::new())?;
+                            off += n;
+                        }
+                        st.verify(&tag)
+                    });
+                    match (got, good) {
+                        (Ok(()), true) | (Err(Error::VerifyFailed), false) => {}
+                        (got, _) => t.fail(format!(
+                            "{what}: verify of a {} tag: {got:?}",
+                            if good { "good" } else { "flipped" }
+                        )),
+                    }
+                }
+            }
+        }
+        let summary = format!("streams of {} algorithms, {:.1}s", algs.len(), t0.elapsed().as_secs_f64());
+        ok &= report(&format!("{} streams", dev.name), &t, &summary);
+    }
+    assert!(!required() || devices > 0, "no kernel device streams");
+    assert!(ok, "streams failed on some kernel device (RESULT FAIL lines above)");
+}
+
+/// A kernel device broken mid-stream: the state is the device's own (a
+/// sealed state of its fd, or its AF_ALG socket), so no other device
+/// continues it, and the next update fails with a clear error, never a
+/// digest; a new stream then runs on the devices left and is right.
+#[test]
+fn kernel_stream_on_a_device_broken_mid_way() {
+    let Some(probe) = kernel_engine() else { return };
+    let alg = Algorithm::Digest(DigestKind::Sha256);
+    let names: Vec<String> = probe
+        .devices()
+        .into_iter()
+        .filter(|d| supports(d, alg) && (d.name.starts_with("kdev:") || d.name == "afalg"))
+        .map(|d| d.name)
+        .collect();
+    drop(probe);
+    let mut r = rng::seeded("kernel stream broken");
+    let data = rng::bytes(&mut r, 100_000);
+    let want = openssl::digest(DigestKind::Sha256, &data);
+    let mut t = Tally::default();
+    for victim in &names {
+        // Engines of two: the victim and another kernel device of sha256.
+        let Some(other) = names.iter().find(|n| *n != victim) else { break };
+        let open = |n: &str| -> Arc<dyn Driver> {
+            if n == "afalg" {
+                Arc::new(afalg::AfalgDevice::new("afalg").expect("afalg"))
+            } else {
+                Arc::new(kdev::KdevDevice::open(n.trim_start_matches("kdev:")).expect("kdev"))
+            }
+        };
+        let e = Engine::builder().device_arc(open(victim)).device_arc(open(other)).build().expect("engine");
+        let s = e.session(SessionBuilder::new().push(Step::new(alg, Op::Digest, &[]).expect("step"))).expect("session");
+        let mut st = e.stream(&s, &[]).expect("stream");
+        st.update(&data[..40_000], &mut Vec::new()).expect("first update");
+        // Whichever device took the first update holds the state: break it.
+        let holder = e.devices().into_iter().find(|d| d.stats.completed_ok > 0).map(|d| d.name).expect("holder");
+        e.mark_broken(&holder, "broken mid-stream by the test").expect("mark broken");
+        let what = format!("{holder} broken mid-stream (other: {})", if holder == *victim { other } else { victim });
+        t.checks += 1;
+        match st.update(&data[40_000..], &mut Vec::new()).and_then(|()| st.finish(&mut Vec::new())) {
+            Ok(tag) if tag == want => println!("  note: {what}: continued elsewhere, right digest"),
+            Ok(_) => t.fail(format!("{what}: WRONG digest")),
+            Err(err) => {
+                let m = err.to_string();
+                if m.is_empty() {
+                    t.fail(format!("{what}: an error without a message"));
+                } else {
+                    println!("  note: {what}: clear error: {m}");
+                }
+            }
+        }
+        t.checks += 1;
+        match stream_through(&e, &s, &data, &[1, 50_000, 0, 49_999]) {
+            Ok(tag) if tag == want => {}
+            other => t.fail(format!("{what}: a new stream on the device left: {other:?}")),
+        }
+    }
+    assert!(!required() || t.checks > 0, "no pair of kernel sha256 devices");
+    assert!(report("streams on a device broken mid-way", &t, &format!("{} devices", names.len())), "see above");
 }

@@ -210,6 +210,14 @@ impl EngineInner {
             }
         }
         if cands.is_empty() {
+            // A stream's state continues only on its family's devices: say so.
+            if let (None, Some(state)) = (&step.device, job.request.stream.as_ref().and_then(|p| p.state.as_ref())) {
+                return Err(Error::NoDevice(format!(
+                    "{} to continue this stream: its state is of family '{}' and no working device of that family is left",
+                    step.alg,
+                    state.family()
+                )));
+            }
             return Err(self.no_device_error(&devs, step));
         }
         // The balancer is asked only when there is a choice to make.

@@ -26,13 +26,24 @@
 //! the tag: on `EBADMSG` the request keeps its ciphertext (as the soft
 //! device does) and the scratch buffer is wiped. AF_ALG is synchronous per socket, so
 //! the parallelism is the number of workers.
+//!
+//! **Streams** (hash and HMAC): the state is an operation socket holding
+//! the running hash, its data sent with `MSG_MORE` ([`AfalgState`]); the
+//! family is the device's name, so only this device continues it (any of
+//! its workers). A state is never written once made: an update `accept()`s
+//! a copy of it (AF_ALG's `accept` on an operation socket clones the hash
+//! state, `crypto_ahash_export`/`import` in the kernel), sends the data to
+//! the copy, and the copy is the next state; the finish reads the digest
+//! from a copy. So a failed update leaves the stream's state as it was, a
+//! duplicated stream (which shares the state) continues independently,
+//! and memory is one socket per open stream (two during an update).
 
 use crate::kdev::{check_verify_len, errno_error, verify_tag, KeyBytes};
 use crate::worker::{lock, Wakeup};
 use acrypto_core::alg::{AEAD_NONCE_LEN, AEAD_TAG_LEN};
 use acrypto_core::{
     Algorithm, Capability, CipherMode, DeviceClass, DeviceHandle, DigestKind, Driver, Error, Op, OpKind, Request,
-    Result, Step, Work,
+    Result, Step, StreamState, Work,
 };
 use nix::errno::Errno;
 use nix::sys::socket::{
@@ -74,9 +85,64 @@ pub fn kernel_name(alg: Algorithm) -> Option<(&'static str, &'static str)> {
     })
 }
 
+/// An afalg stream state: an operation socket with the running hash.
+pub struct AfalgState {
+    op: File,
+    /// The device ([`AfalgDevice`]'s number) that made it.
+    device: u64,
+}
+
+/// Process-wide device numbers.
+static NEXT_DEVICE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Reads exactly `buf.len()` bytes of result from an operation socket.
+fn read_exact_from(op: &mut File, buf: &mut [u8], what: &str) -> Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        match op.read(&mut buf[got..]) {
+            Ok(0) => return Err(Error::DeviceFailure(format!("{what}: AF_ALG gave {got} of {} bytes", buf.len()))),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+                return Err(errno_error(what, errno));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A new operation socket from `fd`: a fresh one from a transform socket,
+/// or a copy of the hash state of an operation socket.
+fn accept_op(fd: i32, what: &str) -> Result<File> {
+    let raw = loop {
+        match accept(fd) {
+            Err(Errno::EINTR) => continue,
+            r => break r.map_err(|e| errno_error(&format!("{what}: accept"), e))?,
+        }
+    };
+    // SAFETY: `accept` just returned `raw`, a new fd that nothing else owns.
+    Ok(File::from(unsafe { OwnedFd::from_raw_fd(raw) }))
+}
+
+/// Sends all of `data` to a hash operation socket, more to follow.
+fn send_more(op: &File, data: &[u8], what: &str) -> Result<()> {
+    let mut off = 0;
+    while off < data.len() {
+        // nix names no MSG_MORE: the kernel's flag as is.
+        match send(op.as_raw_fd(), &data[off..], MsgFlags::from_bits_retain(libc::MSG_MORE)) {
+            Ok(0) => return Err(Error::DeviceFailure(format!("{what}: AF_ALG took no bytes"))),
+            Ok(n) => off += n,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(errno_error(what, e)),
+        }
+    }
+    Ok(())
+}
+
 /// A transform socket with its key and one operation socket.
 struct Tfm {
-    _ctrl: OwnedFd,
+    ctrl: OwnedFd,
     op: File,
     last_use: u64,
 }
@@ -107,24 +173,12 @@ impl Tfm {
         let raw = accept(ctrl.as_raw_fd()).map_err(|e| errno_error(&format!("AF_ALG {name} accept"), e))?;
         // SAFETY: `accept` just returned `raw`, a new fd that nothing else owns.
         let op = File::from(unsafe { OwnedFd::from_raw_fd(raw) });
-        Ok(Tfm { _ctrl: ctrl, op, last_use: 0 })
+        Ok(Tfm { ctrl, op, last_use: 0 })
     }
 
     /// Reads exactly `buf.len()` bytes of result.
     fn read_all(&mut self, buf: &mut [u8], what: &str) -> Result<()> {
-        let mut got = 0;
-        while got < buf.len() {
-            match self.op.read(&mut buf[got..]) {
-                Ok(0) => return Err(Error::DeviceFailure(format!("{what}: AF_ALG gave {got} of {} bytes", buf.len()))),
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
-                    return Err(errno_error(what, errno));
-                }
-            }
-        }
-        Ok(())
+        read_exact_from(&mut self.op, buf, what)
     }
 
     fn cipher(&mut self, encrypt: bool, iv: &[u8], data: &mut [u8], what: &str) -> Result<()> {
@@ -194,14 +248,57 @@ impl Tfm {
 }
 
 /// One worker's sockets.
-#[derive(Default)]
 struct SocketCache {
     /// By algorithm, AEAD tag length (0 otherwise) and key.
     tfms: HashMap<(Algorithm, usize, KeyBytes), Tfm>,
     clock: u64,
+    /// The device's number and stream family (its name).
+    device: u64,
+    family: String,
 }
 
 impl SocketCache {
+    fn new(device: u64, family: &str) -> SocketCache {
+        SocketCache { tfms: HashMap::new(), clock: 0, device, family: family.to_string() }
+    }
+
+    /// One request of a hash or HMAC stream (see the module documentation).
+    fn run_stream(&mut self, step: &Step, req: &mut Request, what: &str) -> Result<()> {
+        let alg = step.alg;
+        let Some(part) = req.stream.as_deref() else {
+            return Err(Error::Internal(format!("{what}: not a stream request")));
+        };
+        let last = part.last;
+        if last && step.op == Op::Verify {
+            check_verify_len(alg, &req.tag)?;
+        }
+        let mut op = match part.state_for(&self.family, alg)? {
+            Some(s) => match s.get::<AfalgState>() {
+                Some(a) if a.device == self.device => accept_op(a.op.as_raw_fd(), what)?,
+                _ => return Err(Error::InvalidArgument(format!("{what}: a stream state made by another device"))),
+            },
+            None => {
+                let ctrl = self.get(alg, 0, step.key.bytes())?.ctrl.as_raw_fd();
+                accept_op(ctrl, what)?
+            }
+        };
+        send_more(&op, req.current(), what)?;
+        if !last {
+            if let Some(p) = req.stream.as_mut() {
+                p.next = Some(StreamState::new(&self.family, alg, AfalgState { op, device: self.device }));
+            }
+            return Ok(());
+        }
+        let mut mac = Zeroizing::new(vec![0u8; alg.digest_len()]);
+        read_exact_from(&mut op, &mut mac, what)?;
+        if step.op == Op::Verify {
+            verify_tag(alg, &mac, &req.tag)
+        } else {
+            req.tag = mac.to_vec();
+            Ok(())
+        }
+    }
+
     fn get(&mut self, alg: Algorithm, auth: usize, key: &[u8]) -> Result<&mut Tfm> {
         self.clock += 1;
         let k = (alg, auth, KeyBytes(key.to_vec()));
@@ -248,6 +345,7 @@ impl SocketCache {
             OpKind::Mac if !req.aad.is_empty() => {
                 return Err(Error::Unsupported(format!("{what}: a MAC step over AAD is not offered")))
             }
+            OpKind::Hash | OpKind::Mac if req.stream.is_some() => self.run_stream(step, req, &what),
             OpKind::Hash | OpKind::Mac => {
                 if step.op == Op::Verify {
                     check_verify_len(alg, &req.tag)?;
@@ -338,6 +436,8 @@ struct Shared {
 /// The AF_ALG device.
 pub struct AfalgDevice {
     name: String,
+    /// Names the device in its stream states.
+    id: u64,
     algs: Vec<Algorithm>,
     workers: usize,
     batch: usize,
@@ -371,7 +471,8 @@ impl AfalgDevice {
         if algs.is_empty() {
             return Err(first_err.unwrap_or_else(|| Error::Unsupported("AF_ALG offers no acrypto algorithm".into())));
         }
-        Ok(AfalgDevice { name, algs, workers: DEFAULT_WORKERS, batch: DEFAULT_BATCH, shared: Arc::default() })
+        let id = NEXT_DEVICE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(AfalgDevice { name, id, algs, workers: DEFAULT_WORKERS, batch: DEFAULT_BATCH, shared: Arc::default() })
     }
 
     /// Sets the number of worker threads.
@@ -386,8 +487,8 @@ impl AfalgDevice {
     }
 }
 
-fn worker(shared: Arc<Shared>, dev: DeviceHandle, batch: usize) {
-    let mut cache = SocketCache::default();
+fn worker(shared: Arc<Shared>, dev: DeviceHandle, batch: usize, id: u64, family: String) {
+    let mut cache = SocketCache::new(id, &family);
     loop {
         if !shared.wake.wait() {
             return;
@@ -431,9 +532,10 @@ impl Driver for AfalgDevice {
         let mut threads = lock(&self.shared.threads);
         for i in 0..self.workers {
             let (shared, handle, batch) = (self.shared.clone(), dev.clone(), self.batch);
+            let (id, family) = (self.id, self.name.clone());
             match std::thread::Builder::new()
                 .name(format!("acrypto-{}-{i}", self.name))
-                .spawn(move || worker(shared, handle, batch))
+                .spawn(move || worker(shared, handle, batch, id, family))
             {
                 Ok(t) => threads.push(t),
                 Err(e) => {
@@ -446,6 +548,10 @@ impl Driver for AfalgDevice {
 
     fn data_ready(&self) {
         self.shared.wake.signal();
+    }
+
+    fn stream_family(&self, alg: Algorithm) -> Option<String> {
+        (matches!(alg.kind(), OpKind::Hash | OpKind::Mac) && self.algs.contains(&alg)).then(|| self.name.clone())
     }
 
     fn detach(&self) {

@@ -42,7 +42,19 @@
 //! constant time. HMAC keys longer than the module's 128-byte limit are
 //! hashed first, as HMAC itself does with keys longer than a block.
 //!
-//! A request longer than the module's `max_buffer` fails with
+//! **Streams** (hash and HMAC, [`acrypto_core::stream`]): the state is the
+//! module's sealed export (`ACRYPTO_DEV_REQ_EXPORT`/`_CONTINUE`, see the
+//! uapi header), held in the stream's [`StreamState`] with the device and
+//! kernel session that made it. The family is the device's name
+//! (`kdev:DRIVER`): the module accepts a state only on the fd and session
+//! that made it, so no other device continues it, and a device that breaks
+//! mid-stream makes the next update fail with a clear error. A session
+//! stays cached (never evicted) while a state of it lives. A hash step
+//! longer than `max_buffer` (a stream update, or a one-shot digest) goes
+//! to the kernel in pieces of `max_buffer`, each continuing from the
+//! sealed state of the one before.
+//!
+//! Any other request longer than the module's `max_buffer` fails with
 //! [`Error::DeviceFailure`] (so an engine with other devices retries it
 //! there). Kernel errors become [`Error`]s; an answer that makes no sense (an
 //! unknown completion tag, a short result) marks the device broken.
@@ -51,7 +63,8 @@ use crate::uapi::*;
 use crate::worker::lock;
 use acrypto_core::alg::{AEAD_NONCE_LEN, AEAD_TAG_LEN, MIN_VERIFY_TAG};
 use acrypto_core::{
-    Algorithm, Capability, CipherMode, DeviceClass, DeviceHandle, DigestKind, Driver, Error, Op, OpKind, Result, Work,
+    Algorithm, Capability, CipherMode, DeviceClass, DeviceHandle, DigestKind, Driver, Error, Op, OpKind, Result,
+    StreamState, Work,
 };
 use nix::errno::Errno;
 use std::collections::{HashMap, VecDeque};
@@ -384,16 +397,11 @@ impl Fd {
     /// Allocates an unkeyed session for `alg` bound to `driver` (empty: the
     /// kernel's choice); `src_size` 0: batch path only.
     fn alloc_raw(&self, driver: &str, alg: Algorithm, src_size: u32) -> Result<u32> {
-        self.alloc_raw_flags(driver, alg, src_size).map(|(id, _)| id)
+        self.alloc_raw_auth(driver, alg, src_size, 0).map(|a| a.id)
     }
 
-    /// As [`Fd::alloc_raw`], also returning the module's `ACRYPTO_DEV_F_*`.
-    fn alloc_raw_flags(&self, driver: &str, alg: Algorithm, src_size: u32) -> Result<(u32, u32)> {
-        self.alloc_raw_auth(driver, alg, src_size, 0)
-    }
-
-    /// As [`Fd::alloc_raw_flags`] with an AEAD tag length (0: the largest).
-    fn alloc_raw_auth(&self, driver: &str, alg: Algorithm, src_size: u32, auth_size: u32) -> Result<(u32, u32)> {
+    /// As [`Fd::alloc_raw`] with an AEAD tag length (0: the largest).
+    fn alloc_raw_auth(&self, driver: &str, alg: Algorithm, src_size: u32, auth_size: u32) -> Result<Allocated> {
         let (operation, type_, mode) = triple(alg);
         let mut a = acrypto_session_alloc { operation, type_, mode, src_size, auth_size, ..Default::default() };
         set_name(&mut a.driver, driver)?;
@@ -407,15 +415,15 @@ impl Fd {
         if a.session_id == 0 {
             return Err(Error::DeviceFailure(format!("{driver}: the kernel gave session id 0")));
         }
-        Ok((a.session_id, a.driver_flags))
+        Ok(Allocated { id: a.session_id, flags: a.driver_flags, state_size: a.state_size })
     }
 
-    /// Allocates a session for `alg` bound to `driver` and sets its key;
-    /// returns its id and the module's `ACRYPTO_DEV_F_*` for the driver.
+    /// Allocates a session for `alg` bound to `driver` and sets its key.
     /// `auth_size`: an AEAD's tag length (0 otherwise).
-    fn alloc_session(&self, driver: &str, alg: Algorithm, key: &[u8], auth_size: u32) -> Result<(u32, u32)> {
+    fn alloc_session(&self, driver: &str, alg: Algorithm, key: &[u8], auth_size: u32) -> Result<Allocated> {
         // The batch path only: no synchronous source buffer in the kernel.
-        let (id, flags) = self.alloc_raw_auth(driver, alg, 0, auth_size)?;
+        let allocated = self.alloc_raw_auth(driver, alg, 0, auth_size)?;
+        let id = allocated.id;
         if matches!(alg.kind(), OpKind::Cipher | OpKind::Mac | OpKind::Aead) {
             let f = acrypto_fill_data {
                 session_id: id,
@@ -435,7 +443,7 @@ impl Fd {
                 });
             }
         }
-        Ok((id, flags))
+        Ok(allocated)
     }
 
     fn free_session(&self, id: u32) {
@@ -444,6 +452,15 @@ impl Fd {
         // (already gone) leaves nothing to clean up.
         let _ = unsafe { ioc_session_free(self.raw(), &f) };
     }
+}
+
+/// What `CRYPTO_SESSION_ALLOC` reported.
+struct Allocated {
+    id: u32,
+    /// `ACRYPTO_DEV_F_*` of the bound driver.
+    flags: u32,
+    /// The sealed stream state's length (0: the session cannot stream).
+    state_size: u32,
 }
 
 /// The kernel drivers `/dev/acrypto` sessions can bind to.
@@ -497,7 +514,41 @@ struct CachedSession {
     last_use: u64,
     /// The batch being built uses it: not to be evicted before it is submitted.
     batch: u64,
+    /// Length of its sealed stream state (0: no streams).
+    state_size: usize,
+    /// Held by every stream state of the session: the session is not
+    /// evicted while one lives (the module refuses a state on any other).
+    pin: Arc<()>,
 }
+
+/// A kdev stream state: the module's sealed export (see the uapi header,
+/// streams), which only the fd and kernel session that made it accept.
+struct KdevState {
+    blob: Zeroizing<Vec<u8>>,
+    /// The device ([`Shared::id`]) and kernel session that made it.
+    device: u64,
+    session: u32,
+    /// Keeps the session cached while the state lives.
+    _pin: Arc<()>,
+}
+
+/// A stream state family per kernel driver: `kdev:DRIVER`, the device name.
+fn kdev_family(name: &str) -> String {
+    name.to_string()
+}
+
+/// Process-wide device numbers ([`Shared::id`]).
+static NEXT_DEVICE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// A hash step cut into pieces of at most `max_buffer` bytes, between two
+/// pieces: the bytes done and the sealed state after them.
+struct Carry {
+    done: usize,
+    blob: Zeroizing<Vec<u8>>,
+}
+
+/// A work whose step `.1` is to be submitted, with its carry.
+type Todo = (Work, usize, Option<Carry>);
 
 /// A request the kernel holds: the work (owning the buffers the kernel
 /// reads and writes) and what to do with its completion.
@@ -509,6 +560,17 @@ struct Slot {
     scratch: Vec<u8>,
     /// Expected output length.
     out_len: usize,
+    /// Hash steps: the state this piece continues from, kept alive until
+    /// the submit ioctl copied it; and the bytes done once it completes.
+    _carry: Option<Carry>,
+    done: usize,
+    /// Where the module writes the sealed state after this piece (empty:
+    /// the piece finalizes).
+    state_out: Zeroizing<Vec<u8>>,
+    /// Whether more pieces follow this one.
+    more: bool,
+    /// The session's pin, for a state made by this piece.
+    pin: Option<(u32, Arc<()>)>,
 }
 
 #[derive(Default)]
@@ -520,8 +582,8 @@ struct State {
     /// Accepted by the kernel and not yet read (signed: the reader may count
     /// a completion down before the submitter counted its request up).
     inflight: isize,
-    /// Works whose next step is to be submitted.
-    pending: VecDeque<(Work, usize)>,
+    /// Works whose next step (or piece) is to be submitted.
+    pending: VecDeque<Todo>,
     slots: HashMap<u64, Slot>,
     next_tag: u64,
     batch_no: u64,
@@ -533,6 +595,10 @@ struct State {
 
 struct Shared {
     fd: Fd,
+    /// Unique in the process: a stream state names the device that made it.
+    id: u64,
+    /// The hash and MAC algorithms whose sessions export a stream state.
+    streams: Vec<Algorithm>,
     name: String,
     driver: String,
     limits: Limits,
@@ -583,17 +649,21 @@ impl KdevDevice {
         let fd = Fd::open(DEVICE_PATH)?;
         let limits = fd.limits()?;
         let mut algs = Vec::new();
+        let mut streams = Vec::new();
         let mut last_err = None;
         for alg in info.candidate_algorithms() {
             // A key whose halves differ (XTS) and of the right length.
             let key: Vec<u8> = (0..alg.key_len().unwrap_or(16)).map(|i| i as u8 ^ 0x5a).collect();
             let auth = if alg.kind() == OpKind::Aead { AEAD_TAG_LEN as u32 } else { 0 };
             match fd.alloc_session(&info.driver, alg, &key, auth) {
-                Ok((id, flags)) => {
-                    fd.free_session(id);
-                    info.hardware |= flags & ACRYPTO_DEV_F_HW != 0;
-                    info.is_async |= flags & ACRYPTO_DEV_F_ASYNC != 0;
+                Ok(a) => {
+                    fd.free_session(a.id);
+                    info.hardware |= a.flags & ACRYPTO_DEV_F_HW != 0;
+                    info.is_async |= a.flags & ACRYPTO_DEV_F_ASYNC != 0;
                     algs.push(alg);
+                    if a.state_size > 0 && matches!(alg.kind(), OpKind::Hash | OpKind::Mac) {
+                        streams.push(alg);
+                    }
                 }
                 Err(e) => last_err = Some(e),
             }
@@ -609,6 +679,8 @@ impl KdevDevice {
         let name = format!("kdev:{}", info.driver);
         let shared = Arc::new(Shared {
             fd,
+            id: NEXT_DEVICE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            streams,
             name,
             driver: info.driver.clone(),
             limits,
@@ -674,14 +746,18 @@ impl Driver for KdevDevice {
         self.shared.cv.notify_all();
     }
 
+    fn stream_family(&self, alg: Algorithm) -> Option<String> {
+        self.shared.streams.contains(&alg).then(|| kdev_family(&self.shared.name))
+    }
+
     fn detach(&self) {
-        let pending: Vec<(Work, usize)> = {
+        let pending: Vec<Todo> = {
             let mut st = lock(&self.shared.state);
             st.stop = true;
             st.pending.drain(..).collect()
         };
         self.shared.cv.notify_all();
-        for (w, _) in pending {
+        for (w, _, _) in pending {
             w.complete(Err(Error::Canceled));
         }
         let threads: Vec<JoinHandle<()>> = lock(&self.shared.threads).drain(..).collect();
@@ -701,20 +777,20 @@ impl Driver for KdevDevice {
 impl Shared {
     /// The kernel session for `alg` with `key`, allocated if needed. `Ok(None)`:
     /// every cached session is used by the batch being built; submit it first.
-    fn session(&self, st: &mut State, alg: Algorithm, auth: u32, key: &[u8]) -> Result<Option<u32>> {
+    fn session(&self, st: &mut State, alg: Algorithm, auth: u32, key: &[u8]) -> Result<Option<SessionRef>> {
         st.use_clock += 1;
         let (clock, batch) = (st.use_clock, st.batch_no);
         let map_key = (alg, auth, KeyBytes(key.to_vec()));
         if let Some(s) = st.sessions.get_mut(&map_key) {
             s.last_use = clock;
             s.batch = batch;
-            return Ok(Some(s.id));
+            return Ok(Some(SessionRef { id: s.id, state_size: s.state_size, pin: s.pin.clone() }));
         }
         if st.sessions.len() >= self.limits.max_sessions {
             let victim = st
                 .sessions
                 .iter()
-                .filter(|(_, s)| s.batch != batch)
+                .filter(|(_, s)| s.batch != batch && Arc::strong_count(&s.pin) == 1)
                 .min_by_key(|(_, s)| s.last_use)
                 .map(|(k, _)| (k.0, k.1, k.2.clone()));
             match victim {
@@ -730,14 +806,23 @@ impl Shared {
             Algorithm::Hmac(d) => hmac_key(d, key, ACRYPTO_DEV_MAX_KEY_LEN as usize),
             _ => Zeroizing::new(key.to_vec()),
         };
-        let (id, _) = self.fd.alloc_session(&self.driver, alg, &kernel_key, auth)?;
-        st.sessions.insert(map_key, CachedSession { id, last_use: clock, batch });
-        Ok(Some(id))
+        let a = self.fd.alloc_session(&self.driver, alg, &kernel_key, auth)?;
+        let pin = Arc::new(());
+        let state_size = a.state_size as usize;
+        st.sessions.insert(map_key, CachedSession { id: a.id, last_use: clock, batch, state_size, pin: pin.clone() });
+        Ok(Some(SessionRef { id: a.id, state_size, pin }))
     }
 
     fn handle(&self) -> Option<DeviceHandle> {
         lock(&self.state).handle.clone()
     }
+}
+
+/// A cached session as [`Shared::session`] hands it out.
+struct SessionRef {
+    id: u32,
+    state_size: usize,
+    pin: Arc<()>,
 }
 
 /// What preparing one step gave.
@@ -749,10 +834,10 @@ enum Prepared {
     /// The step failed before reaching the kernel.
     Failed(Work, Error),
     /// No session slot free in this batch: submit the batch, then retry.
-    Later(Work, usize),
+    Later(Work, usize, Option<Carry>),
 }
 
-fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepared {
+fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize, carry: Option<Carry>) -> Prepared {
     let step = match work.steps().get(step_no) {
         Some(s) => s.clone(),
         None => return Prepared::Failed(work, Error::Internal("kdev: step index past the route".into())),
@@ -778,20 +863,35 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepa
             }
             alg.check_tag(step.op, &req.tag)?;
         }
-        // No stream family: the engine never sends a stream request here.
-        if req.stream.is_some() {
-            return Err(Error::Unsupported(format!("{}: kdev does not continue {alg} streams", sh.name)));
+        if let Some(part) = &req.stream {
+            if !sh.streams.contains(&alg) {
+                return Err(Error::Unsupported(format!("{}: kdev does not continue {alg} streams", sh.name)));
+            }
+            if let Some(state) = part.state_for(&kdev_family(&sh.name), alg)? {
+                match state.get::<KdevState>() {
+                    Some(k) if k.device == sh.id => {}
+                    _ => {
+                        return Err(Error::InvalidArgument(format!(
+                            "{}: a {alg} stream state made by another device",
+                            sh.name
+                        )))
+                    }
+                }
+            }
         }
         // Not declared (`mac_over_aad`): the engine never sends one.
         if alg.kind() == OpKind::Mac && !req.aad.is_empty() {
             return Err(Error::Unsupported(format!("{}: a {alg} step over AAD is not offered", sh.name)));
         }
-        if step.op == Op::Verify {
+        // A stream's updates carry no tag: only its last request verifies.
+        if step.op == Op::Verify && req.stream.as_deref().is_none_or(|p| p.last) {
             check_verify_len(alg, &req.tag)?;
         }
-        // The AAD shares the module's buffer with the data.
+        // The AAD shares the module's buffer with the data. Hashes whose
+        // session streams go through in pieces of max_buffer.
         let total = len + if alg.kind() == OpKind::Aead { req.aad.len() } else { 0 };
-        if total > sh.limits.max_buffer {
+        let pieces = matches!(alg.kind(), OpKind::Hash | OpKind::Mac) && sh.streams.contains(&alg);
+        if total > sh.limits.max_buffer && !pieces {
             return Err(Error::DeviceFailure(format!(
                 "{}: {total} bytes exceed the module's max_buffer ({})",
                 sh.name, sh.limits.max_buffer
@@ -811,16 +911,18 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepa
         (OpKind::Aead, _) => AEAD_TAG_LEN as u32,
         _ => 0,
     };
-    let sid = match sh.session(st, alg, auth, step.key.bytes()) {
-        Ok(Some(id)) => id,
-        Ok(None) => return Prepared::Later(work, step_no),
+    let sess = match sh.session(st, alg, auth, step.key.bytes()) {
+        Ok(Some(s)) => s,
+        Ok(None) => return Prepared::Later(work, step_no, carry),
         Err(e) => return Prepared::Failed(work, e),
     };
+    let sid = sess.id;
     st.next_tag += 1;
     let tag = st.next_tag;
     let mut q = acrypto_request { tag, session_id: sid, ..Default::default() };
     let mut slot_scratch = Vec::new();
     let out_len;
+    let (mut done, mut more, mut state_out, mut pin) = (0, false, Zeroizing::new(Vec::new()), None);
     let (_, req) = work.parts();
     match alg.kind() {
         OpKind::Cipher => {
@@ -869,21 +971,59 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize) -> Prepa
         }
         OpKind::Hash | OpKind::Mac => {
             let dl = alg.digest_len();
-            q.src = req.current().as_ptr() as u64;
-            q.src_len = len as u32;
-            if step.op == Op::Verify {
-                slot_scratch = vec![0u8; dl];
-                q.digest = slot_scratch.as_mut_ptr() as u64;
-            } else {
-                req.tag.clear();
-                req.tag.resize(dl, 0);
-                q.digest = req.tag.as_mut_ptr() as u64;
+            // The piece of the data this request takes, and where its state
+            // comes from: the piece before, or the stream's state.
+            let from = carry.as_ref().map_or(0, |c| c.done);
+            let piece = (len - from.min(len)).min(sh.limits.max_buffer);
+            done = from + piece;
+            more = done < len;
+            q.src = req.current()[from.min(len)..].as_ptr() as u64;
+            q.src_len = piece as u32;
+            let export_at_end = req.stream.as_deref().is_some_and(|p| !p.last);
+            let state_in = match (&carry, req.stream.as_deref().and_then(|p| p.state.as_ref())) {
+                (Some(c), _) => Some((c.blob.as_ptr(), c.blob.len(), None)),
+                (None, Some(s)) => s.get::<KdevState>().map(|k| (k.blob.as_ptr(), k.blob.len(), Some(k.session))),
+                (None, None) => None,
+            };
+            if let Some((ptr, n, made_by)) = state_in {
+                if made_by.is_some_and(|m| m != sid) {
+                    return Prepared::Failed(
+                        work,
+                        Error::InvalidArgument(format!("{}: the {alg} stream state's kernel session is gone", sh.name)),
+                    );
+                }
+                q.flags |= ACRYPTO_DEV_REQ_CONTINUE;
+                q.state = ptr as u64;
+                q.state_len = n as u32;
             }
-            q.digest_len = dl as u32;
-            out_len = dl;
+            if more || export_at_end {
+                if sess.state_size == 0 {
+                    return Prepared::Failed(work, Error::Unsupported(format!("{}: {alg} does not stream", sh.name)));
+                }
+                state_out = Zeroizing::new(vec![0u8; sess.state_size]);
+                q.flags |= ACRYPTO_DEV_REQ_EXPORT;
+                q.state_out = state_out.as_mut_ptr() as u64;
+                q.state_out_len = state_out.len() as u32;
+                pin = Some((sid, sess.pin.clone()));
+                out_len = state_out.len();
+            } else {
+                if step.op == Op::Verify {
+                    slot_scratch = vec![0u8; dl];
+                    q.digest = slot_scratch.as_mut_ptr() as u64;
+                } else {
+                    req.tag.clear();
+                    req.tag.resize(dl, 0);
+                    q.digest = req.tag.as_mut_ptr() as u64;
+                }
+                q.digest_len = dl as u32;
+                out_len = dl;
+            }
         }
     }
-    Prepared::Submit(q, Slot { work, step: step_no, scratch: slot_scratch, out_len })
+    Prepared::Submit(
+        q,
+        Slot { work, step: step_no, scratch: slot_scratch, out_len, _carry: carry, done, state_out, more, pin },
+    )
 }
 
 /// Hands `reqs` (whose slots are already in the table) to the kernel.
@@ -958,12 +1098,12 @@ fn submitter(sh: Arc<Shared>) {
                 if st.dead {
                     // Work still arriving (route steps) fails, outside the lock:
                     // completing may call back into this device.
-                    let pending: Vec<(Work, usize)> = st.pending.drain(..).collect();
+                    let pending: Vec<Todo> = st.pending.drain(..).collect();
                     if pending.is_empty() {
                         st = sh.cv.wait(st).unwrap_or_else(|p| p.into_inner());
                     } else {
                         drop(st);
-                        for (w, _) in pending {
+                        for (w, _, _) in pending {
                             w.complete(Err(Error::DeviceBroken(format!("{}: the kernel fd failed", sh.name))));
                         }
                         st = lock(&sh.state);
@@ -975,14 +1115,14 @@ fn submitter(sh: Arc<Shared>) {
                 if free > 0 && (st.ready || !st.pending.is_empty()) {
                     st.ready = false;
                     let n = free.min(sh.batch);
-                    let todo: Vec<(Work, usize)> = (0..n).map_while(|_| st.pending.pop_front()).collect();
+                    let todo: Vec<Todo> = (0..n).map_while(|_| st.pending.pop_front()).collect();
                     break (n, todo);
                 }
                 st = sh.cv.wait(st).unwrap_or_else(|p| p.into_inner());
             }
         };
         if todo.len() < free {
-            todo.extend(handle.dequeue_batch(free - todo.len()).into_iter().map(|w| (w, 0)));
+            todo.extend(handle.dequeue_batch(free - todo.len()).into_iter().map(|w| (w, 0, None)));
         }
         if todo.is_empty() {
             continue;
@@ -996,24 +1136,24 @@ fn submitter(sh: Arc<Shared>) {
     }
 }
 
-fn run_batch(sh: &Shared, todo: Vec<(Work, usize)>) {
-    let mut todo: VecDeque<(Work, usize)> = todo.into();
+fn run_batch(sh: &Shared, todo: Vec<Todo>) {
+    let mut todo: VecDeque<Todo> = todo.into();
     while !todo.is_empty() {
         let mut reqs = Vec::with_capacity(todo.len());
         let mut finished: Vec<(Work, usize, Option<Error>)> = Vec::new();
         {
             let mut st = lock(&sh.state);
             st.batch_no += 1;
-            while let Some((w, step)) = todo.pop_front() {
-                match prepare(sh, &mut st, w, step) {
+            while let Some((w, step, carry)) = todo.pop_front() {
+                match prepare(sh, &mut st, w, step, carry) {
                     Prepared::Submit(q, slot) => {
                         st.slots.insert(q.tag, slot);
                         reqs.push(q);
                     }
                     Prepared::Done(w, step) => finished.push((w, step, None)),
                     Prepared::Failed(w, e) => finished.push((w, 0, Some(e))),
-                    Prepared::Later(w, step) => {
-                        todo.push_front((w, step));
+                    Prepared::Later(w, step, carry) => {
+                        todo.push_front((w, step, carry));
                         break;
                     }
                 }
@@ -1032,7 +1172,7 @@ fn run_batch(sh: &Shared, todo: Vec<(Work, usize)>) {
         } else if finished.is_empty() && !todo.is_empty() {
             // Not even one request fits the session table: cannot happen
             // with max_sessions >= 1, but never loop forever.
-            for (w, _) in todo.drain(..) {
+            for (w, _, _) in todo.drain(..) {
                 w.complete(Err(Error::DeviceFailure(format!("{}: no kernel session available", sh.name))));
             }
         }
@@ -1054,7 +1194,7 @@ fn step_finished(sh: &Shared, w: Work, step: usize) {
             w.complete(Err(Error::Canceled));
             return;
         }
-        st.pending.push_back((w, step + 1));
+        st.pending.push_back((w, step + 1, None));
         drop(st);
         sh.cv.notify_all();
     } else {
@@ -1086,6 +1226,7 @@ fn fail_all(sh: &Shared, e: &Error) {
         std::mem::forget(req.out.take());
         std::mem::forget(std::mem::take(&mut req.tag));
         std::mem::forget(std::mem::take(&mut s.scratch));
+        std::mem::forget(std::mem::take(&mut s.state_out));
         s.work.complete(Err(e.clone()));
     }
 }
@@ -1148,7 +1289,7 @@ fn reader(sh: Arc<Shared>) {
 }
 
 fn finish_slot(sh: &Shared, slot: Slot, status: i32, out_len: usize) {
-    let Slot { work, step, scratch, out_len: want } = slot;
+    let Slot { mut work, step, scratch, out_len: want, _carry, done, state_out, more, pin } = slot;
     let Some(s) = work.steps().get(step).cloned() else {
         work.complete(Err(Error::Internal("kdev: step index past the route".into())));
         return;
@@ -1166,7 +1307,26 @@ fn finish_slot(sh: &Shared, slot: Slot, status: i32, out_len: usize) {
         ))));
         return;
     }
-    if s.op == Op::Verify {
+    if let Some((session, pin)) = pin {
+        if more {
+            // The next piece continues from this one's state.
+            let mut st = lock(&sh.state);
+            if st.stop {
+                drop(st);
+                work.complete(Err(Error::Canceled));
+                return;
+            }
+            st.pending.push_back((work, step, Some(Carry { done, blob: state_out })));
+            drop(st);
+            sh.cv.notify_all();
+            return;
+        }
+        let state = KdevState { blob: state_out, device: sh.id, session, _pin: pin };
+        let (_, req) = work.parts();
+        if let Some(part) = req.stream.as_mut() {
+            part.next = Some(StreamState::new(&kdev_family(&sh.name), s.alg, state));
+        }
+    } else if s.op == Op::Verify {
         if let Err(e) = verify_tag(s.alg, &scratch, &work.request().tag) {
             work.complete(Err(e));
             return;

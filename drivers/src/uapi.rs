@@ -37,6 +37,11 @@ pub const ACRYPTO_DEV_FILL_KEY: u32 = 1;
 pub const ACRYPTO_DEV_FILL_IV: u32 = 2;
 pub const ACRYPTO_DEV_FILL_SRC: u32 = 4;
 pub const ACRYPTO_DEV_FILL_AAD: u32 = 8;
+pub const ACRYPTO_DEV_FILL_STATE: u32 = 16;
+pub const ACRYPTO_DEV_ADD_EXPORT: u32 = 1;
+pub const ACRYPTO_DEV_REQ_CONTINUE: u32 = 1;
+pub const ACRYPTO_DEV_REQ_EXPORT: u32 = 2;
+pub const ACRYPTO_DEV_MAX_STATE_LEN: u32 = 552;
 pub const ACRYPTO_DEV_SESSION_ALLOC_SIZE_VER0: u32 = 304;
 pub const ACRYPTO_DEV_FILL_DATA_SIZE_VER0: u32 = 48;
 pub const ACRYPTO_DEV_SESSION_ADD_SIZE_VER0: u32 = 24;
@@ -44,14 +49,14 @@ pub const ACRYPTO_DEV_SESSION_FREE_SIZE_VER0: u32 = 8;
 pub const ACRYPTO_DEV_SUBMIT_SIZE_VER0: u32 = 24;
 pub const ACRYPTO_DEV_REQUEST_SIZE_VER0: u32 = 72;
 pub const ACRYPTO_DEV_INFO_SIZE_VER0: u32 = 48;
-pub const ACRYPTO_DEV_SESSION_ALLOC_SIZE: u32 = 312;
-pub const ACRYPTO_DEV_FILL_DATA_SIZE: u32 = 64;
-pub const ACRYPTO_DEV_REQUEST_SIZE: u32 = 88;
+pub const ACRYPTO_DEV_SESSION_ALLOC_SIZE: u32 = 320;
+pub const ACRYPTO_DEV_FILL_DATA_SIZE: u32 = 80;
+pub const ACRYPTO_DEV_REQUEST_SIZE: u32 = 112;
 pub const ACRYPTO_IOC_MAGIC: u32 = 172;
 pub type __s32 = ::core::ffi::c_int;
 pub type __u32 = ::core::ffi::c_uint;
 pub type __u64 = ::core::ffi::c_ulonglong;
-#[doc = " struct acrypto_session_alloc - argument of CRYPTO_SESSION_ALLOC (312 bytes; 304 in the first version)\n @operation:\tin, ACRYPTO_DEV_OP_*\n @type:\tin, ACRYPTO_DEV_TYPE_*\n @mode:\tin, ACRYPTO_DEV_MODE_*\n @src_size:\tin, largest source of the synchronous flow in bytes,\n\t\t0..max_buffer (module parameter); 0: the session is used by the\n\t\tbatch path only (FILL_DATA with ACRYPTO_DEV_FILL_SRC is then\n\t\t-EMSGSIZE). The buffer is allocated at the first FILL_DATA with\n\t\ta source.\n @flags:\tin, zero\n @session_id:\tout, nonzero id valid on this fd only\n @driver:\tin, optional kernel driver name (cra_driver_name, e.g.\n\t\t\"cbc-aes-aesni\", \"cryptd(cbc(aes-generic))\") to bind to;\n\t\tempty string: the kernel's highest-priority driver\n @bound_driver: out, the driver actually allocated\n @key_size:\tout, required key length in bytes (0 for hashes and RNG)\n @iv_size:\tout, IV length in bytes (0 if none)\n @block_size:\tout, cipher block size or hash block size\n @out_size:\tout, digest size for hashes, 0 otherwise\n @driver_flags: out, ACRYPTO_DEV_F_* of the bound driver\n @__pad:\tzero\n @auth_size:\tin, AEAD sessions: tag length in bytes (crypto_aead_setauthsize;\n\t\tGCM 4, 8, 12..16, POLY1305 16), 0: the algorithm's largest;\n\t\tzero for every other session. out_size reports the length used.\n @__pad2:\tzero"]
+#[doc = " struct acrypto_session_alloc - argument of CRYPTO_SESSION_ALLOC (320 bytes; 304 in the first version)\n @operation:\tin, ACRYPTO_DEV_OP_*\n @type:\tin, ACRYPTO_DEV_TYPE_*\n @mode:\tin, ACRYPTO_DEV_MODE_*\n @src_size:\tin, largest source of the synchronous flow in bytes,\n\t\t0..max_buffer (module parameter); 0: the session is used by the\n\t\tbatch path only (FILL_DATA with ACRYPTO_DEV_FILL_SRC is then\n\t\t-EMSGSIZE). The buffer is allocated at the first FILL_DATA with\n\t\ta source.\n @flags:\tin, zero\n @session_id:\tout, nonzero id valid on this fd only\n @driver:\tin, optional kernel driver name (cra_driver_name, e.g.\n\t\t\"cbc-aes-aesni\", \"cryptd(cbc(aes-generic))\") to bind to;\n\t\tempty string: the kernel's highest-priority driver\n @bound_driver: out, the driver actually allocated\n @key_size:\tout, required key length in bytes (0 for hashes and RNG)\n @iv_size:\tout, IV length in bytes (0 if none)\n @block_size:\tout, cipher block size or hash block size\n @out_size:\tout, digest size for hashes, 0 otherwise\n @driver_flags: out, ACRYPTO_DEV_F_* of the bound driver\n @__pad:\tzero\n @auth_size:\tin, AEAD sessions: tag length in bytes (crypto_aead_setauthsize;\n\t\tGCM 4, 8, 12..16, POLY1305 16), 0: the algorithm's largest;\n\t\tzero for every other session. out_size reports the length used.\n @__pad2:\tzero\n @state_size:\tout, hash and HMAC sessions: the length of the sealed stream\n\t\tstate (struct acrypto_request, ACRYPTO_DEV_REQ_EXPORT) of this\n\t\tsession, at most ACRYPTO_DEV_MAX_STATE_LEN; 0 when the session\n\t\tcannot stream (not a hash, or the driver exports no state)\n @__pad3:\tzero"]
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct acrypto_session_alloc {
@@ -71,10 +76,12 @@ pub struct acrypto_session_alloc {
     pub __pad: __u32,
     pub auth_size: __u32,
     pub __pad2: __u32,
+    pub state_size: __u32,
+    pub __pad3: __u32,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of acrypto_session_alloc"][::core::mem::size_of::<acrypto_session_alloc>() - 312usize];
+    ["Size of acrypto_session_alloc"][::core::mem::size_of::<acrypto_session_alloc>() - 320usize];
     ["Alignment of acrypto_session_alloc"][::core::mem::align_of::<acrypto_session_alloc>() - 4usize];
     ["Offset of field: acrypto_session_alloc::operation"]
         [::core::mem::offset_of!(acrypto_session_alloc, operation) - 0usize];
@@ -104,6 +111,10 @@ const _: () = {
         [::core::mem::offset_of!(acrypto_session_alloc, auth_size) - 304usize];
     ["Offset of field: acrypto_session_alloc::__pad2"]
         [::core::mem::offset_of!(acrypto_session_alloc, __pad2) - 308usize];
+    ["Offset of field: acrypto_session_alloc::state_size"]
+        [::core::mem::offset_of!(acrypto_session_alloc, state_size) - 312usize];
+    ["Offset of field: acrypto_session_alloc::__pad3"]
+        [::core::mem::offset_of!(acrypto_session_alloc, __pad3) - 316usize];
 };
 impl Default for acrypto_session_alloc {
     fn default() -> Self {
@@ -114,7 +125,7 @@ impl Default for acrypto_session_alloc {
         }
     }
 }
-#[doc = " struct acrypto_fill_data - argument of CRYPTO_FILL_DATA (64 bytes; 48 in the first version)\n @session_id:\tin\n @flags:\tin, ACRYPTO_DEV_FILL_*; at least one\n @key:\tin, user pointer to the key (ciphers, HMAC); setting a key\n\t\twhile batch requests of the session are in flight is -EBUSY\n @iv:\t\tin, user pointer to the IV (iv_len must equal the session's\n\t\tiv_size)\n @src:\tin, user pointer to the source of the next CRYPTO_SESSION_ADD\n\t\t(src_len <= the session's src_size); zero for RNG, whose\n\t\tsrc_len is the number of random bytes wanted\n @key_len:\tin\n @iv_len:\tin\n @src_len:\tin\n @__pad:\tzero\n @aad:\tin, user pointer to the AAD of the next CRYPTO_SESSION_ADD of\n\t\tan AEAD session (zero when @aad_len is zero)\n @aad_len:\tin, aad_len + src_size <= max_buffer\n @__pad2:\tzero\n\n The pointer and length of a part whose flag is not set must be zero.\n All or nothing: every part is copied in before any is applied, so a\n fault (-EFAULT) or a refused length leaves the session as it was. The\n key is applied first; a key the driver refuses (-EINVAL) leaves the\n session without a key (-ENOKEY until one is set) and the IV and source\n as they were.\n\n The key is kept by the transform (setkey); the IV and the source are kept\n by the session for the synchronous flow only. The batch path passes its\n own IV and source per request and uses the session's key."]
+#[doc = " struct acrypto_fill_data - argument of CRYPTO_FILL_DATA (80 bytes; 48 in the first version)\n @session_id:\tin\n @flags:\tin, ACRYPTO_DEV_FILL_*; at least one\n @key:\tin, user pointer to the key (ciphers, HMAC); setting a key\n\t\twhile batch requests of the session are in flight is -EBUSY\n @iv:\t\tin, user pointer to the IV (iv_len must equal the session's\n\t\tiv_size)\n @src:\tin, user pointer to the source of the next CRYPTO_SESSION_ADD\n\t\t(src_len <= the session's src_size); zero for RNG, whose\n\t\tsrc_len is the number of random bytes wanted\n @key_len:\tin\n @iv_len:\tin\n @src_len:\tin\n @__pad:\tzero\n @aad:\tin, user pointer to the AAD of the next CRYPTO_SESSION_ADD of\n\t\tan AEAD session (zero when @aad_len is zero)\n @aad_len:\tin, aad_len + src_size <= max_buffer\n @__pad2:\tzero\n @state:\tin, with ACRYPTO_DEV_FILL_STATE: user pointer to a sealed stream\n\t\tstate (see \"Streams\" below) that the next CRYPTO_SESSION_ADDs\n\t\tcontinue from; zero with @state_len zero: start fresh again\n @state_len:\tin, the session's state_size, or zero\n @__pad3:\tzero\n\n The pointer and length of a part whose flag is not set must be zero.\n All or nothing: every part is copied in before any is applied, so a\n fault (-EFAULT) or a refused length leaves the session as it was. The\n key is applied first; a key the driver refuses (-EINVAL) leaves the\n session without a key (-ENOKEY until one is set) and the IV and source\n as they were.\n\n The key is kept by the transform (setkey); the IV and the source are kept\n by the session for the synchronous flow only. The batch path passes its\n own IV and source per request and uses the session's key."]
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct acrypto_fill_data {
@@ -130,10 +141,13 @@ pub struct acrypto_fill_data {
     pub aad: __u64,
     pub aad_len: __u32,
     pub __pad2: __u32,
+    pub state: __u64,
+    pub state_len: __u32,
+    pub __pad3: __u32,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of acrypto_fill_data"][::core::mem::size_of::<acrypto_fill_data>() - 64usize];
+    ["Size of acrypto_fill_data"][::core::mem::size_of::<acrypto_fill_data>() - 80usize];
     ["Alignment of acrypto_fill_data"][::core::mem::align_of::<acrypto_fill_data>() - 8usize];
     ["Offset of field: acrypto_fill_data::session_id"][::core::mem::offset_of!(acrypto_fill_data, session_id) - 0usize];
     ["Offset of field: acrypto_fill_data::flags"][::core::mem::offset_of!(acrypto_fill_data, flags) - 4usize];
@@ -147,8 +161,11 @@ const _: () = {
     ["Offset of field: acrypto_fill_data::aad"][::core::mem::offset_of!(acrypto_fill_data, aad) - 48usize];
     ["Offset of field: acrypto_fill_data::aad_len"][::core::mem::offset_of!(acrypto_fill_data, aad_len) - 56usize];
     ["Offset of field: acrypto_fill_data::__pad2"][::core::mem::offset_of!(acrypto_fill_data, __pad2) - 60usize];
+    ["Offset of field: acrypto_fill_data::state"][::core::mem::offset_of!(acrypto_fill_data, state) - 64usize];
+    ["Offset of field: acrypto_fill_data::state_len"][::core::mem::offset_of!(acrypto_fill_data, state_len) - 72usize];
+    ["Offset of field: acrypto_fill_data::__pad3"][::core::mem::offset_of!(acrypto_fill_data, __pad3) - 76usize];
 };
-#[doc = " struct acrypto_session_add - argument of CRYPTO_SESSION_ADD (24 bytes)\n @session_id:\tin\n @flags:\tin, zero\n @dst:\tin, user pointer receiving the result (ciphertext/plaintext,\n\t\tdigest, random bytes)\n @dst_len:\tin, capacity of @dst; out, bytes written\n @__pad:\tzero\n\n Runs the operation on the data given by CRYPTO_FILL_DATA, sleeping\n interruptibly until it completes. A signal returns -EINTR; the request\n then finishes in the background and its result is dropped. Each session\n has at most one such orphan: the next ADD on the session first waits\n (interruptibly) for it to finish, so interrupted calls cannot queue\n unbounded work. The session's IV is not chained: every ADD starts from\n the IV last filled."]
+#[doc = " struct acrypto_session_add - argument of CRYPTO_SESSION_ADD (24 bytes)\n @session_id:\tin\n @flags:\tin, zero, or ACRYPTO_DEV_ADD_EXPORT for a hash or HMAC session\n\t\twhose state_size is not zero: absorb the source, then write\n\t\tthe sealed state after it to @dst instead of the digest\n\t\t(@dst_len >= state_size)\n @dst:\tin, user pointer receiving the result (ciphertext/plaintext,\n\t\tdigest, random bytes, sealed state)\n @dst_len:\tin, capacity of @dst; out, bytes written\n @__pad:\tzero\n\n Runs the operation on the data given by CRYPTO_FILL_DATA, sleeping\n interruptibly until it completes. A signal returns -EINTR; the request\n then finishes in the background and its result is dropped. Each session\n has at most one such orphan: the next ADD on the session first waits\n (interruptibly) for it to finish, so interrupted calls cannot queue\n unbounded work. The session's IV is not chained: every ADD starts from\n the IV last filled. Likewise a hash or HMAC ADD starts from the sealed\n state last filled (ACRYPTO_DEV_FILL_STATE; checked by this ADD: -EBADMSG\n as in the batch path), or a fresh hash when none is; a key set with\n FILL_DATA drops the filled state."]
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct acrypto_session_add {
@@ -184,7 +201,7 @@ const _: () = {
         [::core::mem::offset_of!(acrypto_session_free, session_id) - 0usize];
     ["Offset of field: acrypto_session_free::__pad"][::core::mem::offset_of!(acrypto_session_free, __pad) - 4usize];
 };
-#[doc = " struct acrypto_request - one request of ACRYPTO_IOC_SUBMIT (88 bytes; 72 in the first version)\n @tag:\tin, any value; returned in the completion\n @session_id:\tin\n @op:\t\tin, 0 (the session's operation) or, for cipher sessions,\n\t\tACRYPTO_DEV_OP_ENCRYPT / ACRYPTO_DEV_OP_DECRYPT\n @src:\tin, source (ciphers, hashes, HMAC); zero for RNG\n @dst:\tin, destination for ciphers (may equal @src) and RNG; zero for\n\t\thashes\n @iv:\t\tin, IV for ciphers with an IV; zero otherwise\n @digest:\tin, destination of a hash or HMAC, the tag of an AEAD;\n\t\tzero otherwise\n @src_len:\tin, <= max_buffer; cipher mode length rules apply; zero\n\t\tfor RNG\n @dst_len:\tin, >= src_len for ciphers; bytes wanted for RNG; zero for\n\t\thashes\n @iv_len:\tin, the session's iv_size\n @digest_len:\tin, >= the session's out_size for hashes; zero otherwise\n @flags:\tin, zero (room for per-request options)\n @__pad:\tzero\n @aad:\tin, AEAD: the AAD (zero when @aad_len is zero); zero otherwise\n @aad_len:\tin, AEAD: aad_len + src_len <= max_buffer; zero otherwise\n @__pad2:\tzero"]
+#[doc = " struct acrypto_request - one request of ACRYPTO_IOC_SUBMIT (112 bytes; 72 in the first version)\n @tag:\tin, any value; returned in the completion\n @session_id:\tin\n @op:\t\tin, 0 (the session's operation) or, for cipher sessions,\n\t\tACRYPTO_DEV_OP_ENCRYPT / ACRYPTO_DEV_OP_DECRYPT\n @src:\tin, source (ciphers, hashes, HMAC); zero for RNG\n @dst:\tin, destination for ciphers (may equal @src) and RNG; zero for\n\t\thashes\n @iv:\t\tin, IV for ciphers with an IV; zero otherwise\n @digest:\tin, destination of a hash or HMAC, the tag of an AEAD;\n\t\tzero otherwise\n @src_len:\tin, <= max_buffer; cipher mode length rules apply; zero\n\t\tfor RNG\n @dst_len:\tin, >= src_len for ciphers; bytes wanted for RNG; zero for\n\t\thashes\n @iv_len:\tin, the session's iv_size\n @digest_len:\tin, >= the session's out_size for hashes; zero otherwise\n @flags:\tin, ACRYPTO_DEV_REQ_* for hash and HMAC sessions (streams,\n\t\tabove); zero otherwise\n @__pad:\tzero\n @aad:\tin, AEAD: the AAD (zero when @aad_len is zero); zero otherwise\n @aad_len:\tin, AEAD: aad_len + src_len <= max_buffer; zero otherwise\n @__pad2:\tzero\n @state:\tin, with ACRYPTO_DEV_REQ_CONTINUE: the sealed state to start\n\t\tfrom (copied and checked at submission); zero otherwise\n @state_out:\tin, with ACRYPTO_DEV_REQ_EXPORT: where the sealed state after\n\t\tthis request is written; zero otherwise\n @state_len:\tin, with CONTINUE: the session's state_size; zero otherwise\n @state_out_len: in, with EXPORT: capacity at @state_out, >= state_size;\n\t\tzero otherwise"]
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct acrypto_request {
@@ -204,10 +221,14 @@ pub struct acrypto_request {
     pub aad: __u64,
     pub aad_len: __u32,
     pub __pad2: __u32,
+    pub state: __u64,
+    pub state_out: __u64,
+    pub state_len: __u32,
+    pub state_out_len: __u32,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of acrypto_request"][::core::mem::size_of::<acrypto_request>() - 88usize];
+    ["Size of acrypto_request"][::core::mem::size_of::<acrypto_request>() - 112usize];
     ["Alignment of acrypto_request"][::core::mem::align_of::<acrypto_request>() - 8usize];
     ["Offset of field: acrypto_request::tag"][::core::mem::offset_of!(acrypto_request, tag) - 0usize];
     ["Offset of field: acrypto_request::session_id"][::core::mem::offset_of!(acrypto_request, session_id) - 8usize];
@@ -225,6 +246,11 @@ const _: () = {
     ["Offset of field: acrypto_request::aad"][::core::mem::offset_of!(acrypto_request, aad) - 72usize];
     ["Offset of field: acrypto_request::aad_len"][::core::mem::offset_of!(acrypto_request, aad_len) - 80usize];
     ["Offset of field: acrypto_request::__pad2"][::core::mem::offset_of!(acrypto_request, __pad2) - 84usize];
+    ["Offset of field: acrypto_request::state"][::core::mem::offset_of!(acrypto_request, state) - 88usize];
+    ["Offset of field: acrypto_request::state_out"][::core::mem::offset_of!(acrypto_request, state_out) - 96usize];
+    ["Offset of field: acrypto_request::state_len"][::core::mem::offset_of!(acrypto_request, state_len) - 104usize];
+    ["Offset of field: acrypto_request::state_out_len"]
+        [::core::mem::offset_of!(acrypto_request, state_out_len) - 108usize];
 };
 #[doc = " struct acrypto_submit - argument of ACRYPTO_IOC_SUBMIT (24 bytes)\n @reqs:\tin, user pointer to an array of requests\n @count:\tin, number of requests, 1..max_inflight\n @submitted:\tout, number accepted, in array order\n @entry_size:\tin, the array's stride: sizeof(struct acrypto_request) as\n\t\tthe caller knows it, ACRYPTO_DEV_REQUEST_SIZE_VER0..4096, a\n\t\tmultiple of 8; each entry follows the growth rules above\n @flags:\tin, zero\n\n Requests are taken in order until one is refused. If the first one is\n refused the ioctl fails with its errno and @submitted is 0; otherwise it\n returns 0 with @submitted < @count, and resubmitting from there reports\n the refused request's errno. Every accepted request produces exactly one\n completion, even when it fails in the driver."]
 #[repr(C)]

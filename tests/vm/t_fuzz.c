@@ -181,13 +181,44 @@ static void forget(struct fuzzer *f, int which, uint32_t id)
 	}
 }
 
+/*
+ * Stream fields on a plausible hash request: states in four slots of the
+ * scratch area, so that an exported state is often imported by a later
+ * request (of the same session, another one, or after a key change), or
+ * imported after other requests scribbled over its slot.
+ */
+static void stream_fields(struct fuzzer *f, struct acrypto_request *q, uint8_t *s)
+{
+	uint8_t *slot_in = s + SCRATCH / 2 + 1024 * below(f, 4);
+	uint8_t *slot_out = s + SCRATCH / 2 + 1024 * below(f, 4);
+
+	q->flags = below(f, 4);
+	if (chance(f, 2))
+		q->flags |= 1u << below(f, 32);
+	if (q->flags & ACRYPTO_DEV_REQ_CONTINUE) {
+		q->state = (uint64_t)(uintptr_t)slot_in;
+		/* sha1 and sha256 states (generic drivers), or a wrong length */
+		q->state_len = chance(f, 80) ? 136 + 8 * below(f, 2) : below(f, 1024);
+		if (chance(f, 3))
+			slot_in[below(f, 144)] ^= (uint8_t)(1 + below(f, 255));
+	}
+	if (q->flags & ACRYPTO_DEV_REQ_EXPORT) {
+		q->digest = 0;
+		q->digest_len = 0;
+		q->state_out = (uint64_t)(uintptr_t)slot_out;
+		q->state_out_len = chance(f, 90) ? ACRYPTO_DEV_MAX_STATE_LEN : below(f, 200);
+		if (chance(f, 3))
+			q->digest_len = 64;
+	}
+}
+
 /* The errnos the ABI documents; anything else is a failure. */
 static int allowed(int e)
 {
 	switch (e) {
 	case EINVAL: case EFAULT: case ENOTTY: case ENOENT: case ENOKEY: case EBUSY:
 	case EAGAIN: case EMSGSIZE: case ENOSPC: case EMFILE: case ENODATA: case ENOMEM:
-	case EINTR: case EBADMSG: case ELIBBAD: case E2BIG:
+	case EINTR: case EBADMSG: case ELIBBAD: case E2BIG: case EOPNOTSUPP:
 		return 1;
 	}
 	return 0;
@@ -345,7 +376,7 @@ static void one_call(struct fuzzer *f)
 
 		memset(&d, 0, sizeof(d));
 		d.session_id = rid(f, which);
-		d.flags = chance(f, 90) ? 1 + below(f, 15) : (uint32_t)rnd(f);
+		d.flags = chance(f, 90) ? 1 + below(f, 31) : (uint32_t)rnd(f);
 		d.key_len = chance(f, 70) ? 16u << below(f, 3) : rlen(f);
 		d.iv_len = chance(f, 80) ? 16 : rlen(f);
 		d.src_len = rlen(f);
@@ -356,10 +387,16 @@ static void one_call(struct fuzzer *f)
 			d.aad_len = chance(f, 80) ? below(f, 64) : rlen(f);
 			d.aad = chance(f, 90) && d.aad_len ? rptr(f, d.aad_len) : (uint64_t)rnd(f);
 		}
+		if (chance(f, 50)) {	/* a stream state (hash sessions only), or none */
+			d.state_len = chance(f, 70) ? 136 + 8 * below(f, 2) : chance(f, 50) ? 0 : rlen(f);
+			d.state = d.state_len || chance(f, 10) ? rptr(f, d.state_len) : 0;
+		}
 		if (chance(f, 3))
 			d.__pad = 1;
 		if (chance(f, 3))
 			d.__pad2 = 1;
+		if (chance(f, 3))
+			d.__pad3 = 1;
 		ret = xioctl(fd, CRYPTO_FILL_DATA, chance(f, 5) ? (void *)(uintptr_t)rptr(f, 64) : &d);
 		account(f, "FILL_DATA", ret);
 		break;
@@ -371,8 +408,8 @@ static void one_call(struct fuzzer *f)
 		a.session_id = rid(f, which);
 		a.dst_len = chance(f, 70) ? 65536 : rlen(f);
 		a.dst = rptr(f, a.dst_len);
-		if (chance(f, 3))
-			a.flags = 1;
+		if (chance(f, 5))	/* ACRYPTO_DEV_ADD_EXPORT, or an unknown flag */
+			a.flags = chance(f, 70) ? ACRYPTO_DEV_ADD_EXPORT : 1u << below(f, 32);
 		ret = xioctl(fd, CRYPTO_SESSION_ADD, chance(f, 5) ? (void *)(uintptr_t)rptr(f, 40) : &a);
 		account(f, "SESSION_ADD", ret);
 		break;
@@ -433,10 +470,12 @@ static void one_call(struct fuzzer *f)
 					if (rq[i].aad_len)
 						rq[i].aad = (uint64_t)(uintptr_t)(s + below(f, 4096));
 				} else if (shape == 1) {
-					rq[i].src_len = len;
+					rq[i].src_len = chance(f, 10) ? 0 : len - below(f, 16);
 					rq[i].src = (uint64_t)(uintptr_t)(s + below(f, SCRATCH / 2));
 					rq[i].digest_len = 64;
 					rq[i].digest = (uint64_t)(uintptr_t)(s + below(f, 4096));
+					if (chance(f, 40))
+						stream_fields(f, &rq[i], s);
 				} else {
 					rq[i].dst_len = len;
 					rq[i].dst = chance(f, 95) ?
@@ -465,6 +504,13 @@ static void one_call(struct fuzzer *f)
 			}
 			if (chance(f, 3))
 				rq[i].__pad2 = 1;
+			if (chance(f, 10)) {	/* stream fields, anything */
+				rq[i].flags = below(f, 4);
+				rq[i].state_len = chance(f, 50) ? 136 + 8 * below(f, 2) : rlen(f);
+				rq[i].state = rptr(f, rq[i].state_len);
+				rq[i].state_out_len = chance(f, 50) ? ACRYPTO_DEV_MAX_STATE_LEN : rlen(f);
+				rq[i].state_out = rptr(f, rq[i].state_out_len);
+			}
 		}
 		memset(&sb, 0, sizeof(sb));
 		sb.reqs = chance(f, 90) ? uptr(rq) : rptr(f, sizeof(rq));

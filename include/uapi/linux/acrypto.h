@@ -155,7 +155,7 @@
 #define ACRYPTO_DEV_F_HW	(1U << 1) /* heuristic: CRYPTO_ALG_KERN_DRIVER_ONLY */
 
 /**
- * struct acrypto_session_alloc - argument of CRYPTO_SESSION_ALLOC (312 bytes; 304 in the first version)
+ * struct acrypto_session_alloc - argument of CRYPTO_SESSION_ALLOC (320 bytes; 304 in the first version)
  * @operation:	in, ACRYPTO_DEV_OP_*
  * @type:	in, ACRYPTO_DEV_TYPE_*
  * @mode:	in, ACRYPTO_DEV_MODE_*
@@ -180,6 +180,11 @@
  *		GCM 4, 8, 12..16, POLY1305 16), 0: the algorithm's largest;
  *		zero for every other session. out_size reports the length used.
  * @__pad2:	zero
+ * @state_size:	out, hash and HMAC sessions: the length of the sealed stream
+ *		state (struct acrypto_request, ACRYPTO_DEV_REQ_EXPORT) of this
+ *		session, at most ACRYPTO_DEV_MAX_STATE_LEN; 0 when the session
+ *		cannot stream (not a hash, or the driver exports no state)
+ * @__pad3:	zero
  */
 struct acrypto_session_alloc {
 	__u32 operation;
@@ -198,6 +203,8 @@ struct acrypto_session_alloc {
 	__u32 __pad;
 	__u32 auth_size;
 	__u32 __pad2;
+	__u32 state_size;
+	__u32 __pad3;
 };
 
 /* struct acrypto_fill_data.flags: which fields to take */
@@ -205,9 +212,10 @@ struct acrypto_session_alloc {
 #define ACRYPTO_DEV_FILL_IV	(1U << 1)
 #define ACRYPTO_DEV_FILL_SRC	(1U << 2)
 #define ACRYPTO_DEV_FILL_AAD	(1U << 3)	/* AEAD sessions only */
+#define ACRYPTO_DEV_FILL_STATE	(1U << 4)	/* hash and HMAC sessions: streams */
 
 /**
- * struct acrypto_fill_data - argument of CRYPTO_FILL_DATA (64 bytes; 48 in the first version)
+ * struct acrypto_fill_data - argument of CRYPTO_FILL_DATA (80 bytes; 48 in the first version)
  * @session_id:	in
  * @flags:	in, ACRYPTO_DEV_FILL_*; at least one
  * @key:	in, user pointer to the key (ciphers, HMAC); setting a key
@@ -225,6 +233,11 @@ struct acrypto_session_alloc {
  *		an AEAD session (zero when @aad_len is zero)
  * @aad_len:	in, aad_len + src_size <= max_buffer
  * @__pad2:	zero
+ * @state:	in, with ACRYPTO_DEV_FILL_STATE: user pointer to a sealed stream
+ *		state (see "Streams" below) that the next CRYPTO_SESSION_ADDs
+ *		continue from; zero with @state_len zero: start fresh again
+ * @state_len:	in, the session's state_size, or zero
+ * @__pad3:	zero
  *
  * The pointer and length of a part whose flag is not set must be zero.
  * All or nothing: every part is copied in before any is applied, so a
@@ -250,14 +263,23 @@ struct acrypto_fill_data {
 	__u64 aad;
 	__u32 aad_len;
 	__u32 __pad2;
+	__u64 state;
+	__u32 state_len;
+	__u32 __pad3;
 };
+
+/* struct acrypto_session_add.flags */
+#define ACRYPTO_DEV_ADD_EXPORT	(1U << 0)	/* hash and HMAC sessions: streams */
 
 /**
  * struct acrypto_session_add - argument of CRYPTO_SESSION_ADD (24 bytes)
  * @session_id:	in
- * @flags:	in, zero
+ * @flags:	in, zero, or ACRYPTO_DEV_ADD_EXPORT for a hash or HMAC session
+ *		whose state_size is not zero: absorb the source, then write
+ *		the sealed state after it to @dst instead of the digest
+ *		(@dst_len >= state_size)
  * @dst:	in, user pointer receiving the result (ciphertext/plaintext,
- *		digest, random bytes)
+ *		digest, random bytes, sealed state)
  * @dst_len:	in, capacity of @dst; out, bytes written
  * @__pad:	zero
  *
@@ -267,7 +289,10 @@ struct acrypto_fill_data {
  * has at most one such orphan: the next ADD on the session first waits
  * (interruptibly) for it to finish, so interrupted calls cannot queue
  * unbounded work. The session's IV is not chained: every ADD starts from
- * the IV last filled.
+ * the IV last filled. Likewise a hash or HMAC ADD starts from the sealed
+ * state last filled (ACRYPTO_DEV_FILL_STATE; checked by this ADD: -EBADMSG
+ * as in the batch path), or a fresh hash when none is; a key set with
+ * FILL_DATA drops the filled state.
  */
 struct acrypto_session_add {
 	__u32 session_id;
@@ -288,8 +313,37 @@ struct acrypto_session_free {
 	__u32 __pad;
 };
 
+/*
+ * Streams (hash and HMAC sessions): a message of any length as a sequence
+ * of requests, each carrying the running hash state from the one before.
+ * The synchronous flow has the same with ACRYPTO_DEV_FILL_STATE and
+ * ACRYPTO_DEV_ADD_EXPORT. In the batch path, acrypto_request.flags:
+ *   ACRYPTO_DEV_REQ_CONTINUE  start from the sealed state at @state
+ *                             (@state_len == the session's state_size)
+ *                             instead of a fresh hash (or HMAC key);
+ *   ACRYPTO_DEV_REQ_EXPORT    absorb the data, then write the sealed state
+ *                             to @state_out (@state_out_len >= state_size)
+ *                             instead of finalizing; @digest and
+ *                             @digest_len are then zero. The completion's
+ *                             out_len is the state's length.
+ * Without EXPORT the request finalizes into @digest as a one-shot does.
+ * The state is the driver's export (crypto_ahash_export: for HMAC,
+ * key-derived material) sealed by the module with HMAC-SHA256 under a key
+ * made at module load; the seal binds it to this fd, this session (and its
+ * current key: a FILL_DATA key change retires the session's states), the
+ * bound driver and the algorithm. A state whose seal does not verify, or
+ * from another fd, session, key or driver, is refused with -EBADMSG at
+ * submission and nothing is imported. Layout (opaque to user space):
+ *   __le32 magic, __le32 length of the driver's state, the state,
+ *   32-byte seal.
+ */
+#define ACRYPTO_DEV_REQ_CONTINUE	(1U << 0)
+#define ACRYPTO_DEV_REQ_EXPORT		(1U << 1)
+/* The largest state_size of any session (HASH_MAX_STATESIZE + 40). */
+#define ACRYPTO_DEV_MAX_STATE_LEN	552
+
 /**
- * struct acrypto_request - one request of ACRYPTO_IOC_SUBMIT (88 bytes; 72 in the first version)
+ * struct acrypto_request - one request of ACRYPTO_IOC_SUBMIT (112 bytes; 72 in the first version)
  * @tag:	in, any value; returned in the completion
  * @session_id:	in
  * @op:		in, 0 (the session's operation) or, for cipher sessions,
@@ -306,11 +360,19 @@ struct acrypto_session_free {
  *		hashes
  * @iv_len:	in, the session's iv_size
  * @digest_len:	in, >= the session's out_size for hashes; zero otherwise
- * @flags:	in, zero (room for per-request options)
+ * @flags:	in, ACRYPTO_DEV_REQ_* for hash and HMAC sessions (streams,
+ *		above); zero otherwise
  * @__pad:	zero
  * @aad:	in, AEAD: the AAD (zero when @aad_len is zero); zero otherwise
  * @aad_len:	in, AEAD: aad_len + src_len <= max_buffer; zero otherwise
  * @__pad2:	zero
+ * @state:	in, with ACRYPTO_DEV_REQ_CONTINUE: the sealed state to start
+ *		from (copied and checked at submission); zero otherwise
+ * @state_out:	in, with ACRYPTO_DEV_REQ_EXPORT: where the sealed state after
+ *		this request is written; zero otherwise
+ * @state_len:	in, with CONTINUE: the session's state_size; zero otherwise
+ * @state_out_len: in, with EXPORT: capacity at @state_out, >= state_size;
+ *		zero otherwise
  */
 struct acrypto_request {
 	__u64 tag;
@@ -329,6 +391,10 @@ struct acrypto_request {
 	__u64 aad;
 	__u32 aad_len;
 	__u32 __pad2;
+	__u64 state;
+	__u64 state_out;
+	__u32 state_len;
+	__u32 state_out_len;
 };
 
 /**
@@ -419,10 +485,10 @@ struct acrypto_info {
 #define ACRYPTO_DEV_SUBMIT_SIZE_VER0		24
 #define ACRYPTO_DEV_REQUEST_SIZE_VER0		72
 #define ACRYPTO_DEV_INFO_SIZE_VER0		48
-/* Sizes of this version (the AEAD fields). */
-#define ACRYPTO_DEV_SESSION_ALLOC_SIZE		312
-#define ACRYPTO_DEV_FILL_DATA_SIZE		64
-#define ACRYPTO_DEV_REQUEST_SIZE		88
+/* Sizes of this version (the AEAD fields, then the stream fields). */
+#define ACRYPTO_DEV_SESSION_ALLOC_SIZE		320
+#define ACRYPTO_DEV_FILL_DATA_SIZE		80
+#define ACRYPTO_DEV_REQUEST_SIZE		112
 
 /*
  * ioctl numbers, as Documentation/userspace-api/ioctl/ioctl-number.rst
