@@ -1222,6 +1222,77 @@ fn streams_on_kernel_devices() {
     assert!(ok, "streams failed on some kernel device (RESULT FAIL lines above)");
 }
 
+/// Cipher streams (CBC, CTR and ECB, both ways) on every kernel device that
+/// offers them: the stream keeps the IV and the partial block and sends
+/// whole blocks as plain requests, so random cuts of OpenSSL's cross-check
+/// messages through one device give OpenSSL's output.
+#[test]
+fn cipher_streams_on_kernel_devices() {
+    let Some(e) = kernel_engine() else { return };
+    let streamable =
+        |a: Algorithm| matches!(a, Algorithm::Aes { mode: CipherMode::Cbc | CipherMode::Ctr | CipherMode::Ecb, .. });
+    let refs: Vec<RefCase> = reference()
+        .into_iter()
+        .filter(|c| streamable(c.alg) && matches!(c.op, Op::Encrypt | Op::Decrypt) && !c.input.is_empty())
+        .collect();
+    let mut ok = true;
+    let mut devices = 0;
+    for dev in e.devices() {
+        let algs: Vec<Algorithm> = dev.capabilities.iter().map(|c| c.alg).filter(|&a| streamable(a)).collect();
+        let cases: Vec<&RefCase> = refs.iter().filter(|c| algs.contains(&c.alg)).collect();
+        if cases.is_empty() {
+            continue;
+        }
+        devices += 1;
+        let mut t = Tally::default();
+        let mut r = rng::seeded(&format!("kernel cipher streams {}", dev.name));
+        // Each update is one request of the carried partial block and the
+        // piece: within the module's max_buffer (4096 in the small stage).
+        let cap = match dev.driver.as_str() {
+            "kdev" => kdev::limits().map_or(usize::MAX, |l| l.max_buffer.saturating_sub(16).max(16)),
+            _ => usize::MAX,
+        };
+        for c in cases {
+            let what = format!("{} {} {:?} stream of {} bytes", dev.name, c.alg, c.op, c.input.len());
+            let s = match session(&e, Step::new(c.alg, c.op, &c.key).expect("step"), &dev.name) {
+                Ok(s) => s,
+                Err(err) => {
+                    t.fail(format!("{what}: session: {err}"));
+                    continue;
+                }
+            };
+            for _ in 0..3 {
+                let pieces: Vec<usize> = cuts(&mut r, c.input.len())
+                    .into_iter()
+                    .flat_map(|n| {
+                        let mut v = vec![cap; n / cap];
+                        v.push(n % cap);
+                        v
+                    })
+                    .collect();
+                t.checks += 1;
+                let got = e.stream(&s, &c.iv).and_then(|mut st| {
+                    let (mut out, mut off) = (Vec::new(), 0);
+                    for &n in &pieces {
+                        st.update(&c.input[off..off + n], &mut out)?;
+                        off += n;
+                    }
+                    st.finish(&mut out)?;
+                    Ok(out)
+                });
+                match got {
+                    Ok(out) if out == c.output => {}
+                    Ok(out) => t.fail(format!("{what} in {} pieces: WRONG output ({} bytes)", pieces.len(), out.len())),
+                    Err(err) => t.fail(format!("{what} in {} pieces: {err}", pieces.len())),
+                }
+            }
+        }
+        ok &= report(&format!("{} cipher streams", dev.name), &t, &format!("{} algorithms", algs.len()));
+    }
+    assert!(!required() || devices > 0, "no kernel device has a cipher stream");
+    assert!(ok, "cipher streams failed on some kernel device (RESULT FAIL lines above)");
+}
+
 /// A kernel device broken mid-stream: the state is the device's own (a
 /// sealed state of its fd, or its AF_ALG socket), so no other device
 /// continues it, and the next update fails with a clear error, never a
