@@ -158,6 +158,17 @@ head -c $((64 << 20)) /dev/urandom > "$work/big"
 want=$(sha256sum < "$work/big")
 PT=(-provider-path "$modules" -provider acrypto -provider default -propquery '?provider=acrypto')
 port=$((20000 + $(rnd_below 20000)))
+# Waits (up to 10 s) until a socket listens on PORT: a test connection
+# would use up s_server's one accept.
+await_listen() {
+	local i hexport
+	hexport=$(printf '%04X' "$1")
+	for i in $(seq 100); do
+		grep -qi ":$hexport 00000000:0000 0A\|:$hexport 00000000000000000000000000000000:0000 0A" \
+			/proc/net/tcp /proc/net/tcp6 2> /dev/null && break
+		sleep 0.1
+	done
+}
 tls_case() { # name, then s_server/s_client options
 	local name=$1
 	shift
@@ -169,14 +180,7 @@ tls_case() { # name, then s_server/s_client options
 		-cert "$work/cert.pem" -key "$work/key.pem" -quiet "$@" < "$work/in.fifo" > "$work/recv" 2> "$work/s.err" &
 	local spid=$!
 	exec 7> "$work/in.fifo"
-	# Wait until it listens (a test connection would use up its one accept).
-	local i hexport
-	hexport=$(printf '%04X' "$port")
-	for i in $(seq 100); do
-		grep -qi ":$hexport 00000000:0000 0A\|:$hexport 00000000000000000000000000000000:0000 0A" \
-			/proc/net/tcp /proc/net/tcp6 2> /dev/null && break
-		sleep 0.1
-	done
+	await_listen "$port"
 	ACRYPTO_PROVIDER_STATS=$work/c.st timeout 120 openssl s_client "${PT[@]}" -connect "127.0.0.1:$port" \
 		-quiet -no_ign_eof -nocommands "$@" < "$work/big" > /dev/null 2> "$work/c.err" || {
 		cat "$work/c.err" >&2
@@ -208,13 +212,8 @@ tls_back() { # name, then s_server/s_client options
 	rm -f "$work/s.st" "$work/c.st" "$work/recv"
 	(cd "$work" && ACRYPTO_PROVIDER_STATS=$work/s.st exec timeout 120 openssl s_server "${PT[@]}" -accept "$port" \
 		-naccept 1 -WWW -cert "$work/cert.pem" -key "$work/key.pem" -quiet "$@" < /dev/null > /dev/null 2> "$work/s.err") &
-	local spid=$! i hexport
-	hexport=$(printf '%04X' "$port")
-	for i in $(seq 100); do
-		grep -qi ":$hexport 00000000:0000 0A\|:$hexport 00000000000000000000000000000000:0000 0A" \
-			/proc/net/tcp /proc/net/tcp6 2> /dev/null && break
-		sleep 0.1
-	done
+	local spid=$!
+	await_listen "$port"
 	printf 'GET /back HTTP/1.0\r\n\r\n' | ACRYPTO_PROVIDER_STATS=$work/c.st timeout 120 openssl s_client "${PT[@]}" \
 		-connect "127.0.0.1:$port" -quiet -nocommands "$@" > "$work/recv" 2> "$work/c.err" || {
 		cat "$work/c.err" >&2
