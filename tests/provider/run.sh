@@ -169,6 +169,16 @@ await_listen() {
 		sleep 0.1
 	done
 }
+# counted NAME MIB WHAT: both sides' acrypto counters (ACRYPTO_PROVIDER_STATS
+# files s.st and c.st) saw at least the MIB MiB sent
+counted() {
+	local sb cb
+	sb=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' "$work/s.st")
+	cb=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' "$work/c.st")
+	[ "${sb:-0}" -ge $(($2 << 20)) ] && [ "${cb:-0}" -ge $(($2 << 20)) ] \
+		|| fail "TLS $1: ${3}acrypto saw $sb bytes (server) and $cb bytes (client), less than the $2 MiB sent"
+	note "TLS $1: $2 MiB ${3:-client to server }arrived intact; acrypto ran $sb bytes in s_server and $cb in s_client"
+}
 tls_case() { # name, then s_server/s_client options
 	local name=$1
 	shift
@@ -192,12 +202,7 @@ tls_case() { # name, then s_server/s_client options
 		fail "TLS $name: s_server"
 	}
 	[ "$(sha256sum < "$work/recv")" = "$want" ] || fail "TLS $name: the 64 MiB file arrived changed ($(stat -c %s "$work/recv") bytes)"
-	local sb cb
-	sb=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' "$work/s.st")
-	cb=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' "$work/c.st")
-	[ "${sb:-0}" -ge $((64 << 20)) ] && [ "${cb:-0}" -ge $((64 << 20)) ] \
-		|| fail "TLS $name: acrypto saw $sb bytes (server) and $cb bytes (client), less than the 64 MiB sent"
-	note "TLS $name: 64 MiB arrived intact; acrypto ran $sb bytes in s_server and $cb in s_client"
+	counted "$name" 64 ""
 }
 # The other direction: s_server -WWW serves a 16 MiB file from its working
 # directory to s_client's "GET /back"; s_server writes it and closes, s_client
@@ -232,12 +237,7 @@ tls_back() { # name, then s_server/s_client options
 		cat "$work/s.err" "$work/c.err" >&2
 		fail "TLS $name: server to client, the 16 MiB file arrived changed ($(stat -c %s "$work/recv") bytes with the header)"
 	}
-	local sb cb
-	sb=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' "$work/s.st")
-	cb=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' "$work/c.st")
-	[ "${sb:-0}" -ge $((16 << 20)) ] && [ "${cb:-0}" -ge $((16 << 20)) ] \
-		|| fail "TLS $name: server to client, acrypto saw $sb bytes (server) and $cb bytes (client), less than the 16 MiB sent"
-	note "TLS $name: 16 MiB server to client arrived intact; acrypto ran $sb bytes in s_server and $cb in s_client"
+	counted "$name" 16 "server to client, "
 }
 tls_both() {
 	tls_case "$@"
