@@ -257,15 +257,21 @@ iperf_server() {
 }
 
 # ---- the tests ------------------------------------------------------------------
+# tunnel_up SUITE: the namespaces, the kernel's SAs, acrypto's tunnel and
+# tcpdump on the veth, each phase timed
+tunnel_up() {
+	net_up 1500
+	phase "$1: namespaces"
+	kernel_peer "$1"
+	phase "$1: the kernel's xfrm"
+	acrypto_up "$1" 64 1400
+	phase "$1: acrypto esp up"
+	capture
+}
+
 suite() {
 	s=$1
-	net_up 1500
-	phase "$s: namespaces"
-	kernel_peer "$s"
-	phase "$s: the kernel's xfrm"
-	acrypto_up "$s" 64 1400
-	phase "$s: acrypto esp up"
-	capture
+	tunnel_up "$s"
 	phase "$s: up"
 	# First: acrypto's pings, so that the kernel's packets 1 and 2 of SA
 	# 0x2001 are the echo replies (the captured packets of kernel-esp.txt).
@@ -301,13 +307,7 @@ suite() {
 
 tamper() {
 	s=$1
-	net_up 1500
-	phase "$s: namespaces"
-	kernel_peer "$s"
-	phase "$s: the kernel's xfrm"
-	acrypto_up "$s" 64 1400
-	phase "$s: acrypto esp up"
-	capture
+	tunnel_up "$s"
 	ping_both "$s"
 	phase "$s: up, ping both ways"
 	status_json $w/before.json
