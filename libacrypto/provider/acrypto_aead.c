@@ -20,7 +20,9 @@
  *    new message needs a new IV (init with one), as OpenSSL's GCM.
  *  - Tag: "tag" get after an encryption's final (1 to 16 bytes), set before
  *    a decryption's final (GCM 12 to 16 bytes, the lengths acrypto's open
- *    takes; ChaCha20-Poly1305 16), "taglen".
+ *    takes; ChaCha20-Poly1305 16), "taglen". A tag set before the init
+ *    that gives key and IV is kept (as OpenSSL's GCM keeps it); a tag
+ *    checks one message (a decryption final uses it up).
  *  - TLS 1.2 records: "tlsaad" (13 bytes; returns the pad, "tlsaadpad"),
  *    then one update over the whole record in place. GCM: "tlsivfixed" (the
  *    4-byte fixed part; the 8-byte explicit part is counted by the context
@@ -175,7 +177,11 @@ static int acp_aead_init(ACP_AEAD_CTX *ctx, const unsigned char *key, size_t key
         ctx->iv_set = 1;
         ctx->iv_gen = 0;
     }
-    if (!ctx->enc)
+    /*
+     * A decryption keeps a tag set before this init (OpenSSL's GCM does:
+     * evp_test sets the tag, then the key and IV); an encryption has none.
+     */
+    if (ctx->enc)
         ctx->tag_given = 0;
     if (key != NULL) {
         memcpy(ctx->key, key, keylen);
@@ -391,8 +397,12 @@ static int acp_aead_final(void *vctx, unsigned char *out, size_t *outl, size_t o
             ok = acp_aead_run(ctx, out, ctx->data.data, n, ctx->iv, ctx->aad.data, ctx->aad.len, ctx->tag, tl);
         }
     }
-    /* The IV is used up, whatever the outcome (no nonce reuse by mistake). */
+    /*
+     * The IV is used up, whatever the outcome (no nonce reuse by mistake),
+     * and so is a decryption's tag (it checks one message).
+     */
     ctx->iv_set = 0;
+    ctx->tag_given = 0;
     acp_aead_reset_msg(ctx);
     if (!ok)
         return 0;

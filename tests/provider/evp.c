@@ -1,7 +1,7 @@
 /*
  * evp.c - the acrypto OpenSSL provider driven through the EVP API.
  *
- *   evp MODULES_DIR CIPHER_VECTORS DIGEST_VECTORS MAC_VECTORS
+ *   evp MODULES_DIR CIPHER_VECTORS DIGEST_VECTORS MAC_VECTORS AEAD_VECTORS
  *
  * Loads acrypto and default into a library context and checks, for every
  * cipher acrypto offers:
@@ -17,7 +17,17 @@
  *  - SHA1 and SHA2-256 digests and HMAC over them equal the default
  *    provider in random chunkings; digest contexts copied mid-stream go on
  *    alike; a MAC re-initialized without a key uses the previous one;
- *  - OpenSSL's own evp test records (the three files) pass;
+ *  - OpenSSL's own evp test records (the four files) pass; each cipher
+ *    record (ECB/CBC/CTR, and GCM, XTS, ChaCha20-Poly1305 with their AAD,
+ *    tags, IV lengths, expected failures) runs through acrypto and through
+ *    the default provider, in one update and in random chunks, and must
+ *    give the record's result (XTS: the record is one data unit; chunked,
+ *    a second update of the same input, a second data unit under the same
+ *    tweak, must give the same output); where acrypto refuses what the default
+ *    provider accepts (non-12-byte GCM IVs, XTS keys with equal halves on
+ *    decryption: documented in the provider's README) the refusal is what
+ *    is expected. Records are counted per cipher, and a cipher with none
+ *    is a failure;
  *  - bad use (wrong key length, update/final without a key, XTS with equal
  *    key halves, a data unit too short, bad padding) is an OpenSSL error;
  *  - ACRYPTO-RNG generates, and the provider's counters grew.
@@ -27,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/select.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -567,58 +578,253 @@ static size_t unhex(const char *s, unsigned char *out, size_t max)
     return n;
 }
 
+/*
+ * One cipher record of an evp test file, read as OpenSSL's test/evp_test.c
+ * reads it: Cipher, Key, IV (IVlen: the length to set, if not the IV's),
+ * AAD, Tag (TagLen: the tag length to ask for on encryption), Plaintext,
+ * Ciphertext, Operation (ENCRYPT, DECRYPT, or both when absent), Result
+ * (the stage that must fail) and Availablein (records for "fips" only are
+ * skipped). NextIV is not checked.
+ */
 struct record {
-    char cipher[64];
-    unsigned char key[64], iv[16], pt[2048], ct[2048];
-    size_t keyl, ivl, ptl, ctl;
+    char cipher[64], result[32], avail[16];
+    unsigned char key[64], iv[128], aad[1024], tag[16], pt[2048], ct[2048];
+    size_t keyl, ivl, aadl, tagl, ptl, ctl, ivlen_set, taglen_get;
     int op; /* -1 both, 1 encrypt, 0 decrypt */
     int line;
 };
 
-static int run_record(const struct record *r)
-{
-    EVP_CIPHER *c = fetch(r->cipher, "provider=acrypto");
-    unsigned char out[2100];
-    int ok = 1, n;
+/* The ciphers each file must have records of, and how many it had. */
+struct record_count {
+    const char *name;
+    int records, refused;
+};
 
-    if (c == NULL)
-        return 0;
-    ok = EVP_CIPHER_get0_provider(c) == prov_acrypto;
-    if (ok && r->op != 0) {
-        n = run(c, 1, 0, r->key, r->ivl ? r->iv : NULL, r->pt, r->ptl, out, 0);
-        ok = n == (int)r->ctl && memcmp(out, r->ct, r->ctl) == 0;
+static int is_aead(const EVP_CIPHER *c)
+{
+    return (EVP_CIPHER_get_flags(c) & EVP_CIPH_FLAG_AEAD_CIPHER) != 0;
+}
+
+/*
+ * One direction of a record through cipher c, chunked at random or not.
+ * Returns NULL when every stage passed and the output (and, encrypting an
+ * AEAD, the tag) equals the record's, else the first stage that failed, in
+ * evp_test's words.
+ */
+static const char *record_once(const EVP_CIPHER *c, const struct record *r, int enc, int chunked)
+{
+    const unsigned char *in = enc ? r->pt : r->ct, *want = enc ? r->ct : r->pt;
+    size_t inl = enc ? r->ptl : r->ctl, wantl = enc ? r->ctl : r->ptl, off = 0;
+    unsigned char out[2100], tag[16];
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    const char *err = NULL;
+    int aead = is_aead(c), xts = is_mode(c, EVP_CIPH_XTS_MODE), outl = 0, total = 0;
+    size_t ivlen = r->ivlen_set ? r->ivlen_set : r->ivl;
+
+    if (ctx == NULL || !EVP_CipherInit_ex2(ctx, c, NULL, NULL, enc, NULL)) {
+        err = "CIPHERINIT_ERROR";
+        goto done;
     }
-    if (ok && r->op != 1) {
-        n = run(c, 0, 0, r->key, r->ivl ? r->iv : NULL, r->ct, r->ctl, out, 1);
-        ok = n == (int)r->ptl && memcmp(out, r->pt, r->ptl) == 0;
+    if (aead && ivlen != 0 && (int)ivlen != EVP_CIPHER_CTX_get_iv_length(ctx)) {
+        OSSL_PARAM p[] = { OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivlen), OSSL_PARAM_END };
+
+        if (!EVP_CIPHER_CTX_set_params(ctx, p)) {
+            err = "INVALID_IV_LENGTH";
+            goto done;
+        }
     }
-    if (!ok) {
-        fprintf(stderr, "vector at line %d (%s) failed\n", r->line, r->cipher);
+    if (aead && !enc && r->tagl > 0) {
+        OSSL_PARAM p[] = { OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, (void *)r->tag, r->tagl),
+                           OSSL_PARAM_END };
+
+        if (!EVP_CIPHER_CTX_set_params(ctx, p)) {
+            err = "TAG_SET_ERROR";
+            goto done;
+        }
+    }
+    if (!EVP_CipherInit_ex2(ctx, NULL, r->key, r->ivl ? r->iv : NULL, enc, NULL)) {
+        err = "KEY_SET_ERROR";
+        goto done;
+    }
+    if (!aead && !EVP_CIPHER_CTX_set_padding(ctx, 0)) {
+        err = "CIPHERINIT_ERROR";
+        goto done;
+    }
+    /* AAD in random pieces (update with out NULL). */
+    while (aead && off < r->aadl) {
+        size_t n = chunked ? 1 + rnd_below(r->aadl - off) : r->aadl - off;
+
+        if (!EVP_CipherUpdate(ctx, NULL, &outl, r->aad + off, (int)n)) {
+            err = "AAD_SET_ERROR";
+            goto done;
+        }
+        off += n;
+    }
+    /* The data in random pieces; XTS takes the record as one data unit. */
+    off = 0;
+    do {
+        size_t n = inl - off;
+
+        if (chunked && !xts && n > 0)
+            n = 1 + rnd_below(n < 100 ? n : (rnd() & 1 ? 17 : n));
+        if (!EVP_CipherUpdate(ctx, out + total, &outl, in + off, (int)n)) {
+            err = "CIPHERUPDATE_ERROR";
+            goto done;
+        }
+        total += outl;
+        off += n;
+    } while (off < inl);
+    /*
+     * XTS, chunked: a second update is a second data unit under the same
+     * tweak (the IV is not advanced), so the same input gives the same
+     * output again.
+     */
+    if (xts && chunked && inl > 0 && (size_t)total == inl) {
+        unsigned char again[2100];
+
+        if (!EVP_CipherUpdate(ctx, again, &outl, in, (int)inl)) {
+            err = "CIPHERUPDATE_ERROR";
+            goto done;
+        }
+        if ((size_t)outl != inl || memcmp(again, out, inl) != 0) {
+            err = "VALUE_MISMATCH";
+            goto done;
+        }
+    }
+    if (!EVP_CipherFinal_ex(ctx, out + total, &outl)) {
+        err = "CIPHERFINAL_ERROR";
+        goto done;
+    }
+    total += outl;
+    if (aead && enc && (r->tagl > 0 || r->taglen_get > 0)) {
+        size_t tl = r->taglen_get ? r->taglen_get : r->tagl;
+        OSSL_PARAM p[] = { OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, tl), OSSL_PARAM_END };
+
+        if (tl > sizeof(tag) || !EVP_CIPHER_CTX_get_params(ctx, p)) {
+            err = "TAG_RETRIEVE_ERROR";
+            goto done;
+        }
+        if (r->tagl > 0 && (tl != r->tagl || memcmp(tag, r->tag, tl) != 0)) {
+            err = "TAG_VALUE_MISMATCH";
+            goto done;
+        }
+    }
+    if ((size_t)total != wantl || memcmp(out, want, wantl) != 0)
+        err = "VALUE_MISMATCH";
+done:
+    EVP_CIPHER_CTX_free(ctx);
+    return err;
+}
+
+/*
+ * What acrypto is documented to refuse where the default provider accepts
+ * (libacrypto/provider/README.md): AES-GCM IVs other than 12 bytes, and XTS
+ * keys with equal halves in both directions. NULL if nothing.
+ */
+static const char *acrypto_refusal(const EVP_CIPHER *c, const struct record *r)
+{
+    size_t ivlen = r->ivlen_set ? r->ivlen_set : r->ivl;
+
+    if (is_mode(c, EVP_CIPH_GCM_MODE) && ivlen != 12)
+        return "INVALID_IV_LENGTH";
+    if (is_mode(c, EVP_CIPH_XTS_MODE) && r->keyl >= 2 && memcmp(r->key, r->key + r->keyl / 2, r->keyl / 2) == 0)
+        return "KEY_SET_ERROR";
+    return NULL;
+}
+
+static int same(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * Runs a record through the default provider (one update, then random
+ * chunks) and through acrypto (random chunks, then one update): each must
+ * give the record's result. Returns 1 if all did; *refused is set when
+ * acrypto's result was a documented refusal.
+ */
+static int run_record(const struct record *r, int *refused)
+{
+    EVP_CIPHER *a = fetch(r->cipher, "provider=acrypto"), *d = fetch(r->cipher, "provider=default");
+    const char *want = r->result[0] ? r->result : NULL;
+    int ok = a != NULL && d != NULL && EVP_CIPHER_get0_provider(a) == prov_acrypto
+             && EVP_CIPHER_get0_provider(d) == prov_default,
+        enc;
+
+    *refused = 0;
+    for (enc = 1; ok && enc >= 0; enc--) {
+        const char *want_a = acrypto_refusal(a, r), *got;
+        int chunked;
+
+        if (r->op != -1 && r->op != enc)
+            continue;
+        /* A documented refusal comes first (at the IV length or the key). */
+        if (want_a != NULL && !same(want_a, want))
+            *refused = 1;
+        else
+            want_a = want;
+        for (chunked = 0; ok && chunked <= 1; chunked++) {
+            got = record_once(d, r, enc, chunked);
+            if (!same(got, want)) {
+                fprintf(stderr, "record at line %d (%s, %s, default provider%s): %s, want %s\n", r->line,
+                        r->cipher, enc ? "encrypt" : "decrypt", chunked ? ", chunked" : "", got ? got : "success",
+                        want ? want : "success");
+                ok = 0;
+            }
+            got = record_once(a, r, enc, !chunked);
+            if (!same(got, want_a)) {
+                fprintf(stderr, "record at line %d (%s, %s, acrypto%s): %s, want %s\n", r->line, r->cipher,
+                        enc ? "encrypt" : "decrypt", !chunked ? ", chunked" : "", got ? got : "success",
+                        want_a ? want_a : "success");
+                ok = 0;
+            }
+        }
+    }
+    if (!ok)
         ERR_print_errors_fp(stderr);
-    }
-    EVP_CIPHER_free(c);
+    ERR_clear_error();
+    EVP_CIPHER_free(a);
+    EVP_CIPHER_free(d);
     return ok;
 }
 
-static void test_vectors(const char *path)
+static void count_record(struct record_count *counts, const char *cipher, int refused)
+{
+    for (; counts->name != NULL; counts++)
+        if (strcasecmp(counts->name, cipher) == 0) {
+            counts->records++;
+            counts->refused += refused;
+            return;
+        }
+    fprintf(stderr, "a record of %s, which the file should not have\n", cipher);
+    failed++;
+}
+
+static void test_vectors(const char *path, struct record_count *counts)
 {
     FILE *f = fopen(path, "r");
     char line[8192];
     struct record r;
-    int have = 0, lineno = 0, count = 0, bad = 0;
+    struct record_count *k;
+    int have = 0, lineno = 0, count = 0, bad = 0, skipped = 0, refused;
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 
     CHECK(f != NULL);
     if (f == NULL)
         return;
     memset(&r, 0, sizeof(r));
+    r.op = -1;
     for (;;) {
         char *got = fgets(line, sizeof(line), f), *v;
 
         lineno++;
         if (got == NULL || line[0] == '\n' || line[0] == '\r') {
-            if (have) {
+            if (have && strcmp(r.avail, "fips") == 0) {
+                skipped++;
+            } else if (have) {
                 count++;
-                bad += !run_record(&r);
+                bad += !run_record(&r, &refused);
+                count_record(counts, r.cipher, refused);
             }
             have = 0;
             memset(&r, 0, sizeof(r));
@@ -627,31 +833,56 @@ static void test_vectors(const char *path)
                 break;
             continue;
         }
-        if (line[0] == '#' || (v = strstr(line, " = ")) == NULL)
+        if (line[0] == '#')
+            continue;
+        v = strstr(line, " =");
+        if (v == NULL)
             continue;
         *v = '\0';
-        v += 3;
+        v += 2;
+        v += *v == ' ';
         v[strcspn(v, "\r\n")] = '\0';
         if (strcmp(line, "Cipher") == 0) {
             snprintf(r.cipher, sizeof(r.cipher), "%s", v);
             r.line = lineno;
-            r.op = -1;
             have = 1;
         } else if (strcmp(line, "Key") == 0) {
             r.keyl = unhex(v, r.key, sizeof(r.key));
         } else if (strcmp(line, "IV") == 0) {
             r.ivl = unhex(v, r.iv, sizeof(r.iv));
+        } else if (strcmp(line, "IVlen") == 0) {
+            r.ivlen_set = strtoul(v, NULL, 10);
+        } else if (strcmp(line, "AAD") == 0) {
+            r.aadl = unhex(v, r.aad, sizeof(r.aad));
+        } else if (strcmp(line, "Tag") == 0) {
+            r.tagl = unhex(v, r.tag, sizeof(r.tag));
+        } else if (strcmp(line, "TagLen") == 0) {
+            r.taglen_get = strtoul(v, NULL, 10);
         } else if (strcmp(line, "Plaintext") == 0) {
             r.ptl = unhex(v, r.pt, sizeof(r.pt));
         } else if (strcmp(line, "Ciphertext") == 0) {
             r.ctl = unhex(v, r.ct, sizeof(r.ct));
         } else if (strcmp(line, "Operation") == 0) {
             r.op = strcmp(v, "ENCRYPT") == 0 ? 1 : strcmp(v, "DECRYPT") == 0 ? 0 : -1;
+        } else if (strcmp(line, "Result") == 0) {
+            snprintf(r.result, sizeof(r.result), "%s", v);
+        } else if (strcmp(line, "Availablein") == 0) {
+            snprintf(r.avail, sizeof(r.avail), "%s", v);
         }
     }
     fclose(f);
-    printf("evp: %d OpenSSL test records, %d failed\n", count, bad);
-    CHECK(count >= 39);
+    printf("evp: %s: %d OpenSSL test records (%d FIPS-only skipped), %d failed:", base, count, skipped, bad);
+    for (k = counts; k->name != NULL; k++)
+        printf(" %s %d", k->name, k->records);
+    printf("\n");
+    for (k = counts; k->name != NULL; k++) {
+        if (k->refused)
+            printf("evp: %s: %s: %d of its records refused by acrypto as documented (README)\n", base, k->name,
+                   k->refused);
+        if (k->records == 0)
+            fprintf(stderr, "%s: no records of %s\n", base, k->name);
+        CHECK(k->records > 0);
+    }
     CHECK(bad == 0);
 }
 
@@ -999,8 +1230,8 @@ int main(int argc, char **argv)
     uint64_t before, after;
     const char *seed = getenv("EVP_TEST_SEED");
 
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s MODULES_DIR CIPHER_VECTORS DIGEST_VECTORS MAC_VECTORS\n", argv[0]);
+    if (argc != 6) {
+        fprintf(stderr, "usage: %s MODULES_DIR CIPHER_VECTORS DIGEST_VECTORS MAC_VECTORS AEAD_VECTORS\n", argv[0]);
         return 2;
     }
     rng_state = seed != NULL ? strtoull(seed, NULL, 0) : (unsigned long long)time(NULL) * 2654435761u;
@@ -1022,7 +1253,19 @@ int main(int argc, char **argv)
     test_async();
     test_bad_use();
     test_tls_record();
-    test_vectors(argv[2]);
+    {
+        struct record_count basic[] = { { "AES-128-ECB", 0, 0 }, { "AES-192-ECB", 0, 0 }, { "AES-256-ECB", 0, 0 },
+                                        { "AES-128-CBC", 0, 0 }, { "AES-192-CBC", 0, 0 }, { "AES-256-CBC", 0, 0 },
+                                        { "AES-128-CTR", 0, 0 }, { "AES-192-CTR", 0, 0 }, { "AES-256-CTR", 0, 0 },
+                                        { NULL, 0, 0 } };
+        struct record_count aead[] = { { "AES-128-GCM", 0, 0 },      { "AES-192-GCM", 0, 0 },
+                                       { "AES-256-GCM", 0, 0 },      { "AES-128-XTS", 0, 0 },
+                                       { "AES-256-XTS", 0, 0 },      { "ChaCha20-Poly1305", 0, 0 },
+                                       { NULL, 0, 0 } };
+
+        test_vectors(argv[2], basic);
+        test_vectors(argv[5], aead);
+    }
     test_digests();
     test_macs();
     test_hash_vectors(argv[3], 6);

@@ -4,7 +4,8 @@
 #   1. make -C libacrypto provider; install into a staging prefix; the module
 #      exports OSSL_provider_init and nothing else;
 #   2. tests/provider/evp.c through the EVP API (see its header), with ASan
-#      and UBSan, on OpenSSL's own test records (evpciph_aes_acrypto.txt);
+#      and UBSan, on OpenSSL's own test records (evpciph_aes_acrypto.txt,
+#      evpciph_aead_acrypto.txt, evpmd_sha_acrypto.txt, evpmac_hmac_acrypto.txt);
 #   3. openssl enc, dgst and mac through acrypto equal the default provider on
 #      random keys, IVs, sizes, padding on and off, both ways; openssl rand with
 #      ACRYPTO-RNG as the primary DRBG (openssl.cnf [random]);
@@ -50,6 +51,7 @@ cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefi
 # The ASYNC jobs switch stacks, which ASan notes (harmlessly) on stderr.
 ASAN_OPTIONS=detect_leaks=1 "$work/evp" "$modules" tests/provider/evpciph_aes_acrypto.txt \
 	tests/provider/evpmd_sha_acrypto.txt tests/provider/evpmac_hmac_acrypto.txt \
+	tests/provider/evpciph_aead_acrypto.txt \
 	2> >(grep -v -e 'ASan is ignoring requested __asan_handle_no_return' -e 'False positive error reports' \
 		-e 'google/sanitizers/issues/189' >&2) || fail "tests/provider/evp.c"
 # AES-GCM and ChaCha20-Poly1305 (tests/provider/aead.c): against the default provider,
