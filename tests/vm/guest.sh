@@ -98,6 +98,22 @@ example_sha256sum() {
 	fi
 }
 
+# rust_subset N PROGRAM ARGS...: a Rust test program run on some of its tests
+# (name filters among ARGS): fails unless exactly N tests ran and passed, so
+# that a renamed test cannot make the line pass without running anything.
+rust_subset() {
+	want=$1
+	shift
+	"$@" >"$scratch/subset.out" 2>&1
+	rc=$?
+	cat "$scratch/subset.out"
+	if [ "$rc" = 0 ] && grep -q "^test result: ok\. $want passed" "$scratch/subset.out"; then
+		return 0
+	fi
+	echo "RESULT FAIL ${T_TAG}$want tests were to run and pass (exit status $rc)"
+	return 1
+}
+
 # ---- one manifest entry -------------------------------------------------------
 run() {
 	id=$1

@@ -200,12 +200,14 @@ else
 	acc_exe=$(cd "$repo" && cargo test --release --test accelerator --no-run --message-format=json 2>>"$build/cargo.log" |
 		grep -o '"executable":"[^"]*accelerator[^"]*"' | tail -1 | sed 's/^"executable":"//; s/"$//')
 	if [ -n "$acc_exe" ] && [ -x "$acc_exe" ]; then
-		cp "$acc_exe" "$build/accelerator"
+		strip -o "$build/accelerator" "$acc_exe"
 	else
 		exe=""
 	fi
 	if [ -n "$exe" ] && [ -x "$exe" ]; then
-		cp "$exe" "$build/kernel_devices"
+		# without debug information (as the acrypto command below): the
+		# guest reads each program over 9p at every run
+		strip -o "$build/kernel_devices" "$exe"
 		ACRYPTO_KDEV_REFERENCE_OUT="$build/kdev_reference.txt" "$build/kernel_devices" \
 			--exact write_openssl_reference --nocapture >"$build/reference.log" 2>&1 || {
 			cat "$build/reference.log" >&2
