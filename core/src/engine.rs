@@ -11,7 +11,7 @@ use crate::identity;
 use crate::reentry::{self, Delivering};
 use crate::request::{Done, Request};
 use crate::room::Submission;
-use crate::route::Job;
+use crate::route::{Job, JobData, JobPool, Spare};
 use crate::session::{Session, SessionBuilder, SessionInner};
 use crate::stats::{Counters, Stats};
 use crate::stream::Stream;
@@ -121,6 +121,9 @@ pub(crate) enum Room {
     Retry,
 }
 
+/// Most job boxes an engine keeps for reuse (about 300 bytes each).
+const JOB_POOL_KEEP: usize = 4096;
+
 pub(crate) const RUNNING: usize = 0;
 const DRAINING: usize = 1;
 pub(crate) const CANCELING: usize = 2;
@@ -182,6 +185,8 @@ pub(crate) struct EngineInner {
     deferred: Option<Arc<Deferred>>,
     pub(crate) next_id: AtomicU64,
     pub(crate) epoch: Instant,
+    /// Boxes for the jobs in flight, recycled.
+    pub(crate) jobs: JobPool,
     /// Serialises shutdown so a second caller waits for the first.
     pub(crate) shutdown_lock: Mutex<()>,
 }
@@ -266,6 +271,7 @@ impl EngineBuilder {
         }
         let byte_limit = budget::resolve(self.config.max_in_flight_bytes)?;
         let deferred = (self.config.completion_workers > 0).then(|| Arc::new(Deferred::default()));
+        let keep_jobs = self.config.max_in_flight.min(JOB_POOL_KEEP);
         let inner = Arc::new(EngineInner {
             id: identity::next_id(),
             devices: RwLock::new(Vec::new()),
@@ -280,6 +286,7 @@ impl EngineBuilder {
             deferred,
             next_id: AtomicU64::new(1),
             epoch: Instant::now(),
+            jobs: JobPool::new(keep_jobs),
             shutdown_lock: Mutex::new(()),
         });
         if let Some(d) = &inner.deferred {
@@ -709,7 +716,7 @@ impl EngineInner {
                 return reject(Error::ShutDown, request);
             }
         }
-        let mut job = Job::new(s, request, c, self.now_ns());
+        let mut job = Job::new(self.jobs.take(), s, request, c, self.now_ns());
         job.charged = charge;
         loop {
             match self.place_and_push(job, false, None) {
@@ -748,7 +755,9 @@ impl EngineInner {
 
     pub(crate) fn finish_at(&self, job: Job, status: Result<()>, now: u64) {
         let mut due = Due::new();
-        self.finish_into(job, status, now, &mut due);
+        let mut spare = Spare::new();
+        self.finish_into(job, status, now, &mut due, &mut spare);
+        self.jobs.give(spare.drain(..));
         if !due.is_empty() {
             self.out_of_flight_delivering(due);
         }
@@ -757,9 +766,11 @@ impl EngineInner {
     /// Finishes a request. A completion due in this context (not deferred,
     /// not ordered) is added to `due` instead of delivered, still counted in
     /// flight: the caller hands `due` to `out_of_flight_delivering`, so a
-    /// batch of completions is delivered together.
-    pub(crate) fn finish_into(&self, job: Job, status: Result<()>, now: u64, due: &mut Due) {
-        let Job { session, request, completion, seq, submitted_ns, charged, .. } = job;
+    /// batch of completions is delivered together. The job's box goes to
+    /// `spare`, for the caller to give back to the pool.
+    pub(crate) fn finish_into(&self, job: Job, status: Result<()>, now: u64, due: &mut Due, spare: &mut Spare) {
+        let (JobData { session, request, completion, seq, submitted_ns, charged, .. }, slot) = job.into_parts();
+        spare.push(slot);
         self.record_request_done(&session, status.is_ok(), request.len() as u64, submitted_ns, now);
         let direct = session.flags.direct;
         let f = Finished { done: Done { request, status }, completion };

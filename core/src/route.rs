@@ -11,11 +11,22 @@ use crate::engine::{EngineInner, CANCELING};
 use crate::error::{Error, Result};
 use crate::request::Request;
 use crate::session::{SessionInner, Step};
-use crate::sync::{lock, read, Arc, Ordering};
+use crate::sync::{lock, read, Arc, Mutex, Ordering};
 use smallvec::SmallVec;
 
-/// One request on its way through its route.
-pub(crate) struct Job {
+/// One request on its way through its route. It lives in a box from the
+/// engine's [`JobPool`], so moving it between queues, work items and
+/// completion lists moves a pointer, not the request; the box goes back to
+/// the pool when the job finishes (no allocation per request once the pool
+/// holds as many boxes as there are requests in flight).
+pub(crate) struct Job(JobBox);
+
+/// A job's box: `Some` while it holds a job, `None` while it waits in the
+/// pool.
+pub(crate) type JobBox = Box<Option<JobData>>;
+
+/// What a job carries.
+pub(crate) struct JobData {
     pub(crate) session: Arc<SessionInner>,
     pub(crate) request: Request,
     pub(crate) completion: Completion,
@@ -34,13 +45,79 @@ pub(crate) struct Job {
     pub(crate) charged: u64,
 }
 
+impl std::ops::Deref for Job {
+    type Target = JobData;
+    fn deref(&self) -> &JobData {
+        self.0.as_ref().as_ref().unwrap_or_else(|| empty_job())
+    }
+}
+
+impl std::ops::DerefMut for Job {
+    fn deref_mut(&mut self) -> &mut JobData {
+        self.0.as_mut().as_mut().unwrap_or_else(|| empty_job())
+    }
+}
+
+/// A `Job` always holds its data: only `into_parts` empties the box, and it
+/// consumes the job.
+fn empty_job() -> ! {
+    panic!("acrypto: a job without its data")
+}
+
+/// Spare job boxes on their way to or from the pool (a batch's worth on
+/// the stack).
+pub(crate) type Spare = SmallVec<[JobBox; 64]>;
+
+/// Boxes of finished jobs, kept for the next ones.
+pub(crate) struct JobPool {
+    free: Mutex<Vec<JobBox>>,
+    /// Most boxes kept; beyond, a returned box is freed.
+    keep: usize,
+}
+
+impl JobPool {
+    pub(crate) fn new(keep: usize) -> Self {
+        JobPool { free: Mutex::new(Vec::new()), keep }
+    }
+
+    /// One box, from the pool or new.
+    pub(crate) fn take(&self) -> JobBox {
+        lock(&self.free).pop().unwrap_or_else(|| Box::new(None))
+    }
+
+    /// Up to `n` boxes from the pool under one lock, appended to `out`
+    /// (fewer if the pool has fewer).
+    pub(crate) fn take_some(&self, n: usize, out: &mut Spare) {
+        let mut free = lock(&self.free);
+        let k = n.min(free.len());
+        let from = free.len() - k;
+        out.extend(free.drain(from..));
+    }
+
+    /// Returns boxes under one lock.
+    pub(crate) fn give(&self, boxes: impl IntoIterator<Item = JobBox>) {
+        let mut free = lock(&self.free);
+        for b in boxes {
+            if free.len() >= self.keep {
+                break;
+            }
+            free.push(b);
+        }
+    }
+}
+
 impl Job {
-    /// A request admitted at `now`, about to be placed on its first device.
-    pub(crate) fn new(session: &Arc<SessionInner>, request: Request, completion: Completion, now: u64) -> Job {
-        let mut request = request;
-        request.start_run();
+    /// A request admitted at `now`, about to be placed on its first device,
+    /// in `slot` (an empty box from the pool).
+    pub(crate) fn new(
+        mut slot: JobBox,
+        session: &Arc<SessionInner>,
+        request: Request,
+        completion: Completion,
+        now: u64,
+    ) -> Job {
         let seq = session.flags.ordered.then(|| lock(&session.order).take_seq());
-        Job {
+        *slot = Some(JobData {
             session: session.clone(),
             request,
             completion,
@@ -53,9 +130,22 @@ impl Job {
             tried: Vec::new(),
             retries: 0,
             charged: 0,
-        }
+        });
+        let mut job = Job(slot);
+        job.request.start_run();
+        job
     }
 
+    /// The job's data, and its box emptied for the pool.
+    pub(crate) fn into_parts(mut self) -> (JobData, JobBox) {
+        match self.0.take() {
+            Some(d) => (d, self.0),
+            None => empty_job(),
+        }
+    }
+}
+
+impl JobData {
     pub(crate) fn bytes(&self) -> u64 {
         self.request.len() as u64
     }
@@ -263,7 +353,9 @@ impl EngineInner {
         let mut due = Due::new();
         let now = self.now_ns();
         dev.record_done(status.is_ok(), job.bytes(), job.taken_ns, job.enqueued_ns, now);
-        self.step_done_into(dev, job, status, now, &mut due);
+        let mut spare = Spare::new();
+        self.step_done_into(dev, job, status, now, &mut due, &mut spare);
+        self.jobs.give(spare.drain(..));
         if !due.is_empty() {
             self.out_of_flight_delivering(due);
         }
@@ -294,9 +386,11 @@ impl EngineInner {
         }
         dev.record_tally(&tally, now);
         let n = items.len();
+        let mut spare = Spare::new();
         for (job, status) in items {
-            self.step_done_into(dev, job, status, now, &mut due);
+            self.step_done_into(dev, job, status, now, &mut due, &mut spare);
         }
+        self.jobs.give(spare.drain(..));
         if !due.is_empty() {
             self.out_of_flight_delivering(due);
         }
@@ -307,7 +401,15 @@ impl EngineInner {
     /// Accounts a completed step and moves the job on: its next device, a
     /// retry, or its end (a completion due here is added to `due`).
     /// The device's counters were updated by the caller.
-    fn step_done_into(&self, dev: &Arc<DeviceInner>, mut job: Job, status: Result<()>, now: u64, due: &mut Due) {
+    fn step_done_into(
+        &self,
+        dev: &Arc<DeviceInner>,
+        mut job: Job,
+        status: Result<()>,
+        now: u64,
+        due: &mut Due,
+        spare: &mut Spare,
+    ) {
         let steps = job.session.steps.len();
         match status {
             Ok(()) if job.step_end < steps => {
@@ -316,7 +418,7 @@ impl EngineInner {
                 job.retries = 0;
                 self.forward(job, None);
             }
-            Ok(()) => self.finish_into(job, Ok(()), now, due),
+            Ok(()) => self.finish_into(job, Ok(()), now, due, spare),
             Err(e) if e.is_device_fault() => {
                 let bound = job.current_step().device.is_some();
                 if bound || job.retries >= self.config.max_retries {
@@ -332,7 +434,7 @@ impl EngineInner {
                     self.forward_or_fail(job, e);
                 }
             }
-            Err(e) => self.finish_into(job, Err(e), now, due),
+            Err(e) => self.finish_into(job, Err(e), now, due, spare),
         }
     }
 

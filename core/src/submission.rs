@@ -9,7 +9,7 @@ use crate::device::{DeviceInner, DeviceState};
 use crate::engine::{BatchRejected, EngineInner, Rejected, RUNNING};
 use crate::error::{Error, Result};
 use crate::request::Request;
-use crate::route::Job;
+use crate::route::{Job, Spare};
 use crate::session::SessionInner;
 use crate::sync::{lock, Arc, Ordering};
 
@@ -43,12 +43,20 @@ impl EngineInner {
         let mut stop: Option<Stop> = None;
         // One submission time for the batch.
         let now = self.now_ns();
+        // Job boxes for the batch, taken from the pool under one lock (more
+        // as they run out); those left over go back at the end.
+        let mut slots = Spare::new();
+        let want = items.size_hint().0.clamp(1, slots.inline_size());
         while let Some((request, completion)) = items.next() {
             if let Err(error) = self.admit_one(s, &request) {
                 stop = Some(Stop::Item(error, request, completion));
                 break;
             }
-            let mut job = Job::new(s, request, completion, now);
+            if slots.is_empty() {
+                self.jobs.take_some(want, &mut slots);
+            }
+            let slot = slots.pop().unwrap_or_else(|| self.jobs.take());
+            let mut job = Job::new(slot, s, request, completion, now);
             job.charged = charge_of(&job.request);
             let pending = run_dev.as_ref().map(|d| (d.id, run.len()));
             let dev = match self.pick(&job, false, None, pending) {
@@ -70,6 +78,7 @@ impl EngineInner {
             run_dev = Some(dev);
             run.push(job);
         }
+        self.jobs.give(slots.drain(..));
         if let Some(d) = run_dev.take() {
             match self.queue_run(s, &d, run) {
                 Ok(n) => accepted += n,
@@ -187,7 +196,9 @@ impl EngineInner {
         self.bytes.release(job.charged);
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.changed.notify();
-        (job.request, job.completion)
+        let (data, slot) = job.into_parts();
+        self.jobs.give(std::iter::once(slot));
+        (data.request, data.completion)
     }
 
     /// Refuses an admitted job with `error`.
