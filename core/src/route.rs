@@ -5,10 +5,11 @@
 //! on a device that breaks is moved by the balancer's `rehash`.
 
 use crate::balancer::{Candidate, WorkInfo};
-use crate::completion::{Completion, Due};
+use crate::completion::Completion;
 use crate::device::{DeviceId, DeviceInner, DeviceState, Tally};
 use crate::engine::{EngineInner, CANCELING};
 use crate::error::{Error, Result};
+use crate::request::Done;
 use crate::request::Request;
 use crate::session::{SessionInner, Step};
 use crate::sync::{lock, read, Arc, Mutex, Ordering};
@@ -43,6 +44,8 @@ pub(crate) struct JobData {
     /// Bytes charged against the engine's byte limit (released when the
     /// job finishes or is handed back).
     pub(crate) charged: u64,
+    /// The final status, once finished (see `EngineInner::finish_into`).
+    pub(crate) status: Result<()>,
 }
 
 impl std::ops::Deref for Job {
@@ -130,10 +133,18 @@ impl Job {
             tried: Vec::new(),
             retries: 0,
             charged: 0,
+            status: Ok(()),
         });
         let mut job = Job(slot);
         job.request.start_run();
         job
+    }
+
+    /// Its box, emptied in place for the pool (what the job still holds is
+    /// dropped).
+    pub(crate) fn recycle(mut self) -> JobBox {
+        *self.0 = None;
+        self.0
     }
 
     /// The job's data, and its box emptied for the pool.
@@ -145,7 +156,17 @@ impl Job {
     }
 }
 
+/// Finished jobs due for delivery in the completing context (a batch's
+/// worth on the stack).
+pub(crate) type Due = SmallVec<[Job; 64]>;
+
 impl JobData {
+    /// The finished request and its status, moved out (the job keeps empty
+    /// buffers).
+    pub(crate) fn take_done(&mut self) -> Done {
+        Done { request: std::mem::take(&mut self.request), status: std::mem::replace(&mut self.status, Ok(())) }
+    }
+
     pub(crate) fn bytes(&self) -> u64 {
         self.request.len() as u64
     }
@@ -353,11 +374,9 @@ impl EngineInner {
         let mut due = Due::new();
         let now = self.now_ns();
         dev.record_done(status.is_ok(), job.bytes(), job.taken_ns, job.enqueued_ns, now);
-        let mut spare = Spare::new();
-        self.step_done_into(dev, job, status, now, &mut due, &mut spare);
-        self.jobs.give(spare.drain(..));
+        self.step_done_into(dev, job, status, now, &mut due);
         if !due.is_empty() {
-            self.out_of_flight_delivering(due);
+            self.out_of_flight_delivering(&mut due);
         }
         // Counted down last, so a waiter for this device sees the work
         // either here or already moved on.
@@ -379,20 +398,18 @@ impl EngineInner {
         let mut all: SmallVec<[(Job, Result<()>); 1]> = SmallVec::with_capacity(size_hint);
         all.extend(items);
         let items = all;
-        let mut due = Due::with_capacity(items.len());
+        let mut due = Due::new();
         let mut tally = Tally::default();
         for (job, status) in &items {
             tally.count(status.is_ok(), job.bytes(), job.taken_ns, job.enqueued_ns, now);
         }
         dev.record_tally(&tally, now);
         let n = items.len();
-        let mut spare = Spare::new();
         for (job, status) in items {
-            self.step_done_into(dev, job, status, now, &mut due, &mut spare);
+            self.step_done_into(dev, job, status, now, &mut due);
         }
-        self.jobs.give(spare.drain(..));
         if !due.is_empty() {
-            self.out_of_flight_delivering(due);
+            self.out_of_flight_delivering(&mut due);
         }
         dev.outstanding.fetch_sub(n, Ordering::AcqRel);
         self.changed.notify();
@@ -401,15 +418,7 @@ impl EngineInner {
     /// Accounts a completed step and moves the job on: its next device, a
     /// retry, or its end (a completion due here is added to `due`).
     /// The device's counters were updated by the caller.
-    fn step_done_into(
-        &self,
-        dev: &Arc<DeviceInner>,
-        mut job: Job,
-        status: Result<()>,
-        now: u64,
-        due: &mut Due,
-        spare: &mut Spare,
-    ) {
+    fn step_done_into(&self, dev: &Arc<DeviceInner>, mut job: Job, status: Result<()>, now: u64, due: &mut Due) {
         let steps = job.session.steps.len();
         match status {
             Ok(()) if job.step_end < steps => {
@@ -418,7 +427,7 @@ impl EngineInner {
                 job.retries = 0;
                 self.forward(job, None);
             }
-            Ok(()) => self.finish_into(job, Ok(()), now, due, spare),
+            Ok(()) => self.finish_into(job, Ok(()), now, due),
             Err(e) if e.is_device_fault() => {
                 let bound = job.current_step().device.is_some();
                 if bound || job.retries >= self.config.max_retries {
@@ -434,7 +443,7 @@ impl EngineInner {
                     self.forward_or_fail(job, e);
                 }
             }
-            Err(e) => self.finish_into(job, Err(e), now, due, spare),
+            Err(e) => self.finish_into(job, Err(e), now, due),
         }
     }
 
