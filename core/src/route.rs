@@ -281,6 +281,17 @@ impl EngineInner {
         from_broken: Option<DeviceId>,
         pending: Option<(DeviceId, usize)>,
     ) -> Result<Arc<DeviceInner>> {
+        self.pick_device(job, admitted, from_broken, pending).map(|(d, _)| d)
+    }
+
+    /// As `pick`, and whether the device was the only capable one.
+    pub(crate) fn pick_device(
+        &self,
+        job: &Job,
+        admitted: bool,
+        from_broken: Option<DeviceId>,
+        pending: Option<(DeviceId, usize)>,
+    ) -> Result<(Arc<DeviceInner>, bool)> {
         let step = job.current_step();
         let devs = read(&self.devices);
         let capable = |d: &DeviceInner| {
@@ -297,7 +308,7 @@ impl EngineInner {
         if let (Some(only), None) = (capable_devs.next(), capable_devs.next()) {
             let extra = pending.filter(|p| p.0 == only.id).map_or(0, |p| p.1);
             if admitted || only.queued.load(Ordering::Relaxed) + extra < only.capacity {
-                return Ok(only.clone());
+                return Ok((only.clone(), true));
             }
             return Err(Error::Busy);
         }
@@ -351,7 +362,7 @@ impl EngineInner {
                 }
             }
         };
-        Ok(cands[chosen].device.clone())
+        Ok((cands[chosen].device.clone(), false))
     }
 
     pub(crate) fn no_device_error(&self, devs: &[Arc<DeviceInner>], step: &Step) -> Error {

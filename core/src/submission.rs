@@ -16,9 +16,10 @@ use crate::sync::{lock, Arc, Ordering};
 /// Longest run queued under one lock (bounds how long the lock is held).
 const MAX_RUN: usize = 256;
 
-/// A run that could not be queued whole: the refused job, its error, and
-/// the jobs after it in the run, not attempted.
-type RunRefused = (Error, Job, Vec<Job>);
+/// A run that could not be queued whole: the refused job, its error, the
+/// jobs after it in the run, not attempted, and how many before it were
+/// queued.
+type RunRefused = (Error, Job, Vec<Job>, usize);
 
 /// Why a batch stopped before its end.
 enum Stop {
@@ -47,6 +48,9 @@ impl EngineInner {
         // as they run out); those left over go back at the end.
         let mut slots = Spare::new();
         let want = items.size_hint().0.clamp(1, slots.inline_size());
+        // Set when the run's device is the only capable one, for requests
+        // with the same (no stream, no AAD) shape as the key.
+        let mut sole: Option<(bool, bool)> = None;
         while let Some((request, completion)) = items.next() {
             if let Err(error) = self.admit_one(s, &request) {
                 stop = Some(Stop::Item(error, request, completion));
@@ -58,9 +62,23 @@ impl EngineInner {
             let slot = slots.pop().unwrap_or_else(|| self.jobs.take());
             let mut job = Job::new(slot, s, request, completion, now);
             job.charged = charge_of(&job.request);
+            // The run's device was the only one able to take the previous
+            // request: it is the only one for a request alike (the queue
+            // bound is checked when the run is queued).
+            let alike = (job.request.stream.is_none(), job.request.aad.is_empty());
+            if sole == Some(alike) && run.len() < MAX_RUN {
+                if let Some(d) = &run_dev {
+                    job.assign_steps(d);
+                    run.push(job);
+                    continue;
+                }
+            }
             let pending = run_dev.as_ref().map(|d| (d.id, run.len()));
-            let dev = match self.pick(&job, false, None, pending) {
-                Ok(dev) => dev,
+            let dev = match self.pick_device(&job, false, None, pending) {
+                Ok((dev, only)) => {
+                    sole = only.then_some(alike);
+                    dev
+                }
                 Err(e) => {
                     stop = Some(Stop::Job(e, job));
                     break;
@@ -179,7 +197,7 @@ impl EngineInner {
                     }
                     Err((e, job)) => {
                         let e = if self.state.load(Ordering::SeqCst) == RUNNING { e } else { Error::ShutDown };
-                        return Err((e, job, rest.collect()));
+                        return Err((e, job, rest.collect(), queued));
                     }
                 }
             }
@@ -215,7 +233,7 @@ impl EngineInner {
     fn batch_refused(
         &self,
         accepted: usize,
-        (error, job, run_rest): RunRefused,
+        (error, job, run_rest, queued): RunRefused,
         next: Option<Job>,
         items: impl Iterator<Item = (Request, Completion)>,
     ) -> BatchRejected {
@@ -223,6 +241,6 @@ impl EngineInner {
         let mut rest: Vec<(Request, Completion)> =
             run_rest.into_iter().chain(next).map(|j| self.hand_back(j)).collect();
         rest.extend(items);
-        BatchRejected { accepted, rejected, rest }
+        BatchRejected { accepted: accepted + queued, rejected, rest }
     }
 }
