@@ -90,20 +90,21 @@ pub fn cbc_encrypt_lanes_until<C>(
         // Every lane has at least this many blocks left: run them without
         // checking for the end of a lane.
         let run = data[..n].iter().map(|d| d.len()).min().unwrap_or(0);
-        for _ in 0..run {
+        // Block `j` of every lane: XOR into the chain, encrypt all lanes in
+        // one call, write back. Indexing by `j` keeps the per-block work to
+        // the XOR and the copy (the lanes' slices shrink once per run).
+        for j in 0..run {
             for (b, d) in blocks[..n].iter_mut().zip(data[..n].iter()) {
-                if let Some(p) = d.first() {
-                    let x = u128::from_ne_bytes((*b).into()) ^ u128::from_ne_bytes(*p);
-                    *b = x.to_ne_bytes().into();
-                }
+                let x = u128::from_ne_bytes((*b).into()) ^ u128::from_ne_bytes(d[j]);
+                *b = x.to_ne_bytes().into();
             }
             cipher.encrypt_blocks(&mut blocks[..n]);
             for (b, d) in blocks[..n].iter().zip(data[..n].iter_mut()) {
-                if let Some((first, rest)) = std::mem::take(d).split_first_mut() {
-                    first.copy_from_slice(b);
-                    *d = rest;
-                }
+                d[j] = (*b).into();
             }
+        }
+        for d in data[..n].iter_mut() {
+            *d = &mut std::mem::take(d)[run..];
         }
         for (p, b) in prog[..n].iter_mut().zip(blocks[..n].iter()) {
             if let Some(p) = p {
