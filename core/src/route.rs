@@ -400,15 +400,16 @@ impl EngineInner {
     pub(crate) fn steps_done(
         &self,
         dev: &Arc<DeviceInner>,
-        items: impl Iterator<Item = (Job, Result<()>)>,
+        items_in: impl Iterator<Item = (Job, Result<()>)>,
         size_hint: usize,
     ) {
         let now = self.now_ns();
         // The device's counters first, as `step_done` has them before the
         // work moves on: whoever sees a request finished sees it counted.
-        let mut all: SmallVec<[(Job, Result<()>); 1]> = SmallVec::with_capacity(size_hint);
-        all.extend(items);
-        let items = all;
+        // A batch's worth on the stack (drained, not moved: it is large).
+        let mut items: SmallVec<[(Job, Result<()>); 64]> = SmallVec::new();
+        items.reserve(size_hint);
+        items.extend(items_in);
         let mut due = Due::new();
         let mut tally = Tally::default();
         for (job, status) in &items {
@@ -416,7 +417,7 @@ impl EngineInner {
         }
         dev.record_tally(&tally, now);
         let n = items.len();
-        for (job, status) in items {
+        for (job, status) in items.drain(..) {
             self.step_done_into(dev, job, status, now, &mut due);
         }
         if !due.is_empty() {
