@@ -403,12 +403,19 @@ impl EngineInner {
         items_in: impl Iterator<Item = (Job, Result<()>)>,
         size_hint: usize,
     ) {
+        let mut items_in = items_in.peekable();
+        let Some(first) = items_in.next() else { return };
+        if items_in.peek().is_none() {
+            // A batch of one: no batch lists to gather.
+            return self.step_done(dev, first.0, first.1);
+        }
         let now = self.now_ns();
         // The device's counters first, as `step_done` has them before the
         // work moves on: whoever sees a request finished sees it counted.
         // A batch's worth on the stack (drained, not moved: it is large).
         let mut items: SmallVec<[(Job, Result<()>); 64]> = SmallVec::new();
         items.reserve(size_hint);
+        items.push(first);
         items.extend(items_in);
         let mut due = Due::new();
         let mut tally = Tally::default();
