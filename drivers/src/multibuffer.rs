@@ -47,9 +47,9 @@ where
 }
 
 /// As [`cbc_encrypt_lanes`], resuming each chain where its [`Progress`]
-/// says and recording how far it got. Each time lanes have finished and
-/// fewer than [`LANES`] remain, `stop(remaining)` is asked whether to
-/// return now (so that new work can take the free lanes); the chains not
+/// says and recording how far it got. Each time lanes have finished,
+/// fewer than [`LANES`] remain and no chain of this call is left to take
+/// their place, `stop(remaining)` is asked whether to return now (so that new work can take the free lanes); the chains not
 /// finished then resume in a later call with their progress.
 pub fn cbc_encrypt_lanes_until<C>(
     cipher: &C,
@@ -58,13 +58,16 @@ pub fn cbc_encrypt_lanes_until<C>(
 ) where
     C: BlockEncrypt + BlockSizeUser<BlockSize = U16>,
 {
-    let mut waiting = chains.into_iter().filter_map(|(iv, p, d)| {
-        let rest = d.as_chunks_mut::<BLOCK>().0.get_mut(p.blocks..).filter(|r| !r.is_empty())?;
-        if p.blocks == 0 {
-            p.prev = iv;
-        }
-        Some((p, rest))
-    });
+    let mut waiting = chains
+        .into_iter()
+        .filter_map(|(iv, p, d)| {
+            let rest = d.as_chunks_mut::<BLOCK>().0.get_mut(p.blocks..).filter(|r| !r.is_empty())?;
+            if p.blocks == 0 {
+                p.prev = iv;
+            }
+            Some((p, rest))
+        })
+        .peekable();
     // Lane i: the blocks it has left, its progress, and in `blocks[i]` the
     // previous ciphertext block (the IV at first), which the next
     // plaintext block is XORed into and then encrypted in place.
@@ -126,7 +129,9 @@ pub fn cbc_encrypt_lanes_until<C>(
                 i += 1;
             }
         }
-        if n < LANES && stop(n) {
+        // Chains of this call still waiting take the free lanes first; only
+        // then is there room for the caller's new work.
+        if n < LANES && waiting.peek().is_none() && stop(n) {
             return;
         }
     }
