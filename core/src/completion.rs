@@ -3,8 +3,7 @@
 //! wait, or a Rust `Future` (no runtime needed).
 
 use crate::request::Done;
-use crate::sync::{lock, wait, Arc, AtomicUsize, Condvar, Mutex, Ordering};
-use smallvec::SmallVec;
+use crate::sync::{lock, wait, Arc, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -255,6 +254,18 @@ impl CompletionQueue {
         self.push_all(std::iter::once((d, carry)));
     }
 
+    /// A pusher holding the queue's lock until dropped.
+    pub(crate) fn pusher(&self) -> QueuePush<'_> {
+        let items = lock(&self.0.items);
+        let was_empty = items.list.is_empty();
+        QueuePush { queue: self, items: Some(items), was_empty }
+    }
+
+    /// Whether `other` is this same queue.
+    pub(crate) fn same(&self, other: &CompletionQueue) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// Appends finished requests under one lock, waking consumers once.
     pub(crate) fn push_all(&self, list: impl IntoIterator<Item = (Done, Carry)>) {
         let was_empty = {
@@ -276,6 +287,41 @@ impl CompletionQueue {
         // makes it non-empty needs to wake anyone.
         if was_empty {
             self.0.ready.notify();
+        }
+    }
+}
+
+/// Pushes onto a completion queue under one lock; on drop, tells the
+/// notifier and wakes consumers if the pushes made the queue non-empty.
+pub(crate) struct QueuePush<'a> {
+    queue: &'a CompletionQueue,
+    items: Option<MutexGuard<'a, CqItems>>,
+    was_empty: bool,
+}
+
+impl QueuePush<'_> {
+    /// Appends one finished request (dropped if the queue is closed).
+    pub(crate) fn push(&mut self, d: Done, carry: Carry) {
+        if let Some(q) = self.items.as_mut().filter(|q| !q.closed) {
+            q.list.push_back((d, carry));
+        }
+    }
+}
+
+impl Drop for QueuePush<'_> {
+    fn drop(&mut self) {
+        let Some(q) = self.items.take() else { return };
+        let wake = self.was_empty && !q.list.is_empty();
+        if wake {
+            if let Some(f) = &q.notifier {
+                f(true);
+            }
+        }
+        drop(q);
+        // A consumer sleeps only on an empty queue, so only the push that
+        // makes it non-empty needs to wake anyone.
+        if wake {
+            self.queue.0.ready.notify();
         }
     }
 }
@@ -389,31 +435,8 @@ impl Future for Pending {
     }
 }
 
-/// Finished requests due for delivery in the completing context: one
-/// inline (a single completion allocates nothing), more on the heap once
-/// per batch.
-pub(crate) type Due = SmallVec<[Finished; 1]>;
-
-/// Delivers finished requests in order; consecutive ones bound for the
-/// same completion queue are pushed under one lock with one wake-up.
-pub(crate) fn deliver_all(list: Due) {
-    let mut it = list.into_iter().peekable();
-    while let Some(f) = it.next() {
-        let Some((q, carry)) = queue_of(&f.completion) else {
-            deliver_now(f);
-            continue;
-        };
-        let q = q.clone();
-        let same_queue = std::iter::from_fn(|| match it.peek().and_then(|n| queue_of(&n.completion)) {
-            Some((next, carry)) if Arc::ptr_eq(&next.0, &q.0) => it.next().map(|n| (n.done, carry)),
-            _ => None,
-        });
-        q.push_all(std::iter::once((f.done, carry)).chain(same_queue));
-    }
-}
-
 /// The queue a completion goes to, with what it carries.
-fn queue_of(c: &Completion) -> Option<(&CompletionQueue, Carry)> {
+pub(crate) fn queue_of(c: &Completion) -> Option<(&CompletionQueue, Carry)> {
     match c {
         Completion::Queue(q) => Some((q, Carry::default())),
         Completion::QueueCarry(q, carry) => Some((q, *carry)),

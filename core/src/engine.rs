@@ -4,14 +4,14 @@
 use crate::alg::{Algorithm, Op, OpKind, MIN_VERIFY_TAG};
 use crate::balancer::{Balancer, LeastLoaded};
 use crate::budget::{self, charge_of, ByteBudget};
-use crate::completion::{deliver_all, deliver_now, Completion, Due, Finished, Pending, Waiters};
+use crate::completion::{deliver_now, queue_of, Carry, Completion, Finished, Pending, Waiters};
 use crate::device::{DeviceHandle, DeviceId, DeviceInfo, DeviceInner, DeviceState, Driver};
 use crate::error::{Error, Result};
 use crate::identity;
 use crate::reentry::{self, Delivering};
 use crate::request::{Done, Request};
 use crate::room::Submission;
-use crate::route::Job;
+use crate::route::{Due, Job, JobData, JobPool, Spare};
 use crate::session::{Session, SessionBuilder, SessionInner};
 use crate::stats::{Counters, Stats};
 use crate::stream::Stream;
@@ -121,6 +121,9 @@ pub(crate) enum Room {
     Retry,
 }
 
+/// Most job boxes an engine keeps for reuse (about 300 bytes each).
+const JOB_POOL_KEEP: usize = 4096;
+
 pub(crate) const RUNNING: usize = 0;
 const DRAINING: usize = 1;
 pub(crate) const CANCELING: usize = 2;
@@ -182,6 +185,8 @@ pub(crate) struct EngineInner {
     deferred: Option<Arc<Deferred>>,
     pub(crate) next_id: AtomicU64,
     pub(crate) epoch: Instant,
+    /// Boxes for the jobs in flight, recycled.
+    pub(crate) jobs: JobPool,
     /// Serialises shutdown so a second caller waits for the first.
     pub(crate) shutdown_lock: Mutex<()>,
 }
@@ -266,6 +271,7 @@ impl EngineBuilder {
         }
         let byte_limit = budget::resolve(self.config.max_in_flight_bytes)?;
         let deferred = (self.config.completion_workers > 0).then(|| Arc::new(Deferred::default()));
+        let keep_jobs = self.config.max_in_flight.min(JOB_POOL_KEEP);
         let inner = Arc::new(EngineInner {
             id: identity::next_id(),
             devices: RwLock::new(Vec::new()),
@@ -280,6 +286,7 @@ impl EngineBuilder {
             deferred,
             next_id: AtomicU64::new(1),
             epoch: Instant::now(),
+            jobs: JobPool::new(keep_jobs),
             shutdown_lock: Mutex::new(()),
         });
         if let Some(d) = &inner.deferred {
@@ -709,7 +716,7 @@ impl EngineInner {
                 return reject(Error::ShutDown, request);
             }
         }
-        let mut job = Job::new(s, request, c, self.now_ns());
+        let mut job = Job::new(self.jobs.take(), s, request, c, self.now_ns());
         job.charged = charge;
         loop {
             match self.place_and_push(job, false, None) {
@@ -750,34 +757,35 @@ impl EngineInner {
         let mut due = Due::new();
         self.finish_into(job, status, now, &mut due);
         if !due.is_empty() {
-            self.out_of_flight_delivering(due);
+            self.out_of_flight_delivering(&mut due);
         }
     }
 
     /// Finishes a request. A completion due in this context (not deferred,
-    /// not ordered) is added to `due` instead of delivered, still counted in
-    /// flight: the caller hands `due` to `out_of_flight_delivering`, so a
-    /// batch of completions is delivered together.
-    pub(crate) fn finish_into(&self, job: Job, status: Result<()>, now: u64, due: &mut Due) {
-        let Job { session, request, completion, seq, submitted_ns, charged, .. } = job;
-        self.record_request_done(&session, status.is_ok(), request.len() as u64, submitted_ns, now);
-        let direct = session.flags.direct;
-        let f = Finished { done: Done { request, status }, completion };
+    /// not ordered) is added to `due` (the job, with its status) instead
+    /// of delivered, still counted in flight: the caller hands `due` to
+    /// `out_of_flight_delivering`, so a batch of completions is delivered
+    /// together and each request moves once, from its job to its owner.
+    pub(crate) fn finish_into(&self, mut job: Job, status: Result<()>, now: u64, due: &mut Due) {
+        self.record_request_done(&job.session, status.is_ok(), job.request.len() as u64, job.submitted_ns, now);
         // Deferred callbacks are queued before the in-flight count drops, so
         // a shutdown that saw zero in flight finds them queued; the others
         // are delivered after, so a callback may itself wait for the engine.
         let deferred =
-            |f: &Finished| matches!(f.completion, Completion::Callback(_)) && !direct && self.deferred.is_some();
-        match seq {
-            None if deferred(&f) => {
+            matches!(job.completion, Completion::Callback(_)) && !job.session.flags.direct && self.deferred.is_some();
+        match job.seq {
+            None if !deferred => {
+                self.bytes.release(job.charged);
+                job.status = status;
+                due.push(job);
+            }
+            None => {
+                let (f, charged, _) = self.finished(job, status);
                 self.defer(f, charged);
                 self.out_of_flight();
             }
-            None => {
-                self.bytes.release(charged);
-                due.push(f);
-            }
             Some(seq) => {
+                let (f, charged, session) = self.finished(job, status);
                 // (An ORDERED completion waiting for its turn is not charged.)
                 self.bytes.release(charged);
                 // Counted as delivering until this thread's turn as the
@@ -789,6 +797,14 @@ impl EngineInner {
                 self.changed.notify();
             }
         }
+    }
+
+    /// A finished job as its completion, with its charge and session; its
+    /// box goes back to the pool.
+    fn finished(&self, job: Job, status: Result<()>) -> (Finished, u64, Arc<SessionInner>) {
+        let (d, slot) = job.into_parts();
+        self.jobs.give(std::iter::once(slot));
+        (Finished { done: Done { request: d.request, status }, completion: d.completion }, d.charged, d.session)
     }
 
     /// Queues a callback for a completion worker; its `charged` bytes are
@@ -813,16 +829,52 @@ impl EngineInner {
     /// completions in this context (counted as delivering, so shutdown
     /// waits for them); runs of completions bound for one queue are pushed
     /// together.
-    pub(crate) fn out_of_flight_delivering(&self, list: Due) {
+    pub(crate) fn out_of_flight_delivering(&self, list: &mut Due) {
         self.delivering.fetch_add(1, Ordering::SeqCst);
         self.in_flight.fetch_sub(list.len() as u64, Ordering::SeqCst);
         self.changed.notify();
         {
             let _inside = Delivering::enter(self.id);
-            deliver_all(list);
+            self.deliver_jobs(list);
         }
         self.delivering.fetch_sub(1, Ordering::SeqCst);
         self.changed.notify();
+    }
+
+    /// Delivers the finished jobs of `list` in order, emptying it:
+    /// consecutive ones bound for the same completion queue are pushed
+    /// under one lock with one wake-up, each request moved straight from
+    /// its job into the queue. The jobs' boxes go back to the pool.
+    fn deliver_jobs(&self, list: &mut Due) {
+        let mut spare = Spare::new();
+        let mut it = list.drain(..).peekable();
+        while let Some(mut first) = it.next() {
+            let d: &mut JobData = &mut first;
+            let Some((q, carry)) = queue_of(&d.completion) else {
+                let (d, slot) = first.into_parts();
+                spare.push(slot);
+                deliver_now(Finished { done: Done { request: d.request, status: d.status }, completion: d.completion });
+                continue;
+            };
+            let mut run = Due::new();
+            {
+                let mut push = q.pusher();
+                push.push(
+                    Done { request: std::mem::take(&mut d.request), status: std::mem::replace(&mut d.status, Ok(())) },
+                    carry,
+                );
+                while let Some(mut next) = it.next_if(|n| queue_of(&n.completion).is_some_and(|(nq, _)| nq.same(q))) {
+                    let carry = queue_of(&next.completion).map_or_else(Carry::default, |(_, c)| c);
+                    push.push(next.take_done(), carry);
+                    run.push(next);
+                }
+            }
+            // The jobs' sessions and completions are released after the
+            // queue's lock.
+            spare.push(first.recycle());
+            spare.extend(run.drain(..).map(Job::recycle));
+        }
+        self.jobs.give(spare.drain(..));
     }
 
     /// Hands an ORDERED session's completion (or a refused number's skip)

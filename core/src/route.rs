@@ -5,17 +5,29 @@
 //! on a device that breaks is moved by the balancer's `rehash`.
 
 use crate::balancer::{Candidate, WorkInfo};
-use crate::completion::{Completion, Due};
+use crate::completion::Completion;
 use crate::device::{DeviceId, DeviceInner, DeviceState, Tally};
 use crate::engine::{EngineInner, CANCELING};
 use crate::error::{Error, Result};
+use crate::request::Done;
 use crate::request::Request;
 use crate::session::{SessionInner, Step};
-use crate::sync::{lock, read, Arc, Ordering};
+use crate::sync::{lock, read, Arc, Mutex, Ordering};
 use smallvec::SmallVec;
 
-/// One request on its way through its route.
-pub(crate) struct Job {
+/// One request on its way through its route. It lives in a box from the
+/// engine's [`JobPool`], so moving it between queues, work items and
+/// completion lists moves a pointer, not the request; the box goes back to
+/// the pool when the job finishes (no allocation per request once the pool
+/// holds as many boxes as there are requests in flight).
+pub(crate) struct Job(JobBox);
+
+/// A job's box: `Some` while it holds a job, `None` while it waits in the
+/// pool.
+pub(crate) type JobBox = Box<Option<JobData>>;
+
+/// What a job carries.
+pub(crate) struct JobData {
     pub(crate) session: Arc<SessionInner>,
     pub(crate) request: Request,
     pub(crate) completion: Completion,
@@ -32,15 +44,83 @@ pub(crate) struct Job {
     /// Bytes charged against the engine's byte limit (released when the
     /// job finishes or is handed back).
     pub(crate) charged: u64,
+    /// The final status, once finished (see `EngineInner::finish_into`).
+    pub(crate) status: Result<()>,
+}
+
+impl std::ops::Deref for Job {
+    type Target = JobData;
+    fn deref(&self) -> &JobData {
+        self.0.as_ref().as_ref().unwrap_or_else(|| empty_job())
+    }
+}
+
+impl std::ops::DerefMut for Job {
+    fn deref_mut(&mut self) -> &mut JobData {
+        self.0.as_mut().as_mut().unwrap_or_else(|| empty_job())
+    }
+}
+
+/// A `Job` always holds its data: only `into_parts` empties the box, and it
+/// consumes the job.
+fn empty_job() -> ! {
+    panic!("acrypto: a job without its data")
+}
+
+/// Spare job boxes on their way to or from the pool (a batch's worth on
+/// the stack).
+pub(crate) type Spare = SmallVec<[JobBox; 64]>;
+
+/// Boxes of finished jobs, kept for the next ones.
+pub(crate) struct JobPool {
+    free: Mutex<Vec<JobBox>>,
+    /// Most boxes kept; beyond, a returned box is freed.
+    keep: usize,
+}
+
+impl JobPool {
+    pub(crate) fn new(keep: usize) -> Self {
+        JobPool { free: Mutex::new(Vec::new()), keep }
+    }
+
+    /// One box, from the pool or new.
+    pub(crate) fn take(&self) -> JobBox {
+        lock(&self.free).pop().unwrap_or_else(|| Box::new(None))
+    }
+
+    /// Up to `n` boxes from the pool under one lock, appended to `out`
+    /// (fewer if the pool has fewer).
+    pub(crate) fn take_some(&self, n: usize, out: &mut Spare) {
+        let mut free = lock(&self.free);
+        let k = n.min(free.len());
+        let from = free.len() - k;
+        out.extend(free.drain(from..));
+    }
+
+    /// Returns boxes under one lock.
+    pub(crate) fn give(&self, boxes: impl IntoIterator<Item = JobBox>) {
+        let mut free = lock(&self.free);
+        for b in boxes {
+            if free.len() >= self.keep {
+                break;
+            }
+            free.push(b);
+        }
+    }
 }
 
 impl Job {
-    /// A request admitted at `now`, about to be placed on its first device.
-    pub(crate) fn new(session: &Arc<SessionInner>, request: Request, completion: Completion, now: u64) -> Job {
-        let mut request = request;
-        request.start_run();
+    /// A request admitted at `now`, about to be placed on its first device,
+    /// in `slot` (an empty box from the pool).
+    pub(crate) fn new(
+        mut slot: JobBox,
+        session: &Arc<SessionInner>,
+        request: Request,
+        completion: Completion,
+        now: u64,
+    ) -> Job {
         let seq = session.flags.ordered.then(|| lock(&session.order).take_seq());
-        Job {
+        *slot = Some(JobData {
             session: session.clone(),
             request,
             completion,
@@ -53,7 +133,38 @@ impl Job {
             tried: Vec::new(),
             retries: 0,
             charged: 0,
+            status: Ok(()),
+        });
+        let mut job = Job(slot);
+        job.request.start_run();
+        job
+    }
+
+    /// Its box, emptied in place for the pool (what the job still holds is
+    /// dropped).
+    pub(crate) fn recycle(mut self) -> JobBox {
+        *self.0 = None;
+        self.0
+    }
+
+    /// The job's data, and its box emptied for the pool.
+    pub(crate) fn into_parts(mut self) -> (JobData, JobBox) {
+        match self.0.take() {
+            Some(d) => (d, self.0),
+            None => empty_job(),
         }
+    }
+}
+
+/// Finished jobs due for delivery in the completing context (a batch's
+/// worth on the stack).
+pub(crate) type Due = SmallVec<[Job; 64]>;
+
+impl JobData {
+    /// The finished request and its status, moved out (the job keeps empty
+    /// buffers).
+    pub(crate) fn take_done(&mut self) -> Done {
+        Done { request: std::mem::take(&mut self.request), status: std::mem::replace(&mut self.status, Ok(())) }
     }
 
     pub(crate) fn bytes(&self) -> u64 {
@@ -170,6 +281,17 @@ impl EngineInner {
         from_broken: Option<DeviceId>,
         pending: Option<(DeviceId, usize)>,
     ) -> Result<Arc<DeviceInner>> {
+        self.pick_device(job, admitted, from_broken, pending).map(|(d, _)| d)
+    }
+
+    /// As `pick`, and whether the device was the only capable one.
+    pub(crate) fn pick_device(
+        &self,
+        job: &Job,
+        admitted: bool,
+        from_broken: Option<DeviceId>,
+        pending: Option<(DeviceId, usize)>,
+    ) -> Result<(Arc<DeviceInner>, bool)> {
         let step = job.current_step();
         let devs = read(&self.devices);
         let capable = |d: &DeviceInner| {
@@ -186,7 +308,7 @@ impl EngineInner {
         if let (Some(only), None) = (capable_devs.next(), capable_devs.next()) {
             let extra = pending.filter(|p| p.0 == only.id).map_or(0, |p| p.1);
             if admitted || only.queued.load(Ordering::Relaxed) + extra < only.capacity {
-                return Ok(only.clone());
+                return Ok((only.clone(), true));
             }
             return Err(Error::Busy);
         }
@@ -240,7 +362,7 @@ impl EngineInner {
                 }
             }
         };
-        Ok(cands[chosen].device.clone())
+        Ok((cands[chosen].device.clone(), false))
     }
 
     pub(crate) fn no_device_error(&self, devs: &[Arc<DeviceInner>], step: &Step) -> Error {
@@ -265,7 +387,7 @@ impl EngineInner {
         dev.record_done(status.is_ok(), job.bytes(), job.taken_ns, job.enqueued_ns, now);
         self.step_done_into(dev, job, status, now, &mut due);
         if !due.is_empty() {
-            self.out_of_flight_delivering(due);
+            self.out_of_flight_delivering(&mut due);
         }
         // Counted down last, so a waiter for this device sees the work
         // either here or already moved on.
@@ -278,27 +400,35 @@ impl EngineInner {
     pub(crate) fn steps_done(
         &self,
         dev: &Arc<DeviceInner>,
-        items: impl Iterator<Item = (Job, Result<()>)>,
+        items_in: impl Iterator<Item = (Job, Result<()>)>,
         size_hint: usize,
     ) {
+        let mut items_in = items_in.peekable();
+        let Some(first) = items_in.next() else { return };
+        if items_in.peek().is_none() {
+            // A batch of one: no batch lists to gather.
+            return self.step_done(dev, first.0, first.1);
+        }
         let now = self.now_ns();
         // The device's counters first, as `step_done` has them before the
         // work moves on: whoever sees a request finished sees it counted.
-        let mut all: SmallVec<[(Job, Result<()>); 1]> = SmallVec::with_capacity(size_hint);
-        all.extend(items);
-        let items = all;
-        let mut due = Due::with_capacity(items.len());
+        // A batch's worth on the stack (drained, not moved: it is large).
+        let mut items: SmallVec<[(Job, Result<()>); 64]> = SmallVec::new();
+        items.reserve(size_hint);
+        items.push(first);
+        items.extend(items_in);
+        let mut due = Due::new();
         let mut tally = Tally::default();
         for (job, status) in &items {
             tally.count(status.is_ok(), job.bytes(), job.taken_ns, job.enqueued_ns, now);
         }
         dev.record_tally(&tally, now);
         let n = items.len();
-        for (job, status) in items {
+        for (job, status) in items.drain(..) {
             self.step_done_into(dev, job, status, now, &mut due);
         }
         if !due.is_empty() {
-            self.out_of_flight_delivering(due);
+            self.out_of_flight_delivering(&mut due);
         }
         dev.outstanding.fetch_sub(n, Ordering::AcqRel);
         self.changed.notify();

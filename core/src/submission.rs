@@ -9,16 +9,17 @@ use crate::device::{DeviceInner, DeviceState};
 use crate::engine::{BatchRejected, EngineInner, Rejected, RUNNING};
 use crate::error::{Error, Result};
 use crate::request::Request;
-use crate::route::Job;
+use crate::route::{Job, Spare};
 use crate::session::SessionInner;
 use crate::sync::{lock, Arc, Ordering};
 
 /// Longest run queued under one lock (bounds how long the lock is held).
 const MAX_RUN: usize = 256;
 
-/// A run that could not be queued whole: the refused job, its error, and
-/// the jobs after it in the run, not attempted.
-type RunRefused = (Error, Job, Vec<Job>);
+/// A run that could not be queued whole: the refused job, its error, the
+/// jobs after it in the run, not attempted, and how many before it were
+/// queued.
+type RunRefused = (Error, Job, Vec<Job>, usize);
 
 /// Why a batch stopped before its end.
 enum Stop {
@@ -43,16 +44,41 @@ impl EngineInner {
         let mut stop: Option<Stop> = None;
         // One submission time for the batch.
         let now = self.now_ns();
+        // Job boxes for the batch, taken from the pool under one lock (more
+        // as they run out); those left over go back at the end.
+        let mut slots = Spare::new();
+        let want = items.size_hint().0.clamp(1, slots.inline_size());
+        // Set when the run's device is the only capable one, for requests
+        // with the same (no stream, no AAD) shape as the key.
+        let mut sole: Option<(bool, bool)> = None;
         while let Some((request, completion)) = items.next() {
             if let Err(error) = self.admit_one(s, &request) {
                 stop = Some(Stop::Item(error, request, completion));
                 break;
             }
-            let mut job = Job::new(s, request, completion, now);
+            if slots.is_empty() {
+                self.jobs.take_some(want, &mut slots);
+            }
+            let slot = slots.pop().unwrap_or_else(|| self.jobs.take());
+            let mut job = Job::new(slot, s, request, completion, now);
             job.charged = charge_of(&job.request);
+            // The run's device was the only one able to take the previous
+            // request: it is the only one for a request alike (the queue
+            // bound is checked when the run is queued).
+            let alike = (job.request.stream.is_none(), job.request.aad.is_empty());
+            if sole == Some(alike) && run.len() < MAX_RUN {
+                if let Some(d) = &run_dev {
+                    job.assign_steps(d);
+                    run.push(job);
+                    continue;
+                }
+            }
             let pending = run_dev.as_ref().map(|d| (d.id, run.len()));
-            let dev = match self.pick(&job, false, None, pending) {
-                Ok(dev) => dev,
+            let dev = match self.pick_device(&job, false, None, pending) {
+                Ok((dev, only)) => {
+                    sole = only.then_some(alike);
+                    dev
+                }
                 Err(e) => {
                     stop = Some(Stop::Job(e, job));
                     break;
@@ -70,6 +96,7 @@ impl EngineInner {
             run_dev = Some(dev);
             run.push(job);
         }
+        self.jobs.give(slots.drain(..));
         if let Some(d) = run_dev.take() {
             match self.queue_run(s, &d, run) {
                 Ok(n) => accepted += n,
@@ -170,7 +197,7 @@ impl EngineInner {
                     }
                     Err((e, job)) => {
                         let e = if self.state.load(Ordering::SeqCst) == RUNNING { e } else { Error::ShutDown };
-                        return Err((e, job, rest.collect()));
+                        return Err((e, job, rest.collect(), queued));
                     }
                 }
             }
@@ -187,7 +214,9 @@ impl EngineInner {
         self.bytes.release(job.charged);
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.changed.notify();
-        (job.request, job.completion)
+        let (data, slot) = job.into_parts();
+        self.jobs.give(std::iter::once(slot));
+        (data.request, data.completion)
     }
 
     /// Refuses an admitted job with `error`.
@@ -204,7 +233,7 @@ impl EngineInner {
     fn batch_refused(
         &self,
         accepted: usize,
-        (error, job, run_rest): RunRefused,
+        (error, job, run_rest, queued): RunRefused,
         next: Option<Job>,
         items: impl Iterator<Item = (Request, Completion)>,
     ) -> BatchRejected {
@@ -212,6 +241,6 @@ impl EngineInner {
         let mut rest: Vec<(Request, Completion)> =
             run_rest.into_iter().chain(next).map(|j| self.hand_back(j)).collect();
         rest.extend(items);
-        BatchRejected { accepted, rejected, rest }
+        BatchRejected { accepted: accepted + queued, rejected, rest }
     }
 }

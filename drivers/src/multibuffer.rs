@@ -47,9 +47,9 @@ where
 }
 
 /// As [`cbc_encrypt_lanes`], resuming each chain where its [`Progress`]
-/// says and recording how far it got. Each time lanes have finished and
-/// fewer than [`LANES`] remain, `stop(remaining)` is asked whether to
-/// return now (so that new work can take the free lanes); the chains not
+/// says and recording how far it got. Each time lanes have finished,
+/// fewer than [`LANES`] remain and no chain of this call is left to take
+/// their place, `stop(remaining)` is asked whether to return now (so that new work can take the free lanes); the chains not
 /// finished then resume in a later call with their progress.
 pub fn cbc_encrypt_lanes_until<C>(
     cipher: &C,
@@ -58,13 +58,16 @@ pub fn cbc_encrypt_lanes_until<C>(
 ) where
     C: BlockEncrypt + BlockSizeUser<BlockSize = U16>,
 {
-    let mut waiting = chains.into_iter().filter_map(|(iv, p, d)| {
-        let rest = d.as_chunks_mut::<BLOCK>().0.get_mut(p.blocks..).filter(|r| !r.is_empty())?;
-        if p.blocks == 0 {
-            p.prev = iv;
-        }
-        Some((p, rest))
-    });
+    let mut waiting = chains
+        .into_iter()
+        .filter_map(|(iv, p, d)| {
+            let rest = d.as_chunks_mut::<BLOCK>().0.get_mut(p.blocks..).filter(|r| !r.is_empty())?;
+            if p.blocks == 0 {
+                p.prev = iv;
+            }
+            Some((p, rest))
+        })
+        .peekable();
     // Lane i: the blocks it has left, its progress, and in `blocks[i]` the
     // previous ciphertext block (the IV at first), which the next
     // plaintext block is XORed into and then encrypted in place.
@@ -90,20 +93,21 @@ pub fn cbc_encrypt_lanes_until<C>(
         // Every lane has at least this many blocks left: run them without
         // checking for the end of a lane.
         let run = data[..n].iter().map(|d| d.len()).min().unwrap_or(0);
-        for _ in 0..run {
+        // Block `j` of every lane: XOR into the chain, encrypt all lanes in
+        // one call, write back. Indexing by `j` keeps the per-block work to
+        // the XOR and the copy (the lanes' slices shrink once per run).
+        for j in 0..run {
             for (b, d) in blocks[..n].iter_mut().zip(data[..n].iter()) {
-                if let Some(p) = d.first() {
-                    let x = u128::from_ne_bytes((*b).into()) ^ u128::from_ne_bytes(*p);
-                    *b = x.to_ne_bytes().into();
-                }
+                let x = u128::from_ne_bytes((*b).into()) ^ u128::from_ne_bytes(d[j]);
+                *b = x.to_ne_bytes().into();
             }
             cipher.encrypt_blocks(&mut blocks[..n]);
             for (b, d) in blocks[..n].iter().zip(data[..n].iter_mut()) {
-                if let Some((first, rest)) = std::mem::take(d).split_first_mut() {
-                    first.copy_from_slice(b);
-                    *d = rest;
-                }
+                d[j] = (*b).into();
             }
+        }
+        for d in data[..n].iter_mut() {
+            *d = &mut std::mem::take(d)[run..];
         }
         for (p, b) in prog[..n].iter_mut().zip(blocks[..n].iter()) {
             if let Some(p) = p {
@@ -125,7 +129,9 @@ pub fn cbc_encrypt_lanes_until<C>(
                 i += 1;
             }
         }
-        if n < LANES && stop(n) {
+        // Chains of this call still waiting take the free lanes first; only
+        // then is there room for the caller's new work.
+        if n < LANES && waiting.peek().is_none() && stop(n) {
             return;
         }
     }
