@@ -163,7 +163,11 @@ fn rsa_sigver(file: &str, padding: RsaPadding) -> (usize, usize) {
         let s = match session(&e, alg, Op::Verify, &spki) {
             Ok(s) => s,
             Err(Error::InvalidKey(m)) => {
-                assert!(!expect_ok && r.f["Result"].contains("e changed"), "{file}: key refused: {m}: {}", r.f["Result"]);
+                assert!(
+                    !expect_ok && r.f["Result"].contains("e changed"),
+                    "{file}: key refused: {m}: {}",
+                    r.f["Result"]
+                );
                 fail += 1;
                 continue;
             }
@@ -247,9 +251,8 @@ fn rfc7748_x25519() {
     let text = vector("x25519/rfc7748.txt");
     let mut n = 0;
     for block in text.split("\n\n").filter(|b| b.contains("OUTPUT_U")) {
-        let get = |k: &str| {
-            block.lines().find_map(|l| l.strip_prefix(&format!("{k} = "))).map(|v| h(v.trim())).unwrap()
-        };
+        let get =
+            |k: &str| block.lines().find_map(|l| l.strip_prefix(&format!("{k} = "))).map(|v| h(v.trim())).unwrap();
         assert_eq!(x25519(&e, &get("INPUT_SCALAR"), &get("INPUT_U")), get("OUTPUT_U"));
         n += 1;
     }
@@ -273,7 +276,8 @@ struct Dir(PathBuf);
 
 impl Dir {
     fn new(label: &str) -> Dir {
-        let p = std::env::temp_dir().join(format!("acrypto-asym-{label}-{}-{}", std::process::id(), rand::random::<u64>()));
+        let p =
+            std::env::temp_dir().join(format!("acrypto-asym-{label}-{}-{}", std::process::id(), rand::random::<u64>()));
         std::fs::create_dir_all(&p).unwrap();
         Dir(p)
     }
@@ -325,7 +329,14 @@ fn pkeyopts(alg: Algorithm) -> Vec<&'static str> {
             vec!["-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:auto", "-pkeyopt", "digest:sha256"]
         }
         Algorithm::Rsa { padding: RsaPadding::Oaep, .. } => {
-            vec!["-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256"]
+            vec![
+                "-pkeyopt",
+                "rsa_padding_mode:oaep",
+                "-pkeyopt",
+                "rsa_oaep_md:sha256",
+                "-pkeyopt",
+                "rsa_mgf1_md:sha256",
+            ]
         }
         Algorithm::Rsa { .. } => vec!["-pkeyopt", "rsa_padding_mode:pkcs1", "-pkeyopt", "digest:sha256"],
         _ => vec!["-pkeyopt", "digest:sha256"],
@@ -334,7 +345,9 @@ fn pkeyopts(alg: Algorithm) -> Vec<&'static str> {
 
 fn keygen_args(alg: Algorithm) -> Vec<String> {
     match alg {
-        Algorithm::Rsa { bits, .. } => vec!["-algorithm".into(), "RSA".into(), "-pkeyopt".into(), format!("rsa_keygen_bits:{bits}")],
+        Algorithm::Rsa { bits, .. } => {
+            vec!["-algorithm".into(), "RSA".into(), "-pkeyopt".into(), format!("rsa_keygen_bits:{bits}")]
+        }
         Algorithm::Ecdsa(EcCurve::P256) | Algorithm::EcdhP256 => {
             vec!["-algorithm".into(), "EC".into(), "-pkeyopt".into(), "ec_paramgen_curve:P-256".into()]
         }
@@ -407,7 +420,10 @@ fn signatures_cross_check_with_openssl_both_ways() {
             let mut badsig = theirs.clone();
             let at = badsig.len() / 2;
             badsig[at] ^= 0x10;
-            assert_eq!(both(&e, &verifier, Request::new(msg.clone()).with_tag(&badsig)).err(), Some(Error::VerifyFailed));
+            assert_eq!(
+                both(&e, &verifier, Request::new(msg.clone()).with_tag(&badsig)).err(),
+                Some(Error::VerifyFailed)
+            );
             checked += 1;
         }
     }
@@ -439,7 +455,13 @@ fn rsa_encryption_cross_checks_with_openssl_both_ways() {
             let inp = dir.path("in");
             // acrypto encrypts; openssl decrypts.
             let ct = both(&e, &enc, Request::new(msg.clone())).unwrap().data;
-            assert_eq!(ct.len() * 8, match alg { Algorithm::Rsa { bits, .. } => usize::from(bits), _ => 0 });
+            assert_eq!(
+                ct.len() * 8,
+                match alg {
+                    Algorithm::Rsa { bits, .. } => usize::from(bits),
+                    _ => 0,
+                }
+            );
             std::fs::write(&inp, &ct).unwrap();
             let mut a = vec!["pkeyutl", "-decrypt", "-keyform", "DER", "-inkey", p(&key_path)];
             a.extend(pkeyopts(alg));
@@ -524,7 +546,10 @@ fn bad_input_is_a_clear_error() {
     assert!(invalid_key(session(&e, Algorithm::Ecdsa(EcCurve::P256), Op::Verify, &rsa_pub)));
     assert!(invalid_key(session(&e, Algorithm::X25519, Op::Derive, &ec_key)));
     assert!(invalid_key(session(&e, Algorithm::X25519, Op::Derive, &x_pub)));
-    assert!(invalid_key(session(&e, Algorithm::Rsa { bits: 3072, padding: RsaPadding::Pkcs1 }, Op::Sign, &rsa_key)), "size");
+    assert!(
+        invalid_key(session(&e, Algorithm::Rsa { bits: 3072, padding: RsaPadding::Pkcs1 }, Op::Sign, &rsa_key)),
+        "size"
+    );
     // Operations that do not fit the algorithm.
     for (alg, op) in [
         (Algorithm::Rsa { bits: 2048, padding: RsaPadding::Pss }, Op::Encrypt),
@@ -536,9 +561,11 @@ fn bad_input_is_a_clear_error() {
         assert!(matches!(session(&e, alg, op, &rsa_key), Err(Error::InvalidArgument(_))), "{alg} {op:?}");
     }
     // An asymmetric step does not chain.
-    let chained = SessionBuilder::new()
-        .step(RSA2048, Op::Sign, &rsa_key)
-        .step(Algorithm::Digest(acrypto::DigestKind::Sha256), Op::Digest, &[]);
+    let chained = SessionBuilder::new().step(RSA2048, Op::Sign, &rsa_key).step(
+        Algorithm::Digest(acrypto::DigestKind::Sha256),
+        Op::Digest,
+        &[],
+    );
     assert!(matches!(e.session(chained), Err(Error::InvalidArgument(_))));
     // A prehashed request that is not a digest.
     let s = session(&e, RSA2048, Op::Sign, &rsa_key).unwrap();
@@ -580,7 +607,8 @@ fn many_small_requests_balance_batch_and_count() {
         })
         .collect();
     let reqs: Vec<Request> = msgs.iter().map(|m| Request::new(m.clone())).collect();
-    let pending: Vec<_> = reqs.into_iter().map(|r| e.submit_pending(&signer, r).map_err(|x| x.error).unwrap()).collect();
+    let pending: Vec<_> =
+        reqs.into_iter().map(|r| e.submit_pending(&signer, r).map_err(|x| x.error).unwrap()).collect();
     let signed: Vec<Request> = pending.into_iter().map(|p| p.wait().into_result().unwrap()).collect();
     for (m, r) in msgs.iter().zip(&signed) {
         assert_eq!(&r.data, m);

@@ -68,7 +68,12 @@ pub struct Request {
 
 impl PartialEq for Request {
     fn eq(&self, o: &Self) -> bool {
-        self.data == o.data && self.out == o.out && self.iv == o.iv && self.tag == o.tag && self.user == o.user && self.prehashed == o.prehashed
+        self.data == o.data
+            && self.out == o.out
+            && self.iv == o.iv
+            && self.tag == o.tag
+            && self.user == o.user
+            && self.prehashed == o.prehashed
     }
 }
 

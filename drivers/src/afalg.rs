@@ -81,11 +81,9 @@ pub fn kernel_name(alg: Algorithm) -> Option<(&'static str, &'static str)> {
         Algorithm::Hmac(DigestKind::Sha256) => ("hash", "hmac(sha256)"),
         // AF_ALG has no akcipher or kpp interface in mainline Linux: the
         // asymmetric algorithms are not offered through it.
-        Algorithm::Rng
-        | Algorithm::Rsa { .. }
-        | Algorithm::Ecdsa(_)
-        | Algorithm::X25519
-        | Algorithm::EcdhP256 => return None,
+        Algorithm::Rng | Algorithm::Rsa { .. } | Algorithm::Ecdsa(_) | Algorithm::X25519 | Algorithm::EcdhP256 => {
+            return None
+        }
         Algorithm::AesGcm { .. } => ("aead", "gcm(aes)"),
         Algorithm::ChaCha20Poly1305 => ("aead", "rfc7539(chacha20,poly1305)"),
     })

@@ -90,7 +90,8 @@ pub fn parse_key(alg: Algorithm, op: Op, der: &[u8]) -> Result<AsymKey, Error> {
     let key = match alg {
         Algorithm::Rsa { bits, .. } => {
             let (key, size) = if is_private {
-                let k = RsaPrivateKey::from_pkcs8_der(der).map_err(|e| bad_key(alg, format!("not an RSA private key: {e}")))?;
+                let k = RsaPrivateKey::from_pkcs8_der(der)
+                    .map_err(|e| bad_key(alg, format!("not an RSA private key: {e}")))?;
                 let n = k.size();
                 (AsymKey::RsaPrivate(Box::new(k)), n)
             } else {
@@ -106,7 +107,8 @@ pub fn parse_key(alg: Algorithm, op: Op, der: &[u8]) -> Result<AsymKey, Error> {
         }
         Algorithm::Ecdsa(EcCurve::P256) | Algorithm::EcdhP256 => {
             if is_private {
-                let k = p256::SecretKey::from_pkcs8_der(der).map_err(|e| bad_key(alg, format!("not a P-256 private key: {e}")))?;
+                let k = p256::SecretKey::from_pkcs8_der(der)
+                    .map_err(|e| bad_key(alg, format!("not a P-256 private key: {e}")))?;
                 AsymKey::P256Private(Box::new(k.into()))
             } else {
                 let k = p256::PublicKey::from_public_key_der(der)
@@ -116,7 +118,8 @@ pub fn parse_key(alg: Algorithm, op: Op, der: &[u8]) -> Result<AsymKey, Error> {
         }
         Algorithm::Ecdsa(EcCurve::P384) => {
             if is_private {
-                let k = p384::SecretKey::from_pkcs8_der(der).map_err(|e| bad_key(alg, format!("not a P-384 private key: {e}")))?;
+                let k = p384::SecretKey::from_pkcs8_der(der)
+                    .map_err(|e| bad_key(alg, format!("not a P-384 private key: {e}")))?;
                 AsymKey::P384Private(Box::new(k.into()))
             } else {
                 let k = p384::PublicKey::from_public_key_der(der)
@@ -132,10 +135,9 @@ pub fn parse_key(alg: Algorithm, op: Op, der: &[u8]) -> Result<AsymKey, Error> {
             // RFC 8410: the private key is an OCTET STRING inside the OCTET STRING.
             let inner = <&pkcs8::der::asn1::OctetStringRef>::from_der(info.private_key.as_bytes())
                 .map_err(|e| bad_key(alg, format!("malformed X25519 private key: {e}")))?;
-            let bytes: [u8; 32] = inner
-                .as_bytes()
-                .try_into()
-                .map_err(|_| bad_key(alg, format!("an X25519 private key has 32 bytes, got {}", inner.as_bytes().len())))?;
+            let bytes: [u8; 32] = inner.as_bytes().try_into().map_err(|_| {
+                bad_key(alg, format!("an X25519 private key has 32 bytes, got {}", inner.as_bytes().len()))
+            })?;
             let bytes = Zeroizing::new(bytes);
             AsymKey::X25519(Box::new(x25519_dalek::StaticSecret::from(*bytes)))
         }
@@ -166,7 +168,10 @@ fn digest_of(req: &Request) -> Result<[u8; DIGEST_LEN], Error> {
     let data = req.current();
     if req.prehashed {
         data.try_into().map_err(|_| {
-            Error::InvalidLength(format!("a prehashed request carries a {DIGEST_LEN}-byte SHA-256 digest, got {} bytes", data.len()))
+            Error::InvalidLength(format!(
+                "a prehashed request carries a {DIGEST_LEN}-byte SHA-256 digest, got {} bytes",
+                data.len()
+            ))
         })
     } else {
         Ok(Sha256::digest(data).into())
@@ -359,5 +364,72 @@ fn derive(alg: Algorithm, key: &AsymKey, peer: &[u8]) -> Result<Zeroizing<Vec<u8
             Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
         }
         _ => Err(wrong_key(alg, "derive")),
+    }
+}
+
+/// What a DER key is, as far as choosing an algorithm goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    /// RSA with a modulus of this many bits.
+    Rsa(usize),
+    /// An EC key on P-256.
+    P256,
+    /// An EC key on P-384.
+    P384,
+    /// An X25519 key.
+    X25519,
+}
+
+/// id-ecPublicKey, rsaEncryption and the two named curves.
+const ID_EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const ID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const ID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const ID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+
+/// The type of a PKCS#8 private key or SubjectPublicKeyInfo, and whether
+/// it is private.
+pub fn describe(der: &[u8]) -> Result<(KeyType, bool), Error> {
+    let bad = |e: &dyn std::fmt::Display| Error::InvalidKey(format!("not a PKCS#8 or SubjectPublicKeyInfo key: {e}"));
+    let (alg, private) = match PrivateKeyInfoRef::from_der(der) {
+        Ok(info) => (info.algorithm, true),
+        Err(e) => match SubjectPublicKeyInfoRef::from_der(der) {
+            Ok(spki) => (spki.algorithm, false),
+            Err(_) => return Err(bad(&e)),
+        },
+    };
+    let kind = match alg.oid {
+        ID_X25519 => KeyType::X25519,
+        ID_EC => match alg.parameters.and_then(|p| p.decode_as::<ObjectIdentifier>().ok()) {
+            Some(ID_P256) => KeyType::P256,
+            Some(ID_P384) => KeyType::P384,
+            Some(c) => return Err(Error::Unsupported(format!("EC curve {c} (P-256 and P-384 are supported)"))),
+            None => return Err(bad(&"an EC key without a named curve")),
+        },
+        ID_RSA => {
+            let bits = if private {
+                RsaPrivateKey::from_pkcs8_der(der).map_err(|e| bad(&e))?.size() * 8
+            } else {
+                RsaPublicKey::from_public_key_der(der).map_err(|e| bad(&e))?.size() * 8
+            };
+            KeyType::Rsa(bits)
+        }
+        o => return Err(Error::Unsupported(format!("key algorithm {o}"))),
+    };
+    Ok((kind, private))
+}
+
+/// The DER inside a PEM block (`PRIVATE KEY` or `PUBLIC KEY`), wiped when
+/// dropped. A traditional block (`RSA PRIVATE KEY`, `EC PRIVATE KEY`) is
+/// refused with the command that converts it.
+pub fn pem_to_der(text: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let (label, der) =
+        pkcs8::der::pem::decode_vec(text).map_err(|e| Error::InvalidKey(format!("not a PEM key: {e}")))?;
+    let der = Zeroizing::new(der);
+    match label {
+        "PRIVATE KEY" | "PUBLIC KEY" => Ok(der),
+        other => Err(Error::InvalidKey(format!(
+            "a PEM '{other}' key: acrypto takes PKCS#8 ('PRIVATE KEY') or SubjectPublicKeyInfo ('PUBLIC KEY'); \
+             convert it with `openssl pkcs8 -topk8 -nocrypt` or `openssl pkey -pubout`"
+        ))),
     }
 }

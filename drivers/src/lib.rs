@@ -18,8 +18,8 @@
 //!   `ACRYPTO_DEVICES` environment variable give them.
 
 pub mod aead;
-pub mod asym;
 pub mod afalg;
+pub mod asym;
 pub mod crypto;
 pub mod hardware;
 pub mod imb;

@@ -170,6 +170,8 @@ fn op_of(alg: Algorithm) -> Op {
         OpKind::Cipher | OpKind::Aead => Op::Encrypt,
         OpKind::Hash | OpKind::Mac => Op::Digest,
         OpKind::Rng => Op::Generate,
+        // Not offered by `-a` (parse_alg): asymmetric runs need keys.
+        OpKind::Asym => Op::Sign,
     }
 }
 
@@ -271,7 +273,9 @@ fn openssl_speed(alg: Algorithm, size: usize, secs: f64) -> Option<(f64, String)
             vec!["-evp".into(), alg.to_string()]
         }
         Algorithm::Hmac(d) => vec!["-hmac".into(), Algorithm::Digest(d).to_string()],
-        Algorithm::Rng => return None,
+        Algorithm::Rng | Algorithm::Rsa { .. } | Algorithm::Ecdsa(_) | Algorithm::X25519 | Algorithm::EcdhP256 => {
+            return None
+        }
     };
     // `-seconds` takes whole seconds. `-elapsed` divides by wall-clock time,
     // as every other figure here does (by default `openssl speed` divides
