@@ -77,7 +77,7 @@
 /*
  Number of algorithms (`acrypto_alg` values are `0..ACRYPTO_ALG_COUNT`).
  */
-#define ACRYPTO_ALG_COUNT 20
+#define ACRYPTO_ALG_COUNT 33
 
 /*
  Session flag: run callbacks in the completing context (a device's
@@ -301,6 +301,62 @@ enum acrypto_alg
    chacha20-poly1305 (RFC 8439: 32-byte key, 12-byte nonce, 16-byte tag).
    */
   ACRYPTO_ALG_CHACHA20_POLY1305 = 19,
+  /*
+   rsa2048-pkcs1: RSA PKCS#1 v1.5 (sign/verify over SHA-256, or
+   encrypt/decrypt). The asymmetric algorithms (20 to 32) are listed
+   so that the ids match the Rust table and the device list; sessions
+   of them are refused with `ACRYPTO_STATUS_UNSUPPORTED` through this
+   ABI for now (use the Rust API or the CLI).
+   */
+  ACRYPTO_ALG_RSA2048_PKCS1 = 20,
+  /*
+   rsa3072-pkcs1.
+   */
+  ACRYPTO_ALG_RSA3072_PKCS1 = 21,
+  /*
+   rsa4096-pkcs1.
+   */
+  ACRYPTO_ALG_RSA4096_PKCS1 = 22,
+  /*
+   rsa2048-pss (RSASSA-PSS, SHA-256).
+   */
+  ACRYPTO_ALG_RSA2048_PSS = 23,
+  /*
+   rsa3072-pss.
+   */
+  ACRYPTO_ALG_RSA3072_PSS = 24,
+  /*
+   rsa4096-pss.
+   */
+  ACRYPTO_ALG_RSA4096_PSS = 25,
+  /*
+   rsa2048-oaep (RSAES-OAEP, SHA-256).
+   */
+  ACRYPTO_ALG_RSA2048_OAEP = 26,
+  /*
+   rsa3072-oaep.
+   */
+  ACRYPTO_ALG_RSA3072_OAEP = 27,
+  /*
+   rsa4096-oaep.
+   */
+  ACRYPTO_ALG_RSA4096_OAEP = 28,
+  /*
+   ecdsa-p256 (SHA-256, DER signatures).
+   */
+  ACRYPTO_ALG_ECDSA_P256 = 29,
+  /*
+   ecdsa-p384.
+   */
+  ACRYPTO_ALG_ECDSA_P384 = 30,
+  /*
+   x25519 key agreement.
+   */
+  ACRYPTO_ALG_X25519 = 31,
+  /*
+   ecdh-p256 key agreement.
+   */
+  ACRYPTO_ALG_ECDH_P256 = 32,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -339,6 +395,14 @@ enum acrypto_op
    Rng: fill the output with random bytes.
    */
   ACRYPTO_OP_GENERATE = 4,
+  /*
+   Asymmetric sign (not offered through this ABI yet).
+   */
+  ACRYPTO_OP_SIGN = 5,
+  /*
+   Asymmetric key agreement (not offered through this ABI yet).
+   */
+  ACRYPTO_OP_DERIVE = 6,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -736,7 +800,8 @@ typedef struct acrypto_device_info {
    */
   uint32_t state;
   /*
-   Bit i set: the device can do `acrypto_alg` i.
+   Bit i set: the device can do `acrypto_alg` i (i below 32; the
+   algorithms from 32 on are not in the mask).
    */
   uint32_t alg_mask;
   /*
