@@ -65,9 +65,16 @@
 #define ACRYPTO_MAX_KEY_LEN 4096
 
 /*
- The largest IV or tag a request may carry, in bytes.
+ The largest IV or tag a request may carry, in bytes (a tag holds an
+ RSA-4096 signature).
  */
-#define ACRYPTO_MAX_TAG_LEN 256
+#define ACRYPTO_MAX_TAG_LEN 512
+
+/*
+ `acrypto_request.flags`: the data of a sign or verify step is already
+ the SHA-256 digest of the message (32 bytes).
+ */
+#define ACRYPTO_REQUEST_PREHASHED 1
 
 /*
  The largest name (device, driver, balancer) in bytes, without the NUL.
@@ -303,10 +310,8 @@ enum acrypto_alg
   ACRYPTO_ALG_CHACHA20_POLY1305 = 19,
   /*
    rsa2048-pkcs1: RSA PKCS#1 v1.5 (sign/verify over SHA-256, or
-   encrypt/decrypt). The asymmetric algorithms (20 to 32) are listed
-   so that the ids match the Rust table and the device list; sessions
-   of them are refused with `ACRYPTO_STATUS_UNSUPPORTED` through this
-   ABI for now (use the Rust API or the CLI).
+   encrypt/decrypt). Asymmetric keys are DER: PKCS#8 private keys,
+   SubjectPublicKeyInfo public keys (see `acrypto_request`).
    */
   ACRYPTO_ALG_RSA2048_PKCS1 = 20,
   /*
@@ -396,11 +401,14 @@ enum acrypto_op
    */
   ACRYPTO_OP_GENERATE = 4,
   /*
-   Asymmetric sign (not offered through this ABI yet).
+   Asymmetric: sign the data (or its SHA-256 digest, with
+   `ACRYPTO_REQUEST_PREHASHED`) into the tag. (Verify: the tag is the
+   signature to check.)
    */
   ACRYPTO_OP_SIGN = 5,
   /*
-   Asymmetric key agreement (not offered through this ABI yet).
+   Asymmetric key agreement: the data is the peer's public key
+   (SubjectPublicKeyInfo DER); the shared secret is written to `out`.
    */
   ACRYPTO_OP_DERIVE = 6,
 };
@@ -992,6 +1000,19 @@ typedef struct acrypto_completion {
  - `aad`, `aad_len`: an AEAD's associated data (authenticated, not
    encrypted), copied in; NULL and 0 for none. Other algorithms take
    none (a non-zero `aad_len` is `ACRYPTO_STATUS_INVALID_ARGUMENT`).
+ - `flags`: 0, or `ACRYPTO_REQUEST_PREHASHED` for an asymmetric sign or
+   verify step whose data is the SHA-256 digest of the message.
+
+ Asymmetric steps (one step alone): sign writes the signature to `tag`
+ (`tag_len` at least the largest signature: the modulus size for RSA,
+ 72 bytes for ECDSA P-256, 104 for P-384; the completion's `tag_len`
+ says how long it is); verify reads the signature from `tag` and
+ completes with `ACRYPTO_STATUS_VERIFY_FAILED` when it does not verify;
+ encrypt, decrypt and derive write the result to `out` (`out_len` at
+ least the modulus size for encrypt, the modulus size less 11 for
+ decrypt, 32 bytes for derive; the completion's `out_len` says how long
+ the result is); derive reads the peer's SubjectPublicKeyInfo DER as
+ the data.
 
  AEAD: `iv` is the 12-byte nonce; a seal writes the 16-byte tag to `tag`
  (`tag_len` at least 16); an open reads the expected tag from `tag` (12
@@ -1047,6 +1068,10 @@ typedef struct acrypto_request {
    AEAD associated data length.
    */
   size_t aad_len;
+  /*
+   `ACRYPTO_REQUEST_PREHASHED` or 0.
+   */
+  uint32_t flags;
 } acrypto_request;
 
 /*

@@ -265,8 +265,12 @@ pub(crate) use tri;
 pub const ACRYPTO_MAX_DATA_LEN: usize = 1 << 30;
 /// The largest key a step may carry, in bytes.
 pub const ACRYPTO_MAX_KEY_LEN: usize = 4096;
-/// The largest IV or tag a request may carry, in bytes.
-pub const ACRYPTO_MAX_TAG_LEN: usize = 256;
+/// The largest IV or tag a request may carry, in bytes (a tag holds an
+/// RSA-4096 signature).
+pub const ACRYPTO_MAX_TAG_LEN: usize = 512;
+/// `acrypto_request.flags`: the data of a sign or verify step is already
+/// the SHA-256 digest of the message (32 bytes).
+pub const ACRYPTO_REQUEST_PREHASHED: u32 = 1;
 /// The largest name (device, driver, balancer) in bytes, without the NUL.
 pub const ACRYPTO_MAX_NAME_LEN: usize = 63;
 
@@ -407,10 +411,8 @@ pub enum acrypto_alg {
     /// chacha20-poly1305 (RFC 8439: 32-byte key, 12-byte nonce, 16-byte tag).
     Chacha20Poly1305 = 19,
     /// rsa2048-pkcs1: RSA PKCS#1 v1.5 (sign/verify over SHA-256, or
-    /// encrypt/decrypt). The asymmetric algorithms (20 to 32) are listed
-    /// so that the ids match the Rust table and the device list; sessions
-    /// of them are refused with `ACRYPTO_STATUS_UNSUPPORTED` through this
-    /// ABI for now (use the Rust API or the CLI).
+    /// encrypt/decrypt). Asymmetric keys are DER: PKCS#8 private keys,
+    /// SubjectPublicKeyInfo public keys (see `acrypto_request`).
     Rsa2048Pkcs1 = 20,
     /// rsa3072-pkcs1.
     Rsa3072Pkcs1 = 21,
@@ -456,9 +458,12 @@ pub enum acrypto_op {
     Verify = 3,
     /// Rng: fill the output with random bytes.
     Generate = 4,
-    /// Asymmetric sign (not offered through this ABI yet).
+    /// Asymmetric: sign the data (or its SHA-256 digest, with
+    /// `ACRYPTO_REQUEST_PREHASHED`) into the tag. (Verify: the tag is the
+    /// signature to check.)
     Sign = 5,
-    /// Asymmetric key agreement (not offered through this ABI yet).
+    /// Asymmetric key agreement: the data is the peer's public key
+    /// (SubjectPublicKeyInfo DER); the shared secret is written to `out`.
     Derive = 6,
 }
 
