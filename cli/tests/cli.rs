@@ -361,7 +361,13 @@ fn streamed_64_mib_every_algorithm_and_key_size() {
                 let (t, _) = stream_small(theirs, &seed);
                 assert_eq!(String::from_utf8(m).unwrap().trim(), hex::encode(t), "{alg}: 64 MiB");
             }
-            Algorithm::Rng | Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => unreachable!(),
+            Algorithm::Rng
+            | Algorithm::AesGcm { .. }
+            | Algorithm::ChaCha20Poly1305
+            | Algorithm::Rsa { .. }
+            | Algorithm::Ecdsa(_)
+            | Algorithm::X25519
+            | Algorithm::EcdhP256 => unreachable!(),
         }
     }
 }
