@@ -698,7 +698,10 @@ mod tests {
         for (name, alg) in ASYM_BENCHES {
             let (key, peer) = asym_material(*alg).unwrap_or_else(|| panic!("{name}"));
             assert!(key.len() > 40, "{name}");
-            assert_eq!(op_of(*alg) == Op::Derive, peer.len() > 40, "{name}");
+            // Key agreement needs the peer's public key (SubjectPublicKeyInfo DER).
+            if op_of(*alg) == Op::Derive {
+                assert!(peer.len() > 40, "{name}");
+            }
         }
     }
 
