@@ -209,13 +209,13 @@ int main(void)
 		struct req *r = &reqs[i];
 		for (size_t k = 0; k < LEN; k++)
 			r->data[k] = (unsigned char)(i * 7 + k);
-		acrypto_request q = { r->data, LEN, r->want, LEN, iv, 16, r->want_tag, 20, NULL, NULL, 0 };
+		acrypto_request q = { r->data, LEN, r->want, LEN, iv, 16, r->want_tag, 20, NULL, NULL, 0, 0 };
 		if (acrypto_session_run(ref, &q, NULL))
 			return 1;
 	}
 	for (size_t i = 0; i < REQUESTS; i++) {
 		struct req *r = &reqs[i];
-		acrypto_request q = { r->data, LEN, r->data, LEN, iv, 16, r->tag, 20, r, NULL, 0 };
+		acrypto_request q = { r->data, LEN, r->data, LEN, iv, 16, r->tag, 20, r, NULL, 0, 0 };
 		if ((st = acrypto_session_submit(s, &q, on_done, ACRYPTO_SUBMIT_BLOCK))) {
 			fprintf(stderr, "accelerator: submit: %s\n", acrypto_strerror(st));
 			return 1;
@@ -237,7 +237,7 @@ int main(void)
 		unsigned char out[LEN], tag[20];
 		for (size_t k = 0; k < LEN; k++)
 			r->data[k] = (unsigned char)(i * 7 + k);
-		acrypto_request q = { r->data, LEN, out, LEN, iv, 16, tag, 20, NULL, NULL, 0 };
+		acrypto_request q = { r->data, LEN, out, LEN, iv, 16, tag, 20, NULL, NULL, 0, 0 };
 		routed_ok = acrypto_session_run(routed, &q, NULL) == ACRYPTO_STATUS_OK && !memcmp(out, r->want, LEN) &&
 			    !memcmp(tag, r->want_tag, 20);
 	}

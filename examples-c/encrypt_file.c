@@ -100,9 +100,9 @@ static acrypto_status run_all(const acrypto_session *session, struct record *rec
 	for (; submitted < n; submitted++) {
 		struct record *r = &recs[submitted];
 		unsigned char *ct = r->buf + PREFIX_LEN;
-		acrypto_request req = { ct, r->len, ct, r->len, r->buf + HEADER_LEN + INDEX_LEN, IV_LEN, NULL, 0, r, NULL, 0 };
+		acrypto_request req = { ct, r->len, ct, r->len, r->buf + HEADER_LEN + INDEX_LEN, IV_LEN, NULL, 0, r, NULL, 0, 0 };
 		if (mac) {
-			req = (acrypto_request){ r->buf, PREFIX_LEN + r->len, NULL, 0, NULL, 0, r->tag, MAC_LEN, r, NULL, 0 };
+			req = (acrypto_request){ r->buf, PREFIX_LEN + r->len, NULL, 0, NULL, 0, r->tag, MAC_LEN, r, NULL, 0, 0 };
 		}
 		r->status = ACRYPTO_STATUS_OK;
 		if ((st = acrypto_session_submit(session, &req, on_done, ACRYPTO_SUBMIT_BLOCK)))
@@ -246,7 +246,7 @@ int main(int argc, char **argv)
 		put_be64(r->buf + HEADER_LEN, i);
 		unsigned char *iv = r->buf + HEADER_LEN + INDEX_LEN, *data = r->buf + PREFIX_LEN;
 		if (!decrypt) {
-			acrypto_request q = { NULL, IV_LEN, iv, IV_LEN, NULL, 0, NULL, 0, NULL, NULL, 0 };
+			acrypto_request q = { NULL, IV_LEN, iv, IV_LEN, NULL, 0, NULL, 0, NULL, NULL, 0, 0 };
 			if ((st = acrypto_session_run(rng, &q, NULL))) {
 				what = "rng";
 				goto fail;

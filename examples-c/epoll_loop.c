@@ -56,7 +56,7 @@ int main(void)
 	while (completed < REQUESTS) {
 		while (in_flight < WINDOW && next < REQUESTS) {
 			struct job *j = &jobs[next];
-			acrypto_request r = { j->data, j->len, NULL, 0, NULL, 0, j->digest, sizeof j->digest, j, NULL, 0 };
+			acrypto_request r = { j->data, j->len, NULL, 0, NULL, 0, j->digest, sizeof j->digest, j, NULL, 0, 0 };
 			st = acrypto_session_submit_queue(session, &r, queue, 0);
 			if (st == ACRYPTO_STATUS_BUSY)
 				break; /* wait for completions, then go on */
@@ -96,7 +96,7 @@ int main(void)
 	/* Every digest against the synchronous path. */
 	for (size_t i = 0; i < REQUESTS; i++) {
 		unsigned char want[32];
-		acrypto_request r = { jobs[i].data, jobs[i].len, NULL, 0, NULL, 0, want, sizeof want, NULL, NULL, 0 };
+		acrypto_request r = { jobs[i].data, jobs[i].len, NULL, 0, NULL, 0, want, sizeof want, NULL, NULL, 0, 0 };
 		if (acrypto_session_run(session, &r, NULL) || memcmp(want, jobs[i].digest, 32))
 			bad++;
 	}

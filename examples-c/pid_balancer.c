@@ -53,7 +53,7 @@ static int child(void)
 	static unsigned char data[REQUESTS][256], tag[REQUESTS][32];
 	for (int i = 0; i < REQUESTS; i++) {
 		memset(data[i], i, sizeof data[i]);
-		acrypto_request r = { data[i], sizeof data[i], NULL, 0, NULL, 0, tag[i], 32, NULL, NULL, 0 };
+		acrypto_request r = { data[i], sizeof data[i], NULL, 0, NULL, 0, tag[i], 32, NULL, NULL, 0, 0 };
 		if (acrypto_session_submit(s, &r, on_done, ACRYPTO_SUBMIT_BLOCK))
 			return 1;
 	}

@@ -65,9 +65,16 @@
 #define ACRYPTO_MAX_KEY_LEN 4096
 
 /*
- The largest IV or tag a request may carry, in bytes.
+ The largest IV or tag a request may carry, in bytes (a tag holds an
+ RSA-4096 signature).
  */
-#define ACRYPTO_MAX_TAG_LEN 256
+#define ACRYPTO_MAX_TAG_LEN 512
+
+/*
+ `acrypto_request.flags`: the data of a sign or verify step is already
+ the SHA-256 digest of the message (32 bytes).
+ */
+#define ACRYPTO_REQUEST_PREHASHED 1
 
 /*
  The largest name (device, driver, balancer) in bytes, without the NUL.
@@ -77,7 +84,7 @@
 /*
  Number of algorithms (`acrypto_alg` values are `0..ACRYPTO_ALG_COUNT`).
  */
-#define ACRYPTO_ALG_COUNT 20
+#define ACRYPTO_ALG_COUNT 33
 
 /*
  Session flag: run callbacks in the completing context (a device's
@@ -301,6 +308,60 @@ enum acrypto_alg
    chacha20-poly1305 (RFC 8439: 32-byte key, 12-byte nonce, 16-byte tag).
    */
   ACRYPTO_ALG_CHACHA20_POLY1305 = 19,
+  /*
+   rsa2048-pkcs1: RSA PKCS#1 v1.5 (sign/verify over SHA-256, or
+   encrypt/decrypt). Asymmetric keys are DER: PKCS#8 private keys,
+   SubjectPublicKeyInfo public keys (see `acrypto_request`).
+   */
+  ACRYPTO_ALG_RSA2048_PKCS1 = 20,
+  /*
+   rsa3072-pkcs1.
+   */
+  ACRYPTO_ALG_RSA3072_PKCS1 = 21,
+  /*
+   rsa4096-pkcs1.
+   */
+  ACRYPTO_ALG_RSA4096_PKCS1 = 22,
+  /*
+   rsa2048-pss (RSASSA-PSS, SHA-256).
+   */
+  ACRYPTO_ALG_RSA2048_PSS = 23,
+  /*
+   rsa3072-pss.
+   */
+  ACRYPTO_ALG_RSA3072_PSS = 24,
+  /*
+   rsa4096-pss.
+   */
+  ACRYPTO_ALG_RSA4096_PSS = 25,
+  /*
+   rsa2048-oaep (RSAES-OAEP, SHA-256).
+   */
+  ACRYPTO_ALG_RSA2048_OAEP = 26,
+  /*
+   rsa3072-oaep.
+   */
+  ACRYPTO_ALG_RSA3072_OAEP = 27,
+  /*
+   rsa4096-oaep.
+   */
+  ACRYPTO_ALG_RSA4096_OAEP = 28,
+  /*
+   ecdsa-p256 (SHA-256, DER signatures).
+   */
+  ACRYPTO_ALG_ECDSA_P256 = 29,
+  /*
+   ecdsa-p384.
+   */
+  ACRYPTO_ALG_ECDSA_P384 = 30,
+  /*
+   x25519 key agreement.
+   */
+  ACRYPTO_ALG_X25519 = 31,
+  /*
+   ecdh-p256 key agreement.
+   */
+  ACRYPTO_ALG_ECDH_P256 = 32,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -339,6 +400,17 @@ enum acrypto_op
    Rng: fill the output with random bytes.
    */
   ACRYPTO_OP_GENERATE = 4,
+  /*
+   Asymmetric: sign the data (or its SHA-256 digest, with
+   `ACRYPTO_REQUEST_PREHASHED`) into the tag. (Verify: the tag is the
+   signature to check.)
+   */
+  ACRYPTO_OP_SIGN = 5,
+  /*
+   Asymmetric key agreement: the data is the peer's public key
+   (SubjectPublicKeyInfo DER); the shared secret is written to `out`.
+   */
+  ACRYPTO_OP_DERIVE = 6,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -736,7 +808,8 @@ typedef struct acrypto_device_info {
    */
   uint32_t state;
   /*
-   Bit i set: the device can do `acrypto_alg` i.
+   Bit i set: the device can do `acrypto_alg` i (i below 32; the
+   algorithms from 32 on are not in the mask).
    */
   uint32_t alg_mask;
   /*
@@ -927,6 +1000,19 @@ typedef struct acrypto_completion {
  - `aad`, `aad_len`: an AEAD's associated data (authenticated, not
    encrypted), copied in; NULL and 0 for none. Other algorithms take
    none (a non-zero `aad_len` is `ACRYPTO_STATUS_INVALID_ARGUMENT`).
+ - `flags`: 0, or `ACRYPTO_REQUEST_PREHASHED` for an asymmetric sign or
+   verify step whose data is the SHA-256 digest of the message.
+
+ Asymmetric steps (one step alone): sign writes the signature to `tag`
+ (`tag_len` at least the largest signature: the modulus size for RSA,
+ 72 bytes for ECDSA P-256, 104 for P-384; the completion's `tag_len`
+ says how long it is); verify reads the signature from `tag` and
+ completes with `ACRYPTO_STATUS_VERIFY_FAILED` when it does not verify;
+ encrypt, decrypt and derive write the result to `out` (`out_len` at
+ least the modulus size for encrypt, the modulus size less 11 for
+ decrypt, 32 bytes for derive; the completion's `out_len` says how long
+ the result is); derive reads the peer's SubjectPublicKeyInfo DER as
+ the data.
 
  AEAD: `iv` is the 12-byte nonce; a seal writes the 16-byte tag to `tag`
  (`tag_len` at least 16); an open reads the expected tag from `tag` (12
@@ -982,6 +1068,10 @@ typedef struct acrypto_request {
    AEAD associated data length.
    */
   size_t aad_len;
+  /*
+   `ACRYPTO_REQUEST_PREHASHED` or 0.
+   */
+  uint32_t flags;
 } acrypto_request;
 
 /*

@@ -189,7 +189,8 @@ fn c_results_equal_the_rust_path_and_openssl() {
     let mut rng = seeded("c_abi crosscheck");
     let mut checked = 0;
     // AEAD through C: c_aead_seal_open_and_tamper.
-    for (i, alg) in Algorithm::all().enumerate().filter(|(_, a)| a.kind() != OpKind::Aead) {
+    // Asymmetric through C: c_asymmetric_operations_agree_with_openssl.
+    for (i, alg) in Algorithm::all().enumerate().filter(|(_, a)| !matches!(a.kind(), OpKind::Aead | OpKind::Asym)) {
         for round in 0..3 {
             let mode = modes[(i + round) % modes.len()];
             let key: Vec<u8> = match alg.key_len() {
@@ -212,7 +213,7 @@ fn c_results_equal_the_rust_path_and_openssl() {
                 OpKind::Hash => &[Op::Digest],
                 OpKind::Mac => &[Op::Digest],
                 OpKind::Rng => &[Op::Generate],
-                OpKind::Aead => unreachable!(),
+                OpKind::Aead | OpKind::Asym => unreachable!(),
             };
             for &op in ops {
                 let opn = match op {
@@ -221,6 +222,7 @@ fn c_results_equal_the_rust_path_and_openssl() {
                     Op::Digest => 2,
                     Op::Verify => 3,
                     Op::Generate => 4,
+                    Op::Sign | Op::Derive => unreachable!(),
                 };
                 let out = run_ok(sanitized(&exe).args([
                     mode,
@@ -264,7 +266,7 @@ fn c_results_equal_the_rust_path_and_openssl() {
                         }
                     }
                     OpKind::Rng => assert_eq!(c_out.len(), data.len()),
-                    OpKind::Aead => unreachable!(),
+                    OpKind::Aead | OpKind::Asym => unreachable!(),
                 }
                 checked += 1;
             }
@@ -494,4 +496,85 @@ fn c_streams_and_aead_associated_data_equal_libcrypto() {
     println!("{stdout}");
     assert!(stdout.contains("stream: ") && stdout.contains(" passed, 0 failed"), "{stdout}");
     assert!(stdout.contains("aead: 100 cases") && stdout.contains("streams: 120 streams"), "{stdout}");
+}
+
+/// Fresh keys from openssl (PKCS#8 and SubjectPublicKeyInfo DER) for
+/// `tests/c/pkey.c`; its outputs are then checked with openssl.
+#[test]
+fn c_asymmetric_operations_agree_with_openssl() {
+    let exe = compile("tests/c/pkey.c", &[]);
+    let dir = work_dir().join(format!("pkey-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    let openssl = |args: &[&str]| run_ok(Command::new("openssl").args(args)).stdout;
+    for (name, gen) in [
+        ("rsa", &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"][..]),
+        ("ec", &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..]),
+        ("xa", &["-algorithm", "X25519"][..]),
+        ("xb", &["-algorithm", "X25519"][..]),
+    ] {
+        let pem = f(&format!("{name}.pem"));
+        let mut a = vec!["genpkey"];
+        a.extend_from_slice(gen);
+        a.extend(["-out", &pem]);
+        openssl(&a);
+        openssl(&["pkcs8", "-topk8", "-nocrypt", "-in", &pem, "-outform", "DER", "-out", &f(&format!("{name}.der"))]);
+        openssl(&["pkey", "-in", &pem, "-pubout", "-outform", "DER", "-out", &f(&format!("{name}.pub.der"))]);
+    }
+    let mut rng = seeded("c_abi pkey");
+    let n = len_in(&mut rng, 1, 4000);
+    std::fs::write(f("msg"), bytes(&mut rng, n)).unwrap();
+    openssl(&["dgst", "-sha256", "-binary", "-out", &f("digest"), &f("msg")]);
+    let pkcs1 = ["-pkeyopt", "rsa_padding_mode:pkcs1", "-pkeyopt", "digest:sha256"];
+    let oaep =
+        ["-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256"];
+    let (rsa_pem, digest, theirs_sig) = (f("rsa.pem"), f("digest"), f("theirs.sig"));
+    let (rsa_pub, pt, theirs_ct, rsa_der, ours_ct) =
+        (f("rsa.pub.der"), f("pt"), f("theirs.ct"), f("rsa.der"), f("ours.ct"));
+    let mut a = vec!["pkeyutl", "-sign", "-inkey", &rsa_pem, "-in", &digest, "-out", &theirs_sig];
+    a.extend(pkcs1);
+    openssl(&a);
+    // At most 190 bytes of the message (OAEP-SHA256 on 2048 bits), as pkey.c encrypts.
+    let msg = std::fs::read(f("msg")).unwrap();
+    std::fs::write(f("pt"), &msg[..msg.len().min(190)]).unwrap();
+    let mut a = vec!["pkeyutl", "-encrypt", "-pubin", "-inkey", &rsa_pub, "-keyform", "DER"];
+    a.extend(oaep);
+    a.extend(["-in", &pt, "-out", &theirs_ct]);
+    openssl(&a);
+
+    let out = run_ok(sanitized(&exe).arg(&dir));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+
+    // PKCS#1 v1.5 is deterministic: C's signatures (message and prehashed) are openssl's.
+    let theirs = std::fs::read(f("theirs.sig")).unwrap();
+    assert_eq!(std::fs::read(f("ours.sig")).unwrap(), theirs, "C signature of the message");
+    assert_eq!(std::fs::read(f("ours_prehashed.sig")).unwrap(), theirs, "C signature of the digest");
+    // openssl verifies C's ECDSA signature and decrypts C's ciphertext.
+    let verified = openssl(&[
+        "pkeyutl",
+        "-verify",
+        "-pubin",
+        "-inkey",
+        &f("ec.pub.der"),
+        "-keyform",
+        "DER",
+        "-pkeyopt",
+        "digest:sha256",
+        "-in",
+        &f("digest"),
+        "-sigfile",
+        &f("ec.sig"),
+    ]);
+    assert!(String::from_utf8_lossy(&verified).contains("Verified Successfully"));
+    let mut a = vec!["pkeyutl", "-decrypt", "-inkey", &rsa_der, "-keyform", "DER"];
+    a.extend(oaep);
+    a.extend(["-in", &ours_ct]);
+    assert_eq!(openssl(&a), std::fs::read(f("pt")).unwrap(), "openssl decrypts C's OAEP ciphertext");
+    // The X25519 secret is openssl's.
+    let secret =
+        openssl(&["pkeyutl", "-derive", "-inkey", &f("xa.pem"), "-peerkey", &f("xb.pub.der"), "-peerform", "DER"]);
+    assert_eq!(std::fs::read(f("secret")).unwrap(), secret);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -22,6 +22,33 @@ pub enum OpKind {
     /// (encrypts and writes the tag), [`Op::Decrypt`] opens (verifies the
     /// tag, then decrypts).
     Aead,
+    /// Asymmetric (public-key) operations: RSA, ECDSA, X25519 and ECDH.
+    /// Keys are DER: PKCS#8 for private keys, SubjectPublicKeyInfo for
+    /// public ones. See [`Algorithm::Rsa`] and [`Op::Sign`] for what each
+    /// operation reads and writes.
+    Asym,
+}
+
+/// The padding (encoding) of an RSA algorithm; its hash is SHA-256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RsaPadding {
+    /// PKCS#1 v1.5: signatures (EMSA-PKCS1-v1_5 over SHA-256) and
+    /// encryption (RSAES-PKCS1-v1_5).
+    Pkcs1,
+    /// RSASSA-PSS with SHA-256 and MGF1-SHA-256; signing uses a 32-byte
+    /// salt, verifying accepts any salt length (as OpenSSL does).
+    Pss,
+    /// RSAES-OAEP with SHA-256 and MGF1-SHA-256, empty label.
+    Oaep,
+}
+
+/// An elliptic curve of ECDSA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EcCurve {
+    /// NIST P-256 (prime256v1).
+    P256,
+    /// NIST P-384 (secp384r1).
+    P384,
 }
 
 /// Block cipher mode.
@@ -82,6 +109,24 @@ pub enum Algorithm {
     /// ChaCha20-Poly1305 (RFC 8439): a 32-byte key, a 12-byte nonce, a
     /// 16-byte tag.
     ChaCha20Poly1305,
+    /// RSA with a modulus of `bits` (2048, 3072, 4096) and a padding.
+    /// Sign and verify with [`RsaPadding::Pkcs1`] or [`RsaPadding::Pss`];
+    /// encrypt and decrypt with [`RsaPadding::Pkcs1`] or
+    /// [`RsaPadding::Oaep`].
+    Rsa {
+        /// 2048, 3072 or 4096.
+        bits: u16,
+        /// The padding.
+        padding: RsaPadding,
+    },
+    /// ECDSA over SHA-256 (sign, verify); signatures are DER
+    /// `ECDSA-Sig-Value`, as OpenSSL writes them.
+    Ecdsa(EcCurve),
+    /// X25519 key agreement (RFC 7748).
+    X25519,
+    /// ECDH over P-256 (the x-coordinate of the shared point, as OpenSSL
+    /// derives it).
+    EcdhP256,
 }
 
 /// Nonce length of every AEAD (the length TLS 1.3 and IPsec use).
@@ -95,9 +140,10 @@ pub const MIN_GCM_TAG: usize = 12;
 impl Algorithm {
     /// Every algorithm acrypto knows, in a stable order (the C ABI's
     /// algorithm ids are indices into it: new ones go at the end).
-    pub const ALL: [Algorithm; 20] = {
+    pub const ALL: [Algorithm; 33] = {
         use Algorithm::*;
         use CipherMode::*;
+        use RsaPadding::*;
         [
             Aes { key_bits: 128, mode: Cbc },
             Aes { key_bits: 192, mode: Cbc },
@@ -119,6 +165,19 @@ impl Algorithm {
             AesGcm { key_bits: 192 },
             AesGcm { key_bits: 256 },
             ChaCha20Poly1305,
+            Rsa { bits: 2048, padding: Pkcs1 },
+            Rsa { bits: 3072, padding: Pkcs1 },
+            Rsa { bits: 4096, padding: Pkcs1 },
+            Rsa { bits: 2048, padding: Pss },
+            Rsa { bits: 3072, padding: Pss },
+            Rsa { bits: 4096, padding: Pss },
+            Rsa { bits: 2048, padding: Oaep },
+            Rsa { bits: 3072, padding: Oaep },
+            Rsa { bits: 4096, padding: Oaep },
+            Ecdsa(EcCurve::P256),
+            Ecdsa(EcCurve::P384),
+            X25519,
+            EcdhP256,
         ]
     };
 
@@ -135,11 +194,12 @@ impl Algorithm {
             Algorithm::Digest(_) => OpKind::Hash,
             Algorithm::Rng => OpKind::Rng,
             Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => OpKind::Aead,
+            Algorithm::Rsa { .. } | Algorithm::Ecdsa(_) | Algorithm::X25519 | Algorithm::EcdhP256 => OpKind::Asym,
         }
     }
 
-    /// The key length in bytes (`None`: any length, as for HMAC; `Some(0)`:
-    /// no key).
+    /// The key length in bytes (`None`: any length, as for HMAC and the
+    /// DER keys of asymmetric algorithms; `Some(0)`: no key).
     pub const fn key_len(&self) -> Option<usize> {
         match *self {
             Algorithm::Aes { key_bits, mode } => match mode {
@@ -147,6 +207,7 @@ impl Algorithm {
                 _ => Some(key_bits as usize / 8),
             },
             Algorithm::Hmac(_) => None,
+            Algorithm::Rsa { .. } | Algorithm::Ecdsa(_) | Algorithm::X25519 | Algorithm::EcdhP256 => None,
             Algorithm::Digest(_) | Algorithm::Rng => Some(0),
             Algorithm::AesGcm { key_bits } => Some(key_bits as usize / 8),
             Algorithm::ChaCha20Poly1305 => Some(32),
@@ -229,8 +290,13 @@ impl Algorithm {
         Ok(())
     }
 
-    /// Checks a key for this algorithm.
+    /// Checks a key for this algorithm. An asymmetric key is only checked
+    /// to be there here; its DER is parsed when a session is made
+    /// ([`Driver::prepare`](crate::Driver::prepare)).
     pub fn check_key(&self, key: &[u8]) -> Result<()> {
+        if self.kind() == OpKind::Asym && key.is_empty() {
+            return Err(Error::InvalidKey(format!("{self} takes a DER key, got none")));
+        }
         match self.key_len() {
             Some(n) if n != key.len() => {
                 Err(Error::InvalidKey(format!("{self} takes a {n}-byte key, got {} bytes", key.len())))
@@ -268,6 +334,18 @@ impl fmt::Display for Algorithm {
             Algorithm::Rng => f.write_str("rng"),
             Algorithm::AesGcm { key_bits } => write!(f, "aes-{key_bits}-gcm"),
             Algorithm::ChaCha20Poly1305 => f.write_str("chacha20-poly1305"),
+            Algorithm::Rsa { bits, padding } => {
+                let p = match padding {
+                    RsaPadding::Pkcs1 => "pkcs1",
+                    RsaPadding::Pss => "pss",
+                    RsaPadding::Oaep => "oaep",
+                };
+                write!(f, "rsa{bits}-{p}")
+            }
+            Algorithm::Ecdsa(EcCurve::P256) => f.write_str("ecdsa-p256"),
+            Algorithm::Ecdsa(EcCurve::P384) => f.write_str("ecdsa-p384"),
+            Algorithm::X25519 => f.write_str("x25519"),
+            Algorithm::EcdhP256 => f.write_str("ecdh-p256"),
         }
     }
 }
@@ -297,6 +375,17 @@ pub enum Op {
     Verify,
     /// Rng: fill the data buffer with random bytes.
     Generate,
+    /// Asymmetric: sign the data (or, with [`Request::prehashed`], the
+    /// SHA-256 digest the data is) into the request's tag. RSA and ECDSA.
+    /// (Verify: the tag is the signature to check; a signature that does
+    /// not verify fails with `VerifyFailed`.)
+    ///
+    /// [`Request::prehashed`]: crate::Request::prehashed
+    Sign,
+    /// Asymmetric key agreement (X25519, ECDH): the data is the peer's
+    /// public key (SubjectPublicKeyInfo DER); it is replaced by the shared
+    /// secret.
+    Derive,
 }
 
 impl Op {
@@ -309,7 +398,24 @@ impl Op {
                 | (OpKind::Mac, Op::Digest | Op::Verify)
                 | (OpKind::Rng, Op::Generate)
                 | (OpKind::Aead, Op::Encrypt | Op::Decrypt)
-        )
+        ) || match alg {
+            Algorithm::Rsa { padding: RsaPadding::Pkcs1, .. } => {
+                matches!(self, Op::Sign | Op::Verify | Op::Encrypt | Op::Decrypt)
+            }
+            Algorithm::Rsa { padding: RsaPadding::Pss, .. } | Algorithm::Ecdsa(_) => {
+                matches!(self, Op::Sign | Op::Verify)
+            }
+            Algorithm::Rsa { padding: RsaPadding::Oaep, .. } => matches!(self, Op::Encrypt | Op::Decrypt),
+            Algorithm::X25519 | Algorithm::EcdhP256 => self == Op::Derive,
+            _ => false,
+        }
+    }
+
+    /// Whether this operation needs the private key (sign, decrypt,
+    /// derive); verify and encrypt take a public key (or a private key,
+    /// whose public half they use).
+    pub fn needs_private_key(self) -> bool {
+        matches!(self, Op::Sign | Op::Decrypt | Op::Derive)
     }
 }
 

@@ -117,6 +117,17 @@ pub trait Driver: Send + Sync + 'static {
         let _ = alg;
         false
     }
+    /// Makes a step ready before any request uses it: called when a
+    /// session is made, once for each step this device can do. A driver
+    /// parses or expands the step's key here (an asymmetric key's DER),
+    /// keeping the result with the key ([`Key::schedule`](crate::Key::schedule))
+    /// so no request pays for it; an error (a malformed key, a key of the
+    /// wrong type for the operation) refuses the session. The default
+    /// does nothing.
+    fn prepare(&self, step: &Step) -> Result<()> {
+        let _ = step;
+        Ok(())
+    }
     /// Stops the driver: no more work will come. Must drop the handle.
     fn detach(&self) {}
 }
@@ -128,11 +139,11 @@ pub(crate) struct DeviceInner {
     pub(crate) driver_kind: String,
     pub(crate) driver: Arc<dyn Driver>,
     pub(crate) caps: Vec<Capability>,
-    pub(crate) alg_mask: u32,
+    pub(crate) alg_mask: u64,
     /// The stream state family per algorithm ([`Driver::stream_family`]).
     pub(crate) stream_families: Vec<(Algorithm, Arc<str>)>,
     /// The MACs whose step covers the request's AAD ([`Driver::mac_over_aad`]).
-    pub(crate) mac_aad_mask: u32,
+    pub(crate) mac_aad_mask: u64,
     pub(crate) rate: Option<u64>,
     pub(crate) class: DeviceClass,
     pub(crate) detail: Option<String>,
@@ -158,8 +169,11 @@ impl fmt::Debug for DeviceInner {
     }
 }
 
-pub(crate) fn alg_bit(alg: Algorithm) -> u32 {
-    Algorithm::ALL.iter().position(|a| *a == alg).map_or(0, |i| 1 << i)
+// One bit per algorithm in a device's masks.
+const _: () = assert!(Algorithm::ALL.len() <= 64);
+
+pub(crate) fn alg_bit(alg: Algorithm) -> u64 {
+    Algorithm::ALL.iter().position(|a| *a == alg).map_or(0, |i| 1u64 << i)
 }
 
 impl DeviceInner {

@@ -415,11 +415,18 @@ impl Engine {
                     Some(d) if !d.supports(step.alg) => {
                         return Err(Error::Unsupported(format!("device {name} cannot do {}", step.alg)))
                     }
-                    Some(_) => {}
+                    Some(d) => d.driver.prepare(step)?,
                 },
                 None => {
-                    if !devs.iter().any(|d| d.supports(step.alg)) {
+                    let mut capable = devs.iter().filter(|d| d.supports(step.alg)).peekable();
+                    if capable.peek().is_none() {
                         return Err(Error::NoDevice(step.alg.to_string()));
+                    }
+                    // Every device that may get the step prepares it (a
+                    // key several devices share is parsed once: the first
+                    // keeps it with the key).
+                    for d in capable {
+                        d.driver.prepare(step)?;
                     }
                 }
             }
@@ -651,7 +658,12 @@ impl EngineInner {
                 alg.check_data_len(r.data.len())?;
                 alg.check_tag(step.op, &r.tag)?;
             }
-            if step.op == Op::Verify && !(MIN_VERIFY_TAG..=alg.digest_len()).contains(&r.tag.len()) {
+            // A MAC's truncation rule; a signature's shape is the
+            // verification's to judge (a bad one does not verify).
+            if step.op == Op::Verify
+                && alg.kind() != OpKind::Asym
+                && !(MIN_VERIFY_TAG..=alg.digest_len()).contains(&r.tag.len())
+            {
                 return Err(Error::InvalidLength(format!(
                     "{alg} verify takes a tag of {MIN_VERIFY_TAG} to {} bytes, got {}",
                     alg.digest_len(),

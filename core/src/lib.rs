@@ -27,7 +27,7 @@ pub mod stream;
 mod submission;
 mod sync;
 
-pub use alg::{Algorithm, Capability, CipherMode, DigestKind, Op, OpKind};
+pub use alg::{Algorithm, Capability, CipherMode, DigestKind, EcCurve, Op, OpKind, RsaPadding};
 pub use balancer::{
     Affinity, AffinityKey, Balancer, Candidate, Failover, LeastLoaded, RateAware, RoundRobin, SizeThreshold, WorkInfo,
 };

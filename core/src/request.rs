@@ -24,6 +24,16 @@ use crate::stream::StreamPart;
 /// An AEAD open whose tag does not verify fails with
 /// [`Error::VerifyFailed`] and releases no plaintext: the output is left
 /// as the ciphertext (the tag is checked before anything is decrypted).
+/// - `prehashed`: for an asymmetric sign or verify step, the data is
+///   already the SHA-256 digest of the message (32 bytes), as a TLS stack
+///   signs a handshake hash; otherwise the step hashes the data.
+///
+/// Asymmetric steps ([`OpKind::Asym`](crate::OpKind::Asym)): sign writes
+/// the signature into `tag`; verify checks the signature in `tag`
+/// (`VerifyFailed` when it does not verify); encrypt and decrypt replace
+/// the data with the ciphertext or plaintext; derive reads the peer's
+/// public key (SubjectPublicKeyInfo DER) as the data and replaces it with
+/// the shared secret.
 /// - `user`: the caller's cookie, untouched.
 /// - `stream`: for a hash or HMAC stream, the state to continue from and
 ///   the state the device returns (see [`crate::stream`]); `None` for a
@@ -46,6 +56,8 @@ pub struct Request {
     pub tag: Vec<u8>,
     /// The caller's cookie.
     pub user: u64,
+    /// The data of an asymmetric sign or verify step is a SHA-256 digest.
+    pub prehashed: bool,
     /// The stream part of a hash or HMAC stream request (boxed: one-shot
     /// requests stay small).
     pub stream: Option<Box<StreamPart>>,
@@ -56,7 +68,12 @@ pub struct Request {
 
 impl PartialEq for Request {
     fn eq(&self, o: &Self) -> bool {
-        self.data == o.data && self.out == o.out && self.iv == o.iv && self.tag == o.tag && self.user == o.user
+        self.data == o.data
+            && self.out == o.out
+            && self.iv == o.iv
+            && self.tag == o.tag
+            && self.user == o.user
+            && self.prehashed == o.prehashed
     }
 }
 
@@ -104,6 +121,12 @@ impl Request {
     /// Asks for the output in a separate buffer (reused if it has capacity).
     pub fn with_output(mut self, out: Vec<u8>) -> Self {
         self.out = Some(out);
+        self
+    }
+
+    /// Marks the data as a SHA-256 digest for a sign or verify step.
+    pub fn with_prehashed(mut self, on: bool) -> Self {
+        self.prehashed = on;
         self
     }
 

@@ -181,6 +181,12 @@ impl SessionBuilder {
         if rng && self.steps.len() > 1 {
             return Err(Error::InvalidArgument("rng cannot be chained with other steps".into()));
         }
+        // An asymmetric step reads and writes whole values (a message and
+        // its signature, a peer key and a secret): it runs alone.
+        let asym = self.steps.iter().any(|s| s.alg.kind() == OpKind::Asym);
+        if asym && self.steps.len() > 1 {
+            return Err(Error::InvalidArgument("an asymmetric step cannot be chained with other steps".into()));
+        }
         let mut steps = self.steps;
         if let Some(b) = &self.bound {
             for s in steps.iter_mut().filter(|s| s.device.is_none()) {

@@ -208,6 +208,11 @@ impl Stream {
                 return Err(Error::Unsupported(format!("{alg} has no stream form: an AEAD message is one request")))
             }
             OpKind::Rng => return Err(Error::Unsupported("rng has no stream form".into())),
+            OpKind::Asym => {
+                return Err(Error::Unsupported(format!(
+                    "{alg} has no stream form: sign a digest with a prehashed request instead"
+                )))
+            }
         };
         Ok(Stream { engine, session, alg, op, kind, in_flight: None, finished: false, spare: Vec::new() })
     }

@@ -79,7 +79,11 @@ pub fn kernel_name(alg: Algorithm) -> Option<(&'static str, &'static str)> {
         Algorithm::Digest(DigestKind::Sha256) => ("hash", "sha256"),
         Algorithm::Hmac(DigestKind::Sha1) => ("hash", "hmac(sha1)"),
         Algorithm::Hmac(DigestKind::Sha256) => ("hash", "hmac(sha256)"),
-        Algorithm::Rng => return None,
+        // AF_ALG has no akcipher or kpp interface in mainline Linux: the
+        // asymmetric algorithms are not offered through it.
+        Algorithm::Rng | Algorithm::Rsa { .. } | Algorithm::Ecdsa(_) | Algorithm::X25519 | Algorithm::EcdhP256 => {
+            return None
+        }
         Algorithm::AesGcm { .. } => ("aead", "gcm(aes)"),
         Algorithm::ChaCha20Poly1305 => ("aead", "rfc7539(chacha20,poly1305)"),
     })
@@ -331,6 +335,10 @@ impl SocketCache {
         alg.check_key(key)?;
         let what = format!("afalg {alg}");
         let r = match alg.kind() {
+            // Never in the capability table (`kernel_name`): refused if given.
+            OpKind::Asym => {
+                return Err(Error::Unsupported(format!("{what}: asymmetric operations are not offered through AF_ALG")))
+            }
             OpKind::Cipher => {
                 alg.check_iv(&req.iv)?;
                 alg.check_data_len(req.current().len())?;
@@ -573,7 +581,7 @@ mod tests {
     fn every_algorithm_but_rng_has_a_kernel_name() {
         assert_eq!(kernel_name(Algorithm::ChaCha20Poly1305), Some(("aead", "rfc7539(chacha20,poly1305)")));
         for alg in Algorithm::all() {
-            let none = alg == Algorithm::Rng;
+            let none = alg == Algorithm::Rng || alg.kind() == OpKind::Asym;
             assert_eq!(kernel_name(alg).is_none(), none, "{alg}");
         }
     }

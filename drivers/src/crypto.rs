@@ -53,6 +53,9 @@ pub fn apply_step(step: &Step, req: &mut Request) -> Result<(), Error> {
     if alg.kind() == acrypto_core::OpKind::Aead {
         return crate::aead::apply(step, req);
     }
+    if alg.kind() == acrypto_core::OpKind::Asym {
+        return crate::asym::apply(step, req);
+    }
     let mut scratch = None;
     let sched = schedule_for(alg, &step.key, &mut scratch)?;
     if req.stream.is_some() {
@@ -97,6 +100,9 @@ pub fn apply_step(step: &Step, req: &mut Request) -> Result<(), Error> {
             getrandom::getrandom(req.current_mut()).map_err(|e| Error::DeviceFailure(format!("getrandom: {e}")))
         }
         Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => crate::aead::apply(step, req),
+        Algorithm::Rsa { .. } | Algorithm::Ecdsa(_) | Algorithm::X25519 | Algorithm::EcdhP256 => {
+            crate::asym::apply(step, req)
+        }
     }
 }
 

@@ -318,6 +318,10 @@ fn triple(alg: Algorithm) -> (u32, u32, u32) {
             (ACRYPTO_DEV_OP_ENCRYPT, t, ACRYPTO_DEV_MODE_GCM)
         }
         Algorithm::ChaCha20Poly1305 => (ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_CHACHA20, ACRYPTO_DEV_MODE_POLY1305),
+        // Not served by the module yet (no akcipher path): no triple, which
+        // the module refuses with EINVAL. `prepare` refuses these steps
+        // before a session is asked for.
+        Algorithm::Rsa { .. } | Algorithm::Ecdsa(_) | Algorithm::X25519 | Algorithm::EcdhP256 => (0, 0, 0),
     }
 }
 
@@ -849,6 +853,13 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize, carry: O
     if let Err(e) = alg.check_key(step.key.bytes()) {
         return Prepared::Failed(work, e);
     }
+    if alg.kind() == OpKind::Asym {
+        // Not in any capability table (SERVED): refused if given anyway.
+        return Prepared::Failed(
+            work,
+            Error::Unsupported(format!("kdev: {alg} is not offered (the module has no akcipher path yet)")),
+        );
+    }
     let (_, req) = work.parts();
     let len = req.current().len();
     let check = || -> Result<()> {
@@ -925,6 +936,10 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize, carry: O
     let (mut done, mut more, mut state_out, mut pin) = (0, false, Zeroizing::new(Vec::new()), None);
     let (_, req) = work.parts();
     match alg.kind() {
+        // Refused above, before any session was asked for.
+        OpKind::Asym => {
+            return Prepared::Failed(work, Error::Unsupported(format!("kdev: {alg} is not offered")));
+        }
         OpKind::Cipher => {
             q.op = if step.op == Op::Encrypt { ACRYPTO_DEV_OP_ENCRYPT } else { ACRYPTO_DEV_OP_DECRYPT };
             // An unused field is zero: no pointer without an IV (ECB).
@@ -1342,6 +1357,8 @@ fn format_op(op: Op) -> &'static str {
         Op::Digest => "digest",
         Op::Verify => "verify",
         Op::Generate => "generate",
+        Op::Sign => "sign",
+        Op::Derive => "derive",
     }
 }
 

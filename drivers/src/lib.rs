@@ -2,6 +2,7 @@
 //!
 //! - [`soft`]: CPU worker threads running RustCrypto primitives.
 //! - [`crypto`]: the primitives themselves, one route step at a time.
+//! - [`asym`]: RSA, ECDSA, X25519 and ECDH for the software device.
 //! - [`schedule`]: expanded keys, kept with the session.
 //! - [`multibuffer`]: AES-CBC encryption of independent requests as
 //!   interleaved lanes.
@@ -18,6 +19,7 @@
 
 pub mod aead;
 pub mod afalg;
+pub mod asym;
 pub mod crypto;
 pub mod hardware;
 pub mod imb;

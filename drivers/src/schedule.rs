@@ -91,7 +91,12 @@ impl Schedule {
             }
             Algorithm::Digest(_) | Algorithm::Rng => Schedule::None,
             // Expanded by the AEAD code itself (crate::aead::AeadKey).
-            Algorithm::AesGcm { .. } | Algorithm::ChaCha20Poly1305 => {
+            Algorithm::AesGcm { .. }
+            | Algorithm::ChaCha20Poly1305
+            | Algorithm::Rsa { .. }
+            | Algorithm::Ecdsa(_)
+            | Algorithm::X25519
+            | Algorithm::EcdhP256 => {
                 return Err(Error::InvalidArgument(format!("{alg} has no cipher or MAC schedule")))
             }
         })

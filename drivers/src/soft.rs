@@ -163,6 +163,14 @@ impl Driver for SoftDevice {
         self.shared.wake.signal();
     }
 
+    /// Parses an asymmetric step's DER key once per session.
+    fn prepare(&self, step: &Step) -> Result<()> {
+        if step.alg.kind() == acrypto_core::OpKind::Asym {
+            crate::asym::prepare(step)?;
+        }
+        Ok(())
+    }
+
     fn run_inline(&self, steps: &[Step], request: &mut Request) -> Option<Result<()>> {
         Some(apply_steps(steps, request))
     }

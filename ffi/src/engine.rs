@@ -496,7 +496,8 @@ pub struct acrypto_device_info {
     pub class_: u32,
     /// An `acrypto_device_state`.
     pub state: u32,
-    /// Bit i set: the device can do `acrypto_alg` i.
+    /// Bit i set: the device can do `acrypto_alg` i (i below 32; the
+    /// algorithms from 32 on are not in the mask).
     pub alg_mask: u32,
     /// The queue bound.
     pub queue_capacity: u64,
@@ -547,7 +548,12 @@ pub unsafe extern "C" fn acrypto_engine_device_info(
                 DeviceState::Broken => 1,
                 DeviceState::Removed => 2,
             },
-            alg_mask: d.capabilities.iter().fold(0u32, |m, c| m | (1u32 << alg_to_u32(c.alg).min(31))),
+            alg_mask: d
+                .capabilities
+                .iter()
+                .map(|c| alg_to_u32(c.alg))
+                .filter(|&i| i < 32)
+                .fold(0u32, |m, i| m | (1u32 << i)),
             queue_capacity: d.queue_capacity as u64,
             stats: acrypto_stats::from(&d.stats),
         };

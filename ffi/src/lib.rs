@@ -265,8 +265,12 @@ pub(crate) use tri;
 pub const ACRYPTO_MAX_DATA_LEN: usize = 1 << 30;
 /// The largest key a step may carry, in bytes.
 pub const ACRYPTO_MAX_KEY_LEN: usize = 4096;
-/// The largest IV or tag a request may carry, in bytes.
-pub const ACRYPTO_MAX_TAG_LEN: usize = 256;
+/// The largest IV or tag a request may carry, in bytes (a tag holds an
+/// RSA-4096 signature).
+pub const ACRYPTO_MAX_TAG_LEN: usize = 512;
+/// `acrypto_request.flags`: the data of a sign or verify step is already
+/// the SHA-256 digest of the message (32 bytes).
+pub const ACRYPTO_REQUEST_PREHASHED: u32 = 1;
 /// The largest name (device, driver, balancer) in bytes, without the NUL.
 pub const ACRYPTO_MAX_NAME_LEN: usize = 63;
 
@@ -406,10 +410,38 @@ pub enum acrypto_alg {
     Aes_256_Gcm = 18,
     /// chacha20-poly1305 (RFC 8439: 32-byte key, 12-byte nonce, 16-byte tag).
     Chacha20Poly1305 = 19,
+    /// rsa2048-pkcs1: RSA PKCS#1 v1.5 (sign/verify over SHA-256, or
+    /// encrypt/decrypt). Asymmetric keys are DER: PKCS#8 private keys,
+    /// SubjectPublicKeyInfo public keys (see `acrypto_request`).
+    Rsa2048Pkcs1 = 20,
+    /// rsa3072-pkcs1.
+    Rsa3072Pkcs1 = 21,
+    /// rsa4096-pkcs1.
+    Rsa4096Pkcs1 = 22,
+    /// rsa2048-pss (RSASSA-PSS, SHA-256).
+    Rsa2048Pss = 23,
+    /// rsa3072-pss.
+    Rsa3072Pss = 24,
+    /// rsa4096-pss.
+    Rsa4096Pss = 25,
+    /// rsa2048-oaep (RSAES-OAEP, SHA-256).
+    Rsa2048Oaep = 26,
+    /// rsa3072-oaep.
+    Rsa3072Oaep = 27,
+    /// rsa4096-oaep.
+    Rsa4096Oaep = 28,
+    /// ecdsa-p256 (SHA-256, DER signatures).
+    EcdsaP256 = 29,
+    /// ecdsa-p384.
+    EcdsaP384 = 30,
+    /// x25519 key agreement.
+    X25519 = 31,
+    /// ecdh-p256 key agreement.
+    EcdhP256 = 32,
 }
 
 /// Number of algorithms (`acrypto_alg` values are `0..ACRYPTO_ALG_COUNT`).
-pub const ACRYPTO_ALG_COUNT: u32 = 20;
+pub const ACRYPTO_ALG_COUNT: u32 = 33;
 
 /// Operations of a route step.
 #[repr(u32)]
@@ -426,6 +458,13 @@ pub enum acrypto_op {
     Verify = 3,
     /// Rng: fill the output with random bytes.
     Generate = 4,
+    /// Asymmetric: sign the data (or its SHA-256 digest, with
+    /// `ACRYPTO_REQUEST_PREHASHED`) into the tag. (Verify: the tag is the
+    /// signature to check.)
+    Sign = 5,
+    /// Asymmetric key agreement: the data is the peer's public key
+    /// (SubjectPublicKeyInfo DER); the shared secret is written to `out`.
+    Derive = 6,
 }
 
 pub(crate) fn alg_from_u32(v: u32) -> Result<Algorithm, acrypto_status> {
@@ -443,6 +482,8 @@ pub(crate) fn op_from_u32(v: u32) -> Result<Op, acrypto_status> {
         2 => Op::Digest,
         3 => Op::Verify,
         4 => Op::Generate,
+        5 => Op::Sign,
+        6 => Op::Derive,
         _ => return Err(acrypto_status::InvalidArgument),
     })
 }
@@ -454,6 +495,8 @@ pub(crate) fn op_to_u32(o: Op) -> u32 {
         Op::Digest => 2,
         Op::Verify => 3,
         Op::Generate => 4,
+        Op::Sign => 5,
+        Op::Derive => 6,
     }
 }
 
@@ -504,6 +547,19 @@ pub extern "C" fn acrypto_alg_name(alg: u32) -> *const c_char {
         c"aes-192-gcm",
         c"aes-256-gcm",
         c"chacha20-poly1305",
+        c"rsa2048-pkcs1",
+        c"rsa3072-pkcs1",
+        c"rsa4096-pkcs1",
+        c"rsa2048-pss",
+        c"rsa3072-pss",
+        c"rsa4096-pss",
+        c"rsa2048-oaep",
+        c"rsa3072-oaep",
+        c"rsa4096-oaep",
+        c"ecdsa-p256",
+        c"ecdsa-p384",
+        c"x25519",
+        c"ecdh-p256",
     ];
     NAMES.get(alg as usize).map_or(std::ptr::null(), |n| n.as_ptr())
 }
@@ -601,6 +657,19 @@ mod tests {
             acrypto_alg::Aes_192_Gcm,
             acrypto_alg::Aes_256_Gcm,
             acrypto_alg::Chacha20Poly1305,
+            acrypto_alg::Rsa2048Pkcs1,
+            acrypto_alg::Rsa3072Pkcs1,
+            acrypto_alg::Rsa4096Pkcs1,
+            acrypto_alg::Rsa2048Pss,
+            acrypto_alg::Rsa3072Pss,
+            acrypto_alg::Rsa4096Pss,
+            acrypto_alg::Rsa2048Oaep,
+            acrypto_alg::Rsa3072Oaep,
+            acrypto_alg::Rsa4096Oaep,
+            acrypto_alg::EcdsaP256,
+            acrypto_alg::EcdsaP384,
+            acrypto_alg::X25519,
+            acrypto_alg::EcdhP256,
         ];
         assert_eq!(c_enum.len(), Algorithm::ALL.len());
         for (i, (alg, c)) in Algorithm::ALL.iter().zip(c_enum).enumerate() {
@@ -617,10 +686,10 @@ mod tests {
 
     #[test]
     fn ops_round_trip_and_reject_unknown_values() {
-        for v in 0..5 {
+        for v in 0..7 {
             assert_eq!(op_to_u32(op_from_u32(v).unwrap()), v);
         }
-        assert!(op_from_u32(5).is_err());
+        assert!(op_from_u32(7).is_err());
         assert!(op_from_u32(u32::MAX).is_err());
     }
 

@@ -179,6 +179,11 @@ pub unsafe extern "C" fn acrypto_device_register(
         let mut table = Vec::with_capacity(n_caps);
         for c in c_caps {
             let alg = tri!(alg_from_u32(c.alg));
+            // The provider ABI hands a C driver no prehashed flag and no
+            // room for outputs longer than the input: not offered yet.
+            if alg.kind() == acrypto_core::OpKind::Asym {
+                return acrypto_status::Unsupported;
+            }
             if c.max_queue == 0 || c.max_queue > (1 << 20) || table.iter().any(|t: &Capability| t.alg == alg) {
                 return acrypto_status::InvalidArgument;
             }

@@ -12,11 +12,11 @@
 use crate::engine::acrypto_engine;
 use crate::{
     acrypto_status, alg_from_u32, bytes, ffi_guard, maybe_panic, name, non_null, op_from_u32, put, status_of, tri,
-    ACRYPTO_MAX_DATA_LEN, ACRYPTO_MAX_KEY_LEN, ACRYPTO_MAX_TAG_LEN, PANIC_IN_COMPLETION,
+    ACRYPTO_MAX_DATA_LEN, ACRYPTO_MAX_KEY_LEN, ACRYPTO_MAX_TAG_LEN, ACRYPTO_REQUEST_PREHASHED, PANIC_IN_COMPLETION,
 };
 use acrypto_core::{
-    Carry, Completion, CompletionQueue, Done, Engine, Op, OpKind, Pending, Request, Session, SessionBuilder, Step,
-    PRIORITY_LEVELS,
+    Algorithm, Carry, Completion, CompletionQueue, Done, EcCurve, Engine, Op, OpKind, Pending, Request, Session,
+    SessionBuilder, Step, PRIORITY_LEVELS,
 };
 use std::ffi::{c_char, c_int, c_void};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -75,6 +75,14 @@ struct Shape {
     rng: bool,
     /// The route has an AEAD step (it takes associated data).
     aead: bool,
+    /// The route is one asymmetric step (it takes the prehashed flag, and
+    /// its output may be longer than its input).
+    asym: bool,
+    /// For an asymmetric step: the least `out_len`, whatever the input
+    /// length (an RSA ciphertext is the modulus size, a plaintext at most
+    /// the modulus size less 11, a shared secret 32 bytes). Checked at
+    /// submission only (not carried with the completion).
+    out_min: usize,
 }
 
 impl Shape {
@@ -101,12 +109,22 @@ impl Shape {
             reads_tag: w & Self::READS_TAG != 0,
             rng: w & Self::RNG != 0,
             aead: w & Self::AEAD != 0,
+            asym: false,
+            out_min: 0,
         }
     }
 
     fn of(steps: &[Step]) -> Shape {
         let kinds = |k: OpKind| steps.iter().any(|s| s.alg.kind() == k);
+        // An asymmetric step runs alone (the engine refuses it chained).
+        if let [s] = steps {
+            if s.alg.kind() == OpKind::Asym {
+                return Shape::of_asym(s.alg, s.op);
+            }
+        }
         Shape {
+            asym: false,
+            out_min: 0,
             writes_out: kinds(OpKind::Cipher) || kinds(OpKind::Rng) || kinds(OpKind::Aead),
             writes_tag: steps.iter().rev().find_map(|s| match (s.alg.kind(), s.op) {
                 (_, Op::Digest) => Some(s.alg.digest_len()),
@@ -118,6 +136,37 @@ impl Shape {
                 .any(|s| s.op == Op::Verify || (s.alg.kind() == OpKind::Aead && s.op == Op::Decrypt)),
             rng: kinds(OpKind::Rng),
             aead: kinds(OpKind::Aead),
+        }
+    }
+}
+
+impl Shape {
+    fn of_asym(alg: Algorithm, op: Op) -> Shape {
+        let modulus = match alg {
+            Algorithm::Rsa { bits, .. } => usize::from(bits) / 8,
+            _ => 0,
+        };
+        // The longest DER ECDSA-Sig-Value: two INTEGERs one byte longer
+        // than the order, with their headers and the SEQUENCE's.
+        let sig_max = match alg {
+            Algorithm::Ecdsa(EcCurve::P256) => 72,
+            Algorithm::Ecdsa(EcCurve::P384) => 104,
+            _ => modulus,
+        };
+        Shape {
+            writes_out: matches!(op, Op::Encrypt | Op::Decrypt | Op::Derive),
+            writes_tag: (op == Op::Sign).then_some(sig_max),
+            reads_tag: op == Op::Verify,
+            rng: false,
+            aead: false,
+            asym: true,
+            out_min: match op {
+                Op::Encrypt => modulus,
+                // The longest plaintext (PKCS#1 v1.5; OAEP's is shorter).
+                Op::Decrypt => modulus.saturating_sub(11),
+                Op::Derive => 32,
+                _ => 0,
+            },
         }
     }
 }
@@ -220,6 +269,19 @@ pub(crate) fn session_ref<'a>(s: *const acrypto_session) -> &'a acrypto_session 
 /// - `aad`, `aad_len`: an AEAD's associated data (authenticated, not
 ///   encrypted), copied in; NULL and 0 for none. Other algorithms take
 ///   none (a non-zero `aad_len` is `ACRYPTO_STATUS_INVALID_ARGUMENT`).
+/// - `flags`: 0, or `ACRYPTO_REQUEST_PREHASHED` for an asymmetric sign or
+///   verify step whose data is the SHA-256 digest of the message.
+///
+/// Asymmetric steps (one step alone): sign writes the signature to `tag`
+/// (`tag_len` at least the largest signature: the modulus size for RSA,
+/// 72 bytes for ECDSA P-256, 104 for P-384; the completion's `tag_len`
+/// says how long it is); verify reads the signature from `tag` and
+/// completes with `ACRYPTO_STATUS_VERIFY_FAILED` when it does not verify;
+/// encrypt, decrypt and derive write the result to `out` (`out_len` at
+/// least the modulus size for encrypt, the modulus size less 11 for
+/// decrypt, 32 bytes for derive; the completion's `out_len` says how long
+/// the result is); derive reads the peer's SubjectPublicKeyInfo DER as
+/// the data.
 ///
 /// AEAD: `iv` is the 12-byte nonce; a seal writes the 16-byte tag to `tag`
 /// (`tag_len` at least 16); an open reads the expected tag from `tag` (12
@@ -254,6 +316,8 @@ pub struct acrypto_request {
     pub aad: *const u8,
     /// AEAD associated data length.
     pub aad_len: usize,
+    /// `ACRYPTO_REQUEST_PREHASHED` or 0.
+    pub flags: u32,
 }
 
 /// A finished request, as a callback, a queue poll or a pending wait sees it.
@@ -387,6 +451,10 @@ unsafe fn prepare(s: &acrypto_session, r: &acrypto_request) -> Result<(Request, 
     // SAFETY: the caller's promise on iv/iv_len.
     let iv = unsafe { bytes(r.iv, r.iv_len, ACRYPTO_MAX_TAG_LEN) }?;
     let mut req = Request::new(data).with_iv(iv);
+    if r.flags & !ACRYPTO_REQUEST_PREHASHED != 0 || (r.flags != 0 && !shape.asym) {
+        return Err(acrypto_status::InvalidArgument);
+    }
+    req.prehashed = r.flags & ACRYPTO_REQUEST_PREHASHED != 0;
     if r.aad_len > 0 {
         if !shape.aead {
             return Err(acrypto_status::InvalidArgument);
@@ -394,11 +462,12 @@ unsafe fn prepare(s: &acrypto_session, r: &acrypto_request) -> Result<(Request, 
         // SAFETY: the caller's promise on aad/aad_len.
         req = req.with_aad(unsafe { bytes(r.aad, r.aad_len, ACRYPTO_MAX_DATA_LEN) }?);
     }
-    if shape.writes_out && r.data_len > 0 {
+    if shape.writes_out && (r.data_len > 0 || shape.asym) {
         if r.out.is_null() {
             return Err(acrypto_status::NullArgument);
         }
-        if r.out_len < r.data_len {
+        let need = if shape.asym { shape.out_min } else { r.data_len };
+        if r.out_len < need {
             return Err(acrypto_status::BufferTooSmall);
         }
     }

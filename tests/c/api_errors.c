@@ -162,7 +162,7 @@ int main(void)
 	acrypto_session_free(NULL);
 
 	/* Requests. */
-	acrypto_request r = { data, 64, out, 64, iv, 16, NULL, 0, NULL, NULL, 0 };
+	acrypto_request r = { data, 64, out, 64, iv, 16, NULL, 0, NULL, NULL, 0, 0 };
 	EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_session_submit(NULL, &r, cb, 0));
 	EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_session_submit(s, NULL, cb, 0));
 	EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_session_submit(s, &r, NULL, 0));
@@ -280,7 +280,7 @@ int main(void)
 		acrypto_session *h = NULL;
 		acrypto_step hs = { ACRYPTO_ALG_HMAC_SHA256, ACRYPTO_OP_DIGEST, key, 16, NULL };
 		EXPECT(ACRYPTO_STATUS_OK, acrypto_session_new(e, &hs, 1, 0, 0, NULL, &h));
-		acrypto_request hr = { data, 64, NULL, 0, NULL, 0, NULL, 32, NULL, NULL, 0 };
+		acrypto_request hr = { data, 64, NULL, 0, NULL, 0, NULL, 32, NULL, NULL, 0, 0 };
 		EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_session_run(h, &hr, &comp));
 		hr.tag = tag;
 		hr.tag_len = 20;
@@ -351,7 +351,7 @@ int main(void)
 		EXPECT(ACRYPTO_STATUS_EXISTS, acrypto_device_register(pe, "manual0", "manual", 3, &mcap, 1, &mops, NULL));
 		acrypto_step ms = { ACRYPTO_ALG_SHA256, ACRYPTO_OP_DIGEST, NULL, 0, NULL };
 		EXPECT(ACRYPTO_STATUS_OK, acrypto_session_new(pe, &ms, 1, 0, ACRYPTO_SESSION_DIRECT, "manual0", &ps));
-		acrypto_request mr = { data, 64, NULL, 0, NULL, 0, tag, 32, (void *)5, NULL, 0 };
+		acrypto_request mr = { data, 64, NULL, 0, NULL, 0, tag, 32, (void *)5, NULL, 0, 0 };
 		EXPECT(ACRYPTO_STATUS_OK, acrypto_session_submit(ps, &mr, manual_cb, 0));
 		EXPECT(ACRYPTO_STATUS_OK, acrypto_session_submit(ps, &mr, manual_cb, 0));
 		EXPECT(ACRYPTO_STATUS_OK, acrypto_device_queued(manual_dev, &n));
@@ -376,7 +376,7 @@ int main(void)
 		CHECK(wb.data_len == 64 && wb.data[0] == data[0] && wb.iv_len == 0);
 		EXPECT(ACRYPTO_STATUS_NULL_ARGUMENT, acrypto_work_set_tag(w[0], NULL, 4));
 		EXPECT(ACRYPTO_STATUS_INVALID_LENGTH, acrypto_work_set_tag(w[0], tag, SIZE_MAX));
-		EXPECT(ACRYPTO_STATUS_INVALID_LENGTH, acrypto_work_set_tag(w[0], tag, 257));
+		EXPECT(ACRYPTO_STATUS_INVALID_LENGTH, acrypto_work_set_tag(w[0], tag, ACRYPTO_MAX_TAG_LEN + 1));
 		unsigned char fake[32];
 		memset(fake, 0xab, sizeof fake);
 		EXPECT(ACRYPTO_STATUS_OK, acrypto_work_set_tag(w[0], fake, sizeof fake));
@@ -419,7 +419,7 @@ int main(void)
 		EXPECT(ACRYPTO_STATUS_OK, acrypto_session_new(fe, &st, 1, 0, 0, NULL, &fs));
 		EXPECT(ACRYPTO_STATUS_OK, acrypto_queue_new(&fq));
 		for (int i = 0; i < 32; i++) {
-			acrypto_request br = { big[i], sizeof big[i], big_out[i], sizeof big_out[i], iv, 16, NULL, 0, NULL, NULL, 0 };
+			acrypto_request br = { big[i], sizeof big[i], big_out[i], sizeof big_out[i], iv, 16, NULL, 0, NULL, NULL, 0, 0 };
 			EXPECT(ACRYPTO_STATUS_OK, acrypto_session_submit_queue(fs, &br, fq, 0));
 		}
 		acrypto_queue_free(fq);

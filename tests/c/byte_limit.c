@@ -43,7 +43,7 @@ int main(void)
 	EXPECT(ACRYPTO_STATUS_OK, acrypto_device_register(e, "hold0", "hold", 3, &cap, 1, &ops, NULL));
 	acrypto_step st = { ACRYPTO_ALG_SHA256, ACRYPTO_OP_DIGEST, NULL, 0, NULL };
 	EXPECT(ACRYPTO_STATUS_OK, acrypto_session_new(e, &st, 1, 0, ACRYPTO_SESSION_DIRECT, NULL, &s));
-	acrypto_request r = { data, MIB, NULL, 0, NULL, 0, tag, 32, NULL, NULL, 0 };
+	acrypto_request r = { data, MIB, NULL, 0, NULL, 0, tag, 32, NULL, NULL, 0, 0 };
 	for (int i = 0; i < N; i++) {
 		acrypto_status got = acrypto_session_submit(s, &r, cb, 0);
 		if (got == ACRYPTO_STATUS_OK)

@@ -39,7 +39,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	acrypto_request r = { data, data_len, out, sizeof out, iv, iv_len,
-			      tag, op == ACRYPTO_OP_VERIFY ? tag_len : sizeof tag, (void *)0x1234, NULL, 0 };
+			      tag, op == ACRYPTO_OP_VERIFY ? tag_len : sizeof tag, (void *)0x1234, NULL, 0, 0 };
 	acrypto_completion c = { 0 };
 	if (!strcmp(mode, "run")) {
 		st = acrypto_session_run(s, &r, &c);

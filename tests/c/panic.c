@@ -67,7 +67,7 @@ int main(void)
 	EXPECT(ACRYPTO_STATUS_OK, acrypto_engine_new_devices("soft:2", &e));
 	acrypto_step st = { ACRYPTO_ALG_AES_128_CTR, ACRYPTO_OP_ENCRYPT, key, 16, NULL };
 	EXPECT(ACRYPTO_STATUS_OK, acrypto_session_new(e, &st, 1, 0, 0, NULL, &s));
-	acrypto_request r = { data, sizeof data, out, sizeof out, iv, 16, NULL, 0, (void *)7, NULL, 0 };
+	acrypto_request r = { data, sizeof data, out, sizeof out, iv, 16, NULL, 0, (void *)7, NULL, 0, 0 };
 
 	/* In an export: the call fails with PANIC, the next one works. */
 	EXPECT(ACRYPTO_STATUS_OK, acrypto_test_inject_panic(ACRYPTO_PANIC_POINT_EXPORT));
@@ -119,7 +119,7 @@ int main(void)
 	acrypto_engine_config_free(cfg);
 	acrypto_step hs = { ACRYPTO_ALG_SHA256, ACRYPTO_OP_DIGEST, NULL, 0, NULL };
 	EXPECT(ACRYPTO_STATUS_OK, acrypto_session_new(e, &hs, 1, 0, 0, NULL, &s));
-	acrypto_request hr = { data, sizeof data, NULL, 0, NULL, 0, tag, sizeof tag, NULL, NULL, 0 };
+	acrypto_request hr = { data, sizeof data, NULL, 0, NULL, 0, tag, sizeof tag, NULL, NULL, 0, 0 };
 	EXPECT(ACRYPTO_STATUS_OK, acrypto_test_inject_panic(ACRYPTO_PANIC_POINT_BALANCER));
 	EXPECT(ACRYPTO_STATUS_OK, acrypto_session_submit(s, &hr, on_done, 0));
 	c = wait_one(3);

@@ -31,7 +31,7 @@ int main(void)
 	acrypto_request r[16];
 	for (uintptr_t i = 0; i < 16; i++) {
 		memset(data[i], (int)i, sizeof data[i]);
-		acrypto_request x = { data[i], sizeof data[i], out[i], sizeof out[i], iv, 16, NULL, 0, (void *)(i + 1), NULL, 0 };
+		acrypto_request x = { data[i], sizeof data[i], out[i], sizeof out[i], iv, 16, NULL, 0, (void *)(i + 1), NULL, 0, 0 };
 		r[i] = x;
 	}
 	for (int i = 0; i < 5; i++)

@@ -90,14 +90,14 @@ static void aead_with_aad(acrypto_engine *e)
 			acrypto_session *ss = NULL, *so = NULL;
 			EXPECT(ACRYPTO_STATUS_OK, acrypto_session_new(e, &seal, 1, 0, 0, NULL, &ss));
 			EXPECT(ACRYPTO_STATUS_OK, acrypto_session_new(e, &open, 1, 0, 0, NULL, &so));
-			acrypto_request r = { pt, len, ct, sizeof ct, nonce, 12, tag, sizeof tag, NULL, aad, aad_len };
+			acrypto_request r = { pt, len, ct, sizeof ct, nonce, 12, tag, sizeof tag, NULL, aad, aad_len, 0 };
 			acrypto_completion c;
 			EXPECT(ACRYPTO_STATUS_OK, acrypto_session_run(ss, &r, &c));
 			CHECK(c.out_len == len && c.tag_len == 16);
 			CHECK(memcmp(ct, want_ct, len) == 0);
 			CHECK(memcmp(tag, want_tag, 16) == 0);
 
-			acrypto_request o = { ct, len, out, sizeof out, nonce, 12, tag, 16, NULL, aad, aad_len };
+			acrypto_request o = { ct, len, out, sizeof out, nonce, 12, tag, 16, NULL, aad, aad_len, 0 };
 			EXPECT(ACRYPTO_STATUS_OK, acrypto_session_run(so, &o, &c));
 			CHECK(c.out_len == len && memcmp(out, pt, len) == 0);
 
@@ -130,7 +130,7 @@ static void aead_with_aad(acrypto_engine *e)
 	acrypto_step cbc = { ACRYPTO_ALG_AES_128_CBC, ACRYPTO_OP_ENCRYPT, k16, 16, NULL };
 	acrypto_session *s = NULL;
 	EXPECT(ACRYPTO_STATUS_OK, acrypto_session_new(e, &cbc, 1, 0, 0, NULL, &s));
-	acrypto_request bad = { d, 16, o16, 16, iv, 16, NULL, 0, NULL, d, 4 };
+	acrypto_request bad = { d, 16, o16, 16, iv, 16, NULL, 0, NULL, d, 4, 0 };
 	EXPECT(ACRYPTO_STATUS_INVALID_ARGUMENT, acrypto_session_run(s, &bad, NULL));
 	acrypto_session_free(s);
 	printf("aead: %d cases with AAD equal libcrypto\n", cases);

@@ -36,7 +36,7 @@ static void on_done(const acrypto_completion *c)
 
 static acrypto_request req_for(struct slot *s)
 {
-	acrypto_request r = { s->data, LEN, s->out, LEN, iv, 16, s->tag, 20, s, NULL, 0 };
+	acrypto_request r = { s->data, LEN, s->out, LEN, iv, 16, s->tag, 20, s, NULL, 0, 0 };
 	return r;
 }
 
@@ -96,7 +96,7 @@ int main(void)
 		struct slot *s = &slots[i];
 		for (int k = 0; k < LEN; k++)
 			s->data[k] = (unsigned char)(i * 31 + k * 17 + (i >> 8));
-		acrypto_request r = { s->data, LEN, s->want_out, LEN, iv, 16, s->want_tag, 20, NULL, NULL, 0 };
+		acrypto_request r = { s->data, LEN, s->want_out, LEN, iv, 16, s->want_tag, 20, NULL, NULL, 0, 0 };
 		if (acrypto_session_run(session, &r, NULL) != ACRYPTO_STATUS_OK) {
 			fprintf(stderr, "run %zu failed\n", i);
 			return 1;

@@ -17,7 +17,7 @@ static unsigned char key[16] = { 1 }, iv[16] = { 2 };
 static void nested(const acrypto_completion *c)
 {
 	unsigned char d[16] = { 0 }, o[16];
-	acrypto_request r = { d, 16, o, 16, iv, 16, NULL, 0, NULL, NULL, 0 };
+	acrypto_request r = { d, 16, o, 16, iv, 16, NULL, 0, NULL, NULL, 0, 0 };
 	(void)c;
 	g_idle = acrypto_engine_wait_idle(g_engine);
 	const char *why = acrypto_last_error();
@@ -32,7 +32,7 @@ static void nested(const acrypto_completion *c)
 static void blocking_calls_from_callback(uint32_t flags)
 {
 	unsigned char d[16] = { 0 }, o[16];
-	acrypto_request r = { d, 16, o, 16, iv, 16, NULL, 0, NULL, NULL, 0 };
+	acrypto_request r = { d, 16, o, 16, iv, 16, NULL, 0, NULL, NULL, 0, 0 };
 	acrypto_session *s = NULL;
 	acrypto_step st = { ACRYPTO_ALG_AES_128_CBC, ACRYPTO_OP_ENCRYPT, key, 16, NULL };
 

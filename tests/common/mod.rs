@@ -69,5 +69,6 @@ pub fn default_op(alg: acrypto::Algorithm) -> acrypto::Op {
         OpKind::Cipher | OpKind::Aead => Op::Encrypt,
         OpKind::Hash | OpKind::Mac => Op::Digest,
         OpKind::Rng => Op::Generate,
+        OpKind::Asym => Op::Sign,
     }
 }

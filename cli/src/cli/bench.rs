@@ -170,11 +170,134 @@ fn op_of(alg: Algorithm) -> Op {
         OpKind::Cipher | OpKind::Aead => Op::Encrypt,
         OpKind::Hash | OpKind::Mac => Op::Digest,
         OpKind::Rng => Op::Generate,
+        OpKind::Asym if matches!(alg, Algorithm::X25519 | Algorithm::EcdhP256) => Op::Derive,
+        OpKind::Asym => Op::Sign,
     }
 }
 
 fn request(alg: Algorithm, size: usize) -> Request {
-    Request::new(vec![0x5a; size]).with_iv(&vec![0x24; alg.iv_len()])
+    match op_of(alg) {
+        // A TLS handshake signs a transcript hash.
+        Op::Sign => Request::new(vec![0x5a; 32]).with_prehashed(true),
+        // The peer's public key in, the secret to a separate buffer (so
+        // that the request can run again).
+        Op::Derive => Request::new(asym_material(alg).map_or_else(Vec::new, |(_, peer)| peer)).with_output(Vec::new()),
+        _ => Request::new(vec![0x5a; size]).with_iv(&vec![0x24; alg.iv_len()]),
+    }
+}
+
+/// The asymmetric benchmarks: `-a` name, algorithm.
+const ASYM_BENCHES: &[(&str, Algorithm)] = &[
+    ("rsa2048-sign", Algorithm::Rsa { bits: 2048, padding: acrypto::RsaPadding::Pkcs1 }),
+    ("rsa3072-sign", Algorithm::Rsa { bits: 3072, padding: acrypto::RsaPadding::Pkcs1 }),
+    ("rsa4096-sign", Algorithm::Rsa { bits: 4096, padding: acrypto::RsaPadding::Pkcs1 }),
+    ("ecdsa-p256-sign", Algorithm::Ecdsa(acrypto::EcCurve::P256)),
+    ("x25519", Algorithm::X25519),
+    ("ecdh-p256", Algorithm::EcdhP256),
+];
+
+/// A private key (PKCS#8 DER) for an asymmetric benchmark and, for key
+/// agreement, the peer's public key: the selftest's (they protect nothing).
+fn asym_material(alg: Algorithm) -> Option<(Vec<u8>, Vec<u8>)> {
+    use super::asym_kats::ASYM_KATS;
+    let name = match alg {
+        Algorithm::Ecdsa(acrypto::EcCurve::P256) => "ecdh-p256".to_string(),
+        a => a.to_string(),
+    };
+    let k = ASYM_KATS.iter().find(|k| k.alg == name && matches!(k.op, Op::Sign | Op::Derive))?;
+    Some((hex::decode(k.key).ok()?, hex::decode(k.input).ok()?))
+}
+
+/// `openssl speed` for an asymmetric benchmark: operations per second
+/// (sign/s, or ecdh op/s) and the command line.
+fn openssl_speed_asym(alg: Algorithm, secs: f64) -> Option<(f64, String)> {
+    let what = match alg {
+        Algorithm::Rsa { bits, .. } => format!("rsa{bits}"),
+        Algorithm::Ecdsa(acrypto::EcCurve::P256) => "ecdsap256".into(),
+        Algorithm::X25519 => "ecdhx25519".into(),
+        Algorithm::EcdhP256 => "ecdhp256".into(),
+        _ => return None,
+    };
+    let seconds = secs.ceil().max(1.0) as u64;
+    let args = ["speed".to_string(), "-elapsed".into(), "-seconds".into(), seconds.to_string(), what];
+    let out = std::process::Command::new("openssl").args(&args).stderr(std::process::Stdio::null()).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The result line: "rsa 2048 bits 0.000712s 0.000021s 1404.5 47619.0",
+    // "256 bits ecdsa (nistp256) 0.0000s 0.0001s 30000.0 10000.0",
+    // " 253 bits ecdh (X25519)   0.0000s  20000.0": sign/s is the last
+    // field but one for signatures, op/s the last for ecdh.
+    let line = text.lines().rev().find(|l| l.contains(" bits ") && (l.contains("rsa") || l.contains("ecd")))?;
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let pick = if matches!(alg, Algorithm::X25519 | Algorithm::EcdhP256) { 1 } else { 2 };
+    let v: f64 = fields.get(fields.len().checked_sub(pick)?)?.parse().ok()?;
+    Some((v, format!("openssl {}", args.join(" "))))
+}
+
+/// `bench` for asymmetric operations: operations per second through the
+/// engine next to the same-run synchronous call and `openssl speed`.
+fn run_asym(
+    engine: &Engine,
+    a: &BenchArgs,
+    algs: &[Algorithm],
+    use_openssl: bool,
+    nsessions: usize,
+) -> CliResult<Value> {
+    if !a.json {
+        outln!(
+            "{:<16} {:>11} {:>11} {:>6} {:>11} {:>8} {:>15} {:>15}",
+            "asymmetric",
+            "sync op/s",
+            "async op/s",
+            "ratio",
+            "ossl op/s",
+            "vs ossl",
+            "sync p50/p99us",
+            "async p50/p99us"
+        );
+    }
+    let mut rows = Vec::new();
+    for &alg in algs {
+        let (key, _) = asym_material(alg).ok_or_else(|| fail!("bench: no key for {alg}"))?;
+        let sessions = (0..nsessions)
+            .map(|_| engine.session(SessionBuilder::new().step(alg, op_of(alg), &key)))
+            .collect::<acrypto::Result<Vec<_>>>()?;
+        async_side(engine, &sessions, alg, 0, a.batch, (a.seconds / 20.0).min(0.05), a.submit)?;
+        let mut sync = sync_side(&sessions[0], alg, 0, a.seconds)?;
+        let mut asy = async_side(engine, &sessions, alg, 0, a.batch, a.seconds, a.submit)?;
+        let ratio = asy.ops_s() / sync.ops_s();
+        let ossl = if use_openssl { openssl_speed_asym(alg, a.seconds) } else { None };
+        let vs = ossl.as_ref().map(|(o, _)| asy.ops_s() / o);
+        let name = ASYM_BENCHES.iter().find(|(_, x)| *x == alg).map_or(alg.to_string(), |(n, _)| n.to_string());
+        if !a.json {
+            outln!(
+                "{:<16} {:>11.0} {:>11.0} {:>5.2}x {:>11} {:>8} {:>15} {:>15}",
+                name,
+                sync.ops_s(),
+                asy.ops_s(),
+                ratio,
+                ossl.as_ref().map_or("-".to_string(), |(o, _)| format!("{o:.0}")),
+                vs.map_or("-".to_string(), |r| format!("{r:.2}x")),
+                format!("{:.1}/{:.1}", sync.quantile_us(0.5), sync.quantile_us(0.99)),
+                format!("{:.1}/{:.1}", asy.quantile_us(0.5), asy.quantile_us(0.99)),
+            );
+        }
+        rows.push(json!({
+            "benchmark": name,
+            "algorithm": alg.to_string(),
+            "sync_ops_per_sec": sync.ops_s(),
+            "async_ops_per_sec": asy.ops_s(),
+            "ratio": ratio,
+            "openssl": ossl.as_ref().map(|(o, cmd)| json!({ "ops_per_sec": o, "command": cmd })),
+            "vs_openssl": vs,
+        }));
+    }
+    if use_openssl && !a.json {
+        outln!("openssl: `openssl speed -elapsed rsaN|ecdsap256|ecdhx25519|ecdhp256` (sign/s or op/s), single process");
+    }
+    Ok(Value::Array(rows))
 }
 
 /// Direct synchronous calls on this thread: throughput for `secs`, then a
@@ -185,6 +308,8 @@ fn sync_side(s: &Session, alg: Algorithm, size: usize, secs: f64) -> CliResult<F
     let mut ops = 0u64;
     while start.elapsed().as_secs_f64() < secs {
         for _ in 0..64 {
+            // A new run each time, as a submission starts one.
+            req.start_run();
             apply_steps(s.steps(), &mut req)?;
         }
         ops += 64;
@@ -195,6 +320,7 @@ fn sync_side(s: &Session, alg: Algorithm, size: usize, secs: f64) -> CliResult<F
     let lat_secs = (secs / 4.0).min(0.25);
     while lat_start.elapsed().as_secs_f64() < lat_secs || lat.is_empty() {
         let t = Instant::now();
+        req.start_run();
         apply_steps(s.steps(), &mut req)?;
         lat.push(t.elapsed().as_nanos() as u64);
     }
@@ -271,7 +397,9 @@ fn openssl_speed(alg: Algorithm, size: usize, secs: f64) -> Option<(f64, String)
             vec!["-evp".into(), alg.to_string()]
         }
         Algorithm::Hmac(d) => vec!["-hmac".into(), Algorithm::Digest(d).to_string()],
-        Algorithm::Rng => return None,
+        Algorithm::Rng | Algorithm::Rsa { .. } | Algorithm::Ecdsa(_) | Algorithm::X25519 | Algorithm::EcdhP256 => {
+            return None
+        }
     };
     // `-seconds` takes whole seconds. `-elapsed` divides by wall-clock time,
     // as every other figure here does (by default `openssl speed` divides
@@ -388,10 +516,18 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
     if let Some(s) = a.sizes.iter().find(|&&s| s == 0 || s > 16 << 20) {
         return Err(usage!("sizes must be 1 to 16777216 bytes, got {s}"));
     }
-    let algs = a
-        .algs
+    let (asym_names, names): (Vec<&String>, Vec<&String>) =
+        a.algs.iter().partition(|n| ASYM_BENCHES.iter().any(|(b, _)| *b == n.trim()));
+    let asym: Vec<Algorithm> =
+        asym_names.iter().filter_map(|n| ASYM_BENCHES.iter().find(|(b, _)| *b == n.trim()).map(|(_, x)| *x)).collect();
+    let algs = names
         .iter()
-        .map(|n| parse_alg(n.trim(), &[OpKind::Cipher, OpKind::Mac, OpKind::Hash, OpKind::Rng], "algorithm"))
+        .map(|n| {
+            parse_alg(n.trim(), &[OpKind::Cipher, OpKind::Mac, OpKind::Hash, OpKind::Rng], "algorithm").map_err(|e| {
+                let asym: Vec<&str> = ASYM_BENCHES.iter().map(|(b, _)| *b).collect();
+                usage!("{} (asymmetric benchmarks: {})", e.msg, asym.join(", "))
+            })
+        })
         .collect::<CliResult<Vec<_>>>()?;
     let use_openssl = a.openssl == OpensslMode::Auto
         && std::process::Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success());
@@ -415,22 +551,24 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
                 "mix: priority-7 requests one at a time under a saturating priority-0 load vs the same on idle devices"
             );
         }
-        outln!(
-            "{:<12} {:>6} {:>10} {:>10} {:>6} {:>10} {:>8} {:>11} {:>11} {:>7} {:>15} {:>15} {:>15}",
-            "algorithm",
-            "bytes",
-            "sync MB/s",
-            "async MB/s",
-            "ratio",
-            "ossl MB/s",
-            "vs ossl",
-            "sync op/s",
-            "async op/s",
-            "ns/req",
-            "sync p50/p99us",
-            "async p50/p99us",
-            "1-deep p50/p99"
-        );
+        if !algs.is_empty() {
+            outln!(
+                "{:<12} {:>6} {:>10} {:>10} {:>6} {:>10} {:>8} {:>11} {:>11} {:>7} {:>15} {:>15} {:>15}",
+                "algorithm",
+                "bytes",
+                "sync MB/s",
+                "async MB/s",
+                "ratio",
+                "ossl MB/s",
+                "vs ossl",
+                "sync op/s",
+                "async op/s",
+                "ns/req",
+                "sync p50/p99us",
+                "async p50/p99us",
+                "1-deep p50/p99"
+            );
+        }
     }
     let mut results = Vec::new();
     let mut notes = Vec::new();
@@ -515,6 +653,8 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
             }));
         }
     }
+    let asym_results =
+        if asym.is_empty() { Value::Array(Vec::new()) } else { run_asym(engine, a, &asym, use_openssl, nsessions)? };
     let st = engine.stats();
     if st.submitted != st.completed_ok + st.completed_err + st.in_flight {
         return Err(fail!("engine counters do not add up: {st:?}"));
@@ -529,6 +669,7 @@ pub fn run(engine: &Engine, spec: &str, a: &BenchArgs) -> CliResult<()> {
             "seconds": a.seconds,
             "baseline": "direct synchronous call of the same primitive (drivers::crypto::apply_steps) on one thread",
             "results": results,
+            "asymmetric": asym_results,
             "engine": super::devices::stats_json(&st),
         }))
     } else {
@@ -550,6 +691,18 @@ mod tests {
         assert!(effective_size(cbc, 4096).1.is_none());
         let ctr: Algorithm = "aes-128-ctr".parse().unwrap();
         assert_eq!(effective_size(ctr, 1500).0, 1500);
+    }
+
+    #[test]
+    fn every_asymmetric_benchmark_has_a_key() {
+        for (name, alg) in ASYM_BENCHES {
+            let (key, peer) = asym_material(*alg).unwrap_or_else(|| panic!("{name}"));
+            assert!(key.len() > 40, "{name}");
+            // Key agreement needs the peer's public key (SubjectPublicKeyInfo DER).
+            if op_of(*alg) == Op::Derive {
+                assert!(peer.len() > 40, "{name}");
+            }
+        }
     }
 
     #[test]

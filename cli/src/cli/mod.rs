@@ -1,12 +1,14 @@
 //! The `acrypto` command: argument parsing, errors, and shared helpers.
 
 mod aead;
+mod asym_kats;
 mod bench;
 mod devices;
 mod disk;
 mod enc;
 mod esp;
 mod hash;
+mod pkey;
 mod rand;
 mod selftest;
 
@@ -48,6 +50,10 @@ enum Cmd {
     Mac(hash::MacArgs),
     /// Digest of a stream in lowercase hex (as `openssl dgst`).
     Digest(hash::DigestArgs),
+    /// Public-key sign, verify, encrypt, decrypt and derive, as `openssl pkeyutl` (input of -sign/-verify: a SHA-256 digest).
+    Pkeyutl(pkey::PkeyutlArgs),
+    /// Sign or verify a message with SHA-256, as `openssl dgst -sha256 -sign KEY` / `-verify PUB -signature SIG`.
+    Dgst(pkey::DgstArgs),
     /// N random bytes from the engine's rng devices.
     Rand(rand::RandArgs),
     /// Async throughput and latency next to direct synchronous calls, same run.
@@ -142,7 +148,7 @@ pub fn one_line(s: &str) -> String {
 
 /// Parses, runs, and maps the outcome to an exit status.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(pkey::openssl_style(std::env::args().collect())) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -193,8 +199,18 @@ fn stdio_of(cmd: &Cmd) -> (bool, bool) {
         Cmd::Dec(a) => (is_std(a.input.as_ref()), is_std(a.output.as_ref())),
         Cmd::Mac(a) => (is_std(a.common.input.as_ref()), true),
         Cmd::Digest(a) => (is_std(a.common.input.as_ref()), true),
+        Cmd::Pkeyutl(a) => (is_std(a_in(a)), true),
+        Cmd::Dgst(a) => (is_std(a_file(a)), true),
         Cmd::Devices(_) | Cmd::Selftest(_) | Cmd::Rand(_) | Cmd::Bench(_) | Cmd::Disk(_) | Cmd::Esp(_) => (false, true),
     }
+}
+
+fn a_in(a: &pkey::PkeyutlArgs) -> Option<&PathBuf> {
+    a.input.as_ref()
+}
+
+fn a_file(a: &pkey::DgstArgs) -> Option<&PathBuf> {
+    a.file.as_ref()
 }
 
 fn run(cli: Cli) -> CliResult<()> {
@@ -223,6 +239,8 @@ fn run(cli: Cli) -> CliResult<()> {
         Cmd::Mac(a) => hash::mac(&engine()?, &a),
         Cmd::Digest(a) => hash::digest(&engine()?, &a),
         Cmd::Rand(a) => rand::run(&engine()?, &a),
+        Cmd::Pkeyutl(a) => pkey::pkeyutl(&engine()?, &a),
+        Cmd::Dgst(a) => pkey::dgst(&engine()?, &a),
         Cmd::Bench(a) => bench::run(&engine()?, &spec, &a),
         Cmd::Disk(a) => disk::run(&a, engine),
         Cmd::Esp(a) => esp::run(&a, cli.devices.as_deref()),
