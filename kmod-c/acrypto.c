@@ -39,6 +39,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <crypto/aead.h>
+#include <crypto/akcipher.h>
 #include <crypto/algapi.h>
 #include <crypto/hash.h>
 #include <crypto/rng.h>
@@ -113,6 +114,7 @@ enum acrypto_kind {
 	ACRYPTO_KIND_HMAC,
 	ACRYPTO_KIND_RNG,
 	ACRYPTO_KIND_AEAD,
+	ACRYPTO_KIND_AKCIPHER,
 };
 
 struct acrypto_alg_desc {
@@ -136,6 +138,47 @@ static const struct acrypto_alg_desc acrypto_algs[] = {
 	{ "rfc4106(gcm(aes))", ACRYPTO_KIND_AEAD, ACRYPTO_DEV_MODE_RFC4106, 0 },
 	{ "rfc7539(chacha20,poly1305)", ACRYPTO_KIND_AEAD, ACRYPTO_DEV_MODE_POLY1305,
 	  ACRYPTO_DEV_TYPE_CHACHA20 },
+	{ "pkcs1pad(rsa)", ACRYPTO_KIND_AKCIPHER, ACRYPTO_DEV_MODE_PKCS1, ACRYPTO_DEV_TYPE_RSA },
+	{ "pkcs1pad(rsa,sha1)", ACRYPTO_KIND_AKCIPHER, ACRYPTO_DEV_MODE_PKCS1_SHA1,
+	  ACRYPTO_DEV_TYPE_RSA },
+	{ "pkcs1pad(rsa,sha256)", ACRYPTO_KIND_AKCIPHER, ACRYPTO_DEV_MODE_PKCS1_SHA256,
+	  ACRYPTO_DEV_TYPE_RSA },
+};
+
+/*
+ * A public key (DER RSAPublicKey of a 2048-bit modulus made for this
+ * purpose, e = 65537) set on every akcipher transform when it is allocated,
+ * before any key of the user's. Linux 6.1's virtio_crypto akcipher driver
+ * takes its device reference in setkey and drops it in exit_tfm without a
+ * check, so freeing one that never had a key parsed dereferences NULL;
+ * this key makes every transform safe to free, whatever the user then sets
+ * (a key that fails to parse leaves the driver's device reference as it
+ * was). The session does not count it as a key (key_set stays false).
+ */
+static const u8 acrypto_ak_prime_key[] = {
+	0x30, 0x82, 0x01, 0x0a, 0x02, 0x82, 0x01, 0x01, 0x00, 0xb3, 0xed, 0x1d,
+	0x3b, 0xdd, 0xc9, 0x08, 0x7b, 0xa9, 0x65, 0xb6, 0x56, 0x1c, 0x1c, 0x79,
+	0xcc, 0x53, 0xed, 0x3b, 0x8d, 0xb1, 0xd4, 0x95, 0xc5, 0xbc, 0x55, 0xb4,
+	0x87, 0xee, 0xe4, 0x6c, 0x90, 0x75, 0x28, 0xe4, 0x5b, 0x61, 0x3e, 0xb3,
+	0x46, 0x4c, 0x75, 0x32, 0x06, 0xd1, 0x56, 0xf3, 0x67, 0xec, 0xcc, 0x39,
+	0xa0, 0xbf, 0x4a, 0x63, 0x19, 0x11, 0xf5, 0xf3, 0x00, 0xf1, 0xae, 0xa8,
+	0xef, 0x64, 0x7c, 0xdb, 0x16, 0x8c, 0x2f, 0xb2, 0x4c, 0xff, 0x46, 0x70,
+	0xfe, 0x3a, 0xe9, 0xc3, 0x5e, 0xae, 0x0f, 0x41, 0x9e, 0xf1, 0x84, 0x53,
+	0xbb, 0x42, 0x49, 0x49, 0x50, 0x26, 0xe1, 0xf4, 0xe6, 0xa2, 0x32, 0x04,
+	0x66, 0x1f, 0x6f, 0x45, 0xdd, 0x15, 0xfe, 0x09, 0x70, 0xeb, 0xc0, 0xd1,
+	0x19, 0xbe, 0x55, 0x10, 0x99, 0x73, 0x28, 0x52, 0xe1, 0x06, 0xe7, 0xd8,
+	0x26, 0x16, 0x6c, 0x6a, 0x80, 0x30, 0xa0, 0xd4, 0x5c, 0x48, 0x9f, 0x03,
+	0x20, 0xcf, 0x4d, 0x77, 0x33, 0x91, 0xcf, 0x53, 0x41, 0x6c, 0xe6, 0x13,
+	0xba, 0x51, 0x56, 0xdf, 0x09, 0x73, 0xf0, 0xcb, 0x0b, 0xd2, 0xc4, 0xc5,
+	0x39, 0x5c, 0xe4, 0xb6, 0xac, 0xc8, 0x6d, 0x55, 0x92, 0xd1, 0x13, 0x81,
+	0x75, 0x59, 0x68, 0xce, 0x56, 0x51, 0x47, 0x6c, 0x1c, 0x72, 0x8e, 0x5e,
+	0x63, 0xe8, 0xbf, 0x30, 0x99, 0xdc, 0x05, 0x02, 0x89, 0x8d, 0xfc, 0xf9,
+	0x47, 0xff, 0x73, 0x41, 0x8b, 0x18, 0x00, 0xe7, 0x6c, 0x08, 0xa6, 0xa3,
+	0x04, 0xf4, 0x7a, 0xae, 0x04, 0x76, 0xd8, 0xa1, 0xf9, 0x34, 0x6e, 0x18,
+	0x18, 0x60, 0xa1, 0x39, 0x0c, 0x0f, 0xc3, 0xbc, 0x77, 0x32, 0x63, 0xa6,
+	0xf7, 0xcc, 0x58, 0x63, 0x19, 0x86, 0xc5, 0xda, 0xd9, 0xc6, 0x43, 0x39,
+	0xc9, 0xf5, 0xfa, 0x35, 0xcd, 0xd1, 0xc7, 0x9d, 0x4b, 0x0b, 0x50, 0x46,
+	0x51, 0x02, 0x03, 0x01, 0x00, 0x01,
 };
 
 /* RFC4106: the 8-byte IV follows the AAD in the kernel's associated data. */
@@ -173,6 +216,7 @@ struct acrypto_session {
 		struct crypto_ahash *ah;
 		struct crypto_rng *rng;		/* NULL: get_random_bytes() */
 		struct crypto_aead *ad;
+		struct crypto_akcipher *ak;
 	};
 	unsigned int key_size;
 	unsigned int iv_size;
@@ -186,6 +230,7 @@ struct acrypto_session {
 	spinlock_t key_lock;		/* key_set, key_busy, users */
 	bool key_set;
 	bool key_busy;			/* setkey running */
+	bool key_private;		/* akcipher: the key set is a private key */
 	unsigned int users;		/* requests in the crypto layer */
 
 	bool orphan;			/* under ctx->lock: an interrupted ADD runs */
@@ -220,7 +265,9 @@ struct acrypto_req {
 	u32 session_id;			/* as the submitter named it */
 	u64 udst;			/* where read() copies the output */
 	u64 utag;			/* AEAD seal: where read() copies the tag */
-	unsigned int assoc;		/* AEAD: bytes of associated data in buf */
+	unsigned int assoc;		/* AEAD: bytes of associated data in buf;
+					 * akcipher: bytes of input before the output */
+	u32 op;				/* akcipher: ACRYPTO_DEV_OP_* */
 	bool encrypt;
 	bool batch;
 	/* sync only, under ctx->lock */
@@ -243,10 +290,12 @@ struct acrypto_req {
 	bool stream_out;
 	struct work_struct stream_work;
 	struct scatterlist sg;
+	struct scatterlist sg_out;	/* akcipher: the output part of buf */
 	union {
 		struct skcipher_request *sk;
 		struct ahash_request *ah;
 		struct aead_request *ad;
+		struct akcipher_request *ak;
 	} creq;
 };
 
@@ -291,6 +340,9 @@ static void acrypto_session_free(struct kref *ref)
 		break;
 	case ACRYPTO_KIND_AEAD:
 		crypto_free_aead(s->ad);
+		break;
+	case ACRYPTO_KIND_AKCIPHER:
+		crypto_free_akcipher(s->ak);
 		break;
 	}
 	kfree_sensitive(s->src);
@@ -427,22 +479,59 @@ static void acrypto_req_unpin(struct acrypto_req *r)
 	}
 }
 
+/* One more batch request of this fd, within max_inflight: -EAGAIN when full. */
+static int acrypto_inflight_get(struct acrypto_ctx *ctx)
+{
+	int ret = 0;
+
+	spin_lock_irq(&ctx->lock);
+	if (ctx->inflight >= max_inflight)
+		ret = -EAGAIN;
+	else
+		ctx->inflight++;
+	spin_unlock_irq(&ctx->lock);
+	return ret;
+}
+
+static void acrypto_inflight_put(struct acrypto_ctx *ctx)
+{
+	spin_lock_irq(&ctx->lock);
+	/* Pollers wait for room (EPOLLOUT). */
+	if (ctx->inflight-- == max_inflight)
+		wake_up_interruptible(&ctx->wait);
+	spin_unlock_irq(&ctx->lock);
+}
+
+/*
+ * An akcipher request of @in input bytes may run, with the session's key
+ * reserved (acrypto_session_use): the key is still the one of modulus size
+ * @k the request was sized for, and a private one where @op needs it.
+ */
+static int acrypto_ak_check(const struct acrypto_session *s, u32 op, unsigned int in,
+			    unsigned int k)
+{
+	if (s->out_size != k)
+		return -EBUSY;	/* another key was set meanwhile */
+	if ((op == ACRYPTO_DEV_OP_SIGN || op == ACRYPTO_DEV_OP_DECRYPT) && !s->key_private)
+		return -ENOKEY;
+	if (op != ACRYPTO_DEV_OP_VERIFY && in > k)
+		return -EMSGSIZE;
+	return 0;
+}
+
 /* Process context only: may drop the last session and context references. */
 static void acrypto_req_free(struct acrypto_req *r)
 {
 	struct acrypto_ctx *ctx = r->ctx;
 
-	if (r->batch) {
-		spin_lock_irq(&ctx->lock);
-		/* Pollers wait for room (EPOLLOUT). */
-		if (ctx->inflight-- == max_inflight)
-			wake_up_interruptible(&ctx->wait);
-		spin_unlock_irq(&ctx->lock);
-	}
+	if (r->batch)
+		acrypto_inflight_put(ctx);
 	if (r->sess->kind == ACRYPTO_KIND_CIPHER)
 		skcipher_request_free(r->creq.sk);
 	else if (r->sess->kind == ACRYPTO_KIND_AEAD)
 		aead_request_free(r->creq.ad);
+	else if (r->sess->kind == ACRYPTO_KIND_AKCIPHER)
+		akcipher_request_free(r->creq.ak);
 	else if (r->sess->kind != ACRYPTO_KIND_RNG)
 		ahash_request_free(r->creq.ah);
 	kfree_sensitive(r->buf);
@@ -524,6 +613,34 @@ static void acrypto_req_complete(struct acrypto_req *r, int err)
 	struct acrypto_ctx *ctx = r->ctx;
 	unsigned long flags;
 
+	if (r->sess->kind == ACRYPTO_KIND_AKCIPHER) {
+		/* The length the driver wrote (a decrypted message may be short). */
+		r->out_len = err || r->op == ACRYPTO_DEV_OP_VERIFY ? 0 : r->creq.ak->dst_len;
+		/*
+		 * Signatures and ciphertexts are k bytes (PKCS#1 I2OSP): a
+		 * driver that wrote the value without its leading zero bytes
+		 * (virtio-pkcs1-rsa) gets them put back.
+		 */
+		if (!err && r->out_len < r->sess->out_size &&
+		    (r->op == ACRYPTO_DEV_OP_SIGN || r->op == ACRYPTO_DEV_OP_ENCRYPT)) {
+			unsigned int pad = r->sess->out_size - r->out_len;
+
+			memmove(r->buf + r->assoc + pad, r->buf + r->assoc, r->out_len);
+			memset(r->buf + r->assoc, 0, pad);
+			r->out_len = r->sess->out_size;
+		}
+		/* A driver without this operation (virtio-pkcs1-rsa: no signatures). */
+		if (err == -ENOSYS)
+			err = -EOPNOTSUPP;
+		/*
+		 * VERIFY of a well-formed request (the module checked its
+		 * lengths): the driver's reasons for a bad signature (a digest
+		 * that differs, bad padding, a value above the modulus) are one.
+		 */
+		else if (r->op == ACRYPTO_DEV_OP_VERIFY &&
+			 (err == -EKEYREJECTED || err == -EBADMSG || err == -EINVAL))
+			err = -EBADMSG;
+	}
 	if (r->sess->kind != ACRYPTO_KIND_RNG)
 		acrypto_session_unuse(r->sess);
 	r->status = err;
@@ -627,6 +744,56 @@ err_free_req:
 	return NULL;
 }
 
+/*
+ * An akcipher request: @in bytes of input at the start of the buffer, then
+ * @out bytes of output (VERIFY: @out bytes of the digest, read by the
+ * driver after the signature, and no output). Takes references on ctx
+ * and s.
+ */
+static struct acrypto_req *acrypto_req_alloc_ak(struct acrypto_ctx *ctx,
+						struct acrypto_session *s, u32 op,
+						unsigned int in, unsigned int out)
+{
+	const u32 cflags = CRYPTO_TFM_REQ_MAY_BACKLOG | CRYPTO_TFM_REQ_MAY_SLEEP;
+	struct acrypto_req *r;
+
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	if (!r)
+		return NULL;
+	r->buf = kzalloc(max(in + out, 1U), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!r->buf)
+		goto err_free_req;
+	r->creq.ak = akcipher_request_alloc(s->ak, GFP_KERNEL_ACCOUNT);
+	if (!r->creq.ak)
+		goto err_free_buf;
+	r->op = op;
+	r->len = in;
+	r->assoc = in;
+	akcipher_request_set_callback(r->creq.ak, cflags, acrypto_crypto_done, r);
+	if (op == ACRYPTO_DEV_OP_VERIFY) {
+		/* Linux 6.1: the signature, then the digest, in src; no dst. */
+		sg_init_one(&r->sg, r->buf, in + out);
+		akcipher_request_set_crypt(r->creq.ak, &r->sg, NULL, in, out);
+	} else {
+		sg_init_one(&r->sg, r->buf, max(in, 1U));
+		sg_init_one(&r->sg_out, r->buf + in, out);
+		akcipher_request_set_crypt(r->creq.ak, &r->sg, &r->sg_out, in, out);
+	}
+	init_completion(&r->done);
+	INIT_LIST_HEAD(&r->node);
+	kref_get(&ctx->ref);
+	r->ctx = ctx;
+	kref_get(&s->ref);
+	r->sess = s;
+	return r;
+
+err_free_buf:
+	kfree(r->buf);
+err_free_req:
+	kfree(r);
+	return NULL;
+}
+
 /* A plain request (no AEAD): @len bytes of buffer. */
 static struct acrypto_req *acrypto_req_alloc(struct acrypto_ctx *ctx,
 					     struct acrypto_session *s,
@@ -666,6 +833,23 @@ static void acrypto_req_start(struct acrypto_req *r)
 		}
 		r->out_len = s->out_size;
 		err = crypto_ahash_digest(r->creq.ah);
+		break;
+	case ACRYPTO_KIND_AKCIPHER:
+		/* out_len: what the driver wrote, set at completion. */
+		switch (r->op) {
+		case ACRYPTO_DEV_OP_ENCRYPT:
+			err = crypto_akcipher_encrypt(r->creq.ak);
+			break;
+		case ACRYPTO_DEV_OP_DECRYPT:
+			err = crypto_akcipher_decrypt(r->creq.ak);
+			break;
+		case ACRYPTO_DEV_OP_SIGN:
+			err = crypto_akcipher_sign(r->creq.ak);
+			break;
+		default:
+			err = crypto_akcipher_verify(r->creq.ak);
+			break;
+		}
 		break;
 	default:	/* RNG: synchronous */
 		r->out_len = r->len;
@@ -940,6 +1124,32 @@ static int acrypto_session_init_tfm(struct acrypto_session *s,
 		get_random_bytes(&s->seal_id, sizeof(s->seal_id));
 		break;
 	}
+	case ACRYPTO_KIND_AKCIPHER: {
+		struct crypto_akcipher *ak = crypto_alloc_akcipher(want, 0, 0);
+		int err;
+
+		if (IS_ERR(ak))
+			return PTR_ERR(ak);
+		/*
+		 * Primed with acrypto_ak_prime_key. A driver that could not take
+		 * even that for want of its device (-ENODEV) or memory may not
+		 * be freed safely (see above): it is left allocated, once, with
+		 * a warning, rather than oops the kernel.
+		 */
+		err = crypto_akcipher_set_pub_key(ak, acrypto_ak_prime_key,
+						  sizeof(acrypto_ak_prime_key));
+		if (err == -ENODEV || err == -ENOMEM) {
+			pr_warn_ratelimited("akcipher driver %s failed its first key (%d): not freed\n",
+					    crypto_tfm_alg_driver_name(crypto_akcipher_tfm(ak)), err);
+			return err;
+		}
+		s->ak = ak;
+		tfm = crypto_akcipher_tfm(ak);
+		cra_flags = crypto_akcipher_alg(ak)->base.cra_flags;
+		/* Not crypto_akcipher_maxsize(): "rsa" needs a key for it. */
+		s->key_size = ACRYPTO_DEV_MAX_AKCIPHER_KEY_LEN;
+		break;
+	}
 	default: {	/* RNG */
 		struct crypto_rng *rng;
 		int err;
@@ -996,8 +1206,18 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp,
 		return -EINVAL;
 
 	switch (arg.operation) {
+	case ACRYPTO_DEV_OP_SIGN:
+	case ACRYPTO_DEV_OP_VERIFY:
+		if (arg.type != ACRYPTO_DEV_TYPE_RSA)
+			return -EINVAL;
+		fallthrough;
 	case ACRYPTO_DEV_OP_ENCRYPT:
 	case ACRYPTO_DEV_OP_DECRYPT:
+		if (arg.type == ACRYPTO_DEV_TYPE_RSA) {
+			/* The mode names the padding: acrypto_desc_find() checks it. */
+			kind = ACRYPTO_KIND_AKCIPHER;
+			break;
+		}
 		if (arg.mode == ACRYPTO_DEV_MODE_POLY1305) {
 			kind = ACRYPTO_KIND_AEAD;
 			if (arg.type != ACRYPTO_DEV_TYPE_CHACHA20)
@@ -1066,6 +1286,8 @@ static int acrypto_ioc_session_alloc(struct acrypto_ctx *ctx, void __user *argp,
 		bound = crypto_tfm_alg_driver_name(crypto_skcipher_tfm(s->sk));
 	else if (s->kind == ACRYPTO_KIND_AEAD)
 		bound = crypto_tfm_alg_driver_name(crypto_aead_tfm(s->ad));
+	else if (s->kind == ACRYPTO_KIND_AKCIPHER)
+		bound = crypto_tfm_alg_driver_name(crypto_akcipher_tfm(s->ak));
 	else if (s->kind != ACRYPTO_KIND_RNG)
 		bound = crypto_tfm_alg_driver_name(crypto_ahash_tfm(s->ah));
 	else if (s->rng)
@@ -1148,7 +1370,7 @@ static int acrypto_ioc_session_free(struct acrypto_ctx *ctx, void __user *argp, 
 /* ---- CRYPTO_FILL_DATA -------------------------------------------------- */
 
 static int acrypto_session_setkey(struct acrypto_session *s, const u8 *key,
-				  unsigned int len)
+				  unsigned int len, bool public)
 {
 	int ret;
 
@@ -1165,8 +1387,18 @@ static int acrypto_session_setkey(struct acrypto_session *s, const u8 *key,
 		ret = crypto_skcipher_setkey(s->sk, key, len);
 	else if (s->kind == ACRYPTO_KIND_AEAD)
 		ret = crypto_aead_setkey(s->ad, key, len);
+	else if (s->kind == ACRYPTO_KIND_AKCIPHER)
+		ret = public ? crypto_akcipher_set_pub_key(s->ak, key, len) :
+			       crypto_akcipher_set_priv_key(s->ak, key, len);
 	else
 		ret = crypto_ahash_setkey(s->ah, key, len);
+	/* The modulus size, known now; a modulus too large for a request is refused. */
+	if (s->kind == ACRYPTO_KIND_AKCIPHER) {
+		s->out_size = ret ? 0 : crypto_akcipher_maxsize(s->ak);
+		if (!ret && (!s->out_size || s->out_size > max_buffer))
+			ret = -EINVAL;
+		s->key_private = !ret && !public;
+	}
 	/* States made under the previous key are refused from now on. */
 	if (s->kind == ACRYPTO_KIND_HMAC)
 		get_random_bytes(&s->seal_id, sizeof(s->seal_id));
@@ -1195,7 +1427,7 @@ static u8 *acrypto_dup_user(u64 uptr, unsigned int len)
 static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, size_t usize)
 {
 	const u32 known = ACRYPTO_DEV_FILL_KEY | ACRYPTO_DEV_FILL_IV | ACRYPTO_DEV_FILL_SRC |
-			  ACRYPTO_DEV_FILL_AAD | ACRYPTO_DEV_FILL_STATE;
+			  ACRYPTO_DEV_FILL_AAD | ACRYPTO_DEV_FILL_STATE | ACRYPTO_DEV_FILL_PUBLIC;
 	struct acrypto_fill_data arg;
 	struct acrypto_session *s;
 	u8 iv[ACRYPTO_DEV_MAX_IV_LEN];
@@ -1220,9 +1452,16 @@ static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, siz
 		return -ENOENT;
 
 	ret = -EINVAL;
+	/* A public key: akcipher sessions, with the key. */
+	if ((arg.flags & ACRYPTO_DEV_FILL_PUBLIC) &&
+	    (s->kind != ACRYPTO_KIND_AKCIPHER || !(arg.flags & ACRYPTO_DEV_FILL_KEY)))
+		goto out_put;
 	if (arg.flags & ACRYPTO_DEV_FILL_KEY) {
 		if (s->kind == ACRYPTO_KIND_CIPHER || s->kind == ACRYPTO_KIND_AEAD) {
 			if (arg.key_len != s->key_size)
+				goto out_put;
+		} else if (s->kind == ACRYPTO_KIND_AKCIPHER) {
+			if (!arg.key_len || arg.key_len > ACRYPTO_DEV_MAX_AKCIPHER_KEY_LEN)
 				goto out_put;
 		} else if (s->kind == ACRYPTO_KIND_HMAC) {
 			if (arg.key_len > ACRYPTO_DEV_MAX_KEY_LEN)
@@ -1318,7 +1557,8 @@ static int acrypto_ioc_fill_data(struct acrypto_ctx *ctx, void __user *argp, siz
 		}
 	}
 	if (key) {
-		ret = acrypto_session_setkey(s, key, arg.key_len);
+		ret = acrypto_session_setkey(s, key, arg.key_len,
+					     arg.flags & ACRYPTO_DEV_FILL_PUBLIC);
 		/* A state of the previous key would be refused: drop it. */
 		s->state_set = false;
 		if (ret)
@@ -1403,6 +1643,9 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp, s
 	if (s->kind == ACRYPTO_KIND_AEAD)
 		out_len = s->op == ACRYPTO_DEV_OP_ENCRYPT ? s->src_len + s->out_size :
 		       s->src_len - s->out_size;
+	else if (s->kind == ACRYPTO_KIND_AKCIPHER)
+		/* The modulus size: stable, FILL_DATA takes lock_sync too. */
+		out_len = s->op == ACRYPTO_DEV_OP_VERIFY ? 0 : s->out_size;
 	else if (arg.flags & ACRYPTO_DEV_ADD_EXPORT)
 		out_len = s->state_size;
 	else
@@ -1419,12 +1662,29 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp, s
 		if (ret)
 			goto out_unlock;
 	}
+	if (s->kind == ACRYPTO_KIND_AKCIPHER) {
+		ret = acrypto_ak_check(s, s->op, s->src_len, s->out_size);
+		/* VERIFY: the signature (k bytes), then at least one byte of digest. */
+		if (!ret && s->op == ACRYPTO_DEV_OP_VERIFY &&
+		    (s->src_len <= s->out_size ||
+		     s->src_len - s->out_size > ACRYPTO_DEV_MAX_VERIFY_LEN))
+			ret = -EINVAL;
+		if (ret) {
+			acrypto_session_unuse(s);
+			goto out_unlock;
+		}
+	}
 
 	if (s->kind == ACRYPTO_KIND_AEAD) {
 		unsigned int extra = s->mode == ACRYPTO_DEV_MODE_RFC4106 ? ACRYPTO_RFC4106_IV : 0;
 
 		r = acrypto_req_alloc_aead(ctx, s, s->src_len, s->aad_len + extra,
 					   s->op == ACRYPTO_DEV_OP_ENCRYPT);
+	} else if (s->kind == ACRYPTO_KIND_AKCIPHER) {
+		bool verify = s->op == ACRYPTO_DEV_OP_VERIFY;
+
+		r = acrypto_req_alloc_ak(ctx, s, s->op, verify ? s->out_size : s->src_len,
+					 verify ? s->src_len - s->out_size : s->out_size);
 	} else {
 		r = acrypto_req_alloc(ctx, s, s->src_len);
 	}
@@ -1440,8 +1700,10 @@ static int acrypto_ioc_session_add(struct acrypto_ctx *ctx, void __user *argp, s
 		if (r->assoc > s->aad_len)
 			memcpy(r->buf + s->aad_len, s->iv, ACRYPTO_RFC4106_IV);
 	}
+	/* akcipher: the input (VERIFY: signature and digest) starts the buffer. */
 	if (s->kind != ACRYPTO_KIND_RNG)
-		memcpy(r->buf + r->assoc, s->src, s->src_len);
+		memcpy(r->buf + (s->kind == ACRYPTO_KIND_AKCIPHER ? 0 : r->assoc), s->src,
+		       s->src_len);
 	memcpy(r->iv, s->iv, sizeof(r->iv));
 	r->encrypt = s->op == ACRYPTO_DEV_OP_ENCRYPT;
 	r->stream_in = s->state_set;
@@ -1539,10 +1801,80 @@ static bool acrypto_request_fields_ok(const struct acrypto_session *s,
 	case ACRYPTO_KIND_HASH:
 	case ACRYPTO_KIND_HMAC:
 		return !q->op && !q->dst && !q->dst_len && !q->iv && !q->iv_len;
+	case ACRYPTO_KIND_AKCIPHER:
+		if (q->iv || q->iv_len)
+			return false;
+		if (q->op && q->op != ACRYPTO_DEV_OP_ENCRYPT && q->op != ACRYPTO_DEV_OP_DECRYPT &&
+		    q->op != ACRYPTO_DEV_OP_SIGN && q->op != ACRYPTO_DEV_OP_VERIFY)
+			return false;
+		/* VERIFY: the digest to check, no output; the others: no digest. */
+		if ((q->op ? q->op : s->op) == ACRYPTO_DEV_OP_VERIFY)
+			return q->digest && q->digest_len &&
+			       q->digest_len <= ACRYPTO_DEV_MAX_VERIFY_LEN && !q->dst && !q->dst_len;
+		return !q->digest && !q->digest_len;
 	default:	/* RNG */
 		return !q->op && !q->src && !q->src_len && !q->iv && !q->iv_len &&
 		       !q->digest && !q->digest_len;
 	}
+}
+
+/* A batch request of an akcipher session (checked by acrypto_request_fields_ok). */
+static int acrypto_submit_ak(struct acrypto_ctx *ctx, struct acrypto_session *s,
+			     const struct acrypto_request *q)
+{
+	const u32 op = q->op ? q->op : s->op;
+	const unsigned int k = READ_ONCE(s->out_size);	/* rechecked below */
+	struct acrypto_req *r;
+	unsigned int out;
+	int ret;
+
+	if (!k)
+		return -ENOKEY;
+	if (op == ACRYPTO_DEV_OP_VERIFY) {
+		if (q->src_len != k)
+			return -EINVAL;
+		out = q->digest_len;
+	} else {
+		if (q->src_len > k)
+			return -EMSGSIZE;
+		if (q->dst_len < k)
+			return -ENOSPC;
+		out = k;
+	}
+	ret = acrypto_inflight_get(ctx);
+	if (ret)
+		return ret;
+	r = acrypto_req_alloc_ak(ctx, s, op, q->src_len, out);
+	if (!r) {
+		acrypto_inflight_put(ctx);
+		return -ENOMEM;
+	}
+	r->batch = true;	/* from here acrypto_req_free() uncounts */
+	r->mm = current->mm;
+	mmgrab(r->mm);
+	r->tag = q->tag;
+	r->session_id = q->session_id;
+	r->udst = q->dst;
+	ret = -EFAULT;
+	if (q->src_len && copy_from_user(r->buf, u64_to_user_ptr(q->src), q->src_len))
+		goto out_free_req;
+	if (op == ACRYPTO_DEV_OP_VERIFY &&
+	    copy_from_user(r->buf + q->src_len, u64_to_user_ptr(q->digest), out))
+		goto out_free_req;
+	ret = acrypto_session_use(s);
+	if (ret)
+		goto out_free_req;
+	ret = acrypto_ak_check(s, op, q->src_len, k);
+	if (ret) {
+		acrypto_session_unuse(s);
+		goto out_free_req;
+	}
+	acrypto_req_start(r);
+	return 0;
+
+out_free_req:
+	acrypto_req_free(r);
+	return ret;
 }
 
 static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_request *q)
@@ -1571,6 +1903,10 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 	} else {
 		if (q->src_len > max_buffer) {
 			ret = -EMSGSIZE;
+			goto out_put;
+		}
+		if (s->kind == ACRYPTO_KIND_AKCIPHER) {
+			ret = acrypto_submit_ak(ctx, s, q);
 			goto out_put;
 		}
 		if (s->kind == ACRYPTO_KIND_CIPHER &&
@@ -1604,14 +1940,9 @@ static int acrypto_submit_one(struct acrypto_ctx *ctx, const struct acrypto_requ
 			goto out_put;
 	}
 
-	spin_lock_irq(&ctx->lock);
-	if (ctx->inflight >= max_inflight) {
-		spin_unlock_irq(&ctx->lock);
-		ret = -EAGAIN;
+	ret = acrypto_inflight_get(ctx);
+	if (ret)
 		goto out_put;
-	}
-	ctx->inflight++;
-	spin_unlock_irq(&ctx->lock);
 
 	/*
 	 * Large cipher requests work on the caller's pages: no copies. Source
@@ -1727,10 +2058,7 @@ out_free_req:
 	acrypto_session_put(s);
 	return ret;
 out_uncount:
-	spin_lock_irq(&ctx->lock);
-	if (ctx->inflight-- == max_inflight)
-		wake_up_interruptible(&ctx->wait);
-	spin_unlock_irq(&ctx->lock);
+	acrypto_inflight_put(ctx);
 out_put:
 	acrypto_session_put(s);
 	return ret;

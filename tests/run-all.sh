@@ -4,7 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-stage() { printf '\n=== %s\n' "$*"; }
+# Each stage's heading says how long the one before it took, so that a
+# slow run (CI keeps the whole run under 40 minutes) shows where its time went.
+t0=$(date +%s)
+t_stage=$t0
+stage() {
+	now=$(date +%s)
+	[ "$now" = "$t0" ] || printf '(that stage: %ss; %ss in all)\n' $((now - t_stage)) $((now - t0))
+	t_stage=$now
+	printf '\n=== %s\n' "$*"
+}
 
 stage "setup"
 sh tests/setup.sh

@@ -100,3 +100,35 @@ fn bad_arguments_are_usage_errors() {
     assert!(!o.status.success() && o.stdout.is_empty());
     assert!(String::from_utf8_lossy(&o.stderr).contains("16-byte tag"));
 }
+
+/// One AEAD request takes at most 1 GiB of plaintext (the CLI's
+/// `MAX_INPUT`): a longer input, sealing or opening, is an error that names
+/// the limit, and an `-o` file is left as it was. The inputs are sparse
+/// files one byte past the limit (the tag on top when opening).
+#[test]
+fn an_input_beyond_one_request_is_an_error_naming_the_limit() {
+    const MAX_INPUT: u64 = 1 << 30;
+    let dir = std::env::temp_dir().join(format!("acrypto-aead-limit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_path = dir.join("out");
+    std::fs::write(&out_path, b"precious").unwrap();
+    let key = "00".repeat(16);
+    let nonce = "11".repeat(12);
+    for (decrypt, len) in [(false, MAX_INPUT + 1), (true, MAX_INPUT + 16 + 1)] {
+        let in_path = dir.join("in");
+        std::fs::File::create(&in_path).unwrap().set_len(len).unwrap();
+        let mut args = vec!["enc", "-a", "aes-128-gcm", "-K", &key, "--iv", &nonce];
+        if decrypt {
+            args.push("-d");
+        }
+        args.extend(["-i", in_path.to_str().unwrap(), "-o", out_path.to_str().unwrap()]);
+        let o = run(&args, b"");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "decrypt={decrypt}: {len} bytes were taken");
+        assert!(err.contains("input too long") && err.contains(&MAX_INPUT.to_string()), "decrypt={decrypt}: {err}");
+        assert_eq!(std::fs::read(&out_path).unwrap(), b"precious", "decrypt={decrypt}: the output file changed");
+        std::fs::remove_file(&in_path).unwrap();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "a temporary file was left");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -10,11 +10,15 @@
 pub const ACRYPTO_DEV_NAME_LEN: u32 = 128;
 pub const ACRYPTO_DEV_MAX_KEY_LEN: u32 = 128;
 pub const ACRYPTO_DEV_MAX_IV_LEN: u32 = 16;
+pub const ACRYPTO_DEV_MAX_AKCIPHER_KEY_LEN: u32 = 4864;
+pub const ACRYPTO_DEV_MAX_VERIFY_LEN: u32 = 128;
 pub const ACRYPTO_DEV_OP_ENCRYPT: u32 = 1;
 pub const ACRYPTO_DEV_OP_DECRYPT: u32 = 2;
 pub const ACRYPTO_DEV_OP_HASH: u32 = 3;
 pub const ACRYPTO_DEV_OP_HMAC: u32 = 4;
 pub const ACRYPTO_DEV_OP_RNG: u32 = 5;
+pub const ACRYPTO_DEV_OP_SIGN: u32 = 6;
+pub const ACRYPTO_DEV_OP_VERIFY: u32 = 7;
 pub const ACRYPTO_DEV_TYPE_AES_128: u32 = 1;
 pub const ACRYPTO_DEV_TYPE_AES_192: u32 = 2;
 pub const ACRYPTO_DEV_TYPE_AES_256: u32 = 3;
@@ -22,6 +26,7 @@ pub const ACRYPTO_DEV_TYPE_SHA1: u32 = 4;
 pub const ACRYPTO_DEV_TYPE_SHA256: u32 = 5;
 pub const ACRYPTO_DEV_TYPE_RNG: u32 = 6;
 pub const ACRYPTO_DEV_TYPE_CHACHA20: u32 = 7;
+pub const ACRYPTO_DEV_TYPE_RSA: u32 = 8;
 pub const ACRYPTO_DEV_MODE_NONE: u32 = 0;
 pub const ACRYPTO_DEV_MODE_ECB: u32 = 1;
 pub const ACRYPTO_DEV_MODE_CBC: u32 = 2;
@@ -30,6 +35,9 @@ pub const ACRYPTO_DEV_MODE_XTS: u32 = 4;
 pub const ACRYPTO_DEV_MODE_GCM: u32 = 5;
 pub const ACRYPTO_DEV_MODE_RFC4106: u32 = 6;
 pub const ACRYPTO_DEV_MODE_POLY1305: u32 = 7;
+pub const ACRYPTO_DEV_MODE_PKCS1: u32 = 8;
+pub const ACRYPTO_DEV_MODE_PKCS1_SHA1: u32 = 9;
+pub const ACRYPTO_DEV_MODE_PKCS1_SHA256: u32 = 10;
 pub const ACRYPTO_DEV_GET_RANDOM: &[u8; 17] = b"get_random_bytes\0";
 pub const ACRYPTO_DEV_F_ASYNC: u32 = 1;
 pub const ACRYPTO_DEV_F_HW: u32 = 2;
@@ -38,6 +46,7 @@ pub const ACRYPTO_DEV_FILL_IV: u32 = 2;
 pub const ACRYPTO_DEV_FILL_SRC: u32 = 4;
 pub const ACRYPTO_DEV_FILL_AAD: u32 = 8;
 pub const ACRYPTO_DEV_FILL_STATE: u32 = 16;
+pub const ACRYPTO_DEV_FILL_PUBLIC: u32 = 32;
 pub const ACRYPTO_DEV_ADD_EXPORT: u32 = 1;
 pub const ACRYPTO_DEV_REQ_CONTINUE: u32 = 1;
 pub const ACRYPTO_DEV_REQ_EXPORT: u32 = 2;
@@ -125,7 +134,7 @@ impl Default for acrypto_session_alloc {
         }
     }
 }
-#[doc = " struct acrypto_fill_data - argument of CRYPTO_FILL_DATA (80 bytes; 48 in the first version)\n @session_id:\tin\n @flags:\tin, ACRYPTO_DEV_FILL_*; at least one\n @key:\tin, user pointer to the key (ciphers, HMAC); setting a key\n\t\twhile batch requests of the session are in flight is -EBUSY\n @iv:\t\tin, user pointer to the IV (iv_len must equal the session's\n\t\tiv_size)\n @src:\tin, user pointer to the source of the next CRYPTO_SESSION_ADD\n\t\t(src_len <= the session's src_size); zero for RNG, whose\n\t\tsrc_len is the number of random bytes wanted\n @key_len:\tin\n @iv_len:\tin\n @src_len:\tin\n @__pad:\tzero\n @aad:\tin, user pointer to the AAD of the next CRYPTO_SESSION_ADD of\n\t\tan AEAD session (zero when @aad_len is zero)\n @aad_len:\tin, aad_len + src_size <= max_buffer\n @__pad2:\tzero\n @state:\tin, with ACRYPTO_DEV_FILL_STATE: user pointer to a sealed stream\n\t\tstate (see \"Streams\" below) that the next CRYPTO_SESSION_ADDs\n\t\tcontinue from; zero with @state_len zero: start fresh again\n @state_len:\tin, the session's state_size, or zero\n @__pad3:\tzero\n\n The pointer and length of a part whose flag is not set must be zero.\n All or nothing: every part is copied in before any is applied, so a\n fault (-EFAULT) or a refused length leaves the session as it was. The\n key is applied first; a key the driver refuses (-EINVAL) leaves the\n session without a key (-ENOKEY until one is set) and the IV and source\n as they were.\n\n The key is kept by the transform (setkey); the IV and the source are kept\n by the session for the synchronous flow only. The batch path passes its\n own IV and source per request and uses the session's key."]
+#[doc = " struct acrypto_fill_data - argument of CRYPTO_FILL_DATA (80 bytes; 48 in the first version)\n @session_id:\tin\n @flags:\tin, ACRYPTO_DEV_FILL_*; at least one\n @key:\tin, user pointer to the key (ciphers, HMAC, akcipher); setting a key\n\t\twhile batch requests of the session are in flight is -EBUSY\n @iv:\t\tin, user pointer to the IV (iv_len must equal the session's\n\t\tiv_size)\n @src:\tin, user pointer to the source of the next CRYPTO_SESSION_ADD\n\t\t(src_len <= the session's src_size); zero for RNG, whose\n\t\tsrc_len is the number of random bytes wanted\n @key_len:\tin\n @iv_len:\tin\n @src_len:\tin\n @__pad:\tzero\n @aad:\tin, user pointer to the AAD of the next CRYPTO_SESSION_ADD of\n\t\tan AEAD session (zero when @aad_len is zero)\n @aad_len:\tin, aad_len + src_size <= max_buffer\n @__pad2:\tzero\n @state:\tin, with ACRYPTO_DEV_FILL_STATE: user pointer to a sealed stream\n\t\tstate (see \"Streams\" below) that the next CRYPTO_SESSION_ADDs\n\t\tcontinue from; zero with @state_len zero: start fresh again\n @state_len:\tin, the session's state_size, or zero\n @__pad3:\tzero\n\n The pointer and length of a part whose flag is not set must be zero.\n All or nothing: every part is copied in before any is applied, so a\n fault (-EFAULT) or a refused length leaves the session as it was. The\n key is applied first; a key the driver refuses (-EINVAL) leaves the\n session without a key (-ENOKEY until one is set) and the IV and source\n as they were.\n\n The key is kept by the transform (setkey); the IV and the source are kept\n by the session for the synchronous flow only. The batch path passes its\n own IV and source per request and uses the session's key."]
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct acrypto_fill_data {
@@ -201,7 +210,7 @@ const _: () = {
         [::core::mem::offset_of!(acrypto_session_free, session_id) - 0usize];
     ["Offset of field: acrypto_session_free::__pad"][::core::mem::offset_of!(acrypto_session_free, __pad) - 4usize];
 };
-#[doc = " struct acrypto_request - one request of ACRYPTO_IOC_SUBMIT (112 bytes; 72 in the first version)\n @tag:\tin, any value; returned in the completion\n @session_id:\tin\n @op:\t\tin, 0 (the session's operation) or, for cipher sessions,\n\t\tACRYPTO_DEV_OP_ENCRYPT / ACRYPTO_DEV_OP_DECRYPT\n @src:\tin, source (ciphers, hashes, HMAC); zero for RNG\n @dst:\tin, destination for ciphers (may equal @src) and RNG; zero for\n\t\thashes\n @iv:\t\tin, IV for ciphers with an IV; zero otherwise\n @digest:\tin, destination of a hash or HMAC, the tag of an AEAD;\n\t\tzero otherwise\n @src_len:\tin, <= max_buffer; cipher mode length rules apply; zero\n\t\tfor RNG\n @dst_len:\tin, >= src_len for ciphers; bytes wanted for RNG; zero for\n\t\thashes\n @iv_len:\tin, the session's iv_size\n @digest_len:\tin, >= the session's out_size for hashes; zero otherwise\n @flags:\tin, ACRYPTO_DEV_REQ_* for hash and HMAC sessions (streams,\n\t\tabove); zero otherwise\n @__pad:\tzero\n @aad:\tin, AEAD: the AAD (zero when @aad_len is zero); zero otherwise\n @aad_len:\tin, AEAD: aad_len + src_len <= max_buffer; zero otherwise\n @__pad2:\tzero\n @state:\tin, with ACRYPTO_DEV_REQ_CONTINUE: the sealed state to start\n\t\tfrom (copied and checked at submission); zero otherwise\n @state_out:\tin, with ACRYPTO_DEV_REQ_EXPORT: where the sealed state after\n\t\tthis request is written; zero otherwise\n @state_len:\tin, with CONTINUE: the session's state_size; zero otherwise\n @state_out_len: in, with EXPORT: capacity at @state_out, >= state_size;\n\t\tzero otherwise"]
+#[doc = " struct acrypto_request - one request of ACRYPTO_IOC_SUBMIT (112 bytes; 72 in the first version)\n @tag:\tin, any value; returned in the completion\n @session_id:\tin\n @op:\t\tin, 0 (the session's operation) or, for cipher sessions,\n\t\tACRYPTO_DEV_OP_ENCRYPT / ACRYPTO_DEV_OP_DECRYPT; for akcipher\n\t\tsessions also SIGN / VERIFY (see \"akcipher sessions\")\n @src:\tin, source (ciphers, hashes, HMAC); zero for RNG\n @dst:\tin, destination for ciphers (may equal @src) and RNG; zero for\n\t\thashes\n @iv:\t\tin, IV for ciphers with an IV; zero otherwise\n @digest:\tin, destination of a hash or HMAC, the tag of an AEAD;\n\t\tzero otherwise\n @src_len:\tin, <= max_buffer; cipher mode length rules apply; zero\n\t\tfor RNG\n @dst_len:\tin, >= src_len for ciphers; bytes wanted for RNG; zero for\n\t\thashes\n @iv_len:\tin, the session's iv_size\n @digest_len:\tin, >= the session's out_size for hashes; zero otherwise\n @flags:\tin, ACRYPTO_DEV_REQ_* for hash and HMAC sessions (streams,\n\t\tabove); zero otherwise\n @__pad:\tzero\n @aad:\tin, AEAD: the AAD (zero when @aad_len is zero); zero otherwise\n @aad_len:\tin, AEAD: aad_len + src_len <= max_buffer; zero otherwise\n @__pad2:\tzero\n @state:\tin, with ACRYPTO_DEV_REQ_CONTINUE: the sealed state to start\n\t\tfrom (copied and checked at submission); zero otherwise\n @state_out:\tin, with ACRYPTO_DEV_REQ_EXPORT: where the sealed state after\n\t\tthis request is written; zero otherwise\n @state_len:\tin, with CONTINUE: the session's state_size; zero otherwise\n @state_out_len: in, with EXPORT: capacity at @state_out, >= state_size;\n\t\tzero otherwise"]
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct acrypto_request {

@@ -243,10 +243,10 @@ static const uint32_t kdrv_triples[][3] = {
 	{ ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_CHACHA20, ACRYPTO_DEV_MODE_POLY1305 },
 };
 
-static inline int kdrv_served(const char *name)
+static inline int kdrv_named(const char *name, const char *const *names, size_t n)
 {
-	for (size_t i = 0; i < sizeof(kdrv_names) / sizeof(kdrv_names[0]); i++)
-		if (!strcmp(name, kdrv_names[i]))
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(name, names[i]))
 			return 1;
 	return 0;
 }
@@ -266,8 +266,11 @@ static inline void kdrv_instantiate(int fd)
 	}
 }
 
-/* Fills out[] (at most max) and returns the count, or -errno. */
-static inline int kdrv_list(struct kdrv *out, int max)
+/*
+ * Fills out[] (at most max) with the drivers of the @nnames names and
+ * returns the count, or -errno.
+ */
+static inline int kdrv_list_names(struct kdrv *out, int max, const char *const *names, size_t nnames)
 {
 	char line[512], key[64], val[ACRYPTO_DEV_NAME_LEN];
 	struct kdrv cur;
@@ -281,7 +284,7 @@ static inline int kdrv_list(struct kdrv *out, int max)
 		char *ok = fgets(line, sizeof(line), f);
 
 		if (!ok || line[0] == '\n') {	/* end of one entry */
-			if (have && tested && !internal && kdrv_served(cur.name) && n < max) {
+			if (have && tested && !internal && kdrv_named(cur.name, names, nnames) && n < max) {
 				int dup = 0;
 
 				for (int i = 0; i < n; i++)
@@ -313,6 +316,12 @@ static inline int kdrv_list(struct kdrv *out, int max)
 	}
 	fclose(f);
 	return n;
+}
+
+/* The drivers of every name the ABI serves (kdrv_names). */
+static inline int kdrv_list(struct kdrv *out, int max)
+{
+	return kdrv_list_names(out, max, kdrv_names, sizeof(kdrv_names) / sizeof(kdrv_names[0]));
 }
 
 static inline int hex2bin(const char *hex, unsigned char *out, size_t max)

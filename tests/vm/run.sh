@@ -151,6 +151,14 @@ done
 gcc "${cflags[@]}" -o "$build/xts_ref" "$here/xts_ref.c" -lcrypto
 # t_stream checks digests against libcrypto: dynamic, the guest runs it in the host root.
 gcc "${cflags[@]}" -o "$build/t_stream" "$here/t_stream.c" -lcrypto
+# t_akcipher: RSA against libcrypto (dynamic, as t_stream), with keys made here:
+# key generation is slow on the emulated CPU.
+gcc "${cflags[@]}" -o "$build/t_akcipher" "$here/t_akcipher.c" -lcrypto
+for bits in 2048 3072 4096; do
+	openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$bits" -outform DER -out "$build/rsa$bits.der" 2>/dev/null
+done
+# t_fuzz: the 2048-bit key as the kernel's parser takes it (PKCS#1 DER).
+openssl rsa -inform DER -in "$build/rsa2048.der" -traditional -outform DER -out "$build/rsa2048.pkcs1.der" 2>/dev/null
 # t_aead reads the CAVP GCM files from the build directory.
 cp "$repo"/tests/vectors/aes-gcm/*.rsp "$build/"
 "$here/gen_vectors.sh" "$build/xts_ref" "$build/vectors.txt" >/dev/null

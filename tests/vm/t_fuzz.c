@@ -13,7 +13,11 @@
  * known-answer probe every 500 calls proves the module still computes
  * correctly. run.sh checks the kernel log and unloads the module afterwards.
  *
- * Usage: t_fuzz [TOTAL_CALLS] [SEED]
+ * akcipher (RSA) sessions get random key bytes and, when RSAKEY (a PKCS#1
+ * DER private key) is given, that key whole, truncated or with a byte
+ * changed, as private or public key.
+ *
+ * Usage: t_fuzz [TOTAL_CALLS] [SEED] [RSAKEY]
  */
 #include <poll.h>
 #include <pthread.h>
@@ -28,6 +32,8 @@
 static long total_calls = 200000;
 static unsigned long seed0 = 0xac5e7;
 static int shared_fd;
+static unsigned char rsa_key[4096];	/* RSAKEY, or rsa_key_len 0 */
+static uint32_t rsa_key_len;
 static unsigned char *noaccess;	/* a PROT_NONE page */
 
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -219,6 +225,7 @@ static int allowed(int e)
 	case EINVAL: case EFAULT: case ENOTTY: case ENOENT: case ENOKEY: case EBUSY:
 	case EAGAIN: case EMSGSIZE: case ENOSPC: case EMFILE: case ENODATA: case ENOMEM:
 	case EINTR: case EBADMSG: case ELIBBAD: case E2BIG: case EOPNOTSUPP:
+	case EOVERFLOW:	/* akcipher: an input the padding cannot take */
 		return 1;
 	}
 	return 0;
@@ -341,9 +348,9 @@ static void one_call(struct fuzzer *f)
 		struct acrypto_session_alloc a;
 
 		memset(&a, 0, sizeof(a));
-		a.operation = below(f, 7);
-		a.type = below(f, 8);
-		a.mode = below(f, 9);	/* the AEAD modes 5..7 too */
+		a.operation = below(f, 9);	/* SIGN and VERIFY too */
+		a.type = below(f, 10);		/* RSA (8) too */
+		a.mode = below(f, 12);	/* the AEAD modes 5..7, akcipher 8..10 too */
 		if (chance(f, 20))	/* AEAD tag lengths, and wrong ones */
 			a.auth_size = chance(f, 70) ? 4 * below(f, 5) : (uint32_t)rnd(f);
 		if (chance(f, 3))
@@ -373,14 +380,23 @@ static void one_call(struct fuzzer *f)
 	}
 	case 4: case 5: case 6: {	/* FILL_DATA */
 		struct acrypto_fill_data d;
+		unsigned char key[sizeof(rsa_key)];
 
 		memset(&d, 0, sizeof(d));
 		d.session_id = rid(f, which);
-		d.flags = chance(f, 90) ? 1 + below(f, 31) : (uint32_t)rnd(f);
+		d.flags = chance(f, 90) ? 1 + below(f, 63) : (uint32_t)rnd(f);
 		d.key_len = chance(f, 70) ? 16u << below(f, 3) : rlen(f);
 		d.iv_len = chance(f, 80) ? 16 : rlen(f);
 		d.src_len = rlen(f);
 		d.key = rptr(f, d.key_len);
+		if (rsa_key_len && chance(f, 15)) {	/* the RSA key, whole or damaged */
+			memcpy(key, rsa_key, rsa_key_len);
+			d.key_len = chance(f, 60) ? rsa_key_len : below(f, rsa_key_len + 1);
+			if (chance(f, 30))
+				key[below(f, rsa_key_len)] ^= (unsigned char)(1 + below(f, 255));
+			d.key = uptr(key);
+			d.flags = ACRYPTO_DEV_FILL_KEY | (chance(f, 30) ? ACRYPTO_DEV_FILL_PUBLIC : 0);
+		}
 		d.iv = rptr(f, d.iv_len);
 		d.src = rptr(f, d.src_len);
 		if (chance(f, 50)) {	/* AAD (AEAD sessions only) */
@@ -441,7 +457,7 @@ static void one_call(struct fuzzer *f)
 				/* some above the zero-copy threshold: pinned pages */
 				uint32_t len = 16 * (1 + below(f, chance(f, 20) ? 1024 : 64));
 
-				uint32_t shape = below(f, 4);	/* cipher, hash, RNG or AEAD fields */
+				uint32_t shape = below(f, 5);	/* cipher, hash, RNG, AEAD or akcipher fields */
 
 				rq[i].tag = rnd(f);
 				rq[i].session_id = rid(f, which);
@@ -469,6 +485,21 @@ static void one_call(struct fuzzer *f)
 					rq[i].aad_len = below(f, 300);
 					if (rq[i].aad_len)
 						rq[i].aad = (uint64_t)(uintptr_t)(s + below(f, 4096));
+				} else if (shape == 4) {
+					static const uint32_t ops[] = { 0, ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_OP_DECRYPT,
+									ACRYPTO_DEV_OP_SIGN, ACRYPTO_DEV_OP_VERIFY };
+
+					rq[i].op = ops[below(f, 5)];
+					rq[i].src_len = chance(f, 70) ? 256 : below(f, 600);
+					rq[i].src = (uint64_t)(uintptr_t)(s + below(f, SCRATCH / 2));
+					if (rq[i].op == ACRYPTO_DEV_OP_VERIFY || chance(f, 20)) {
+						rq[i].digest_len = chance(f, 70) ? 32 : below(f, 200);
+						rq[i].digest = (uint64_t)(uintptr_t)(s + below(f, 4096));
+					}
+					if (rq[i].op != ACRYPTO_DEV_OP_VERIFY || chance(f, 10)) {
+						rq[i].dst_len = chance(f, 70) ? 256 : below(f, 600);
+						rq[i].dst = (uint64_t)(uintptr_t)(s + below(f, SCRATCH / 2));
+					}
 				} else if (shape == 1) {
 					rq[i].src_len = chance(f, 10) ? 0 : len - below(f, 16);
 					rq[i].src = (uint64_t)(uintptr_t)(s + below(f, SCRATCH / 2));
@@ -669,6 +700,16 @@ int main(int argc, char **argv)
 		total_calls = atol(argv[1]);
 	if (argc > 2)
 		seed0 = strtoul(argv[2], NULL, 0);
+	if (argc > 3) {
+		FILE *kf = fopen(argv[3], "rb");
+
+		if (!kf) {
+			perror(argv[3]);
+			return 2;
+		}
+		rsa_key_len = (uint32_t)fread(rsa_key, 1, sizeof(rsa_key), kf);
+		fclose(kf);
+	}
 	noaccess = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	shared_fd = fuzz_open();
 	for (int i = 0; i < THREADS; i++) {

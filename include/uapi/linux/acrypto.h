@@ -72,6 +72,10 @@
 /* Largest key (HMAC; ciphers need their exact size, at most 64) and IV. */
 #define ACRYPTO_DEV_MAX_KEY_LEN		128
 #define ACRYPTO_DEV_MAX_IV_LEN		16
+/* Largest RSA key (akcipher sessions): an 8192-bit private key in DER. */
+#define ACRYPTO_DEV_MAX_AKCIPHER_KEY_LEN	4864
+/* Largest digest a VERIFY request checks (a DigestInfo of SHA-512 too). */
+#define ACRYPTO_DEV_MAX_VERIFY_LEN	128
 
 /* Operation: what a session does. */
 #define ACRYPTO_DEV_OP_ENCRYPT		1
@@ -79,6 +83,8 @@
 #define ACRYPTO_DEV_OP_HASH		3	/* plain digest */
 #define ACRYPTO_DEV_OP_HMAC		4	/* keyed digest */
 #define ACRYPTO_DEV_OP_RNG		5	/* random bytes */
+#define ACRYPTO_DEV_OP_SIGN		6	/* akcipher: private-key signature */
+#define ACRYPTO_DEV_OP_VERIFY		7	/* akcipher: public-key check */
 
 /* Type: the primitive. */
 #define ACRYPTO_DEV_TYPE_AES_128	1	/* XTS: 32-byte key (two AES-128 keys) */
@@ -88,6 +94,7 @@
 #define ACRYPTO_DEV_TYPE_SHA256		5
 #define ACRYPTO_DEV_TYPE_RNG		6
 #define ACRYPTO_DEV_TYPE_CHACHA20	7	/* only with MODE_POLY1305 */
+#define ACRYPTO_DEV_TYPE_RSA		8	/* only with the akcipher modes */
 
 /* Mode: the cipher mode; ACRYPTO_DEV_MODE_NONE for hash, HMAC and RNG. */
 #define ACRYPTO_DEV_MODE_NONE		0
@@ -99,6 +106,15 @@
 #define ACRYPTO_DEV_MODE_GCM		5	/* AES-GCM, 12-byte nonce */
 #define ACRYPTO_DEV_MODE_RFC4106	6	/* AES-GCM as ESP uses it */
 #define ACRYPTO_DEV_MODE_POLY1305	7	/* ChaCha20-Poly1305 (RFC 8439) */
+/*
+ * akcipher modes (crypto_alloc_akcipher), type RSA: see "akcipher sessions"
+ * below. Raw "rsa" is not offered: its output is not padded to the modulus
+ * size; hardware RSA drivers ("rsa" of QAT, CCP, HPRE) are reached through
+ * the pkcs1pad template around them, e.g. "pkcs1pad(rsa-qat,sha256)".
+ */
+#define ACRYPTO_DEV_MODE_PKCS1		8	/* "pkcs1pad(rsa)": PKCS#1 v1.5, no DigestInfo */
+#define ACRYPTO_DEV_MODE_PKCS1_SHA1	9	/* "pkcs1pad(rsa,sha1)" */
+#define ACRYPTO_DEV_MODE_PKCS1_SHA256	10	/* "pkcs1pad(rsa,sha256)" */
 
 /*
  * Valid (operation, type, mode) triples and the kernel algorithm name:
@@ -115,6 +131,9 @@
  *                                             get_random_bytes() when the
  *                                             kernel has no stdrng), or the
  *                                             driver ACRYPTO_DEV_GET_RANDOM
+ *   ENCRYPT/DECRYPT/SIGN/VERIFY, RSA, PKCS1 -> "pkcs1pad(rsa)"
+ *   ENCRYPT/DECRYPT/SIGN/VERIFY, RSA, PKCS1_SHA1   -> "pkcs1pad(rsa,sha1)"
+ *   ENCRYPT/DECRYPT/SIGN/VERIFY, RSA, PKCS1_SHA256 -> "pkcs1pad(rsa,sha256)"
  * Cipher sessions do both directions in the batch path (acrypto_request.op);
  * in the synchronous flow the session's operation is used.
  *
@@ -140,6 +159,37 @@
  *   - Always copied, never zero copy: the kernel's drivers write the
  *     plaintext before they compare the tag, so an open on the caller's
  *     pages would release plaintext that did not verify.
+ *
+ * akcipher sessions (type RSA; crypto_alloc_akcipher):
+ *   - The key (FILL_DATA, ACRYPTO_DEV_FILL_KEY, 1..MAX_AKCIPHER_KEY_LEN
+ *     bytes) is what the kernel's RSA parsers take: a DER RSAPrivateKey
+ *     (PKCS#1), or with ACRYPTO_DEV_FILL_PUBLIC a DER RSAPublicKey. A key the
+ *     driver refuses is -EINVAL (or the parser's errno) and leaves the
+ *     session without a key. A public key encrypts and verifies only: SIGN
+ *     and DECRYPT with it are -ENOKEY. key_size of SESSION_ALLOC reports
+ *     MAX_AKCIPHER_KEY_LEN; the modulus size k (crypto_akcipher_maxsize)
+ *     is known once a key is set, and is the length of every signature and
+ *     ciphertext.
+ *   - Batch requests: @op is 0 (the session's), ENCRYPT, DECRYPT, SIGN or
+ *     VERIFY. SIGN: @src the digest
+ *     (PKCS1_SHA*: the hash's size; the DigestInfo is the kernel's), @dst
+ *     at least k bytes receives the signature. ENCRYPT: @src the message
+ *     (at most k - 11 bytes; PKCS#1 v1.5 type 2 padding), @dst at
+ *     least k bytes. DECRYPT: @src k bytes, @dst at least k bytes receives
+ *     the message; out_len is its length. VERIFY: @src the k-byte signature,
+ *     @digest/@digest_len (1..MAX_VERIFY_LEN) the digest it must sign,
+ *     @dst/@dst_len zero; a signature that does not verify is -EBADMSG.
+ *     A driver that does not implement an operation (virtio-pkcs1-rsa of
+ *     Linux 6.1 encrypts and decrypts but does not sign) completes it with
+ *     -EOPNOTSUPP.
+ *     @iv, @aad, @state and @flags are zero. Always copied. An input the
+ *     padding cannot take (a message or digest longer than k - 11 with its
+ *     DigestInfo, a ciphertext that does not decrypt) ends with the
+ *     driver's errno (-EOVERFLOW, -EINVAL, -EBADMSG) in the completion.
+ *   - Synchronous flow: the session's operation; the source is as @src
+ *     above, but for VERIFY it is the signature followed by the digest
+ *     (the result is empty: 0 or -EBADMSG). src_size bounds it as for the
+ *     other sessions.
  *
  * Which drivers exist is not asked of the module: /proc/crypto lists them
  * (name, driver, priority, "selftest : passed", "internal : no"), or
@@ -213,12 +263,13 @@ struct acrypto_session_alloc {
 #define ACRYPTO_DEV_FILL_SRC	(1U << 2)
 #define ACRYPTO_DEV_FILL_AAD	(1U << 3)	/* AEAD sessions only */
 #define ACRYPTO_DEV_FILL_STATE	(1U << 4)	/* hash and HMAC sessions: streams */
+#define ACRYPTO_DEV_FILL_PUBLIC	(1U << 5)	/* akcipher, with FILL_KEY: a public key */
 
 /**
  * struct acrypto_fill_data - argument of CRYPTO_FILL_DATA (80 bytes; 48 in the first version)
  * @session_id:	in
  * @flags:	in, ACRYPTO_DEV_FILL_*; at least one
- * @key:	in, user pointer to the key (ciphers, HMAC); setting a key
+ * @key:	in, user pointer to the key (ciphers, HMAC, akcipher); setting a key
  *		while batch requests of the session are in flight is -EBUSY
  * @iv:		in, user pointer to the IV (iv_len must equal the session's
  *		iv_size)
@@ -347,7 +398,8 @@ struct acrypto_session_free {
  * @tag:	in, any value; returned in the completion
  * @session_id:	in
  * @op:		in, 0 (the session's operation) or, for cipher sessions,
- *		ACRYPTO_DEV_OP_ENCRYPT / ACRYPTO_DEV_OP_DECRYPT
+ *		ACRYPTO_DEV_OP_ENCRYPT / ACRYPTO_DEV_OP_DECRYPT; for akcipher
+ *		sessions also SIGN / VERIFY (see "akcipher sessions")
  * @src:	in, source (ciphers, hashes, HMAC); zero for RNG
  * @dst:	in, destination for ciphers (may equal @src) and RNG; zero for
  *		hashes
