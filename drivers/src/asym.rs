@@ -164,7 +164,7 @@ fn prepared<'a>(step: &'a Step, scratch: &'a mut Option<Prepared>) -> Result<&'a
 }
 
 /// The 32-byte SHA-256 digest a sign or verify step works on.
-fn digest_of(req: &Request) -> Result<[u8; DIGEST_LEN], Error> {
+pub(crate) fn digest_of(req: &Request) -> Result<[u8; DIGEST_LEN], Error> {
     let data = req.current();
     if req.prehashed {
         data.try_into().map_err(|_| {

@@ -64,7 +64,7 @@ use crate::worker::lock;
 use acrypto_core::alg::{AEAD_NONCE_LEN, AEAD_TAG_LEN, MIN_VERIFY_TAG};
 use acrypto_core::{
     Algorithm, Capability, CipherMode, DeviceClass, DeviceHandle, DigestKind, Driver, Error, Op, OpKind, Result,
-    StreamState, Work,
+    RsaPadding, StreamState, Work,
 };
 use nix::errno::Errno;
 use std::collections::{HashMap, VecDeque};
@@ -196,6 +196,18 @@ const SERVED: &[(&str, &[Algorithm])] = {
         ("hmac(sha1)", &[Hmac(Sha1)]),
         ("hmac(sha256)", &[Hmac(Sha256)]),
         ("stdrng", &[Algorithm::Rng]),
+        // RSA with PKCS#1 v1.5 over SHA-256 (the DigestInfo is the
+        // kernel's): sign, verify, encrypt, decrypt. Drivers registered
+        // under "pkcs1pad(rsa)" alone (virtio-pkcs1-rsa: no signatures,
+        // and a few wrong ciphertexts, tests/vm/t_akcipher.c) are not used.
+        (
+            "pkcs1pad(rsa,sha256)",
+            &[
+                Algorithm::Rsa { bits: 2048, padding: RsaPadding::Pkcs1 },
+                Algorithm::Rsa { bits: 3072, padding: RsaPadding::Pkcs1 },
+                Algorithm::Rsa { bits: 4096, padding: RsaPadding::Pkcs1 },
+            ],
+        ),
         (
             "gcm(aes)",
             &[
@@ -318,9 +330,14 @@ fn triple(alg: Algorithm) -> (u32, u32, u32) {
             (ACRYPTO_DEV_OP_ENCRYPT, t, ACRYPTO_DEV_MODE_GCM)
         }
         Algorithm::ChaCha20Poly1305 => (ACRYPTO_DEV_OP_ENCRYPT, ACRYPTO_DEV_TYPE_CHACHA20, ACRYPTO_DEV_MODE_POLY1305),
-        // Not served by the module yet (no akcipher path): no triple, which
-        // the module refuses with EINVAL. `prepare` refuses these steps
-        // before a session is asked for.
+        // One session does all four operations (the request names it).
+        Algorithm::Rsa { padding: RsaPadding::Pkcs1, .. } => {
+            (ACRYPTO_DEV_OP_SIGN, ACRYPTO_DEV_TYPE_RSA, ACRYPTO_DEV_MODE_PKCS1_SHA256)
+        }
+        // Not served by the module (Linux 6.1 has no PSS, OAEP, ECDSA or
+        // key agreement akcipher): no triple, which the module refuses
+        // with EINVAL. `prepare` refuses these steps before a session is
+        // asked for.
         Algorithm::Rsa { .. } | Algorithm::Ecdsa(_) | Algorithm::X25519 | Algorithm::EcdhP256 => (0, 0, 0),
     }
 }
@@ -424,14 +441,29 @@ impl Fd {
 
     /// Allocates a session for `alg` bound to `driver` and sets its key.
     /// `auth_size`: an AEAD's tag length (0 otherwise).
-    fn alloc_session(&self, driver: &str, alg: Algorithm, key: &[u8], auth_size: u32) -> Result<Allocated> {
+    /// An RSA key (`OpKind::Asym`) is the kernel's DER (see
+    /// [`rsa_kernel_key`]), `public` saying which kind; none: a session
+    /// without a key (probing).
+    fn alloc_session(
+        &self,
+        driver: &str,
+        alg: Algorithm,
+        key: &[u8],
+        auth_size: u32,
+        public: bool,
+    ) -> Result<Allocated> {
         // The batch path only: no synchronous source buffer in the kernel.
         let allocated = self.alloc_raw_auth(driver, alg, 0, auth_size)?;
         let id = allocated.id;
-        if matches!(alg.kind(), OpKind::Cipher | OpKind::Mac | OpKind::Aead) {
+        let keyed = match alg.kind() {
+            OpKind::Cipher | OpKind::Mac | OpKind::Aead => true,
+            OpKind::Asym => !key.is_empty(),
+            _ => false,
+        };
+        if keyed {
             let f = acrypto_fill_data {
                 session_id: id,
-                flags: ACRYPTO_DEV_FILL_KEY,
+                flags: ACRYPTO_DEV_FILL_KEY | if public { ACRYPTO_DEV_FILL_PUBLIC } else { 0 },
                 key: key.as_ptr() as u64,
                 key_len: key.len() as u32,
                 ..Default::default()
@@ -442,7 +474,9 @@ impl Fd {
             if let Err(e) = unsafe { ioc_fill_data(self.raw(), &f) } {
                 self.free_session(id);
                 return Err(match e {
-                    Errno::EINVAL => Error::InvalidKey(format!("kernel driver {driver} refused the {alg} key")),
+                    Errno::EINVAL | Errno::EBADMSG => {
+                        Error::InvalidKey(format!("kernel driver {driver} refused the {alg} key"))
+                    }
                     e => errno_error(&format!("CRYPTO_FILL_DATA key for {alg} on {driver}"), e),
                 });
             }
@@ -656,10 +690,15 @@ impl KdevDevice {
         let mut streams = Vec::new();
         let mut last_err = None;
         for alg in info.candidate_algorithms() {
-            // A key whose halves differ (XTS) and of the right length.
-            let key: Vec<u8> = (0..alg.key_len().unwrap_or(16)).map(|i| i as u8 ^ 0x5a).collect();
+            // A key whose halves differ (XTS) and of the right length; an
+            // RSA session is probed without one.
+            let key: Vec<u8> = if alg.kind() == OpKind::Asym {
+                Vec::new()
+            } else {
+                (0..alg.key_len().unwrap_or(16)).map(|i| i as u8 ^ 0x5a).collect()
+            };
             let auth = if alg.kind() == OpKind::Aead { AEAD_TAG_LEN as u32 } else { 0 };
-            match fd.alloc_session(&info.driver, alg, &key, auth) {
+            match fd.alloc_session(&info.driver, alg, &key, auth, false) {
                 Ok(a) => {
                     fd.free_session(a.id);
                     info.hardware |= a.flags & ACRYPTO_DEV_F_HW != 0;
@@ -719,6 +758,15 @@ impl Driver for KdevDevice {
     fn capabilities(&self) -> Vec<Capability> {
         let q = 4 * self.shared.limits.max_inflight;
         self.algs.iter().map(|&a| Capability::new(a, q)).collect()
+    }
+
+    /// An RSA step's key is parsed (and its size checked) when the session
+    /// is made, as the soft device does; the kernel gets it per session.
+    fn prepare(&self, step: &acrypto_core::Step) -> Result<()> {
+        if step.alg.kind() == OpKind::Asym {
+            crate::asym::parse_key(step.alg, step.op, step.key.bytes())?;
+        }
+        Ok(())
     }
 
     fn class(&self) -> DeviceClass {
@@ -806,11 +854,12 @@ impl Shared {
                 None => return Ok(None),
             }
         }
-        let kernel_key = match alg {
-            Algorithm::Hmac(d) => hmac_key(d, key, ACRYPTO_DEV_MAX_KEY_LEN as usize),
-            _ => Zeroizing::new(key.to_vec()),
+        let (kernel_key, public) = match alg {
+            Algorithm::Hmac(d) => (hmac_key(d, key, ACRYPTO_DEV_MAX_KEY_LEN as usize), false),
+            Algorithm::Rsa { .. } => rsa_kernel_key(alg, key)?,
+            _ => (Zeroizing::new(key.to_vec()), false),
         };
-        let a = self.fd.alloc_session(&self.driver, alg, &kernel_key, auth)?;
+        let a = self.fd.alloc_session(&self.driver, alg, &kernel_key, auth, public)?;
         let pin = Arc::new(());
         let state_size = a.state_size as usize;
         st.sessions.insert(map_key, CachedSession { id: a.id, last_use: clock, batch, state_size, pin: pin.clone() });
@@ -819,6 +868,26 @@ impl Shared {
 
     fn handle(&self) -> Option<DeviceHandle> {
         lock(&self.state).handle.clone()
+    }
+}
+
+/// An RSA key (PKCS#8 private or SubjectPublicKeyInfo public DER, of the
+/// algorithm's size) as the kernel's parsers take it: PKCS#1
+/// `RSAPrivateKey` or `RSAPublicKey` DER, and whether it is the public one.
+fn rsa_kernel_key(alg: Algorithm, der: &[u8]) -> Result<(Zeroizing<Vec<u8>>, bool)> {
+    use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
+    let bad = |e: &dyn std::fmt::Display| Error::InvalidKey(format!("{alg}: {e}"));
+    // Verify takes either kind of key: the parser checks type and size.
+    match crate::asym::parse_key(alg, Op::Verify, der)? {
+        crate::asym::AsymKey::RsaPrivate(k) => {
+            let doc = k.to_pkcs1_der().map_err(|e| bad(&e))?;
+            Ok((Zeroizing::new(doc.as_bytes().to_vec()), false))
+        }
+        crate::asym::AsymKey::RsaPublic(k) => {
+            let doc = k.to_pkcs1_der().map_err(|e| bad(&e))?;
+            Ok((Zeroizing::new(doc.as_bytes().to_vec()), true))
+        }
+        _ => Err(Error::Internal(format!("kdev: {alg} parsed as another key type"))),
     }
 }
 
@@ -853,11 +922,11 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize, carry: O
     if let Err(e) = alg.check_key(step.key.bytes()) {
         return Prepared::Failed(work, e);
     }
-    if alg.kind() == OpKind::Asym {
+    if alg.kind() == OpKind::Asym && !matches!(alg, Algorithm::Rsa { padding: RsaPadding::Pkcs1, .. }) {
         // Not in any capability table (SERVED): refused if given anyway.
         return Prepared::Failed(
             work,
-            Error::Unsupported(format!("kdev: {alg} is not offered (the module has no akcipher path yet)")),
+            Error::Unsupported(format!("kdev: {alg} is not offered (the kernel's akcipher has RSA PKCS#1 v1.5 only)")),
         );
     }
     let (_, req) = work.parts();
@@ -895,12 +964,17 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize, carry: O
             return Err(Error::Unsupported(format!("{}: a {alg} step over AAD is not offered", sh.name)));
         }
         // A stream's updates carry no tag: only its last request verifies.
-        if step.op == Op::Verify && req.stream.as_deref().is_none_or(|p| p.last) {
+        if step.op == Op::Verify && alg.kind() != OpKind::Asym && req.stream.as_deref().is_none_or(|p| p.last) {
             check_verify_len(alg, &req.tag)?;
         }
         // The AAD shares the module's buffer with the data. Hashes whose
         // session streams go through in pieces of max_buffer.
-        let total = len + if alg.kind() == OpKind::Aead { req.aad.len() } else { 0 };
+        let total = match alg.kind() {
+            OpKind::Aead => len + req.aad.len(),
+            // Signatures are made over the digest, made here.
+            OpKind::Asym if matches!(step.op, Op::Sign | Op::Verify) => 0,
+            _ => len,
+        };
         let pieces = matches!(alg.kind(), OpKind::Hash | OpKind::Mac) && sh.streams.contains(&alg);
         if total > sh.limits.max_buffer && !pieces {
             return Err(Error::DeviceFailure(format!(
@@ -936,9 +1010,64 @@ fn prepare(sh: &Shared, st: &mut State, mut work: Work, step_no: usize, carry: O
     let (mut done, mut more, mut state_out, mut pin) = (0, false, Zeroizing::new(Vec::new()), None);
     let (_, req) = work.parts();
     match alg.kind() {
-        // Refused above, before any session was asked for.
         OpKind::Asym => {
-            return Prepared::Failed(work, Error::Unsupported(format!("kdev: {alg} is not offered")));
+            // RSA PKCS#1 v1.5 (checked above): k bytes per signature and ciphertext.
+            let k = match alg {
+                Algorithm::Rsa { bits, .. } => usize::from(bits) / 8,
+                _ => return Prepared::Failed(work, Error::Unsupported(format!("kdev: {alg} is not offered"))),
+            };
+            match step.op {
+                Op::Sign | Op::Verify => {
+                    // The kernel signs a digest: SHA-256 of the data, made
+                    // here (or the data, when it is one already).
+                    match crate::asym::digest_of(req) {
+                        Ok(d) => slot_scratch = d.to_vec(),
+                        Err(e) => return Prepared::Failed(work, e),
+                    }
+                    if step.op == Op::Sign {
+                        q.op = ACRYPTO_DEV_OP_SIGN;
+                        q.src = slot_scratch.as_ptr() as u64;
+                        q.src_len = slot_scratch.len() as u32;
+                        req.tag.clear();
+                        req.tag.resize(k, 0);
+                        q.dst = req.tag.as_mut_ptr() as u64;
+                        q.dst_len = k as u32;
+                        out_len = k;
+                    } else {
+                        // A signature of another length cannot verify.
+                        if req.tag.len() != k {
+                            return Prepared::Failed(work, Error::VerifyFailed);
+                        }
+                        q.op = ACRYPTO_DEV_OP_VERIFY;
+                        q.src = req.tag.as_ptr() as u64;
+                        q.src_len = k as u32;
+                        q.digest = slot_scratch.as_ptr() as u64;
+                        q.digest_len = slot_scratch.len() as u32;
+                        out_len = 0;
+                    }
+                }
+                Op::Encrypt | Op::Decrypt => {
+                    if step.op == Op::Decrypt && len != k {
+                        return Prepared::Failed(
+                            work,
+                            Error::InvalidLength(format!("{alg} decrypts a {k}-byte ciphertext, got {len} bytes")),
+                        );
+                    }
+                    q.op = if step.op == Op::Encrypt { ACRYPTO_DEV_OP_ENCRYPT } else { ACRYPTO_DEV_OP_DECRYPT };
+                    // No pointer without a length (an empty message).
+                    if len > 0 {
+                        q.src = req.current().as_ptr() as u64;
+                    }
+                    q.src_len = len as u32;
+                    // Out of place: the result replaces the data at the end.
+                    slot_scratch = vec![0u8; k];
+                    q.dst = slot_scratch.as_mut_ptr() as u64;
+                    q.dst_len = k as u32;
+                    // A decrypted message is at most k - 11 bytes: checked at the end.
+                    out_len = k;
+                }
+                op => return Prepared::Failed(work, Error::InvalidArgument(format!("{op:?} does not apply to {alg}"))),
+            }
         }
         OpKind::Cipher => {
             q.op = if step.op == Op::Encrypt { ACRYPTO_DEV_OP_ENCRYPT } else { ACRYPTO_DEV_OP_DECRYPT };
@@ -1315,7 +1444,9 @@ fn finish_slot(sh: &Shared, slot: Slot, status: i32, out_len: usize) {
         work.complete(Err(err));
         return;
     }
-    if out_len != want {
+    // RSA decrypt: the message's length, at most the ciphertext's.
+    let rsa_decrypt = s.alg.kind() == OpKind::Asym && s.op == Op::Decrypt;
+    if out_len != want && !(rsa_decrypt && out_len <= want) {
         work.complete(Err(Error::DeviceFailure(format!(
             "{}: the kernel returned {out_len} bytes for {}, {want} expected",
             sh.name, s.alg
@@ -1340,6 +1471,16 @@ fn finish_slot(sh: &Shared, slot: Slot, status: i32, out_len: usize) {
         let (_, req) = work.parts();
         if let Some(part) = req.stream.as_mut() {
             part.next = Some(StreamState::new(&kdev_family(&sh.name), s.alg, state));
+        }
+    } else if s.alg.kind() == OpKind::Asym {
+        // The module verified (or wrote the signature into the tag); a
+        // ciphertext or message replaces the data.
+        if matches!(s.op, Op::Encrypt | Op::Decrypt) {
+            let plain = Zeroizing::new(scratch);
+            let (_, req) = work.parts();
+            let buf = req.current_mut();
+            buf.clear();
+            buf.extend_from_slice(&plain[..out_len]);
         }
     } else if s.op == Op::Verify {
         if let Err(e) = verify_tag(s.alg, &scratch, &work.request().tag) {

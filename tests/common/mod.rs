@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests of the root package.
 //!
 //! - [`aead_vectors`]: the AEAD known answers (CAVP GCM, ChaCha20-Poly1305).
+//! - [`asym_vectors`]: the CAVP RSA SigVer records and their keys as DER.
 //! - [`vectors`]: parsers for the public test vectors under `tests/vectors/`.
 //! - [`openssl`]: the `openssl` command line (and, for XTS, a small program
 //!   built against OpenSSL's libcrypto) as an independent implementation.
@@ -11,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod aead_vectors;
+pub mod asym_vectors;
 pub mod openssl;
 pub mod rng;
 pub mod vectors;
