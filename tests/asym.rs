@@ -12,6 +12,7 @@
 mod common;
 
 use acrypto::{Algorithm, EcCurve, Engine, Error, Op, Request, RsaPadding, Session, SessionBuilder};
+use common::asym_vectors::{bit_string, der_uint, records, rsa_sigver, seq, vector};
 use common::rng;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -46,43 +47,7 @@ fn both(e: &Engine, s: &Session, r: Request) -> Result<Request, Error> {
 
 const RSA2048: Algorithm = Algorithm::Rsa { bits: 2048, padding: RsaPadding::Pkcs1 };
 
-// ---- a small DER writer for the vectors' keys ----
-
-fn der(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut v = vec![tag];
-    let n = body.len();
-    if n < 0x80 {
-        v.push(n as u8);
-    } else {
-        let bytes: Vec<u8> = n.to_be_bytes().iter().copied().skip_while(|&b| b == 0).collect();
-        v.push(0x80 | bytes.len() as u8);
-        v.extend(bytes);
-    }
-    v.extend_from_slice(body);
-    v
-}
-
-fn der_uint(x: &[u8]) -> Vec<u8> {
-    let mut x: Vec<u8> = x.iter().copied().skip_while(|&b| b == 0).collect();
-    if x.is_empty() || x[0] & 0x80 != 0 {
-        x.insert(0, 0);
-    }
-    der(0x02, &x)
-}
-
-fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
-    der(0x30, &parts.concat())
-}
-
-fn bit_string(b: &[u8]) -> Vec<u8> {
-    der(0x03, &[&[0u8][..], b].concat())
-}
-
-/// rsaEncryption SubjectPublicKeyInfo.
-fn rsa_spki(n: &[u8], e: &[u8]) -> Vec<u8> {
-    let oid = hex::decode("06092a864886f70d010101").unwrap();
-    seq(&[seq(&[oid, vec![0x05, 0x00]]), bit_string(&seq(&[der_uint(n), der_uint(e)]))])
-}
+// ---- keys of the vectors, as DER (tests/common/asym_vectors.rs writes RSA's) ----
 
 /// id-ecPublicKey SubjectPublicKeyInfo of an uncompressed point.
 fn ec_spki(curve: EcCurve, x: &[u8], y: &[u8]) -> Vec<u8> {
@@ -108,40 +73,6 @@ fn x25519_public(u: &[u8]) -> Vec<u8> {
 
 // ---- vector files ----
 
-fn vector(rel: &str) -> String {
-    std::fs::read_to_string(common::repo_root().join("tests/vectors").join(rel)).unwrap()
-}
-
-/// `key = value` blocks with the section (`[mod = 2048]`, `[P-256,SHA-256]`)
-/// and the last `n` seen before them.
-struct Rec {
-    section: String,
-    n: String,
-    f: std::collections::HashMap<String, String>,
-}
-
-fn records(text: &str) -> Vec<Rec> {
-    let mut out = Vec::new();
-    let (mut section, mut n) = (String::new(), String::new());
-    for block in text.replace('\r', "").split("\n\n") {
-        let mut f = std::collections::HashMap::new();
-        for line in block.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-            if line.starts_with('[') {
-                section = line.to_string();
-            } else if let Some((k, v)) = line.split_once(" = ") {
-                f.insert(k.to_string(), v.to_string());
-            }
-        }
-        if let Some(v) = f.remove("n") {
-            n = v;
-        }
-        if f.contains_key("Result") {
-            out.push(Rec { section: section.clone(), n: n.clone(), f });
-        }
-    }
-    out
-}
-
 fn h(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap()
 }
@@ -149,38 +80,29 @@ fn h(s: &str) -> Vec<u8> {
 /// Runs the SigVer records of one RSA file. A record's expected result is
 /// "P" or "F (reason)"; an F record may also be refused at session time
 /// only when its reason is a changed public exponent.
-fn rsa_sigver(file: &str, padding: RsaPadding) -> (usize, usize) {
+fn run_rsa_sigver(file: &str, padding: RsaPadding) -> (usize, usize) {
     let e = engine();
     let (mut pass, mut fail) = (0, 0);
-    for r in records(&vector(file)) {
-        let bits: u16 = r.section.trim_matches(|c| c == '[' || c == ']').trim_start_matches("mod = ").parse().unwrap();
-        assert_eq!(r.f["SHAAlg"], "SHA256");
+    for r in rsa_sigver(file) {
+        let (bits, msg, sig) = (r.bits, r.msg, r.sig);
         let alg = Algorithm::Rsa { bits, padding };
-        let spki = rsa_spki(&h(&r.n), &h(&r.f["e"]));
-        let expect_ok = r.f["Result"].starts_with('P');
-        let msg = h(&r.f["Msg"]);
-        let sig = h(&r.f["S"]);
-        let s = match session(&e, alg, Op::Verify, &spki) {
+        let s = match session(&e, alg, Op::Verify, &r.spki) {
             Ok(s) => s,
             Err(Error::InvalidKey(m)) => {
-                assert!(
-                    !expect_ok && r.f["Result"].contains("e changed"),
-                    "{file}: key refused: {m}: {}",
-                    r.f["Result"]
-                );
+                assert!(!r.pass && r.e_changed, "{file}: key refused: {m}: {}", r.result);
                 fail += 1;
                 continue;
             }
             Err(x) => panic!("{file}: {x}"),
         };
         let got = both(&e, &s, Request::new(msg.clone()).with_tag(&sig));
-        if expect_ok {
+        if r.pass {
             got.unwrap_or_else(|x| panic!("{file} {bits}: a passing record failed: {x}"));
             // The same through a prehashed request.
             both(&e, &s, Request::new(Sha256::digest(&msg).to_vec()).with_prehashed(true).with_tag(&sig)).unwrap();
             pass += 1;
         } else {
-            assert_eq!(got.err(), Some(Error::VerifyFailed), "{file} {bits}: {}", r.f["Result"]);
+            assert_eq!(got.err(), Some(Error::VerifyFailed), "{file} {bits}: {}", r.result);
             fail += 1;
         }
     }
@@ -189,14 +111,14 @@ fn rsa_sigver(file: &str, padding: RsaPadding) -> (usize, usize) {
 
 #[test]
 fn cavp_rsa_pkcs1_sigver() {
-    let (p, f) = rsa_sigver("rsa/SigVer15_186-3.rsp", RsaPadding::Pkcs1);
+    let (p, f) = run_rsa_sigver("rsa/SigVer15_186-3.rsp", RsaPadding::Pkcs1);
     println!("SigVer15 SHA-256: {p} pass, {f} fail records");
     assert_eq!((p, f), (6, 30));
 }
 
 #[test]
 fn cavp_rsa_pss_sigver() {
-    let (p, f) = rsa_sigver("rsa/SigVerPSS_186-3.rsp", RsaPadding::Pss);
+    let (p, f) = run_rsa_sigver("rsa/SigVerPSS_186-3.rsp", RsaPadding::Pss);
     println!("SigVerPSS SHA-256: {p} pass, {f} fail records");
     assert_eq!((p, f), (6, 30));
 }
