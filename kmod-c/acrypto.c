@@ -669,6 +669,19 @@ static void acrypto_crypto_done(struct crypto_async_request *areq, int err)
 	acrypto_req_complete(data, err);
 }
 
+/* A new request's list node and completion, and its references on ctx and s. */
+static struct acrypto_req *acrypto_req_bind(struct acrypto_req *r, struct acrypto_ctx *ctx,
+					    struct acrypto_session *s)
+{
+	init_completion(&r->done);
+	INIT_LIST_HEAD(&r->node);
+	kref_get(&ctx->ref);
+	r->ctx = ctx;
+	kref_get(&s->ref);
+	r->sess = s;
+	return r;
+}
+
 /*
  * Allocates a request for @s with a @len byte buffer. The caller fills the
  * buffer, then calls acrypto_req_start(). Takes references on ctx and s.
@@ -729,13 +742,7 @@ static struct acrypto_req *acrypto_req_alloc_aead(struct acrypto_ctx *ctx,
 		break;
 	}
 
-	init_completion(&r->done);
-	INIT_LIST_HEAD(&r->node);
-	kref_get(&ctx->ref);
-	r->ctx = ctx;
-	kref_get(&s->ref);
-	r->sess = s;
-	return r;
+	return acrypto_req_bind(r, ctx, s);
 
 err_free_buf:
 	kfree(r->buf);
@@ -779,13 +786,7 @@ static struct acrypto_req *acrypto_req_alloc_ak(struct acrypto_ctx *ctx,
 		sg_init_one(&r->sg_out, r->buf + in, out);
 		akcipher_request_set_crypt(r->creq.ak, &r->sg, &r->sg_out, in, out);
 	}
-	init_completion(&r->done);
-	INIT_LIST_HEAD(&r->node);
-	kref_get(&ctx->ref);
-	r->ctx = ctx;
-	kref_get(&s->ref);
-	r->sess = s;
-	return r;
+	return acrypto_req_bind(r, ctx, s);
 
 err_free_buf:
 	kfree(r->buf);
