@@ -850,6 +850,22 @@ fn digest_of_a_file_that_grows_while_it_is_read() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The AEADs are benchmarked too (a TLS 1.3 record's nonce and AAD), with
+/// every figure measured on both sides.
+#[test]
+fn bench_takes_the_aeads() {
+    let args = ["bench", "-a", "aes-128-gcm,chacha20-poly1305", "--sizes", "64,1504", "--seconds", "0.02", "--json"];
+    let j: Value = serde_json::from_slice(&ok(&args, b"")).expect("bench --json is JSON");
+    let res = j["results"].as_array().unwrap();
+    let names: Vec<&str> = res.iter().map(|r| r["algorithm"].as_str().unwrap()).collect();
+    assert_eq!(names, ["aes-128-gcm", "aes-128-gcm", "chacha20-poly1305", "chacha20-poly1305"], "{j}");
+    for r in res {
+        for side in ["sync", "async"] {
+            assert!(r[side]["ops_per_sec"].as_f64().unwrap() > 0.0, "{side} in {r}");
+        }
+    }
+}
+
 #[test]
 fn bench_json_holds_baseline_async_and_ratio() {
     let o = ok(
