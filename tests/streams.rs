@@ -354,18 +354,31 @@ fn a_device_failing_or_breaking_mid_stream_gives_the_right_digest() {
         // Faults after the work on one in three items, next to a sound device
         // of the same family: every update is retried from the state the
         // request carried, and the digest is right.
+        // (The failover balancer sends every first try to the flaky device.)
         let flaky = Flaky::new("flaky", Some("soft"), 3, 0);
         let failed = flaky.failed.clone();
-        let e = Engine::builder().device(flaky).device(acrypto::SoftDevice::new("soft0")).build().unwrap();
+        let e = Engine::builder()
+            .balancer(acrypto::Failover::new(["flaky", "soft0"]))
+            .device(flaky)
+            .device(acrypto::SoftDevice::new("soft0"))
+            .build()
+            .unwrap();
         assert_eq!(stream_digest(&e, alg, &key, &msg, 1000).unwrap(), want, "{alg}: random faults");
         assert!(failed.load(Ordering::SeqCst) > 0, "{alg}: the flaky device failed some updates");
 
         // A device that breaks after 20 updates (the one in hand done, then
         // reported failed): the rest of the stream continues on the other
-        // device of the family.
+        // device of the family. The failover balancer gives the breaking
+        // device every update until it breaks (a load-based one may send it
+        // fewer than 20, and then nothing breaks mid-stream).
         let breaking = Flaky::new("breaking", Some("soft"), 0, 20);
         let ran = breaking.ran.clone();
-        let e = Engine::builder().device(breaking).device(acrypto::SoftDevice::new("soft0")).build().unwrap();
+        let e = Engine::builder()
+            .balancer(acrypto::Failover::new(["breaking", "soft0"]))
+            .device(breaking)
+            .device(acrypto::SoftDevice::new("soft0"))
+            .build()
+            .unwrap();
         assert_eq!(stream_digest(&e, alg, &key, &msg, 1000).unwrap(), want, "{alg}: a device broke mid-stream");
         assert!(ran.load(Ordering::SeqCst) >= 20, "{alg}: the breaking device ran its part");
         let info = e.device("breaking").unwrap();
