@@ -12,7 +12,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// `data_ready` fires only when a device queue goes from empty to
 /// non-empty, so a worker woken by it takes work until the queue is empty
 /// before it waits again; the flag it clears on waking keeps a signal sent
-/// while it worked from being lost.
+/// while it worked from being lost. A signal wakes the condition variable
+/// only when a worker sleeps on it: a notify is a futex call even with no
+/// waiter, and under load the worker spins for work instead of sleeping.
 #[derive(Default)]
 pub(crate) struct Wakeup {
     state: Mutex<Flags>,
@@ -23,13 +25,23 @@ pub(crate) struct Wakeup {
 struct Flags {
     ready: bool,
     stop: bool,
+    /// Workers blocked in `wait` (set and cleared under the lock).
+    sleeping: usize,
 }
 
 impl Wakeup {
     /// Work is (or may be) waiting: wakes one worker.
     pub(crate) fn signal(&self) {
-        lock(&self.state).ready = true;
-        self.cv.notify_one();
+        let sleeping = {
+            let mut f = lock(&self.state);
+            f.ready = true;
+            f.sleeping
+        };
+        // A worker not yet asleep checks `ready` under the lock before it
+        // blocks, so it cannot miss this signal.
+        if sleeping > 0 {
+            self.cv.notify_one();
+        }
     }
 
     /// The device is detaching: wakes every worker to stop.
@@ -47,7 +59,9 @@ impl Wakeup {
     pub(crate) fn wait(&self) -> bool {
         let mut f = lock(&self.state);
         while !f.ready && !f.stop {
+            f.sleeping += 1;
             f = self.cv.wait(f).unwrap_or_else(|p| p.into_inner());
+            f.sleeping -= 1;
         }
         if f.stop && !f.ready {
             return false;
