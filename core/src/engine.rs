@@ -13,7 +13,7 @@ use crate::request::{Done, Request};
 use crate::room::Submission;
 use crate::route::{Due, Job, JobData, JobPool, Spare};
 use crate::session::{Session, SessionBuilder, SessionInner};
-use crate::stats::{Counters, Stats};
+use crate::stats::{bucket, Counters, Stats, LATENCY_BUCKETS};
 use crate::stream::Stream;
 use crate::sync::{lock, read, thread, write, Arc, AtomicU64, AtomicUsize, Mutex, Ordering, RwLock};
 use std::collections::VecDeque;
@@ -769,7 +769,7 @@ impl EngineInner {
         let mut due = Due::new();
         self.finish_into(job, status, now, &mut due);
         if !due.is_empty() {
-            self.out_of_flight_delivering(&mut due);
+            self.out_of_flight_delivering(&mut due, now);
         }
     }
 
@@ -779,18 +779,20 @@ impl EngineInner {
     /// `out_of_flight_delivering`, so a batch of completions is delivered
     /// together and each request moves once, from its job to its owner.
     pub(crate) fn finish_into(&self, mut job: Job, status: Result<()>, now: u64, due: &mut Due) {
-        self.record_request_done(&job.session, status.is_ok(), job.request.len() as u64, job.submitted_ns, now);
         // Deferred callbacks are queued before the in-flight count drops, so
         // a shutdown that saw zero in flight finds them queued; the others
         // are delivered after, so a callback may itself wait for the engine.
         let deferred =
             matches!(job.completion, Completion::Callback(_)) && !job.session.flags.direct && self.deferred.is_some();
+        if job.seq.is_none() && !deferred {
+            // Counted, and its bytes released, with the rest of `due` in
+            // `out_of_flight_delivering`, before any of them is delivered.
+            job.status = status;
+            due.push(job);
+            return;
+        }
+        self.record_request_done(&job.session, status.is_ok(), job.request.len() as u64, job.submitted_ns, now);
         match job.seq {
-            None if !deferred => {
-                self.bytes.release(job.charged);
-                job.status = status;
-                due.push(job);
-            }
             None => {
                 let (f, charged, _) = self.finished(job, status);
                 self.defer(f, charged);
@@ -841,7 +843,8 @@ impl EngineInner {
     /// completions in this context (counted as delivering, so shutdown
     /// waits for them); runs of completions bound for one queue are pushed
     /// together.
-    pub(crate) fn out_of_flight_delivering(&self, list: &mut Due) {
+    pub(crate) fn out_of_flight_delivering(&self, list: &mut Due, now: u64) {
+        self.record_due(list, now);
         self.delivering.fetch_add(1, Ordering::SeqCst);
         self.in_flight.fetch_sub(list.len() as u64, Ordering::SeqCst);
         self.changed.notify();
@@ -998,6 +1001,52 @@ impl EngineInner {
     }
 
     /// Engine and session counters for a request that completed.
+    /// `record_request_done` for every job of `list` and the release of
+    /// their bytes, counted locally and added to the shared counters once
+    /// per batch (per run of one session for the session's): a handful of
+    /// atomic additions per batch instead of six per request.
+    fn record_due(&self, list: &Due, now: u64) {
+        let (mut ok, mut err, mut bytes, mut charged) = (0u64, 0u64, 0u64, 0u64);
+        let mut latency = [0u64; LATENCY_BUCKETS];
+        let mut session: Option<&Arc<SessionInner>> = None;
+        let (mut s_count, mut s_latency) = (0u64, [0u64; LATENCY_BUCKETS]);
+        let flush_session = |s: &SessionInner, count: &mut u64, buckets: &mut [u64; LATENCY_BUCKETS]| {
+            s.completed.add(*count);
+            s.latency.add_buckets(buckets);
+            *count = 0;
+            *buckets = [0; LATENCY_BUCKETS];
+        };
+        for job in list.iter() {
+            if job.status.is_ok() {
+                ok += 1;
+                bytes += job.request.len() as u64;
+            } else {
+                err += 1;
+            }
+            charged += job.charged;
+            let b = bucket(std::time::Duration::from_nanos(now.saturating_sub(job.submitted_ns)));
+            latency[b] += 1;
+            if let Some(s) = session.filter(|s| !Arc::ptr_eq(s, &job.session)) {
+                flush_session(s, &mut s_count, &mut s_latency);
+            }
+            session = Some(&job.session);
+            s_count += 1;
+            s_latency[b] += 1;
+        }
+        if let Some(s) = session {
+            flush_session(s, &mut s_count, &mut s_latency);
+        }
+        if ok > 0 {
+            self.counters.completed_ok.add(ok);
+            self.counters.bytes.add(bytes);
+        }
+        if err > 0 {
+            self.counters.completed_err.add(err);
+        }
+        self.counters.latency.add_buckets(&latency);
+        self.bytes.release(charged);
+    }
+
     fn record_request_done(&self, s: &SessionInner, ok: bool, bytes: u64, submitted_ns: u64, now: u64) {
         if ok {
             self.counters.completed_ok.inc();

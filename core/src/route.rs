@@ -387,7 +387,7 @@ impl EngineInner {
         dev.record_done(status.is_ok(), job.bytes(), job.taken_ns, job.enqueued_ns, now);
         self.step_done_into(dev, job, status, now, &mut due);
         if !due.is_empty() {
-            self.out_of_flight_delivering(&mut due);
+            self.out_of_flight_delivering(&mut due, now);
         }
         // Counted down last, so a waiter for this device sees the work
         // either here or already moved on.
@@ -428,7 +428,7 @@ impl EngineInner {
             self.step_done_into(dev, job, status, now, &mut due);
         }
         if !due.is_empty() {
-            self.out_of_flight_delivering(&mut due);
+            self.out_of_flight_delivering(&mut due, now);
         }
         dev.outstanding.fetch_sub(n, Ordering::AcqRel);
         self.changed.notify();
