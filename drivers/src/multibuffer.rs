@@ -17,7 +17,9 @@ use crate::crypto::apply_steps;
 use crate::schedule::{schedule_for, Schedule};
 use acrypto_core::{Algorithm, CipherMode, Error, Op, Request, Step};
 use aes::cipher::consts::U16;
-use aes::cipher::{Block, BlockEncrypt, BlockSizeUser};
+use aes::cipher::generic_array::GenericArray;
+use aes::cipher::typenum::Unsigned;
+use aes::cipher::{Block, BlockBackend, BlockClosure, BlockEncrypt, BlockSizeUser};
 use subtle::ConstantTimeEq;
 
 /// Most lanes run together (two AES-NI pipelines of 8 blocks).
@@ -92,20 +94,10 @@ pub fn cbc_encrypt_lanes_until<C>(
         }
         // Every lane has at least this many blocks left: run them without
         // checking for the end of a lane.
-        let run = data[..n].iter().map(|d| d.len()).min().unwrap_or(0);
-        // Block `j` of every lane: XOR into the chain, encrypt all lanes in
-        // one call, write back. Indexing by `j` keeps the per-block work to
-        // the XOR and the copy (the lanes' slices shrink once per run).
-        for j in 0..run {
-            for (b, d) in blocks[..n].iter_mut().zip(data[..n].iter()) {
-                let x = u128::from_ne_bytes((*b).into()) ^ u128::from_ne_bytes(d[j]);
-                *b = x.to_ne_bytes().into();
-            }
-            cipher.encrypt_blocks(&mut blocks[..n]);
-            for (b, d) in blocks[..n].iter().zip(data[..n].iter_mut()) {
-                d[j] = (*b).into();
-            }
-        }
+        // Never 0: lanes are filled with chains that have blocks left, and
+        // a lane that runs out leaves below.
+        let run = data[..n].iter().map(|d| d.len()).min().unwrap_or(1);
+        cipher.encrypt_with_backend(LaneRun { blocks: &mut blocks, data: &mut data[..n], run });
         for d in data[..n].iter_mut() {
             *d = &mut std::mem::take(d)[run..];
         }
@@ -135,6 +127,92 @@ pub fn cbc_encrypt_lanes_until<C>(
             return;
         }
     }
+}
+
+/// The blocks of one run of the lanes, as a closure the cipher calls with
+/// its backend (RustCrypto's `BlockClosure`): the whole run goes through
+/// one backend, without the per-call dispatch of `encrypt_blocks`.
+struct LaneRun<'a, 'b> {
+    /// One chain block per lane (`LANES` of them; the first `data.len()`
+    /// are lanes, the rest padding).
+    blocks: &'a mut [GenericArray<u8, U16>; LANES],
+    data: &'a mut [&'b mut [[u8; BLOCK]]],
+    /// Blocks every lane has left (at least 1).
+    run: usize,
+}
+
+impl BlockSizeUser for LaneRun<'_, '_> {
+    type BlockSize = U16;
+}
+
+impl BlockClosure for LaneRun<'_, '_> {
+    fn call<B: BlockBackend<BlockSize = U16>>(self, backend: &mut B) {
+        let LaneRun { blocks, data, run } = self;
+        let n = data.len();
+        // Lanes rounded up to whole parallel batches of the backend (8 for
+        // AES-NI): encrypting a padding block costs less than running the
+        // last lanes one block at a time. Padding blocks are never read.
+        let par = B::ParBlocksSize::USIZE.max(1);
+        let width = match n.div_ceil(par) * par {
+            w if w <= LANES => w,
+            _ => n,
+        };
+        let encrypt = |blocks: &mut [GenericArray<u8, U16>], backend: &mut B| {
+            let mut chunks = blocks.chunks_exact_mut(par);
+            for c in &mut chunks {
+                backend.proc_par_blocks_inplace(GenericArray::from_mut_slice(c));
+            }
+            backend.proc_tail_blocks_inplace(chunks.into_remainder());
+        };
+        // Block `j` of every lane: XORed into the chain, all lanes
+        // encrypted together, then one pass writes each ciphertext block
+        // back and XORs it with the lane's next plaintext block (the next
+        // batch's input). Indexing by `j` keeps the per-block work to that
+        // pass (the lanes' slices shrink once per run, in the caller).
+        for (b, d) in blocks[..n].iter_mut().zip(data.iter()) {
+            *b = xor(b, &d[0]);
+        }
+        match <&mut [&mut [[u8; BLOCK]]; LANES]>::try_from(&mut *data) {
+            // All lanes full (the usual case under load): a fixed count the
+            // compiler unrolls.
+            Ok(full) => {
+                for j in 0..run - 1 {
+                    encrypt(&mut blocks[..], backend);
+                    for (b, d) in blocks.iter_mut().zip(full.iter_mut()) {
+                        chain_next(b, d, j);
+                    }
+                }
+            }
+            Err(_) => {
+                for j in 0..run - 1 {
+                    encrypt(&mut blocks[..width], backend);
+                    for (b, d) in blocks[..n].iter_mut().zip(data.iter_mut()) {
+                        chain_next(b, d, j);
+                    }
+                }
+            }
+        }
+        encrypt(&mut blocks[..width], backend);
+        for (b, d) in blocks[..n].iter().zip(data.iter_mut()) {
+            d[run - 1] = (*b).into();
+        }
+    }
+}
+
+/// Writes the ciphertext block `b` back as block `j` of lane `d` and
+/// chains it into the lane's next plaintext block.
+#[inline(always)]
+fn chain_next(b: &mut GenericArray<u8, U16>, d: &mut [[u8; BLOCK]], j: usize) {
+    let pair = &mut d[j..j + 2];
+    pair[0] = (*b).into();
+    *b = xor(b, &pair[1]);
+}
+
+/// `a ^ b`, one block.
+#[inline(always)]
+fn xor(a: &GenericArray<u8, U16>, b: &[u8; BLOCK]) -> GenericArray<u8, U16> {
+    let a: [u8; BLOCK] = (*a).into();
+    (u128::from_ne_bytes(a) ^ u128::from_ne_bytes(*b)).to_ne_bytes().into()
 }
 
 /// What the multi-buffer pass did for one request of a batch.
