@@ -204,15 +204,18 @@ impl BlockClosure for LaneRun<'_, '_> {
 #[inline(always)]
 fn chain_next(b: &mut GenericArray<u8, U16>, d: &mut [[u8; BLOCK]], j: usize) {
     let pair = &mut d[j..j + 2];
-    pair[0] = (*b).into();
-    *b = xor(b, &pair[1]);
+    let ct = *b;
+    pair[0] = ct.into();
+    *b = xor(&ct, &pair[1]);
 }
 
 /// `a ^ b`, one block.
 #[inline(always)]
 fn xor(a: &GenericArray<u8, U16>, b: &[u8; BLOCK]) -> GenericArray<u8, U16> {
-    let a: [u8; BLOCK] = (*a).into();
-    (u128::from_ne_bytes(a) ^ u128::from_ne_bytes(*b)).to_ne_bytes().into()
+    // Byte by byte over fixed arrays: the compiler makes it one vector XOR.
+    let mut x: [u8; BLOCK] = (*a).into();
+    x.iter_mut().zip(b).for_each(|(x, b)| *x ^= b);
+    x.into()
 }
 
 /// What the multi-buffer pass did for one request of a batch.
@@ -254,8 +257,11 @@ pub fn cbc_encrypt_round(
     stop: &mut dyn FnMut(usize) -> bool,
 ) -> Vec<FirstStep> {
     let mut out: Vec<FirstStep> = items.iter().map(|_| FirstStep::NotTaken).collect();
-    // Groups of requests under one key: (index of the first, members).
-    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    // Groups of requests under one key: the index of each group's first
+    // request, its size, and each request's group (one buffer each, sized
+    // once: a round allocates no list per group).
+    let mut firsts: Vec<(usize, usize)> = Vec::with_capacity(4);
+    let mut group_of: Vec<Option<usize>> = vec![None; items.len()];
     for (i, (steps, req)) in items.iter().enumerate() {
         let Some(step) = cbc_encrypt(steps) else { continue };
         if let Err(e) = step.alg.check_key(step.key.bytes()) {
@@ -266,56 +272,61 @@ pub fn cbc_encrypt_round(
             out[i] = FirstStep::Failed(e);
             continue;
         }
-        let same_key = |&(first, _): &(usize, Vec<usize>)| {
+        let same_key = |&(first, _): &(usize, usize)| {
             let other = cbc_encrypt(items[first].0).map(|s| (s.alg, &s.key));
             other.is_some_and(|(alg, key)| {
                 alg == step.alg && (key.shares_schedule(&step.key) || bool::from(key.bytes().ct_eq(step.key.bytes())))
             })
         };
-        match groups.iter_mut().find(|g| same_key(g)) {
-            Some(g) => g.1.push(i),
-            None => groups.push((i, vec![i])),
+        match firsts.iter().position(same_key) {
+            Some(g) => {
+                firsts[g].1 += 1;
+                group_of[i] = Some(g);
+            }
+            None => {
+                group_of[i] = Some(firsts.len());
+                firsts.push((i, 1));
+            }
         }
     }
-    groups.retain(|g| g.1.len() > 1 || progress[g.0].blocks > 0);
-    for (first, members) in groups {
+    for (g, &(first, size)) in firsts.iter().enumerate() {
+        if size < 2 && progress[first].blocks == 0 {
+            // Alone under its key and not started: it runs as usual.
+            continue;
+        }
         let steps: &[Step] = items[first].0;
         let Some(step) = cbc_encrypt(steps) else { continue };
+        let members = || group_of.iter().enumerate().filter(move |(_, m)| **m == Some(g)).map(|(i, _)| i);
         let mut scratch = None;
         let sched = match schedule_for(step.alg, &step.key, &mut scratch) {
             Ok(s) => s,
             Err(e) => {
-                for &i in &members {
+                for i in members() {
                     out[i] = FirstStep::Failed(e.clone());
                 }
                 continue;
             }
         };
-        let mut member = vec![false; items.len()];
-        members.iter().for_each(|&i| member[i] = true);
-        let chains = items
-            .iter_mut()
-            .zip(progress.iter_mut())
-            .enumerate()
-            .filter(|(i, _)| member[*i])
-            .map(|(_, ((_, req), p))| {
+        let mut lanes = Vec::with_capacity(size);
+        lanes.extend(items.iter_mut().zip(progress.iter_mut()).zip(&group_of).filter(|(_, m)| **m == Some(g)).map(
+            |(((_, req), p), _)| {
                 let mut iv = [0u8; BLOCK];
                 iv.copy_from_slice(&req.iv);
                 (iv, p, req.current_mut().as_mut_slice())
-            })
-            .collect();
+            },
+        ));
         match sched {
-            Schedule::Aes128(c) => cbc_encrypt_lanes_until(c, chains, stop),
-            Schedule::Aes192(c) => cbc_encrypt_lanes_until(c, chains, stop),
-            Schedule::Aes256(c) => cbc_encrypt_lanes_until(c, chains, stop),
+            Schedule::Aes128(c) => cbc_encrypt_lanes_until(c, lanes, stop),
+            Schedule::Aes192(c) => cbc_encrypt_lanes_until(c, lanes, stop),
+            Schedule::Aes256(c) => cbc_encrypt_lanes_until(c, lanes, stop),
             _ => {
-                for &i in &members {
+                for i in members() {
                     out[i] = FirstStep::Failed(Error::InvalidKey(format!("{}: no AES key schedule", step.alg)));
                 }
                 continue;
             }
         }
-        for &i in &members {
+        for i in members() {
             let whole = items[i].1.current().len() / BLOCK;
             out[i] = if progress[i].blocks >= whole { FirstStep::Done } else { FirstStep::Unfinished };
         }
