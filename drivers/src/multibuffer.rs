@@ -256,12 +256,39 @@ pub fn cbc_encrypt_round(
     progress: &mut [Progress],
     stop: &mut dyn FnMut(usize) -> bool,
 ) -> Vec<FirstStep> {
-    let mut out: Vec<FirstStep> = items.iter().map(|_| FirstStep::NotTaken).collect();
+    let mut scratch = RoundScratch::default();
+    cbc_encrypt_round_into(items, progress, stop, &mut scratch);
+    scratch.first
+}
+
+/// Buffers a worker keeps from round to round, so that a round allocates
+/// nothing once they have grown to its batch size.
+#[derive(Default)]
+pub struct RoundScratch {
+    /// What the multi-buffer pass did, per request.
+    first: Vec<FirstStep>,
+    /// Per request, the group of requests under its key it belongs to.
+    group_of: Vec<Option<usize>>,
+    /// Per group, the index of its first request and its size.
+    firsts: Vec<(usize, usize)>,
+}
+
+/// [`cbc_encrypt_round`] into `scratch.first`.
+fn cbc_encrypt_round_into(
+    items: &mut [(&[Step], &mut Request)],
+    progress: &mut [Progress],
+    stop: &mut dyn FnMut(usize) -> bool,
+    scratch: &mut RoundScratch,
+) {
+    let RoundScratch { first: out, group_of, firsts } = scratch;
+    out.clear();
+    out.extend(items.iter().map(|_| FirstStep::NotTaken));
     // Groups of requests under one key: the index of each group's first
-    // request, its size, and each request's group (one buffer each, sized
-    // once: a round allocates no list per group).
-    let mut firsts: Vec<(usize, usize)> = Vec::with_capacity(4);
-    let mut group_of: Vec<Option<usize>> = vec![None; items.len()];
+    // request, its size, and each request's group (buffers kept between
+    // rounds: a round allocates no list per group).
+    firsts.clear();
+    group_of.clear();
+    group_of.resize(items.len(), None);
     for (i, (steps, req)) in items.iter().enumerate() {
         let Some(step) = cbc_encrypt(steps) else { continue };
         if let Err(e) = step.alg.check_key(step.key.bytes()) {
@@ -308,13 +335,15 @@ pub fn cbc_encrypt_round(
             }
         };
         let mut lanes = Vec::with_capacity(size);
-        lanes.extend(items.iter_mut().zip(progress.iter_mut()).zip(&group_of).filter(|(_, m)| **m == Some(g)).map(
-            |(((_, req), p), _)| {
-                let mut iv = [0u8; BLOCK];
-                iv.copy_from_slice(&req.iv);
-                (iv, p, req.current_mut().as_mut_slice())
-            },
-        ));
+        lanes.extend(
+            items.iter_mut().zip(progress.iter_mut()).zip(group_of.iter()).filter(|(_, m)| **m == Some(g)).map(
+                |(((_, req), p), _)| {
+                    let mut iv = [0u8; BLOCK];
+                    iv.copy_from_slice(&req.iv);
+                    (iv, p, req.current_mut().as_mut_slice())
+                },
+            ),
+        );
         match sched {
             Schedule::Aes128(c) => cbc_encrypt_lanes_until(c, lanes, stop),
             Schedule::Aes192(c) => cbc_encrypt_lanes_until(c, lanes, stop),
@@ -331,7 +360,6 @@ pub fn cbc_encrypt_round(
             out[i] = if progress[i].blocks >= whole { FirstStep::Done } else { FirstStep::Unfinished };
         }
     }
-    out
 }
 
 /// Runs a batch of requests, each on its own steps: CBC encryptions under
@@ -351,15 +379,26 @@ pub fn run_round(
     progress: &mut [Progress],
     stop: &mut dyn FnMut(usize) -> bool,
 ) -> Vec<Option<Result<(), Error>>> {
-    let first = cbc_encrypt_round(items, progress, stop);
-    items
-        .iter_mut()
-        .zip(first)
-        .map(|((steps, req), f)| match f {
-            FirstStep::NotTaken => Some(apply_steps(steps, req)),
-            FirstStep::Done => Some(apply_steps(&steps[1..], req)),
-            FirstStep::Failed(e) => Some(Err(e)),
-            FirstStep::Unfinished => None,
-        })
-        .collect()
+    let mut out = Vec::with_capacity(items.len());
+    run_round_with(items, progress, stop, &mut RoundScratch::default(), &mut out);
+    out
+}
+
+/// [`run_round`] with the worker's kept buffers: the results go to `out`
+/// (cleared first).
+pub fn run_round_with(
+    items: &mut [(&[Step], &mut Request)],
+    progress: &mut [Progress],
+    stop: &mut dyn FnMut(usize) -> bool,
+    scratch: &mut RoundScratch,
+    out: &mut Vec<Option<Result<(), Error>>>,
+) {
+    cbc_encrypt_round_into(items, progress, stop, scratch);
+    out.clear();
+    out.extend(items.iter_mut().zip(scratch.first.drain(..)).map(|((steps, req), f)| match f {
+        FirstStep::NotTaken => Some(apply_steps(steps, req)),
+        FirstStep::Done => Some(apply_steps(&steps[1..], req)),
+        FirstStep::Failed(e) => Some(Err(e)),
+        FirstStep::Unfinished => None,
+    }));
 }

@@ -5,6 +5,7 @@ use crate::crypto::apply_steps;
 use crate::multibuffer;
 use crate::worker::{lock, Wakeup};
 use acrypto_core::{Algorithm, Capability, DeviceClass, DeviceHandle, Driver, Request, Result, Step, Work};
+use smallvec::SmallVec;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -65,6 +66,8 @@ struct Held {
     keep_work: Vec<Work>,
     keep_progress: Vec<multibuffer::Progress>,
     finished: Vec<(Work, Result<()>)>,
+    scratch: multibuffer::RoundScratch,
+    statuses: Vec<Option<Result<()>>>,
 }
 
 impl Held {
@@ -75,11 +78,15 @@ impl Held {
     /// not finished stays held for the next round, the rest completes now.
     fn run_round(&mut self, dev: &DeviceHandle) {
         self.progress.resize(self.work.len(), multibuffer::Progress::default());
-        let statuses = {
-            let mut items: Vec<(&[Step], &mut Request)> = self.work.iter_mut().map(|w| w.parts()).collect();
-            multibuffer::run_round(&mut items, &mut self.progress, &mut |_| dev.queued() > 0)
-        };
-        for ((w, p), st) in self.work.drain(..).zip(self.progress.drain(..)).zip(statuses) {
+        {
+            // On the stack for a batch of the default size (no allocation
+            // per round).
+            let mut items: SmallVec<[(&[Step], &mut Request); DEFAULT_BATCH]> =
+                self.work.iter_mut().map(|w| w.parts()).collect();
+            let stop = &mut |_| dev.queued() > 0;
+            multibuffer::run_round_with(&mut items, &mut self.progress, stop, &mut self.scratch, &mut self.statuses);
+        }
+        for ((w, p), st) in self.work.drain(..).zip(self.progress.drain(..)).zip(self.statuses.drain(..)) {
             match st {
                 Some(st) => self.finished.push((w, st)),
                 None => {
