@@ -348,6 +348,23 @@ pub(crate) unsafe fn put<T>(p: *mut T, v: T) {
     unsafe { p.write(v) }
 }
 
+/// Zeroes a buffer's whole allocation (length and spare capacity) and
+/// empties it, as `Zeroize` does for a `Vec<u8>`, but at memset speed:
+/// `zeroize` writes a byte at a time with volatile stores (about one byte
+/// per cycle: 1,700 instructions for a 1,504-byte request, 16,000 for a
+/// 16 KiB one), while glibc's `explicit_bzero` is a vectorised memset the
+/// compiler may not remove.
+pub(crate) fn wipe(v: &mut Vec<u8>) {
+    v.clear();
+    let cap = v.capacity();
+    if cap > 0 {
+        // SAFETY: the allocation has cap writable bytes (the spare part
+        // uninitialised, which writing bytes to is fine); nothing else
+        // refers to it while we hold &mut.
+        unsafe { libc::explicit_bzero(v.as_mut_ptr().cast(), cap) };
+    }
+}
+
 /// The recipe of every `_free` export: NULL is fine; otherwise the handle
 /// is taken back from C and `finish` releases it, with no panic crossing
 /// the boundary.
