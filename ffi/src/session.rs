@@ -400,7 +400,7 @@ impl OutPtrs {
             }
         }
         // Plaintext or ciphertext; no reason to leave it in freed memory.
-        crate::wipe(&mut done.request.data);
+        crate::give_buf(std::mem::take(&mut done.request.data));
         if let Some(o) = done.request.out.as_mut() {
             crate::wipe(o);
         }
@@ -445,7 +445,10 @@ unsafe fn prepare(s: &acrypto_session, r: &acrypto_request) -> Result<(Request, 
         vec![0u8; r.data_len]
     } else {
         // SAFETY: the caller's promise on data/data_len.
-        unsafe { bytes(r.data, r.data_len, ACRYPTO_MAX_DATA_LEN) }?.to_vec()
+        let src = unsafe { bytes(r.data, r.data_len, ACRYPTO_MAX_DATA_LEN) }?;
+        let mut v = crate::take_buf(src.len());
+        v.extend_from_slice(src);
+        v
     };
     // SAFETY: the caller's promise on iv/iv_len.
     let iv = unsafe { bytes(r.iv, r.iv_len, ACRYPTO_MAX_TAG_LEN) }?;
