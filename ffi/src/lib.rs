@@ -348,6 +348,65 @@ pub(crate) unsafe fn put<T>(p: *mut T, v: T) {
     unsafe { p.write(v) }
 }
 
+/// Zeroes a buffer's whole allocation (length and spare capacity) and
+/// empties it, as `Zeroize` does for a `Vec<u8>`, but at memset speed:
+/// `zeroize` writes a byte at a time with volatile stores (about one byte
+/// per cycle: 1,700 instructions for a 1,504-byte request, 16,000 for a
+/// 16 KiB one), while glibc's `explicit_bzero` is a vectorised memset the
+/// compiler may not remove.
+pub(crate) fn wipe(v: &mut Vec<u8>) {
+    v.clear();
+    let cap = v.capacity();
+    if cap > 0 {
+        // SAFETY: the allocation has cap writable bytes (the spare part
+        // uninitialised, which writing bytes to is fine); nothing else
+        // refers to it while we hold &mut.
+        unsafe { libc::explicit_bzero(v.as_mut_ptr().cast(), cap) };
+    }
+}
+
+/// Request buffers kept for reuse: a request's input is copied into a
+/// `Vec` at submission and freed at delivery, often on another thread,
+/// and glibc's allocator then takes its slow paths (a 1,504-byte buffer
+/// is past its per-thread cache: about 1,000 instructions per request for
+/// the `malloc` and the cross-thread `free`). Delivered buffers, wiped,
+/// wait here for the next submission instead. The lock is only ever tried
+/// (a busy or poisoned pool means a plain allocation or free), so no
+/// thread waits on it, nor a forked child whose parent held it.
+static BUF_POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+/// Buffers the pool keeps at most.
+const BUF_POOL_LEN: usize = 64;
+/// Largest buffer the pool keeps (bigger ones are freed).
+const BUF_POOL_MAX: usize = 64 * 1024;
+
+/// An empty buffer with room for `len` bytes, from the pool when it has one.
+pub(crate) fn take_buf(len: usize) -> Vec<u8> {
+    if len > 0 && len <= BUF_POOL_MAX {
+        if let Ok(mut p) = BUF_POOL.try_lock() {
+            if let Some(mut v) = p.pop() {
+                drop(p);
+                v.reserve(len);
+                return v;
+            }
+        }
+    }
+    Vec::with_capacity(len)
+}
+
+/// Wipes a buffer (see [`wipe`]) and gives it to the pool, or frees it.
+pub(crate) fn give_buf(mut v: Vec<u8>) {
+    wipe(&mut v);
+    let cap = v.capacity();
+    if cap == 0 || cap > BUF_POOL_MAX {
+        return;
+    }
+    if let Ok(mut p) = BUF_POOL.try_lock() {
+        if p.len() < BUF_POOL_LEN {
+            p.push(v);
+        }
+    }
+}
+
 /// The recipe of every `_free` export: NULL is fine; otherwise the handle
 /// is taken back from C and `finish` releases it, with no panic crossing
 /// the boundary.

@@ -22,7 +22,6 @@ use std::ffi::{c_char, c_int, c_void};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use zeroize::Zeroize;
 
 /// Session flag: run callbacks in the completing context (a device's
 /// thread) instead of on a completion worker. Such callbacks must be short
@@ -401,9 +400,9 @@ impl OutPtrs {
             }
         }
         // Plaintext or ciphertext; no reason to leave it in freed memory.
-        done.request.data.zeroize();
+        crate::give_buf(std::mem::take(&mut done.request.data));
         if let Some(o) = done.request.out.as_mut() {
-            o.zeroize();
+            crate::wipe(o);
         }
         c
     }
@@ -446,7 +445,10 @@ unsafe fn prepare(s: &acrypto_session, r: &acrypto_request) -> Result<(Request, 
         vec![0u8; r.data_len]
     } else {
         // SAFETY: the caller's promise on data/data_len.
-        unsafe { bytes(r.data, r.data_len, ACRYPTO_MAX_DATA_LEN) }?.to_vec()
+        let src = unsafe { bytes(r.data, r.data_len, ACRYPTO_MAX_DATA_LEN) }?;
+        let mut v = crate::take_buf(src.len());
+        v.extend_from_slice(src);
+        v
     };
     // SAFETY: the caller's promise on iv/iv_len.
     let iv = unsafe { bytes(r.iv, r.iv_len, ACRYPTO_MAX_TAG_LEN) }?;
@@ -499,6 +501,11 @@ unsafe fn prepare(s: &acrypto_session, r: &acrypto_request) -> Result<(Request, 
 #[derive(Default)]
 pub(crate) struct Deliveries {
     n: AtomicU64,
+    /// Threads in `wait_zero`: the last delivery takes the lock and
+    /// notifies only when there is one (a `notify_all` is a futex call
+    /// even with nobody waiting, one per request whenever the engine's
+    /// in-flight count drops to zero, which an ASYNC load does all the time).
+    sleepers: AtomicU64,
     /// Taken only to sleep on, and to wake sleepers when `n` reaches 0.
     lock: Mutex<()>,
     cv: Condvar,
@@ -521,11 +528,15 @@ impl Deliveries {
 
     pub(crate) fn wait_zero(&self) {
         let mut g = lock(&self.lock);
-        // Checked under the lock, and the last delivery notifies under it:
-        // no wakeup is lost.
+        // Registered before `n` is checked, both SeqCst: a last delivery
+        // either comes before the check (which then sees 0) or sees the
+        // sleeper and notifies under the lock, which we hold from the
+        // check until the wait releases it: no wakeup is lost.
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
         while self.n.load(Ordering::SeqCst) != 0 {
             g = self.cv.wait(g).unwrap_or_else(|p| p.into_inner());
         }
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -557,7 +568,7 @@ pub(crate) struct DeliveryGuard(pub(crate) Arc<Deliveries>);
 
 impl Drop for DeliveryGuard {
     fn drop(&mut self) {
-        if self.0.n.fetch_sub(1, Ordering::SeqCst) == 1 {
+        if self.0.n.fetch_sub(1, Ordering::SeqCst) == 1 && self.0.sleepers.load(Ordering::SeqCst) != 0 {
             let _g = lock(&self.0.lock);
             self.0.cv.notify_all();
         }

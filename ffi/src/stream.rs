@@ -13,7 +13,6 @@ use crate::{acrypto_status, bytes, ffi_guard, non_null, put, tri, ACRYPTO_MAX_DA
 use acrypto_core::{Done, Engine, Error, Op, Request, Session, Stream};
 use std::ffi::c_void;
 use std::sync::{Arc, Mutex};
-use zeroize::Zeroize;
 
 /// A stream on a session: created by `acrypto_stream_new`, released by
 /// `acrypto_stream_free`. Use it from one thread at a time (its async
@@ -218,7 +217,7 @@ pub unsafe extern "C" fn acrypto_stream_update(
         let mut result = Vec::new();
         let r = st.update(data, &mut result);
         let n = if r.is_ok() { outs.copy(&result, &[]).0 } else { 0 };
-        result.zeroize();
+        crate::wipe(&mut result);
         tri!(r);
         write_len(out_len, n);
         acrypto_status::Ok
@@ -260,7 +259,7 @@ pub unsafe extern "C" fn acrypto_stream_finish(
             Ok(digest) => outs.copy(&result, digest),
             Err(_) => (0, 0),
         };
-        result.zeroize();
+        crate::wipe(&mut result);
         tri!(r);
         write_len(out_len, o);
         write_len(tag_len, t);
@@ -348,7 +347,7 @@ fn start_async(
             }
             Err(e) => c.status = acrypto_status::from(e),
         }
-        data.zeroize();
+        crate::wipe(&mut data);
         call_back(&guard.0, cb, c);
         drop(guard);
     };

@@ -18,9 +18,12 @@
  * so the callback keeps what it still needs, the descriptor, in a small
  * reference-counted object shared with the wait context, which closes the
  * descriptor when both have let go of it. The application resumes the job
- * whenever it likes: a resume that finds the request still running pauses
- * again. Once done, the job reads the eventfd back to zero (non-blocking):
- * the descriptor is readable while a completion waits for its job.
+ * whenever it likes: a resume that finds the request still running reads
+ * the descriptor back to zero and pauses again. Once done, the job reads
+ * the eventfd back to zero (non-blocking): the descriptor is readable
+ * while a completion waits for its job. The callback writes it only for a
+ * job that is waiting (a request done before its job was about to pause
+ * costs neither the write nor the read).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -41,9 +44,12 @@ struct acp_efd {
     int refs;
 };
 
+/* A waiter's state: the callback writes the eventfd only for a job that waits. */
+enum { ACP_RUNNING, ACP_WAITING, ACP_DONE };
+
 struct acp_waiter {
     struct acp_efd *efd;
-    int done;
+    int state; /* ACP_RUNNING, then ACP_WAITING when the job is about to pause, ACP_DONE */
     acrypto_status status;
     size_t out_len;
     size_t tag_len;
@@ -100,11 +106,17 @@ static void acp_wake(const acrypto_completion *c)
     w->status = c->status;
     w->out_len = c->out_len;
     w->tag_len = c->tag_len;
-    /* Last touch of *w: the job may return (and *w go away) once it sees this. */
-    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
-    do {
-        n = write(e->fd, &one, sizeof(one));
-    } while (n < 0 && errno == EINTR);
+    /*
+     * Last touch of *w: the job may return (and *w go away) once it sees
+     * this. A job that has not started to wait yet finds ACP_DONE itself
+     * and goes on: no eventfd write here, no read there (a request that
+     * completes before its job pauses costs no system call).
+     */
+    if (__atomic_exchange_n(&w->state, ACP_DONE, __ATOMIC_ACQ_REL) == ACP_WAITING) {
+        do {
+            n = write(e->fd, &one, sizeof(one));
+        } while (n < 0 && errno == EINTR);
+    }
     acp_efd_put(e);
 }
 
@@ -118,18 +130,38 @@ static void acp_drain_fd(int fd)
     } while (n < 0 && errno == EINTR);
 }
 
+static int acp_done(struct acp_waiter *w)
+{
+    return __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) == ACP_DONE;
+}
+
 /*
- * Pauses the current job until the callback marked *w done (a resume that
- * finds it still running pauses again), then empties the descriptor.
+ * Pauses the current job until the callback marked *w done, then empties
+ * the descriptor the callback wrote. A request already done when the job
+ * is about to pause is taken at once (the callback saw ACP_RUNNING and
+ * wrote nothing). A resume that finds the request still running (the
+ * application resumed the job for another reason, or a write of an
+ * earlier request landed after its job had read the descriptor) empties
+ * the descriptor, so that the application does not resume the job over
+ * and over, and pauses again: the callback writes only after it marked
+ * the request done, so a read that took this request's write is followed
+ * by the check that sees it done.
  */
 static void acp_wait(struct acp_waiter *w)
 {
-    while (!__atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
+    int expect = ACP_RUNNING;
+
+    if (!__atomic_compare_exchange_n(&w->state, &expect, ACP_WAITING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return; /* ACP_DONE: completed before the pause, nothing written */
+    while (!acp_done(w)) {
         if (!ASYNC_pause_job()) {
             /* Cannot pause (no job after all): wait for the callback instead. */
-            while (!__atomic_load_n(&w->done, __ATOMIC_ACQUIRE))
+            while (!acp_done(w))
                 sched_yield();
+            break;
         }
+        if (!acp_done(w))
+            acp_drain_fd(w->efd->fd);
     }
     acp_drain_fd(w->efd->fd);
 }
@@ -148,7 +180,7 @@ acrypto_status acp_run(acrypto_session *sess, acrypto_request *req, acrypto_comp
 {
     ASYNC_JOB *job = ASYNC_get_current_job();
     ASYNC_WAIT_CTX *wctx;
-    struct acp_waiter w = { .efd = NULL, .done = 0, .status = ACRYPTO_STATUS_INTERNAL };
+    struct acp_waiter w = { .efd = NULL, .state = ACP_RUNNING, .status = ACRYPTO_STATUS_INTERNAL };
     void *user = req->user;
     acrypto_status st;
 
@@ -181,7 +213,7 @@ acrypto_status acp_stream_update_run(acrypto_stream *st, const unsigned char *in
 {
     ASYNC_JOB *job = ASYNC_get_current_job();
     ASYNC_WAIT_CTX *wctx;
-    struct acp_waiter w = { .efd = NULL, .done = 0, .status = ACRYPTO_STATUS_INTERNAL };
+    struct acp_waiter w = { .efd = NULL, .state = ACP_RUNNING, .status = ACRYPTO_STATUS_INTERNAL };
     acrypto_status rc;
 
     if (job == NULL || (wctx = ASYNC_get_wait_ctx(job)) == NULL || (w.efd = acp_wait_fd(wctx)) == NULL)
@@ -207,7 +239,7 @@ acrypto_status acp_stream_finish_run(acrypto_stream *st, unsigned char *tag, siz
 {
     ASYNC_JOB *job = ASYNC_get_current_job();
     ASYNC_WAIT_CTX *wctx;
-    struct acp_waiter w = { .efd = NULL, .done = 0, .status = ACRYPTO_STATUS_INTERNAL };
+    struct acp_waiter w = { .efd = NULL, .state = ACP_RUNNING, .status = ACRYPTO_STATUS_INTERNAL };
     acrypto_status rc;
 
     if (job == NULL || (wctx = ASYNC_get_wait_ctx(job)) == NULL || (w.efd = acp_wait_fd(wctx)) == NULL)
