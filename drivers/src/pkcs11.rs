@@ -1269,7 +1269,7 @@ fn worker(shared: &Arc<Shared>, dev: &DeviceHandle, session: CkSession) {
     drop(session);
 }
 
-/// Algorithms a pkcs11 device may offer (what [`probe`] checks).
+/// Algorithms a pkcs11 device may offer (those whose mechanism it looks for).
 pub fn candidate_algorithms() -> impl Iterator<Item = Algorithm> {
     Algorithm::all().filter(|&a| a == Algorithm::Rng || mechanism_of(a).is_some())
 }
