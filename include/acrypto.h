@@ -99,6 +99,16 @@
 #define ACRYPTO_SESSION_ORDERED 2
 
 /*
+ Session flag: each step's `key` is not key material but the text of a
+ reference to a key that stays in a device (an RFC 7512 URI such as
+ `pkcs11:object=LABEL`; `key_len` bytes, no NUL needed). A step with a
+ reference runs only on the device that holds the key (the session binds
+ it there; `ACRYPTO_STATUS_NO_DEVICE` when none does). Steps with
+ `key_len` 0 (digests, rng) take no key as usual.
+ */
+#define ACRYPTO_SESSION_KEY_REFERENCE 4
+
+/*
  Submit flag: wait for room instead of failing with `ACRYPTO_STATUS_BUSY`.
  */
 #define ACRYPTO_SUBMIT_BLOCK 1
@@ -1460,7 +1470,8 @@ acrypto_status acrypto_work_complete(struct acrypto_work *work, uint32_t status)
  run in order: e.g. aes-128-cbc encrypt then hmac-sha1 digest); keys are
  copied in and zeroized when the session and its last request are gone.
  `priority` is 0 (lowest) to 7; `flags` is a mix of
- `ACRYPTO_SESSION_DIRECT` and `ACRYPTO_SESSION_ORDERED`; `bind` names a
+ `ACRYPTO_SESSION_DIRECT`, `ACRYPTO_SESSION_ORDERED` and
+ `ACRYPTO_SESSION_KEY_REFERENCE` (keys are references); `bind` names a
  device every step runs on, or is NULL. Fails when no device can do a
  step. The session keeps the engine's resources alive but
  `acrypto_engine_free` still shuts the engine down.

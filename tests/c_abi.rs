@@ -578,3 +578,64 @@ fn c_asymmetric_operations_agree_with_openssl() {
     assert_eq!(std::fs::read(f("secret")).unwrap(), secret);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Keys that stay in a PKCS#11 token (SoftHSM2), by reference through the
+/// C ABI (`tests/c/pkey_ref.c`); the token's signatures verify with openssl.
+#[test]
+fn c_key_references_sign_in_a_token() {
+    if !common::softhsm::have() {
+        return;
+    }
+    let exe = compile("tests/c/pkey_ref.c", &[]);
+    let t = common::softhsm::Token::new("c-abi");
+    let dir = &t.dir;
+    let f = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    let openssl = |args: &[&str]| run_ok(Command::new("openssl").args(args)).stdout;
+    for (name, gen) in [
+        ("k-rsa", &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"][..]),
+        ("k-ec", &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..]),
+    ] {
+        let pem = f(&format!("{name}.pem"));
+        let mut a = vec!["genpkey"];
+        a.extend_from_slice(gen);
+        a.extend(["-out", &pem]);
+        openssl(&a);
+        openssl(&["pkey", "-in", &pem, "-pubout", "-out", &f(&format!("{name}.pub.pem"))]);
+        let id: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+        let label = common::softhsm::LABEL;
+        run_ok(Command::new("softhsm2-util").env("SOFTHSM2_CONF", &t.conf).args([
+            "--import",
+            &pem,
+            "--token",
+            label,
+            "--label",
+            name,
+            "--id",
+            &id,
+            "--pin",
+            common::softhsm::PIN,
+        ]));
+    }
+    std::fs::write(f("digest"), [0x5a; 32]).unwrap();
+    let spec = format!("{},soft:1", t.spec());
+    let out = run_ok(sanitized(&exe).env("SOFTHSM2_CONF", &t.conf).args([spec.as_str(), "k", dir.to_str().unwrap()]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(stdout.contains("pkey_ref: ") && stdout.contains(" passed, 0 failed"), "{stdout}");
+    for (name, sig) in [("k-rsa", "rsa.sig"), ("k-ec", "ec.sig")] {
+        let v = openssl(&[
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-inkey",
+            &f(&format!("{name}.pub.pem")),
+            "-pkeyopt",
+            "digest:sha256",
+            "-in",
+            &f("digest"),
+            "-sigfile",
+            &f(sig),
+        ]);
+        assert!(String::from_utf8_lossy(&v).contains("Verified Successfully"), "{name}");
+    }
+}

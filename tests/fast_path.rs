@@ -209,8 +209,14 @@ fn a_key_is_expanded_once_and_shared_by_its_clones() {
     assert!(clone.shares_schedule(&k));
     assert_eq!(clone.schedule(expand).unwrap().unwrap(), &vec![2, 4, 6]);
     assert_eq!(made.load(Ordering::SeqCst), 1, "expanded once for the key and its clones");
-    // Another type in the slot: the caller is told to expand for itself.
-    assert_eq!(k.schedule(|_| Ok::<u32, ()>(5)).unwrap(), None);
+    // Another type (another driver's form) gets a slot of its own, up to
+    // SCHEDULE_SLOTS; then the caller is told to expand for itself.
+    assert_eq!(k.schedule(|_| Ok::<u32, ()>(5)).unwrap(), Some(&5));
+    assert_eq!(k.schedule(|_| Ok::<u16, ()>(6)).unwrap(), Some(&6));
+    assert_eq!(k.schedule(|_| Ok::<u8, ()>(7)).unwrap(), Some(&7));
+    assert_eq!(acrypto::session::SCHEDULE_SLOTS, 4);
+    assert_eq!(k.schedule(|_| Ok::<i8, ()>(8)).unwrap(), None);
+    assert_eq!(k.schedule(expand).unwrap().unwrap(), &vec![2, 4, 6], "the first form is still there");
     // A failed expansion keeps nothing.
     let fresh = Key::new(&[9]);
     assert_eq!(fresh.schedule(|_| Err::<u8, _>("bad")), Err("bad"));

@@ -26,8 +26,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 stage "unit, integration, known-answer, cross-check, C ABI and doc tests"
 # The uapi bindings' staleness test must run, not skip, here, and so must
-# the imb device's tests (tests/setup.sh installs libipsec-mb-dev).
-ACRYPTO_REQUIRE_LIBCLANG=1 ACRYPTO_REQUIRE_IMB=1 cargo test --release --workspace --locked
+# the imb device's tests (tests/setup.sh installs libipsec-mb-dev), and so
+# must the pkcs11 device's (tests/setup.sh installs softhsm2).
+ACRYPTO_REQUIRE_LIBCLANG=1 ACRYPTO_REQUIRE_IMB=1 ACRYPTO_REQUIRE_PKCS11=1 cargo test --release --workspace --locked
 
 stage "docs: rustdoc warnings are errors"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked

@@ -10,6 +10,7 @@
 #   libclang-dev clang        regenerating the uapi bindings (bindgen)
 #   libipsec-mb-dev           the imb device's tests (libIPSec_MB.so.1) and its
 #                             bindings' staleness test (intel-ipsec-mb.h)
+#   softhsm2                  the pkcs11 device's tests (libsofthsm2.so, softhsm2-util)
 #   qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static
 #   gcc-multilib kmod cpio gzip
 #                             the kernel module and its tests in a VM
@@ -34,6 +35,8 @@ if [ -z "$pkgs" ]; then
 	pkgs="$pkgs fio"
 	# the ESP port in the VM (tests/vm/esp.sh): ping, iperf3 and tcpdump through the tunnel
 	pkgs="$pkgs iputils-ping iperf3 tcpdump"
+	# the pkcs11 device's tests (tests/pkcs11.rs, cli/tests/pkcs11.rs): a SoftHSM2 token
+	pkgs="$pkgs softhsm2"
 fi
 
 need=""

@@ -128,6 +128,15 @@ pub trait Driver: Send + Sync + 'static {
         let _ = step;
         Ok(())
     }
+    /// Whether this device holds the key that `reference` names (a key
+    /// that lives inside the device, [`Key::reference`](crate::Key::reference)).
+    /// A step with a reference key runs only on a device that holds it:
+    /// the session binds the step to the first that does. The default:
+    /// it holds none.
+    fn holds(&self, reference: &str) -> bool {
+        let _ = reference;
+        false
+    }
     /// Stops the driver: no more work will come. Must drop the handle.
     fn detach(&self) {}
 }

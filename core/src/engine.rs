@@ -406,8 +406,40 @@ impl Engine {
         if self.inner.state.load(Ordering::SeqCst) != RUNNING {
             return Err(Error::ShutDown);
         }
-        let s = b.finish(identity::next_id(), self.inner.id)?;
+        let mut s = b.finish(identity::next_id(), self.inner.id)?;
         let devs = read(&self.inner.devices);
+        // A step whose key is a reference runs only where the key is: bound
+        // to the first working device that holds it; an explicit binding
+        // must name such a device.
+        for i in 0..s.steps().len() {
+            let step = &s.steps()[i];
+            let Some(reference) = step.key.as_reference() else { continue };
+            let holder = |d: &&Arc<DeviceInner>| d.state() == DeviceState::Active && d.driver.holds(reference);
+            match &step.device {
+                Some(name) => {
+                    if !devs.iter().filter(holder).any(|d| &d.name == name) {
+                        return Err(Error::InvalidArgument(format!(
+                            "step {} ({}) is bound to device {name}, which does not hold its key reference \
+                             {}",
+                            i + 1,
+                            step.alg,
+                            redact(reference)
+                        )));
+                    }
+                }
+                None => {
+                    let Some(d) = devs.iter().find(holder) else {
+                        return Err(Error::NoDevice(format!(
+                            "{} with the key reference {}: no device holds it",
+                            step.alg,
+                            redact(reference)
+                        )));
+                    };
+                    let name = d.name.clone();
+                    s.bind_step(i, &name)?;
+                }
+            }
+        }
         for step in s.steps() {
             match &step.device {
                 Some(name) => match devs.iter().find(|d| &d.name == name) {
@@ -1135,4 +1167,16 @@ impl EngineInner {
 /// listings).
 pub fn supported(devs: &[DeviceInfo]) -> Vec<Algorithm> {
     Algorithm::all().filter(|a| devs.iter().any(|d| d.capabilities.iter().any(|c| c.alg == *a))).collect()
+}
+
+/// A key reference as an error message shows it: without attributes that
+/// carry a secret (RFC 7512's `pin-value`).
+fn redact(reference: &str) -> String {
+    let (path, query) = reference.split_once('?').unwrap_or((reference, ""));
+    let kept: Vec<&str> = query.split('&').filter(|a| !a.is_empty() && !a.starts_with("pin-value=")).collect();
+    if kept.is_empty() {
+        format!("'{path}'")
+    } else {
+        format!("'{path}?{}'", kept.join("&"))
+    }
 }

@@ -17,36 +17,79 @@ use zeroize::Zeroizing;
 /// it with [`schedule`](Key::schedule), and every later request on the
 /// session reuses it. Clones share it. The driver's type must wipe itself
 /// on drop (the software device's do); it goes when the last clone does.
+///
+/// A key may instead be a *reference* to a key that lives inside one
+/// device (e.g. an RFC 7512 `pkcs11:` URI naming a token object). Core
+/// does not read the reference: a device says whether it holds it
+/// ([`Driver::holds`](crate::Driver::holds)), and a session step with such
+/// a key is bound to that device. A reference has no bytes.
 #[derive(Clone)]
 pub struct Key {
     bytes: Zeroizing<Vec<u8>>,
-    schedule: Arc<OnceLock<Box<dyn Any + Send + Sync>>>,
+    /// `bytes` holds the text of a reference, not key material.
+    reference: bool,
+    schedule: Arc<[OnceLock<Box<dyn Any + Send + Sync>>; SCHEDULE_SLOTS]>,
 }
+
+/// How many expanded forms of different types a key keeps.
+pub const SCHEDULE_SLOTS: usize = 4;
 
 impl Key {
     /// Copies key bytes in.
     pub fn new(bytes: &[u8]) -> Self {
-        Key { bytes: Zeroizing::new(bytes.to_vec()), schedule: Arc::default() }
+        Key { bytes: Zeroizing::new(bytes.to_vec()), reference: false, schedule: Arc::default() }
     }
-    /// The key bytes.
+    /// A reference to a key held by a device (kept and wiped like bytes:
+    /// a URI may carry a PIN).
+    pub fn reference(text: &str) -> Self {
+        Key { bytes: Zeroizing::new(text.as_bytes().to_vec()), reference: true, schedule: Arc::default() }
+    }
+    /// The key bytes; empty for a reference (so a driver that does not
+    /// hold it refuses it as a missing key, never parses the reference).
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        if self.reference {
+            &[]
+        } else {
+            &self.bytes
+        }
+    }
+    /// The reference's text, for a key that is a reference.
+    pub fn as_reference(&self) -> Option<&str> {
+        if self.reference {
+            // Made from a `&str` by `Key::reference`.
+            std::str::from_utf8(&self.bytes).ok()
+        } else {
+            None
+        }
     }
 
     /// The key's expanded form of type `T`: made by `expand` from the key
-    /// bytes the first time, then kept with the key. `Ok(None)` when the
-    /// slot already holds another type (another driver expanded it first):
-    /// the caller then expands for itself.
+    /// bytes the first time, then kept with the key. A key keeps up to
+    /// [`SCHEDULE_SLOTS`] forms of different types (one per kind of driver
+    /// that uses it: the software device's parsed key beside a token's
+    /// object handle). `Ok(None)` when every slot holds another type: the
+    /// caller then expands for itself.
     pub fn schedule<T: Any + Send + Sync, E>(
         &self,
         expand: impl FnOnce(&[u8]) -> std::result::Result<T, E>,
     ) -> std::result::Result<Option<&T>, E> {
-        if self.schedule.get().is_none() {
-            let made = expand(&self.bytes)?;
-            // Two threads may expand at once; one result is kept.
-            let _ = self.schedule.set(Box::new(made));
+        let find = || self.schedule.iter().find_map(|s| s.get().and_then(|b| b.downcast_ref::<T>()));
+        if let Some(t) = find() {
+            return Ok(Some(t));
         }
-        Ok(self.schedule.get().and_then(|b| b.downcast_ref::<T>()))
+        if self.schedule.iter().all(|s| s.get().is_some()) {
+            return Ok(None);
+        }
+        let mut made: Box<dyn Any + Send + Sync> = Box::new(expand(self.bytes())?);
+        // Two threads may expand at once; the first empty slot takes each
+        // result, and the first kept is the one used.
+        for slot in self.schedule.iter() {
+            match slot.set(made) {
+                Ok(()) => break,
+                Err(back) => made = back,
+            }
+        }
+        Ok(find())
     }
 
     /// Whether two keys share one expanded form (one is a clone of the other).
@@ -57,7 +100,12 @@ impl Key {
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Key({} bytes)", self.bytes.len())
+        if self.reference {
+            // Not the text: a URI may carry a PIN.
+            f.write_str("Key(reference)")
+        } else {
+            write!(f, "Key({} bytes)", self.bytes.len())
+        }
     }
 }
 
@@ -83,6 +131,19 @@ impl Step {
         }
         alg.check_key(key)?;
         Ok(Step { alg, op, key: Key::new(key), device: None })
+    }
+
+    /// A step whose key is a reference to a key a device holds (see
+    /// [`Key::reference`]): no key bytes are checked. The session binds
+    /// the step to the device that holds it.
+    pub fn with_reference(alg: Algorithm, op: Op, reference: &str) -> Result<Step> {
+        if !op.fits(alg) {
+            return Err(Error::InvalidArgument(format!("{op:?} does not apply to {alg}")));
+        }
+        if reference.is_empty() {
+            return Err(Error::InvalidKey(format!("{alg}: an empty key reference")));
+        }
+        Ok(Step { alg, op, key: Key::reference(reference), device: None })
     }
 
     /// Binds this step to a named device.
@@ -121,6 +182,17 @@ impl SessionBuilder {
     /// Appends a step; a bad key or op is reported by [`Engine::session`](crate::Engine::session).
     pub fn step(mut self, alg: Algorithm, op: Op, key: &[u8]) -> Self {
         match Step::new(alg, op, key) {
+            Ok(s) => self.steps.push(s),
+            Err(e) => {
+                self.error.get_or_insert(e);
+            }
+        }
+        self
+    }
+
+    /// Appends a step whose key is a reference ([`Step::with_reference`]).
+    pub fn step_reference(mut self, alg: Algorithm, op: Op, reference: &str) -> Self {
+        match Step::with_reference(alg, op, reference) {
             Ok(s) => self.steps.push(s),
             Err(e) => {
                 self.error.get_or_insert(e);
@@ -263,6 +335,15 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
+    /// Binds step `i` of a session being made to `device` (the device that
+    /// holds the step's key reference). Only before the session is shared.
+    pub(crate) fn bind_step(&mut self, i: usize, device: &str) -> Result<()> {
+        let inner = Arc::get_mut(&mut self.0)
+            .ok_or_else(|| Error::Internal("a session's steps change only while it is made".into()))?;
+        inner.steps[i].device = Some(device.to_string());
+        Ok(())
+    }
+
     /// The session's id, unique in the process (no two sessions share one,
     /// whichever engines made them).
     pub fn id(&self) -> u64 {

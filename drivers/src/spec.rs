@@ -12,12 +12,17 @@
 //! - `null[:COUNT]`: null devices (`null` alone: one, named `null`), which
 //!   complete every request at once without touching it: a measuring tool
 //!   for the engine's own cost (`acrypto bench --devices null:1`), never
-//!   for data.
+//!   for data;
+//! - `pkcs11:MODULE.so[?slot=N&token=LABEL&pin-source=FILE]`: the PKCS#11
+//!   token in that slot (default: the first slot with a token), logged in
+//!   with the user PIN the file holds (none: public objects only); one
+//!   device per item, named `pkcs11`, `pkcs11-1`, ...
 
 use crate::afalg::AfalgDevice;
 use crate::imb::ImbDevice;
 use crate::kdev::{self, KdevDevice};
 use crate::null::NullDevice;
+use crate::pkcs11::{Pkcs11Device, Pkcs11Spec};
 use crate::soft::SoftDevice;
 use acrypto_core::{Driver, Error, Result};
 use std::sync::Arc;
@@ -37,7 +42,14 @@ pub fn parse(spec: &str) -> Result<Vec<Arc<dyn Driver>>> {
     let mut afalg = 0usize;
     let mut null = 0usize;
     let mut imb = 0usize;
+    let mut pkcs11 = 0usize;
     for item in split_items(spec) {
+        if let Some(rest) = item.strip_prefix("pkcs11:") {
+            let name = if pkcs11 == 0 { "pkcs11".to_string() } else { format!("pkcs11-{pkcs11}") };
+            out.push(Arc::new(Pkcs11Device::open(name, &Pkcs11Spec::parse(rest)?)?));
+            pkcs11 += 1;
+            continue;
+        }
         if item == "kdev" {
             let probe = kdev::probe_all()?;
             if probe.devices.is_empty() {
@@ -99,7 +111,7 @@ pub fn parse(spec: &str) -> Result<Vec<Arc<dyn Driver>>> {
             }
             other => {
                 return Err(Error::InvalidArgument(format!(
-                    "unknown device kind '{other}' (known: soft, kdev, kdev:DRIVER, afalg, imb, null)"
+                    "unknown device kind '{other}' (known: soft, kdev, kdev:DRIVER, afalg, imb, null, pkcs11:MODULE)"
                 )));
             }
         }

@@ -29,6 +29,13 @@ use std::sync::{Arc, Condvar, Mutex};
 pub const ACRYPTO_SESSION_DIRECT: u32 = 1;
 /// Session flag: deliver completions in submission order.
 pub const ACRYPTO_SESSION_ORDERED: u32 = 2;
+/// Session flag: each step's `key` is not key material but the text of a
+/// reference to a key that stays in a device (an RFC 7512 URI such as
+/// `pkcs11:object=LABEL`; `key_len` bytes, no NUL needed). A step with a
+/// reference runs only on the device that holds the key (the session binds
+/// it there; `ACRYPTO_STATUS_NO_DEVICE` when none does). Steps with
+/// `key_len` 0 (digests, rng) take no key as usual.
+pub const ACRYPTO_SESSION_KEY_REFERENCE: u32 = 4;
 /// Submit flag: wait for room instead of failing with `ACRYPTO_STATUS_BUSY`.
 pub const ACRYPTO_SUBMIT_BLOCK: u32 = 1;
 /// Most steps in a route.
@@ -174,7 +181,8 @@ impl Shape {
 /// run in order: e.g. aes-128-cbc encrypt then hmac-sha1 digest); keys are
 /// copied in and zeroized when the session and its last request are gone.
 /// `priority` is 0 (lowest) to 7; `flags` is a mix of
-/// `ACRYPTO_SESSION_DIRECT` and `ACRYPTO_SESSION_ORDERED`; `bind` names a
+/// `ACRYPTO_SESSION_DIRECT`, `ACRYPTO_SESSION_ORDERED` and
+/// `ACRYPTO_SESSION_KEY_REFERENCE` (keys are references); `bind` names a
 /// device every step runs on, or is NULL. Fails when no device can do a
 /// step. The session keeps the engine's resources alive but
 /// `acrypto_engine_free` still shuts the engine down.
@@ -198,7 +206,8 @@ pub unsafe extern "C" fn acrypto_session_new(
         if n_steps == 0 || n_steps > ACRYPTO_MAX_STEPS {
             return acrypto_status::InvalidArgument;
         }
-        if priority as usize >= PRIORITY_LEVELS || flags & !(ACRYPTO_SESSION_DIRECT | ACRYPTO_SESSION_ORDERED) != 0 {
+        let known = ACRYPTO_SESSION_DIRECT | ACRYPTO_SESSION_ORDERED | ACRYPTO_SESSION_KEY_REFERENCE;
+        if priority as usize >= PRIORITY_LEVELS || flags & !known != 0 {
             return acrypto_status::InvalidArgument;
         }
         // SAFETY: non-NULL, and C promises n_steps (at most 8) steps.
@@ -212,7 +221,14 @@ pub unsafe extern "C" fn acrypto_session_new(
             let op = tri!(op_from_u32(s.op));
             // SAFETY: C promises key_len readable bytes at key.
             let key = tri!(unsafe { bytes(s.key, s.key_len, ACRYPTO_MAX_KEY_LEN) });
-            let mut step = tri!(Step::new(alg, op, key));
+            let mut step = if flags & ACRYPTO_SESSION_KEY_REFERENCE != 0 && !key.is_empty() {
+                let Ok(text) = std::str::from_utf8(key) else {
+                    return acrypto_status::InvalidKey;
+                };
+                tri!(Step::with_reference(alg, op, text))
+            } else {
+                tri!(Step::new(alg, op, key))
+            };
             if !s.device.is_null() {
                 // SAFETY: non-NULL and NUL-terminated by the caller's promise.
                 step = step.on_device(tri!(unsafe { name(s.device) }));

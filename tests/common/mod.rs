@@ -6,6 +6,7 @@
 //! - [`openssl`]: the `openssl` command line (and, for XTS, a small program
 //!   built against OpenSSL's libcrypto) as an independent implementation.
 //! - [`rng`]: a seeded random generator for keys, IVs and lengths.
+//! - [`softhsm`]: a SoftHSM2 token in a temporary directory (pkcs11 tests).
 //!
 //! Every test file includes this with `mod common;` and uses only part of
 //! it, hence the `dead_code` allowance.
@@ -15,6 +16,7 @@ pub mod aead_vectors;
 pub mod asym_vectors;
 pub mod openssl;
 pub mod rng;
+pub mod softhsm;
 pub mod vectors;
 
 /// The repository's root (the test files live under its `tests/`), for

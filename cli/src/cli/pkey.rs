@@ -8,6 +8,12 @@
 //! - Keys: PEM (`PRIVATE KEY`, `PUBLIC KEY`) or DER, PKCS#8 or
 //!   SubjectPublicKeyInfo; the algorithm follows from the key (and for RSA
 //!   from `-pkeyopt rsa_padding_mode:pkcs1|pss|oaep`, default pkcs1).
+//! - A key may instead be a reference to a key that stays in a device, as
+//!   `openssl` takes one with a pkcs11 provider: `-inkey 'pkcs11:object=LABEL'`
+//!   (RFC 7512; with `--devices pkcs11:MODULE.so?pin-source=FILE`). The
+//!   algorithm is the first of the key's kind the device accepts (RSA
+//!   2048/3072/4096 with the padding asked for, ECDSA P-256/P-384, ECDH
+//!   P-256): the device checks the object's type and size.
 //! - A signature that does not verify prints OpenSSL's failure line and
 //!   exits 1.
 
@@ -37,8 +43,8 @@ pub struct PkeyutlArgs {
     /// Derive a shared secret with -peerkey.
     #[arg(long)]
     derive: bool,
-    /// The key (PEM or DER).
-    #[arg(long, value_name = "FILE")]
+    /// The key (PEM or DER), or a key reference (`pkcs11:object=LABEL`).
+    #[arg(long, value_name = "FILE|URI")]
     inkey: PathBuf,
     /// The key is a public key (accepted for OpenSSL compatibility; the key says what it is).
     #[arg(long)]
@@ -145,6 +151,85 @@ fn read_input(p: Option<&PathBuf>) -> CliResult<Vec<u8>> {
     Ok(buf)
 }
 
+/// A key as the command line names it: a file's DER, or a reference to a
+/// key a device holds.
+enum KeyArg {
+    Der(Zeroizing<Vec<u8>>),
+    Reference(String),
+}
+
+/// The scheme of the key references the CLI passes on (RFC 7512).
+const REFERENCE_SCHEME: &str = "pkcs11:";
+
+fn key_arg(p: &Path) -> CliResult<KeyArg> {
+    match p.to_str() {
+        Some(t) if t.starts_with(REFERENCE_SCHEME) => Ok(KeyArg::Reference(t.to_string())),
+        _ => load_key(p).map(KeyArg::Der),
+    }
+}
+
+/// The session of a reference key for `op`: the first algorithm the
+/// device that holds the key accepts it for.
+fn reference_session(
+    engine: &Engine,
+    op: Op,
+    pad: Option<RsaPadding>,
+    uri: &str,
+    device: Option<&str>,
+) -> CliResult<acrypto::Session> {
+    let mut candidates: Vec<Algorithm> = Vec::new();
+    for bits in [2048, 3072, 4096] {
+        candidates.push(Algorithm::Rsa { bits, padding: pad.unwrap_or(RsaPadding::Pkcs1) });
+    }
+    if op == Op::Derive {
+        candidates.push(Algorithm::EcdhP256);
+    } else {
+        candidates.extend([Algorithm::Ecdsa(EcCurve::P256), Algorithm::Ecdsa(EcCurve::P384)]);
+    }
+    let mut why = None;
+    for alg in candidates.into_iter().filter(|a| op.fits(*a)) {
+        let sb = SessionBuilder::new().step_reference(alg, op, uri);
+        match super::session(engine, sb, device) {
+            Ok(s) => return Ok(s),
+            // Not held anywhere: no other algorithm changes that.
+            Err(e) if e.msg.contains("no device holds it") || e.msg.contains("does not hold") => {
+                return Err(usage!("{}", e.msg))
+            }
+            Err(e) => {
+                why.get_or_insert(e.msg);
+            }
+        }
+    }
+    Err(usage!(
+        "{uri}: no {} key of a supported kind for {}: {}",
+        if op.needs_private_key() { "private" } else { "public" },
+        format!("{op:?}").to_lowercase(),
+        why.unwrap_or_default()
+    ))
+}
+
+/// Runs one request with `key` (a file's key of type `alg`, or a reference).
+fn run_key(
+    engine: &Engine,
+    key: &KeyArg,
+    op: Op,
+    pad: Option<RsaPadding>,
+    req: Request,
+    device: Option<&str>,
+) -> CliResult<Result<Request, Error>> {
+    match key {
+        KeyArg::Der(der) => {
+            let (kind, _) = describe(der).map_err(|e| usage!("{e}"))?;
+            let alg = algorithm(kind, op, pad)?;
+            run_one(engine, alg, op, der, req, device)
+        }
+        KeyArg::Reference(uri) => {
+            let s = reference_session(engine, op, pad, uri, device)?;
+            Ok(engine.run(&s, req))
+        }
+    }
+}
+
 /// The padding from `rsa_padding_mode:…` options (other known options are
 /// checked and accepted).
 fn padding(opts: &[String], flag: &str) -> CliResult<Option<RsaPadding>> {
@@ -233,27 +318,33 @@ pub fn pkeyutl(engine: &Engine, a: &PkeyutlArgs) -> CliResult<()> {
     let [op] = ops[..] else {
         return Err(usage!("pkeyutl needs exactly one of -sign, -verify, -encrypt, -decrypt, -derive"));
     };
-    let key = load_key(&a.inkey)?;
-    let (kind, private) = describe(&key).map_err(|e| usage!("{}: {e}", a.inkey.display()))?;
-    if a.pubin && private {
-        return Err(usage!("-pubin: {} is a private key", a.inkey.display()));
-    }
-    if op.needs_private_key() && !private {
-        return Err(usage!(
-            "-{}: {} is a public key; a private key is needed",
-            format!("{op:?}").to_lowercase(),
-            a.inkey.display()
-        ));
+    let key = key_arg(&a.inkey)?;
+    if let KeyArg::Der(der) = &key {
+        let (kind, private) = describe(der).map_err(|e| usage!("{}: {e}", a.inkey.display()))?;
+        if a.pubin && private {
+            return Err(usage!("-pubin: {} is a private key", a.inkey.display()));
+        }
+        if op.needs_private_key() && !private {
+            return Err(usage!(
+                "-{}: {} is a public key; a private key is needed",
+                format!("{op:?}").to_lowercase(),
+                a.inkey.display()
+            ));
+        }
+        // Refuses an operation the key's algorithm does not do.
+        let alg = algorithm(kind, op, padding(&a.pkeyopt, "-pkeyopt")?)?;
+        if !op.fits(alg) {
+            return Err(usage!("{alg} cannot {}", format!("{op:?}").to_lowercase()));
+        }
     }
     let pad = padding(&a.pkeyopt, "-pkeyopt")?;
-    let alg = algorithm(kind, op, pad)?;
     let device = a.device.as_deref();
     match op {
         Op::Derive => {
             let peer = a.peerkey.as_ref().ok_or_else(|| usage!("-derive needs -peerkey"))?;
             let peer = load_key(peer)?;
             let secret = Zeroizing::new(
-                run_one(engine, alg, op, &key, Request::new(peer.to_vec()), device)?.map_err(|e| fail!("{e}"))?.data,
+                run_key(engine, &key, op, pad, Request::new(peer.to_vec()), device)?.map_err(|e| fail!("{e}"))?.data,
             );
             write_out(a.output.as_ref(), &secret)
         }
@@ -263,7 +354,7 @@ pub fn pkeyutl(engine: &Engine, a: &PkeyutlArgs) -> CliResult<()> {
             if op == Op::Verify {
                 let sig = a.sigfile.as_ref().ok_or_else(|| usage!("-verify needs -sigfile"))?;
                 req = req.with_tag(&read_file(sig, "signature")?);
-                let r = run_one(engine, alg, op, &key, req, device)?;
+                let r = run_key(engine, &key, op, pad, req, device)?;
                 return verified(
                     r,
                     "Signature Verified Successfully",
@@ -271,12 +362,12 @@ pub fn pkeyutl(engine: &Engine, a: &PkeyutlArgs) -> CliResult<()> {
                     a.output.as_ref(),
                 );
             }
-            let r = run_one(engine, alg, op, &key, req, device)?.map_err(|e| fail!("{e}"))?;
+            let r = run_key(engine, &key, op, pad, req, device)?.map_err(|e| fail!("{e}"))?;
             write_out(a.output.as_ref(), &r.tag)
         }
         _ => {
             let data = Zeroizing::new(read_input(a.input.as_ref())?);
-            let r = run_one(engine, alg, op, &key, Request::new(data.to_vec()), device)?.map_err(|e| fail!("{e}"))?;
+            let r = run_key(engine, &key, op, pad, Request::new(data.to_vec()), device)?.map_err(|e| fail!("{e}"))?;
             let out = Zeroizing::new(r.data);
             write_out(a.output.as_ref(), &out)
         }
@@ -294,24 +385,29 @@ pub fn dgst(engine: &Engine, a: &DgstArgs) -> CliResult<()> {
             ))
         }
     };
-    let key = load_key(key_path)?;
-    let (kind, private) = describe(&key).map_err(|e| usage!("{}: {e}", key_path.display()))?;
-    if op == Op::Sign && !private {
-        return Err(usage!("-sign: {} is a public key", key_path.display()));
-    }
+    let key = key_arg(key_path)?;
     let pad = padding(&a.sigopt, "-sigopt")?;
     if pad == Some(RsaPadding::Oaep) {
         return Err(usage!("-sigopt rsa_padding_mode:oaep is an encryption padding"));
     }
-    let alg = algorithm(kind, op, pad)?;
+    if let KeyArg::Der(der) = &key {
+        let (kind, private) = describe(der).map_err(|e| usage!("{}: {e}", key_path.display()))?;
+        if op == Op::Sign && !private {
+            return Err(usage!("-sign: {} is a public key", key_path.display()));
+        }
+        let alg = algorithm(kind, op, pad)?;
+        if !op.fits(alg) {
+            return Err(usage!("{alg} cannot {}", format!("{op:?}").to_lowercase()));
+        }
+    }
     let msg = read_input(a.file.as_ref())?;
     let device = a.device.as_deref();
     if op == Op::Verify {
         let sig = a.signature.as_ref().ok_or_else(|| usage!("-verify needs -signature FILE"))?;
         let req = Request::new(msg).with_tag(&read_file(sig, "signature")?);
-        let r = run_one(engine, alg, op, &key, req, device)?;
+        let r = run_key(engine, &key, op, pad, req, device)?;
         return verified(r, "Verified OK", "Verification failure", a.output.as_ref());
     }
-    let r = run_one(engine, alg, op, &key, Request::new(msg), device)?.map_err(|e| fail!("{e}"))?;
+    let r = run_key(engine, &key, op, pad, Request::new(msg), device)?.map_err(|e| fail!("{e}"))?;
     write_out(a.output.as_ref(), &r.tag)
 }
