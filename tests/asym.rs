@@ -13,10 +13,10 @@ mod common;
 
 use acrypto::{Algorithm, EcCurve, Engine, Error, Op, Request, RsaPadding, Session, SessionBuilder};
 use common::asym_vectors::{bit_string, der_uint, records, rsa_sigver, seq, vector};
+use common::openssl::{openssl_ok, p, Dir};
 use common::rng;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn engine() -> Engine {
@@ -194,34 +194,8 @@ fn rfc7748_x25519() {
 
 // ---- openssl cross-checks ----
 
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(label: &str) -> Dir {
-        let p =
-            std::env::temp_dir().join(format!("acrypto-asym-{label}-{}-{}", std::process::id(), rand::random::<u64>()));
-        std::fs::create_dir_all(&p).unwrap();
-        Dir(p)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn openssl(args: &[&str]) -> std::process::Output {
     Command::new("openssl").args(args).output().expect("openssl (run tests/setup.sh)")
-}
-
-fn openssl_ok(args: &[&str]) -> Vec<u8> {
-    let o = openssl(args);
-    assert!(o.status.success(), "openssl {}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr));
-    o.stdout
 }
 
 /// A fresh key pair from `openssl genpkey`: (PKCS#8 private DER, SPKI DER).
@@ -239,10 +213,6 @@ fn genpkey(dir: &Dir, name: &str, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
     openssl_ok(&["pkcs8", "-topk8", "-nocrypt", "-in", pem.to_str().unwrap(), "-outform", "DER", "-out", k]);
     openssl_ok(&["pkey", "-inform", "DER", "-in", k, "-pubout", "-outform", "DER", "-out", pubk.to_str().unwrap()]);
     (std::fs::read(&key).unwrap(), std::fs::read(&pubk).unwrap())
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 fn pkeyopts(alg: Algorithm) -> Vec<&'static str> {

@@ -16,6 +16,7 @@ use acrypto::{
     Algorithm, DigestKind, EcCurve, Engine, Error, Op, OpKind, Request, RsaPadding, Session, SessionBuilder,
 };
 use common::asym_vectors::{bit_string, der_uint, records, rsa_sigver, seq, vector};
+use common::openssl::{openssl_ok, p, Dir};
 use common::{rng, softhsm, vectors};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
@@ -23,8 +24,6 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// An engine of the shared token's device (`pkcs11`) and `soft` soft devices.
 fn engine(soft: usize) -> Engine {
@@ -256,36 +255,6 @@ fn cavp_ecdsa_sigver_on_the_token() {
 }
 
 // ---- openssl cross-checks ----
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(label: &str) -> Dir {
-        let p =
-            std::env::temp_dir().join(format!("acrypto-p11-{label}-{}-{}", std::process::id(), rand::random::<u64>()));
-        std::fs::create_dir_all(&p).unwrap();
-        Dir(p)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-fn openssl_ok(args: &[&str]) -> Vec<u8> {
-    let o = Command::new("openssl").args(args).output().expect("openssl");
-    assert!(o.status.success(), "openssl {}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr));
-    o.stdout
-}
 
 /// A fresh key pair (PKCS#8 DER, SPKI DER), written as NAME.der and NAME.pub.der.
 fn fresh(dir: &Dir, alg: Algorithm, name: &str) -> (Vec<u8>, Vec<u8>) {

@@ -61,4 +61,32 @@ static inline void puthex(const unsigned char *b, size_t n)
 		printf("%02x", b[i]);
 }
 
+/* Reads up to cap bytes of dir/name into buf (exits if it cannot). */
+static inline size_t slurp(const char *dir, const char *name, unsigned char *buf, size_t cap)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "cannot open %s\n", path);
+		exit(2);
+	}
+	size_t n = fread(buf, 1, cap, f);
+	fclose(f);
+	return n;
+}
+
+/* Writes n bytes of buf to dir/name (exits if it cannot). */
+static inline void spill(const char *dir, const char *name, const unsigned char *buf, size_t n)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(buf, 1, n, f) != n) {
+		fprintf(stderr, "cannot write %s\n", path);
+		exit(2);
+	}
+	fclose(f);
+}
+
 #endif

@@ -17,32 +17,6 @@
 #include <pthread.h>
 #include <stdint.h>
 
-static size_t slurp(const char *dir, const char *name, unsigned char *buf, size_t cap)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "cannot open %s\n", path);
-		exit(2);
-	}
-	size_t n = fread(buf, 1, cap, f);
-	fclose(f);
-	return n;
-}
-
-static void spill(const char *dir, const char *name, const unsigned char *buf, size_t n)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(buf, 1, n, f) != n) {
-		fprintf(stderr, "cannot write %s\n", path);
-		exit(2);
-	}
-	fclose(f);
-}
-
 static acrypto_session *session(acrypto_engine *e, uint32_t alg, uint32_t op, const unsigned char *key, size_t len)
 {
 	acrypto_session *s = NULL;

@@ -235,3 +235,40 @@ pub fn reference(alg: Algorithm, op: Op, key: &[u8], iv: &[u8], data: &[u8]) -> 
         }
     }
 }
+
+/// A temporary directory for key and signature files handed to the
+/// `openssl` command, removed on drop.
+pub struct Dir(PathBuf);
+
+impl Dir {
+    /// A fresh directory whose name carries `label`.
+    pub fn new(label: &str) -> Dir {
+        let p = std::env::temp_dir().join(format!("acrypto-{label}-{}-{}", std::process::id(), rand::random::<u64>()));
+        std::fs::create_dir_all(&p).unwrap();
+        Dir(p)
+    }
+
+    /// The path of `name` in the directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A path as the `&str` argument the command takes.
+pub fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Runs `openssl ARGS` and returns its output; panics with its stderr if
+/// it fails.
+pub fn openssl_ok(args: &[&str]) -> Vec<u8> {
+    let o = Command::new("openssl").args(args).output().expect("openssl (run tests/setup.sh)");
+    assert!(o.status.success(), "openssl {}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr));
+    o.stdout
+}
