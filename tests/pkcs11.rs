@@ -59,6 +59,7 @@ fn offers(e: &Engine, alg: Algorithm) -> bool {
 
 #[test]
 fn the_device_names_its_token_and_offers_what_softhsm_lists() {
+    let _serial = serial();
     if !softhsm::have() {
         return;
     }
@@ -102,6 +103,7 @@ fn the_device_names_its_token_and_offers_what_softhsm_lists() {
 
 #[test]
 fn known_answers_for_the_symmetric_mechanisms() {
+    let _serial = serial();
     if !softhsm::have() {
         return;
     }
@@ -177,6 +179,7 @@ fn run_rsa_sigver(e: &Engine, file: &str, padding: RsaPadding) -> (usize, usize)
 
 #[test]
 fn cavp_rsa_pkcs1_sigver_on_the_token() {
+    let _serial = serial();
     if !softhsm::have() {
         return;
     }
@@ -186,6 +189,7 @@ fn cavp_rsa_pkcs1_sigver_on_the_token() {
 
 #[test]
 fn cavp_rsa_pss_sigver_needs_the_salt_length_the_token_is_given() {
+    let _serial = serial();
     if !softhsm::have() {
         return;
     }
@@ -215,6 +219,7 @@ fn run_rsa_sigver_all_fail(e: &Engine, file: &str) -> usize {
 
 #[test]
 fn cavp_ecdsa_sigver_on_the_token() {
+    let _serial = serial();
     if !softhsm::have() {
         return;
     }
@@ -252,6 +257,16 @@ fn cavp_ecdsa_sigver_on_the_token() {
     println!("{counts:?}");
     assert_eq!(counts.values().sum::<usize>(), 30);
     assert_eq!(counts.len(), 4, "{counts:?}");
+}
+
+/// The tests of this file take turns: PKCS#11 login is per process and
+/// token, so a device another test holds open (logged in with the right
+/// PIN) would make a wrong PIN look accepted (CKR_USER_ALREADY_LOGGED_IN),
+/// and under `cargo test` (every test a thread of one process) the binary
+/// crashed in SoftHSM2 with several tests' devices open at once.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 // ---- openssl cross-checks ----
@@ -294,6 +309,7 @@ fn pkeyopts(alg: Algorithm) -> Vec<&'static str> {
 
 #[test]
 fn signatures_cross_check_with_openssl_both_ways() {
+    let _serial = serial();
     if !softhsm::have() {
         return;
     }
@@ -355,6 +371,7 @@ fn signatures_cross_check_with_openssl_both_ways() {
 
 #[test]
 fn rsa_encryption_cross_checks_with_openssl_both_ways() {
+    let _serial = serial();
     if !softhsm::have() {
         return;
     }
@@ -399,6 +416,7 @@ fn rsa_encryption_cross_checks_with_openssl_both_ways() {
 
 #[test]
 fn ecdh_on_the_token_agrees_with_openssl() {
+    let _serial = serial();
     if !softhsm::have() {
         return;
     }
@@ -489,6 +507,7 @@ fn generate_in_token(label: &str, ec: bool) -> bool {
 
 #[test]
 fn a_key_generated_in_the_token_signs_by_label_and_never_leaves_it() {
+    let _serial = serial();
     if !softhsm::have() {
         return;
     }
@@ -543,6 +562,7 @@ fn hex_pct(label: &str) -> String {
 
 #[test]
 fn a_bound_token_session_works_while_other_work_balances_over_soft() {
+    let _serial = serial();
     if !softhsm::have() {
         return;
     }
@@ -594,6 +614,7 @@ fn a_bound_token_session_works_while_other_work_balances_over_soft() {
 
 #[test]
 fn bad_input_is_a_clear_error() {
+    let _serial = serial();
     if !softhsm::have() {
         return;
     }
@@ -630,6 +651,7 @@ fn bad_input_is_a_clear_error() {
 
 #[test]
 fn a_wrong_pin_is_refused_naming_the_pin() {
+    let _serial = serial();
     if !softhsm::have() {
         return;
     }
